@@ -1,0 +1,152 @@
+"""HTTP plumbing shared by the routes: the one table from domain errors to responses, bounded
+body reading, the client's address behind trusted proxies, CORS for a site's origins."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import errors
+from .settings import IPNetwork
+
+log = logging.getLogger(__name__)
+
+# The one table: domain error → status. The first matching class (most specific first) wins.
+STATUS: tuple[tuple[type[errors.CmpError], int], ...] = (
+    (errors.NotFound, 404),
+    (errors.NothingPublished, 404),
+    (errors.BodyTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.InvalidConsent, 422),
+    (errors.InvalidRequest, 400),
+    (errors.OriginNotAllowed, 403),
+    (errors.Conflict, 409),
+    (errors.Unavailable, 503),
+)
+
+
+def json_response(
+    content: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status_code, headers=headers,
+        media_type="application/json",
+    )
+
+
+def error_body(code: str, detail: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": code, "detail": detail}, status_code, headers)
+
+
+def status_for(exc: errors.CmpError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def cmp_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.CmpError)
+    status = status_for(exc)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    response = error_body(exc.code, exc.detail, status, headers)
+    cors = request.scope.get("cmp.cors_origin")
+    if cors:
+        response.headers["Access-Control-Allow-Origin"] = cors
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10]
+    )
+    response = error_body("validation_error", problems, 422)
+    cors = request.scope.get("cmp.cors_origin")
+    if cors:
+        response.headers["Access-Control-Allow-Origin"] = cors
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return error_body(
+        codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code,
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_body("internal_error", "something went wrong on our side", 500)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise errors.BodyTooLarge(f"the body may be at most {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.BodyTooLarge(f"the body may be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def require_json_or_text(request: Request) -> None:
+    # text/plain is what the embed sends: it needs no CORS preflight.
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in ("application/json", "text/plain"):
+        raise errors.UnsupportedMediaType("send the receipt as application/json or text/plain")
+
+
+def parse_json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.MalformedBody(f"the body is not valid JSON: {exc}") from None
+
+
+def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str | None:
+    """The peer's address, or the first untrusted hop in X-Forwarded-For when the peer is a
+    trusted proxy (walking from the right, as each proxy appends the address it saw)."""
+    peer = request.client.host if request.client else None
+    networks = tuple(trusted)
+    if not peer or not networks or not _in(peer, networks):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, networks):
+            return hop
+    return peer
+
+
+def _in(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def origin_host(request: Request) -> str | None:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return None
+    try:
+        return urlsplit(origin).hostname
+    except ValueError:
+        return None

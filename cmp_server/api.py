@@ -1,0 +1,217 @@
+"""The public, embed-facing API (``/v1``). Routes parse and answer; services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import errors
+from ._http import (
+    client_ip,
+    json_response,
+    origin_host,
+    parse_json,
+    read_body,
+    require_json_or_text,
+)
+from .schemas import ReceiptHistoryOut, ReceiptIn, ReceiptOut, ReceiptView
+from .services.configs import ConfigCache, Published
+from .services.receipts import draft_receipt, receipt_history
+from .services.writer import ReceiptWriter
+from .settings import Settings
+
+__all__ = ["routes"]
+
+# Browsers may reuse a config for a minute, and for a day while they revalidate in the background.
+CONFIG_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=86400"
+SCRIPT_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _configs(request: Request) -> ConfigCache:
+    cache: ConfigCache = request.app.state.configs
+    return cache
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    return header.strip() == "*" or etag in (t.strip() for t in header.split(","))
+
+
+async def config(request: Request) -> Response:
+    published = await _configs(request).latest(request.path_params["site_key"])
+    headers = {
+        "ETag": published.etag,
+        "Cache-Control": CONFIG_CACHE_CONTROL,
+        "Access-Control-Allow-Origin": "*",
+    }
+    if _not_modified(request, published.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(published.body, headers=headers, media_type="application/json")
+
+
+async def script(request: Request) -> Response:
+    published = await _configs(request).latest(request.path_params["site_key"])
+    headers = {
+        "ETag": published.script_etag,
+        "Cache-Control": SCRIPT_CACHE_CONTROL,
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _not_modified(request, published.script_etag):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        body = published.script_gzip
+    else:
+        body = published.script
+    return Response(body, headers=headers, media_type="text/javascript; charset=utf-8")
+
+
+def _allowed_origin(request: Request, published: Published, *, required: bool) -> str | None:
+    host = origin_host(request)
+    if host is None:
+        if required:
+            raise errors.OriginNotAllowed("an Origin header from one of the site's domains is needed")
+        return None
+    if not published.site.allows_origin(host):
+        raise errors.OriginNotAllowed(f"origin {host!r} is not one of the site's domains")
+    origin = request.headers["origin"]
+    request.scope["cmp.cors_origin"] = origin
+    return origin
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    if origin is None:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def preflight(request: Request) -> Response:
+    published = await _configs(request).latest(request.path_params["site_key"])
+    origin = _allowed_origin(request, published, required=True)
+    return Response(
+        status_code=204,
+        headers={
+            **_cors(origin),
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+async def record_consent(request: Request) -> Response:
+    settings = _settings(request)
+    configs = _configs(request)
+    latest = await configs.latest(request.path_params["site_key"])
+    origin = _allowed_origin(request, latest, required=True)
+    require_json_or_text(request)
+    body = parse_json(await read_body(request, settings.max_body_bytes))
+    receipt = ReceiptIn.model_validate(body)
+    published = await configs.version(latest.site.key, receipt.config_version)
+    draft = draft_receipt(
+        receipt,
+        published,
+        user_agent=request.headers.get("user-agent", ""),
+        client_ip=client_ip(request, settings.trusted_proxies),
+    )
+    writer: ReceiptWriter = request.app.state.writer
+    stored = await writer.submit(draft)
+    out = ReceiptOut(
+        receipt_id=stored.receipt_id,
+        consent_id=stored.consent_id,
+        recorded_at=stored.recorded_at,
+        expires_at=stored.expires_at,
+    )
+    return json_response(out.model_dump(mode="json"), 201, _cors(origin))
+
+
+async def consent_history(request: Request) -> Response:
+    published = await _configs(request).latest(request.path_params["site_key"])
+    origin = _allowed_origin(request, published, required=False)
+    try:
+        consent_id = UUID(request.path_params["consent_id"])
+    except ValueError:
+        raise errors.ConsentNotFound("no receipts for this consent id") from None
+    rows = await receipt_history(published.site.id, consent_id)
+    out = ReceiptHistoryOut(
+        receipts=[ReceiptView.model_validate(row, from_attributes=True) for row in rows]
+    )
+    headers = {**_cors(origin), "Cache-Control": "no-store"}
+    return json_response(out.model_dump(mode="json"), 200, headers)
+
+
+def declaration_of(published: Published, language: str | None) -> dict[str, Any]:
+    config = published.config
+    lang = language if language in config["languages"] else config["default_language"]
+
+    def pick(values: dict[str, str]) -> str:
+        return values.get(lang) or values.get(config["default_language"]) or ""
+
+    vendors = {v["key"]: v for v in config["vendors"]}
+    purposes = []
+    for purpose in config["purposes"]:
+        items = [
+            {
+                "name": c["name"],
+                "match": c["match"],
+                "kind": c["kind"],
+                "domain": c["domain"],
+                "vendor": vendors[c["vendor"]]["name"] if c["vendor"] in vendors else None,
+                "vendor_country": vendors[c["vendor"]]["country"] if c["vendor"] in vendors else None,
+                "transfers_outside_eea": bool(
+                    c["vendor"] in vendors and vendors[c["vendor"]]["transfers_outside_eea"]
+                ),
+                "transfer_basis": vendors[c["vendor"]]["transfer_basis"] if c["vendor"] in vendors else None,
+                "duration_days": c["duration_days"],
+                "party": c["party"],
+                "description": pick(c["description"]),
+            }
+            for c in config["cookies"]
+            if c["purpose"] == purpose["key"]
+        ]
+        purposes.append(
+            {
+                "key": purpose["key"],
+                "name": pick(purpose["name"]),
+                "description": pick(purpose["description"]),
+                "required": purpose["required"],
+                "items": items,
+            }
+        )
+    return {"site_key": config["site_key"], "version": config["version"], "language": lang,
+            "purposes": purposes}
+
+
+async def declaration(request: Request) -> Response:
+    published = await _configs(request).latest(request.path_params["site_key"])
+    body = declaration_of(published, request.query_params.get("lang"))
+    headers = {
+        "Cache-Control": CONFIG_CACHE_CONTROL,
+        "Access-Control-Allow-Origin": "*",
+        "ETag": f'"{published.content_hash[:32]}-{body["language"]}"',
+    }
+    return json_response(body, 200, headers)
+
+
+routes = [
+    Route("/v1/sites/{site_key}/config", config, methods=["GET"]),
+    Route("/v1/sites/{site_key}/cmp.js", script, methods=["GET"]),
+    Route("/v1/sites/{site_key}/consents", record_consent, methods=["POST"]),
+    Route("/v1/sites/{site_key}/consents", preflight, methods=["OPTIONS"]),
+    Route("/v1/sites/{site_key}/consents/{consent_id}", consent_history, methods=["GET"]),
+    Route("/v1/sites/{site_key}/consents/{consent_id}", preflight, methods=["OPTIONS"]),
+    Route("/v1/sites/{site_key}/declaration", declaration, methods=["GET"]),
+]

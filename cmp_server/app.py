@@ -1,0 +1,81 @@
+"""The composition root: builds the ASGI app from settings. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import _http, api, db
+from .errors import CmpError
+from .openapi import openapi_document
+from .services.configs import ConfigCache
+from .services.retention import purge_receipts
+from .services.writer import ReceiptWriter
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def _purge_periodically(interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await purge_receipts(trigger="schedule")
+        except Exception:  # a failed purge is retried next time; it must not stop the server
+            log.exception("scheduled receipt purge failed")
+
+
+async def _openapi(request: Request) -> Response:
+    return _http.json_response(request.app.state.openapi)
+
+
+async def _health(request: Request) -> Response:
+    return _http.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, *, extra_routes: list[Route] | None = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        await db.open_database(url, run_migrations=url.startswith("sqlite"))
+        writer = ReceiptWriter(settings.receipt_batch_max)
+        await writer.start()
+        app.state.writer = writer
+        purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            await writer.stop()
+            await db.close_database()
+
+    app = Starlette(
+        routes=[
+            *api.routes,
+            Route("/v1/openapi.json", _openapi),
+            Route("/healthz", _health),
+            *(extra_routes or []),
+        ],
+        exception_handlers={
+            CmpError: _http.cmp_error_handler,
+            ValidationError: _http.validation_error_handler,
+            HTTPException: _http.http_error_handler,
+            Exception: _http.server_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.configs = ConfigCache(settings.config_cache_seconds)
+    app.state.openapi = openapi_document()
+    return app

@@ -1,0 +1,79 @@
+"""Database: the Tortoise config for a URL, migrations, open and close.
+
+The backend is chosen once, here, from the URL (``sqlite://`` or ``postgres://``); services
+never ask which one they run on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as migrate_api
+
+__all__ = ["TORTOISE_ORM", "close_database", "migrate", "open_database", "tortoise_config"]
+
+MODELS = ["cmp_server.models"]
+
+
+def _with_defaults(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "sqlite":
+        # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
+        query.setdefault("journal_mode", "WAL")
+        query.setdefault("synchronous", "FULL")
+        query.setdefault("busy_timeout", "5000")
+    elif parts.scheme in ("postgres", "postgresql", "asyncpg"):
+        query.setdefault("maxsize", "20")
+    else:
+        raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgres")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": _with_defaults(url)},
+        "apps": {
+            "models": {
+                "models": MODELS,
+                "default_connection": "default",
+                "migrations": "cmp_server.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# Read by the `tortoise` command (``[tool.tortoise]`` in pyproject.toml) for makemigrations.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = (parts.netloc + parts.path) if parts.netloc else parts.path
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(url: str) -> None:
+    """Bring the database at ``url`` up to the newest migration."""
+    _ensure_sqlite_dir(url)
+    await migrate_api(config=tortoise_config(url))
+    await Tortoise.close_connections()
+
+
+async def open_database(url: str, *, run_migrations: bool) -> None:
+    if run_migrations:
+        await migrate(url)
+    _ensure_sqlite_dir(url)
+    # The global fallback lets request tasks see the connections the lifespan task opened.
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()

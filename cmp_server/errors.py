@@ -1,0 +1,114 @@
+"""Domain errors. They know nothing of HTTP; ``cmp_server/_http.py`` maps them to responses.
+
+    CmpError
+    ├── NotFound                   (code: not_found)
+    │   ├── SiteNotFound           (site_not_found)
+    │   ├── ConsentNotFound        (consent_not_found)
+    │   └── VersionNotFound        (version_not_found)
+    ├── InvalidRequest             (invalid_request)
+    │   ├── MalformedBody          (malformed_body)
+    │   ├── UnsupportedMediaType   (unsupported_media_type)
+    │   ├── BodyTooLarge           (body_too_large)
+    │   └── InvalidConsent         (invalid_consent)
+    ├── OriginNotAllowed           (origin_not_allowed)
+    ├── Conflict                   (conflict)
+    │   ├── ReceiptConflict        (receipt_conflict)
+    │   └── SiteConflict           (site_conflict)
+    ├── NothingPublished           (nothing_published)
+    └── Unavailable                (unavailable)       -- retryable
+        └── WriteFailed            (write_failed)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BodyTooLarge",
+    "CmpError",
+    "Conflict",
+    "ConsentNotFound",
+    "InvalidConsent",
+    "InvalidRequest",
+    "MalformedBody",
+    "NotFound",
+    "NothingPublished",
+    "OriginNotAllowed",
+    "ReceiptConflict",
+    "SiteConflict",
+    "SiteNotFound",
+    "Unavailable",
+    "UnsupportedMediaType",
+    "VersionNotFound",
+    "WriteFailed",
+]
+
+
+class CmpError(Exception):
+    code = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(CmpError):
+    code = "not_found"
+
+
+class SiteNotFound(NotFound):
+    code = "site_not_found"
+
+
+class ConsentNotFound(NotFound):
+    code = "consent_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class InvalidRequest(CmpError):
+    code = "invalid_request"
+
+
+class MalformedBody(InvalidRequest):
+    code = "malformed_body"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
+
+
+class BodyTooLarge(InvalidRequest):
+    code = "body_too_large"
+
+
+class InvalidConsent(InvalidRequest):
+    code = "invalid_consent"
+
+
+class OriginNotAllowed(CmpError):
+    code = "origin_not_allowed"
+
+
+class Conflict(CmpError):
+    code = "conflict"
+
+
+class ReceiptConflict(Conflict):
+    code = "receipt_conflict"
+
+
+class SiteConflict(Conflict):
+    code = "site_conflict"
+
+
+class NothingPublished(CmpError):
+    code = "nothing_published"
+
+
+class Unavailable(CmpError):
+    code = "unavailable"
+
+
+class WriteFailed(Unavailable):
+    code = "write_failed"

@@ -1,0 +1,142 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from orjson import loads
+from tortoise.fields.base import OnDelete
+from tortoise.fields.data import JSON_DUMPS
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    initial = True
+
+    operations = [
+        ops.CreateModel(
+            name='Site',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('key', fields.CharField(unique=True, max_length=32)),
+                ('name', fields.CharField(max_length=200)),
+                ('domains', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('languages', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('default_language', fields.CharField(default='en', max_length=8)),
+                ('consent_lifetime_days', fields.IntField(default=180)),
+                ('receipt_retention_days', fields.IntField(default=1095)),
+                ('cookie_domain', fields.CharField(null=True, max_length=255)),
+                ('policy_url', fields.CharField(null=True, max_length=2000)),
+                ('texts', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('options', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'site', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ConfigVersion',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name='versions', on_delete=OnDelete.CASCADE)),
+                ('number', fields.IntField()),
+                ('canonical_json', fields.TextField(unique=False)),
+                ('content_hash', fields.CharField(max_length=64)),
+                ('material_hash', fields.CharField(max_length=64)),
+                ('text_hashes', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('published_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('published_by', fields.CharField(null=True, max_length=200)),
+            ],
+            options={'table': 'config_version', 'app': 'models', 'unique_together': (('site', 'number'),), 'pk_attr': 'id', 'table_description': "An immutable published snapshot of a site's banner config."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ConsentReceipt',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('receipt_id', fields.UUIDField(unique=True)),
+                ('consent_id', fields.UUIDField(db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name='receipts', on_delete=OnDelete.RESTRICT)),
+                ('config_version', fields.IntField()),
+                ('texts_hash', fields.CharField(max_length=64)),
+                ('language', fields.CharField(max_length=8)),
+                ('choices', fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
+                ('method', fields.CharField(max_length=16)),
+                ('layer', fields.CharField(max_length=8)),
+                ('page_url', fields.TextField(unique=False)),
+                ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('user_agent', fields.TextField(unique=False)),
+                ('ip_truncated', fields.CharField(null=True, max_length=64)),
+                ('previous_receipt_id', fields.UUIDField(null=True)),
+                ('content_hash', fields.CharField(max_length=64)),
+                ('record_hash', fields.CharField(max_length=64)),
+            ],
+            options={'table': 'consent_receipt', 'app': 'models', 'indexes': [Index(fields=['site_id', 'recorded_at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PurgeLog',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', null=True, db_constraint=True, to_field='id', related_name='purges', on_delete=OnDelete.SET_NULL)),
+                ('cutoff', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('deleted', fields.IntField()),
+                ('trigger', fields.CharField(max_length=16)),
+                ('ran_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'purge_log', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Purpose',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name='purposes', on_delete=OnDelete.CASCADE)),
+                ('key', fields.CharField(max_length=40)),
+                ('required', fields.BooleanField(default=False)),
+                ('order', fields.IntField(default=0)),
+                ('name', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('description', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+            ],
+            options={'table': 'purpose', 'app': 'models', 'unique_together': (('site', 'key'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Vendor',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name='vendors', on_delete=OnDelete.CASCADE)),
+                ('key', fields.CharField(max_length=64)),
+                ('name', fields.CharField(max_length=200)),
+                ('country', fields.CharField(null=True, max_length=2)),
+                ('privacy_policy_url', fields.CharField(null=True, max_length=2000)),
+                ('transfers_outside_eea', fields.BooleanField(default=False)),
+                ('transfer_basis', fields.CharField(null=True, max_length=200)),
+                ('description', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+            ],
+            options={'table': 'vendor', 'app': 'models', 'unique_together': (('site', 'key'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='InventoryItem',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('site', fields.ForeignKeyField('models.Site', source_field='site_id', db_constraint=True, to_field='id', related_name='inventory', on_delete=OnDelete.CASCADE)),
+                ('name', fields.CharField(max_length=255)),
+                ('match', fields.CharField(default='exact', max_length=8)),
+                ('kind', fields.CharField(default='cookie', max_length=16)),
+                ('domain', fields.CharField(null=True, max_length=255)),
+                ('vendor', fields.ForeignKeyField('models.Vendor', source_field='vendor_id', null=True, db_constraint=True, to_field='id', related_name='items', on_delete=OnDelete.SET_NULL)),
+                ('purpose', fields.ForeignKeyField('models.Purpose', source_field='purpose_id', null=True, db_constraint=True, to_field='id', related_name='items', on_delete=OnDelete.SET_NULL)),
+                ('duration_days', fields.IntField(null=True)),
+                ('party', fields.CharField(default='first', max_length=8)),
+                ('description', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('source', fields.CharField(default='manual', max_length=16)),
+                ('review_status', fields.CharField(default='unreviewed', max_length=16)),
+                ('first_seen', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('last_seen', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('missing_since', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'inventory_item', 'app': 'models', 'indexes': [Index(fields=['site_id', 'kind', 'name'])], 'pk_attr': 'id', 'table_description': 'A cookie or storage key the site sets (by name or name prefix).'},
+            bases=['Model'],
+        ),
+    ]

@@ -1,0 +1,173 @@
+"""Tortoise models. Stored enum values (``method``, ``kind``, ``review_status``...) are only
+ever added to, never renamed: receipts written years ago must still read back.
+
+Receipts are append-only: no code path updates one; only the retention purge deletes.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+__all__ = [
+    "ConfigVersion",
+    "ConsentReceipt",
+    "InventoryItem",
+    "Purpose",
+    "PurgeLog",
+    "Site",
+    "Vendor",
+]
+
+
+class Site(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=200)
+    domains: fields.Field[list[str]] = fields.JSONField(default=list)
+    languages: fields.Field[list[str]] = fields.JSONField(default=list)
+    default_language = fields.CharField(max_length=8, default="en")
+    consent_lifetime_days = fields.IntField(default=180)
+    receipt_retention_days = fields.IntField(default=1095)
+    cookie_domain = fields.CharField(max_length=255, null=True)
+    policy_url = fields.CharField(max_length=2000, null=True)
+    # Draft banner texts {language: {text_key: text}} and options; published by snapshot.
+    texts: fields.Field[dict[str, dict[str, str]]] = fields.JSONField(default=dict)
+    options: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "site"
+
+
+class Purpose(Model):
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="purposes", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=40)
+    required = fields.BooleanField(default=False)
+    order = fields.IntField(default=0)
+    name: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+    description: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "purpose"
+        unique_together = (("site", "key"),)
+
+
+class Vendor(Model):
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="vendors", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    country = fields.CharField(max_length=2, null=True)
+    privacy_policy_url = fields.CharField(max_length=2000, null=True)
+    transfers_outside_eea = fields.BooleanField(default=False)
+    transfer_basis = fields.CharField(max_length=200, null=True)
+    description: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "vendor"
+        unique_together = (("site", "key"),)
+
+
+class InventoryItem(Model):
+    """A cookie or storage key the site sets (by name or name prefix)."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="inventory", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+    match = fields.CharField(max_length=8, default="exact")  # exact | prefix
+    kind = fields.CharField(max_length=16, default="cookie")  # cookie | localStorage | ...
+    domain = fields.CharField(max_length=255, null=True)
+    vendor: fields.ForeignKeyNullableRelation[Vendor] = fields.ForeignKeyField(
+        "models.Vendor", related_name="items", null=True, on_delete=fields.SET_NULL
+    )
+    # Null purpose means unclassified: never published as belonging to a purpose.
+    purpose: fields.ForeignKeyNullableRelation[Purpose] = fields.ForeignKeyField(
+        "models.Purpose", related_name="items", null=True, on_delete=fields.SET_NULL
+    )
+    duration_days = fields.IntField(null=True)
+    party = fields.CharField(max_length=8, default="first")  # first | third
+    description: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+    source = fields.CharField(max_length=16, default="manual")  # manual | scan | import
+    review_status = fields.CharField(max_length=16, default="unreviewed")  # unreviewed | reviewed
+    first_seen = fields.DatetimeField(null=True)
+    last_seen = fields.DatetimeField(null=True)
+    missing_since = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "inventory_item"
+        indexes = (Index(fields=("site_id", "kind", "name")),)
+
+
+class ConfigVersion(Model):
+    """An immutable published snapshot of a site's banner config."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="versions", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    canonical_json = fields.TextField()
+    content_hash = fields.CharField(max_length=64)
+    material_hash = fields.CharField(max_length=64)
+    # {language: sha256 of exactly the texts a visitor sees in that language}
+    text_hashes: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+    published_at = fields.DatetimeField(auto_now_add=True)
+    published_by = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        table = "config_version"
+        unique_together = (("site", "number"),)
+
+
+class ConsentReceipt(Model):
+    id = fields.BigIntField(primary_key=True)
+    receipt_id = fields.UUIDField(unique=True)
+    consent_id = fields.UUIDField(db_index=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="receipts", on_delete=fields.RESTRICT
+    )
+    config_version = fields.IntField()
+    texts_hash = fields.CharField(max_length=64)
+    language = fields.CharField(max_length=8)
+    choices: fields.Field[dict[str, bool]] = fields.JSONField()
+    method = fields.CharField(max_length=16)  # accept_all | reject_all | custom | withdraw | gpc
+    layer = fields.CharField(max_length=8)  # first | second
+    page_url = fields.TextField()
+    recorded_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    user_agent = fields.TextField()
+    ip_truncated = fields.CharField(max_length=64, null=True)
+    previous_receipt_id = fields.UUIDField(null=True)
+    # sha256 of what the client sent: the same receipt id with other content is a conflict.
+    content_hash = fields.CharField(max_length=64)
+    # sha256 over the previous receipt's record_hash and this record: a per-visitor chain.
+    record_hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "consent_receipt"
+        indexes = (Index(fields=("site_id", "recorded_at")),)
+
+
+class PurgeLog(Model):
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="purges", null=True, on_delete=fields.SET_NULL
+    )
+    cutoff = fields.DatetimeField()
+    deleted = fields.IntField()
+    trigger = fields.CharField(max_length=16)  # cli | schedule
+    ran_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "purge_log"

@@ -1,0 +1,1 @@
+"""Services: what the platform does, independent of HTTP. Each module owns one concept."""

@@ -1,0 +1,147 @@
+"""Published configs as served: bytes, ETags and the embed script, computed once per version.
+
+Each process keeps a small cache. The newest version of a site is looked up again at most every
+``ttl`` seconds, so a publish made by another process is seen within that time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from .._utils import sha256_hex
+from ..errors import NothingPublished, SiteNotFound, VersionNotFound
+from ..models import ConfigVersion, Site
+
+__all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
+
+CONFIG_PLACEHOLDER = b'"__CMP_CONFIG__"'
+
+
+def embed_bundle() -> bytes:
+    """The built embed (``embed/`` → ``npm run build``), shipped inside the package."""
+    return resources.files("cmp_server").joinpath("static/cmp.js").read_bytes()
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: int
+    key: str
+    domains: tuple[str, ...]
+    consent_lifetime_days: int
+
+    def allows_origin(self, origin_host: str) -> bool:
+        """A site's domain covers itself and its subdomains."""
+        return any(origin_host == d or origin_host.endswith("." + d) for d in self.domains)
+
+
+@dataclass(frozen=True)
+class Published:
+    site: SiteInfo
+    number: int
+    body: bytes
+    content_hash: str
+    text_hashes: dict[str, str]
+    config: dict[str, Any] = field(repr=False)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.content_hash}"'
+
+    @cached_property
+    def purposes(self) -> dict[str, bool]:
+        """purpose key → required."""
+        return {p["key"]: p["required"] for p in self.config["purposes"]}
+
+    @cached_property
+    def script(self) -> bytes:
+        return render_script(embed_bundle(), self.body)
+
+    @cached_property
+    def script_gzip(self) -> bytes:
+        return gzip.compress(self.script, compresslevel=9, mtime=0)
+
+    @cached_property
+    def script_etag(self) -> str:
+        return f'"{sha256_hex(self.script)[:32]}"'
+
+
+def render_script(bundle: bytes, config_json: bytes) -> bytes:
+    if bundle.count(CONFIG_PLACEHOLDER) != 1:
+        raise RuntimeError("the embed bundle must contain the config placeholder exactly once")
+    # JSON allows U+2028/2029 raw; older JavaScript engines do not.
+    safe = config_json.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
+    return bundle.replace(CONFIG_PLACEHOLDER, safe)
+
+
+def _published(site: Site, version: ConfigVersion) -> Published:
+    body = version.canonical_json.encode()
+    config = orjson.loads(body)
+    return Published(
+        site=SiteInfo(
+            id=site.id,
+            key=site.key,
+            domains=tuple(site.domains),
+            consent_lifetime_days=int(config["options"]["consent_lifetime_days"]),
+        ),
+        number=version.number,
+        body=body,
+        content_hash=version.content_hash,
+        text_hashes=dict(version.text_hashes),
+        config=config,
+    )
+
+
+class ConfigCache:
+    def __init__(self, ttl: float, max_versions: int = 4096) -> None:
+        self._ttl = ttl
+        self._max_versions = max_versions
+        self._latest: dict[str, tuple[float, Published]] = {}
+        self._versions: dict[tuple[str, int], Published] = {}
+
+    def forget(self, site_key: str) -> None:
+        self._latest.pop(site_key, None)
+
+    async def latest(self, site_key: str) -> Published:
+        now = time.monotonic()
+        hit = self._latest.get(site_key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        site = await Site.get_or_none(key=site_key)
+        if site is None:
+            raise SiteNotFound(f"no site with key {site_key!r}")
+        version = await ConfigVersion.filter(site=site).order_by("-number").first()
+        if version is None:
+            raise NothingPublished(f"site {site_key!r} has not published a banner yet")
+        if hit is not None and hit[1].number == version.number and hit[1].site.domains == tuple(
+            site.domains
+        ):
+            published = hit[1]
+        else:
+            published = _published(site, version)
+        self._latest[site_key] = (now, published)
+        return published
+
+    async def version(self, site_key: str, number: int) -> Published:
+        latest = await self.latest(site_key)
+        if latest.number == number:
+            return latest
+        key = (site_key, number)
+        published = self._versions.get(key)
+        if published is not None and published.site.domains == latest.site.domains:
+            return published
+        version = await ConfigVersion.get_or_none(site_id=latest.site.id, number=number)
+        if version is None:
+            raise VersionNotFound(f"site {site_key!r} has no config version {number}")
+        site = await Site.get(id=latest.site.id)
+        published = _published(site, version)
+        if len(self._versions) >= self._max_versions:
+            self._versions.pop(next(iter(self._versions)))
+        self._versions[key] = published
+        return published

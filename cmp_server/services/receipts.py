@@ -1,0 +1,126 @@
+"""Consent receipts: checking a choice against the version it was made on, and reading them back.
+
+Writing goes through ``writer.ReceiptWriter`` (group commit).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from .._utils import canonical_json, sha256_hex
+from ..errors import ConsentNotFound, InvalidConsent
+from ..models import ConsentReceipt
+from ..schemas import ReceiptIn
+from .configs import Published
+
+__all__ = ["ReceiptDraft", "check_choices", "draft_receipt", "receipt_history", "truncate_ip"]
+
+_MAX_USER_AGENT = 512
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """Keep the network, drop the host: IPv4 /24, IPv6 /48. Never store the full address."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def check_choices(receipt: ReceiptIn, published: Published) -> None:
+    """The choices must cover exactly the version's purposes and respect what is required."""
+    purposes = published.purposes
+    missing = sorted(set(purposes) - set(receipt.choices))
+    extra = sorted(set(receipt.choices) - set(purposes))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unknown {', '.join(extra)}")
+        raise InvalidConsent(
+            f"choices must cover exactly the purposes of version {published.number}: "
+            + "; ".join(parts)
+        )
+    refused_required = sorted(k for k, required in purposes.items() if required and not receipt.choices[k])
+    if refused_required:
+        raise InvalidConsent(f"required purposes cannot be refused: {', '.join(refused_required)}")
+    optional = [k for k, required in purposes.items() if not required]
+    if receipt.method == "accept_all" and not all(receipt.choices[k] for k in optional):
+        raise InvalidConsent("method accept_all needs every purpose granted")
+    if receipt.method == "reject_all" and any(receipt.choices[k] for k in optional):
+        raise InvalidConsent("method reject_all needs every optional purpose refused")
+    if receipt.method == "gpc":
+        gpc_purposes = published.config["options"].get("gpc", {}).get("purposes", [])
+        if any(receipt.choices.get(k) for k in gpc_purposes):
+            raise InvalidConsent("method gpc needs the purposes the GPC signal covers refused")
+    if receipt.language not in published.config["languages"]:
+        raise InvalidConsent(
+            f"language {receipt.language!r} is not one of {published.config['languages']}"
+        )
+
+
+@dataclass(frozen=True)
+class ReceiptDraft:
+    """A checked receipt waiting for the writer; ``recorded_at`` is set when it is committed."""
+
+    receipt: ReceiptIn
+    site_id: int
+    site_key: str
+    texts_hash: str
+    lifetime: timedelta
+    user_agent: str
+    ip_truncated: str | None
+    content_hash: str
+
+    def record_hash(self, previous_hash: str, previous_id: UUID | None, recorded_at: datetime) -> str:
+        r = self.receipt
+        record = {
+            "receipt_id": str(r.receipt_id),
+            "consent_id": str(r.consent_id),
+            "site": self.site_key,
+            "config_version": r.config_version,
+            "texts_hash": self.texts_hash,
+            "language": r.language,
+            "choices": r.choices,
+            "method": r.method,
+            "layer": r.layer,
+            "page_url": r.page_url,
+            "recorded_at": recorded_at.isoformat(),
+            "expires_at": (recorded_at + self.lifetime).isoformat(),
+            "user_agent": self.user_agent,
+            "ip_truncated": self.ip_truncated,
+            "previous_receipt_id": str(previous_id) if previous_id else None,
+        }
+        return sha256_hex(previous_hash.encode(), canonical_json(record))
+
+
+def draft_receipt(
+    receipt: ReceiptIn, published: Published, *, user_agent: str, client_ip: str | None
+) -> ReceiptDraft:
+    check_choices(receipt, published)
+    return ReceiptDraft(
+        receipt=receipt,
+        site_id=published.site.id,
+        site_key=published.site.key,
+        texts_hash=published.text_hashes[receipt.language],
+        lifetime=timedelta(days=published.site.consent_lifetime_days),
+        user_agent=user_agent[:_MAX_USER_AGENT],
+        ip_truncated=truncate_ip(client_ip),
+        content_hash=sha256_hex(canonical_json(receipt.model_dump(mode="json"))),
+    )
+
+
+async def receipt_history(site_id: int, consent_id: UUID) -> list[ConsentReceipt]:
+    receipts = await ConsentReceipt.filter(site_id=site_id, consent_id=consent_id).order_by("id")
+    if not receipts:
+        raise ConsentNotFound("no receipts for this consent id")
+    return list(receipts)

@@ -1,0 +1,63 @@
+"""The one settings object. Everything configurable is here, read once from ``CMP_*``.
+
+    >>> Settings(database_url="sqlite://:memory:").database_url
+    'sqlite://:memory:'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEV_SECRET_KEY", "Settings"]
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CMP_", frozen=True, extra="forbid")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("var")
+    # Empty means a SQLite file in ``data_dir``; see ``resolved_database_url``.
+    database_url: str = ""
+    secret_key: str = DEV_SECRET_KEY
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Only these peers may tell us the client's address in X-Forwarded-For.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # Group commit: the most receipts one transaction takes.
+    receipt_batch_max: int = Field(default=512, ge=1)
+    # How long a served config may be reused before the newest version is looked up again.
+    config_cache_seconds: float = Field(default=2.0, ge=0)
+    purge_interval_seconds: float = Field(default=6 * 3600, gt=0)
+    run_worker: bool = True
+    allow_private_scan_targets: bool = False
+    chromium: str | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("CMP_SECRET_KEY must be set to a random value in production")
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("CMP_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'cmp.sqlite3').resolve()}"

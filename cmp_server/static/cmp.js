@@ -1,0 +1,1 @@
+(function(){var c="__CMP_CONFIG__";window.cmp={config:c};})();

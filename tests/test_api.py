@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import orjson
+import pytest
+
+from cmp_server.models import ConsentReceipt
+from cmp_server.services import publishing, sites
+from cmp_server.settings import Settings
+
+from .factories import ORIGIN, published_site, receipt_body
+
+JSON = {"Origin": ORIGIN, "Content-Type": "application/json"}
+TEXT = {"Origin": ORIGIN, "Content-Type": "text/plain;charset=UTF-8"}
+
+
+async def post(client: httpx.AsyncClient, key: str, body: object, headers: dict[str, str] = TEXT) -> httpx.Response:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return await client.post(f"/v1/sites/{key}/consents", content=content, headers=headers)
+
+
+async def test_config_has_contract_fields_and_etag(client: httpx.AsyncClient) -> None:
+    site, version = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/config")
+    assert r.status_code == 200
+    config = r.json()
+    assert config["version"] == 1
+    assert [p["key"] for p in config["purposes"]] == ["necessary", "preferences", "statistics", "marketing"]
+    assert [p["required"] for p in config["purposes"]] == [True, False, False, False]
+    assert set(config["languages"]) == {"en", "sv", "da"}
+    assert config["texts"]["sv"]["reject_all"] == "Avvisa alla"
+    assert config["vendors"][0]["transfers_outside_eea"] is True
+    assert {c["name"] for c in config["cookies"]} == {"_ga", "_ga_", "cmp_consent"}
+    assert config["options"]["consent_lifetime_days"] == 180
+    assert r.headers["etag"] == f'"{version.content_hash}"'
+    assert "stale-while-revalidate" in r.headers["cache-control"]
+    again = await client.get(f"/v1/sites/{site.key}/config", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+async def test_config_of_unknown_or_unpublished_site_is_404(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/sites/nope/config")
+    assert r.status_code == 404
+    assert r.json()["error"] == "site_not_found"
+    site = await sites.create_site("Draft only", ["draft.example"])
+    r = await client.get(f"/v1/sites/{site.key}/config")
+    assert r.status_code == 404
+    assert r.json()["error"] == "nothing_published"
+
+
+async def test_publish_makes_a_new_version_with_new_etag(client: httpx.AsyncClient) -> None:
+    site, v1 = await published_site()
+    first = await client.get(f"/v1/sites/{site.key}/config")
+    await sites.update_site(site, texts={"en": {"title": "Cookies, your call"}})
+    v2 = await publishing.publish(site)
+    assert v2.number == 2
+    assert v2.material_hash == v1.material_hash  # a text change is not material
+    assert v2.text_hashes["en"] != v1.text_hashes["en"]
+    assert v2.text_hashes["sv"] == v1.text_hashes["sv"]
+    second = await client.get(f"/v1/sites/{site.key}/config", headers={"If-None-Match": first.headers["etag"]})
+    assert second.status_code == 200
+    assert second.json()["texts"]["en"]["title"] == "Cookies, your call"
+
+
+async def test_script_inlines_config_and_gzips(client: httpx.AsyncClient) -> None:
+    site, version = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/cmp.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["content-encoding"] == "gzip"
+    assert b"__CMP_CONFIG__" not in r.content
+    assert version.content_hash.encode() not in r.content
+    assert f'"site_key":"{site.key}"'.encode() in r.content
+    assert (await client.get(f"/v1/sites/{site.key}/cmp.js", headers={"If-None-Match": r.headers["etag"]})).status_code == 304
+
+
+async def test_record_receipt_stores_every_field(client: httpx.AsyncClient) -> None:
+    site, version = await published_site()
+    body = receipt_body()
+    r = await post(client, site.key, body, {**TEXT, "User-Agent": "Mozilla/5.0 test"})
+    assert r.status_code == 201, r.text
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    out = r.json()
+    assert out["receipt_id"] == body["receipt_id"]
+    row = await ConsentReceipt.get(receipt_id=body["receipt_id"])
+    assert row.choices == body["choices"]  # refusals are kept
+    assert row.choices["marketing"] is False
+    assert row.method == "custom" and row.layer == "second" and row.language == "sv"
+    assert row.texts_hash == version.text_hashes["sv"]
+    assert row.ip_truncated == "203.0.113.0"
+    assert row.user_agent == "Mozilla/5.0 test"
+    assert row.page_url == body["page_url"]
+    assert (row.expires_at - row.recorded_at).days == 180
+    assert row.previous_receipt_id is None
+    assert len(row.record_hash) == 64
+
+
+async def test_second_receipt_links_to_the_first(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    first = receipt_body(method="accept_all", choices={"necessary": True, "preferences": True, "statistics": True, "marketing": True})
+    assert (await post(client, site.key, first)).status_code == 201
+    second = receipt_body(consent_id=first["consent_id"], method="withdraw")
+    assert (await post(client, site.key, second)).status_code == 201
+    row = await ConsentReceipt.get(receipt_id=second["receipt_id"])
+    prior = await ConsentReceipt.get(receipt_id=first["receipt_id"])
+    assert row.previous_receipt_id == prior.receipt_id
+    assert row.record_hash != prior.record_hash
+    history = await client.get(f"/v1/sites/{site.key}/consents/{first['consent_id']}", headers={"Origin": ORIGIN})
+    assert history.status_code == 200
+    assert [h["receipt_id"] for h in history.json()["receipts"]] == [first["receipt_id"], second["receipt_id"]]
+    assert history.json()["receipts"][1]["method"] == "withdraw"
+
+
+async def test_same_receipt_twice_is_one_row(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    body = receipt_body()
+    a = await post(client, site.key, body)
+    b = await post(client, site.key, body)
+    assert a.status_code == b.status_code == 201
+    assert a.json() == b.json()
+    assert await ConsentReceipt.filter(receipt_id=body["receipt_id"]).count() == 1
+    changed = {**body, "choices": {**body["choices"], "marketing": True}}
+    c = await post(client, site.key, changed)
+    assert c.status_code == 409
+    assert c.json()["error"] == "receipt_conflict"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"config_version": 7}, 404, "version_not_found"),
+        ({"choices": {"necessary": True, "statistics": True}}, 422, "invalid_consent"),
+        ({"choices": {"necessary": True, "preferences": False, "statistics": True, "marketing": False, "x": True}}, 422, "invalid_consent"),
+        ({"choices": {"necessary": False, "preferences": False, "statistics": False, "marketing": False}}, 422, "invalid_consent"),
+        ({"method": "accept_all"}, 422, "invalid_consent"),
+        ({"method": "reject_all"}, 422, "invalid_consent"),
+        ({"language": "fi"}, 422, "invalid_consent"),
+        ({"method": "maybe"}, 422, "validation_error"),
+        ({"receipt_id": "not-a-uuid"}, 422, "validation_error"),
+        ({"page_url": "javascript:alert(1)"}, 422, "validation_error"),
+        ({"choices": {"necessary": "yes"}}, 422, "validation_error"),
+        ({"extra": 1}, 422, "validation_error"),
+    ],
+)
+async def test_bad_receipts_get_clear_errors(client: httpx.AsyncClient, overrides: dict[str, object], status: int, code: str) -> None:
+    site, _ = await published_site()
+    r = await post(client, site.key, receipt_body(**overrides))
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == code
+    assert r.json()["detail"]
+    assert await ConsentReceipt.all().count() == 0
+
+
+async def test_transport_level_mistakes(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    assert (await post(client, site.key, b"{not json")).json()["error"] == "malformed_body"
+    assert (await post(client, site.key, b"[1,2]")).status_code == 422
+    r = await post(client, site.key, receipt_body(), {"Origin": ORIGIN, "Content-Type": "application/xml"})
+    assert r.status_code == 415
+    r = await post(client, site.key, b"x" * 20000)
+    assert r.status_code == 413
+    r = await post(client, "unknown", receipt_body())
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example", "https://shop.example.evil.example", "null"])
+async def test_origin_must_be_a_site_domain(client: httpx.AsyncClient, origin: str | None) -> None:
+    site, _ = await published_site()
+    headers = {"Content-Type": "text/plain"}
+    if origin:
+        headers["Origin"] = origin
+    r = await post(client, site.key, receipt_body(), headers)
+    assert r.status_code == 403
+    assert r.json()["error"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_subdomain_origin_and_preflight(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    r = await client.options(f"/v1/sites/{site.key}/consents", headers={"Origin": "https://kurs.shop.example", "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == "https://kurs.shop.example"
+    r = await client.options(f"/v1/sites/{site.key}/consents", headers={"Origin": "https://other.example"})
+    assert r.status_code == 403
+
+
+async def test_forwarded_for_is_trusted_only_from_proxies(app, settings) -> None:  # type: ignore[no-untyped-def]
+    site, _ = await published_site()
+    app.state.settings = Settings(database_url=settings.database_url, trusted_proxies="203.0.113.0/24")
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        body = receipt_body()
+        await post(c, site.key, body, {**TEXT, "X-Forwarded-For": "198.51.100.23, 2001:db8:abcd:12::1, 203.0.113.5"})
+    row = await ConsentReceipt.get(receipt_id=body["receipt_id"])
+    assert row.ip_truncated == "2001:db8:abcd::"
+    app.state.settings = Settings(database_url=settings.database_url)
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        body = receipt_body()
+        await post(c, site.key, body, {**TEXT, "X-Forwarded-For": "198.51.100.23"})
+    row = await ConsentReceipt.get(receipt_id=body["receipt_id"])
+    assert row.ip_truncated == "192.0.2.0"
+
+
+async def test_history_of_unknown_consent_is_404(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/consents/{uuid.uuid4()}")
+    assert r.status_code == 404
+    r = await client.get(f"/v1/sites/{site.key}/consents/not-a-uuid")
+    assert r.status_code == 404
+
+
+async def test_declaration_groups_by_purpose_with_transfers(client: httpx.AsyncClient) -> None:
+    site, _ = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/declaration", params={"lang": "da"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["language"] == "da"
+    by_key = {p["key"]: p for p in body["purposes"]}
+    assert by_key["statistics"]["name"] == "Statistik"
+    ga = next(i for i in by_key["statistics"]["items"] if i["name"] == "_ga")
+    assert ga["vendor"] == "Google" and ga["transfers_outside_eea"] is True
+    assert ga["transfer_basis"] == "EU-US Data Privacy Framework"
+    assert [i["name"] for i in by_key["necessary"]["items"]] == ["cmp_consent"]
+    assert by_key["marketing"]["items"] == []
+
+
+async def test_unknown_route_gets_json_error(client: httpx.AsyncClient) -> None:
+    r = await client.get("/nowhere")
+    assert r.status_code == 404
+    assert r.json() == {"error": "not_found", "detail": "Not Found"}
+    r = await client.delete("/v1/sites/x/config")
+    assert r.status_code == 405
