@@ -7,6 +7,7 @@ Each process keeps a small cache. The newest version of a site is looked up agai
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +23,8 @@ from ..models import ConfigVersion, Site
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
 
 CONFIG_PLACEHOLDER = b'"__CMP_CONFIG__"'
+# What a site key can look like (``secrets.token_urlsafe``); anything else is not looked up.
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def embed_bundle() -> bytes:
@@ -113,7 +116,7 @@ class ConfigCache:
         hit = self._latest.get(site_key)
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        site = await Site.get_or_none(key=site_key)
+        site = await Site.get_or_none(key=site_key) if _KEY.fullmatch(site_key) else None
         if site is None:
             raise SiteNotFound(f"no site with key {site_key!r}")
         version = await ConfigVersion.filter(site=site).order_by("-number").first()

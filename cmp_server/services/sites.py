@@ -80,7 +80,7 @@ async def create_site(
 
 
 async def get_site(key: str) -> Site:
-    site = await Site.get_or_none(key=key)
+    site = await Site.get_or_none(key=key) if 0 < len(key) <= 32 else None
     if site is None:
         raise SiteNotFound(f"no site with key {key!r}")
     return site

@@ -1,0 +1,167 @@
+"""``cmp-server``: the command line. A composition root: it knows every package."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+
+from . import db
+from .settings import Settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
+        url = settings.resolved_database_url
+        await db.open_database(url, run_migrations=url.startswith("sqlite"))
+        try:
+            return await work()
+        finally:
+            await db.close_database()
+
+    return asyncio.run(run())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Self-hosted cookie consent platform: banner config, consent receipts, scanner."""
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
+    from .app import create_app
+
+    if workers > 1:
+        uvicorn.run("cmp_server.asgi:app", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=False, access_log=False)
+        return
+    uvicorn.run(create_app(settings, extra_routes=extra), host=host, port=port,
+                proxy_headers=False, access_log=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="uvicorn worker processes (PostgreSQL only; settings from CMP_* variables).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the public API, the embed script and the admin on one port."""
+    settings = _settings()
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        raise click.ClickException("several workers need PostgreSQL (CMP_DATABASE_URL=postgres://…)")
+    # Proxy headers are handled by the app itself, only from CMP_TRUSTED_PROXIES.
+    _serve(settings, host, port, workers)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database up to the newest schema (needed for PostgreSQL; SQLite does it itself)."""
+    settings = _settings()
+    asyncio.run(db.migrate(settings.resolved_database_url))
+    click.echo("database is up to date")
+
+
+@main.command("create-site")
+@click.option("--name", required=True, help="The site's name, as staff see it.")
+@click.option("--domain", "domains", multiple=True, required=True,
+              help="A domain the banner runs on (subdomains included). Repeat for several.")
+@click.option("--policy-url", default=None, help="The site's cookie policy page.")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Publish the default banner at once, so the tag works immediately.")
+def create_site(name: str, domains: tuple[str, ...], policy_url: str | None, publish: bool) -> None:
+    """Create a site with the default purposes and texts; print its public key."""
+    from .errors import CmpError
+    from .services import publishing, sites
+
+    settings = _settings()
+
+    async def work() -> str:
+        site = await sites.create_site(name, list(domains), policy_url=policy_url)
+        if publish:
+            await publishing.publish(site, published_by="cli")
+        return site.key
+
+    try:
+        key = _with_db(settings, work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(key)
+    click.echo(f'<script src="{settings.public_base_url}/v1/sites/{key}/cmp.js"></script>',
+               err=True)
+
+
+@main.command("export-receipts")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("--from", "start", type=click.DateTime(), default=None,
+              help="Recorded at or after (UTC).")
+@click.option("--to", "end", type=click.DateTime(), default=None, help="Recorded before (UTC).")
+@click.option("--out", type=click.File("wb"), default="-", show_default=True)
+def export_receipts(site_key: str, fmt: str, start: datetime | None, end: datetime | None,
+                    out: Any) -> None:
+    """Export consent receipts, streamed (any number of rows in flat memory)."""
+    from datetime import UTC
+
+    from .errors import CmpError
+    from .services.export import export_receipts as export
+    from .services.sites import get_site
+
+    settings = _settings()
+
+    async def work() -> None:
+        site = await get_site(site_key)
+        async for chunk in export(
+            site, fmt,  # type: ignore[arg-type]
+            start=start.replace(tzinfo=UTC) if start else None,
+            end=end.replace(tzinfo=UTC) if end else None,
+        ):
+            out.write(chunk)
+        out.flush()
+
+    try:
+        _with_db(settings, work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@main.command("purge-receipts")
+def purge_receipts() -> None:
+    """Delete receipts older than each site's retention period (the purge itself is logged)."""
+    from .services.retention import purge_receipts as purge
+
+    for result in _with_db(_settings(), lambda: purge(trigger="cli")):
+        click.echo(f"{result.site_key}: {result.deleted} receipts purged")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Create (once) a demo site on this machine and serve a page that carries its tag."""
+    from .demo import demo_routes, ensure_demo_site
+
+    settings = _settings()
+    hosts = sorted({"127.0.0.1", "localhost", host})
+    site = _with_db(settings, lambda: ensure_demo_site(hosts))
+    click.echo(f"Demo site key: {site.key}")
+    click.echo(f"Demo page:     http://{host}:{port}/demo/")
+    click.echo(f"Config:        http://{host}:{port}/v1/sites/{site.key}/config")
+    _serve(settings, host, port, 1, demo_routes(site.key))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from ._server import cli_env, free_port, run_cli, serving
+from .factories import receipt_body
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_env(database_url, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command", ["serve", "migrate", "create-site", "export-receipts", "purge-receipts", "demo"]
+)
+def test_every_command_has_help(command: str, env: dict[str, str]) -> None:
+    result = run_cli([command, "--help"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout and command in result.stdout
+
+
+def test_create_site_then_serve_record_and_export(env: dict[str, str], tmp_path: Path) -> None:
+    created = run_cli(["create-site", "--name", "Kursgården", "--domain", "kursgarden.se"], env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert len(key) >= 16
+    assert f"/v1/sites/{key}/cmp.js" in created.stderr
+
+    port = free_port()
+    body = receipt_body(language="sv", page_url="https://www.kursgarden.se/")
+    with serving(["serve"], env, port) as base:
+        config = httpx.get(f"{base}/v1/sites/{key}/config").json()
+        assert config["site_key"] == key
+        r = httpx.post(f"{base}/v1/sites/{key}/consents", content=orjson.dumps(body),
+                       headers={"Origin": "https://www.kursgarden.se", "Content-Type": "text/plain"})
+        assert r.status_code == 201, r.text
+
+    out = tmp_path / "receipts.csv"
+    exported = run_cli(["export-receipts", "--site", key, "--out", str(out)], env)
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [r["receipt_id"] for r in rows] == [body["receipt_id"]]
+    assert rows[0]["ip_truncated"] == "127.0.0.0"
+
+    purged = run_cli(["purge-receipts"], env)
+    assert purged.returncode == 0
+    assert f"{key}: 0 receipts purged" in purged.stdout
+
+
+def test_bad_input_gives_a_clear_message(env: dict[str, str]) -> None:
+    result = run_cli(["create-site", "--name", "X", "--domain", "not a domain"], env)
+    assert result.returncode != 0
+    assert "not a domain name" in result.stderr
+    result = run_cli(["export-receipts", "--site", "missing"], env)
+    assert result.returncode != 0
+    assert "no site with key" in result.stderr
+
+
+def test_production_refuses_the_default_secret(env: dict[str, str]) -> None:
+    result = run_cli(["migrate"], {**env, "CMP_ENVIRONMENT": "production"})
+    assert result.returncode != 0
+    assert "CMP_SECRET_KEY" in result.stderr
+
+
+def test_demo_serves_a_page_carrying_the_tag(env: dict[str, str]) -> None:
+    port = free_port()
+    with serving(["demo"], env, port) as base:
+        page = httpx.get(f"{base}/demo/")
+        assert page.status_code == 200
+        tag = page.text.split('<script src="', 1)[1].split('"', 1)[0]
+        assert tag.startswith("/v1/sites/") and tag.endswith("/cmp.js")
+        script = httpx.get(base + tag)
+        assert script.status_code == 200
+        assert b"__CMP_CONFIG__" not in script.content
+        key = tag.split("/")[3]
+        assert httpx.get(f"{base}/v1/sites/{key}/config").json()["site_key"] == key

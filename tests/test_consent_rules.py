@@ -1,0 +1,97 @@
+"""Property-based tests of the consent rules (which choices a config version accepts)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cmp_server.errors import InvalidConsent
+from cmp_server.schemas import ReceiptIn
+from cmp_server.services.configs import Published, SiteInfo
+from cmp_server.services.receipts import check_choices, truncate_ip
+
+PURPOSES = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
+
+
+def published(purposes: dict[str, bool] = PURPOSES) -> Published:
+    config: dict[str, Any] = {
+        "purposes": [{"key": k, "required": r} for k, r in purposes.items()],
+        "languages": ["en", "sv", "da"],
+        "options": {"gpc": {"purposes": ["marketing"]}},
+    }
+    return Published(SiteInfo(1, "k", ("shop.example",), 180), 1, b"{}", "h", {}, config)
+
+
+def receipt(choices: dict[str, bool], method: str = "custom", language: str = "en") -> ReceiptIn:
+    return ReceiptIn.model_validate({
+        "receipt_id": str(uuid.uuid4()), "consent_id": str(uuid.uuid4()), "config_version": 1,
+        "choices": choices, "method": method, "layer": "first", "language": language,
+        "page_url": "https://shop.example/",
+    })
+
+
+keys = st.sampled_from([*PURPOSES, "analytics", "ads", "x"])
+choices_st = st.dictionaries(keys, st.booleans(), min_size=1)
+methods = st.sampled_from(["accept_all", "reject_all", "custom", "withdraw", "gpc"])
+
+
+def expected_valid(choices: dict[str, bool], method: str) -> bool:
+    if set(choices) != set(PURPOSES) or not choices["necessary"]:
+        return False
+    optional = [choices[k] for k, required in PURPOSES.items() if not required]
+    return {
+        "accept_all": all(optional),
+        "reject_all": not any(optional),
+        "gpc": not choices["marketing"],
+    }.get(method, True)
+
+
+@given(choices_st, methods)
+def test_choices_are_accepted_exactly_when_they_fit_the_version(choices: dict[str, bool], method: str) -> None:
+    try:
+        check_choices(receipt(choices, method), published())
+    except InvalidConsent:
+        assert not expected_valid(choices, method)
+    else:
+        assert expected_valid(choices, method)
+
+
+@given(st.fixed_dictionaries({k: st.booleans() for k in PURPOSES}))
+def test_a_refused_required_purpose_is_always_rejected(choices: dict[str, bool]) -> None:
+    choices["necessary"] = False
+    with pytest.raises(InvalidConsent, match="required"):
+        check_choices(receipt(choices), published())
+
+
+@given(st.text(min_size=2, max_size=3, alphabet="abcdefghijklmnopqrstuvwxyz"))
+def test_only_the_versions_languages_are_accepted(language: str) -> None:
+    choices = dict.fromkeys(PURPOSES, True)
+    if language in ("en", "sv", "da"):
+        check_choices(receipt(choices, language=language), published())
+    else:
+        with pytest.raises(InvalidConsent, match="language"):
+            check_choices(receipt(choices, language=language), published())
+
+
+@given(st.ip_addresses())
+def test_truncated_ip_never_keeps_the_host_part(address: Any) -> None:
+    truncated = truncate_ip(str(address))
+    assert truncated is not None
+    if address.version == 4:
+        assert truncated.endswith(".0")
+        assert truncated.rsplit(".", 1)[0] == str(address).rsplit(".", 1)[0]
+    elif address.ipv4_mapped is None:
+        import ipaddress
+
+        assert ipaddress.ip_address(truncated).packed[6:] == b"\0" * 10
+        assert ipaddress.ip_address(truncated).packed[:6] == address.packed[:6]
+
+
+def test_truncate_ip_of_garbage_is_none() -> None:
+    assert truncate_ip("not an ip") is None
+    assert truncate_ip(None) is None
+    assert truncate_ip("::ffff:192.0.2.77") == "192.0.2.0"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from pydantic import ValidationError
+
+import cmp_server
+from cmp_server.settings import DEV_SECRET_KEY, Settings
+
+
+def test_default_database_is_a_sqlite_file_in_the_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = Settings(data_dir=tmp_path)
+    assert s.resolved_database_url == f"sqlite://{tmp_path.resolve()}/cmp.sqlite3"
+    assert Settings(database_url="postgres://x@h/db").resolved_database_url == "postgres://x@h/db"
+
+
+def test_default_secret_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="CMP_SECRET_KEY"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="32 characters"):
+        Settings(environment="production", secret_key="short")
+    assert Settings(environment="production", secret_key="x" * 40).secret_key == "x" * 40
+    assert Settings().secret_key == DEV_SECRET_KEY
+
+
+def test_trusted_proxies_parse_from_a_comma_list() -> None:
+    s = Settings(trusted_proxies="10.0.0.0/8, ::1")
+    assert s.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    with pytest.raises(ValidationError):
+        Settings(trusted_proxies="not-a-network")
+
+
+def test_unknown_setting_is_an_error() -> None:
+    with pytest.raises(ValidationError):
+        Settings(databse_url="typo")  # type: ignore[call-arg]
+
+
+def test_public_names() -> None:
+    assert cmp_server.__all__ == ["Settings", "__version__", "create_app"]
