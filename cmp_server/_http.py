@@ -37,12 +37,16 @@ def json_response(
     content: object, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(content), status_code=status_code, headers=headers,
+        orjson.dumps(content),
+        status_code=status_code,
+        headers=headers,
         media_type="application/json",
     )
 
 
-def error_body(code: str, detail: str, status_code: int, headers: dict[str, str] | None = None) -> Response:
+def error_body(
+    code: str, detail: str, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
     return json_response({"error": code, "detail": detail}, status_code, headers)
 
 
@@ -82,7 +86,9 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
     return error_body(
-        codes.get(exc.status_code, "http_error"), str(exc.detail), exc.status_code,
+        codes.get(exc.status_code, "http_error"),
+        str(exc.detail),
+        exc.status_code,
         dict(exc.headers) if exc.headers else None,
     )
 

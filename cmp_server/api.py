@@ -83,7 +83,9 @@ def _allowed_origin(request: Request, published: Published, *, required: bool) -
     host = origin_host(request)
     if host is None:
         if required:
-            raise errors.OriginNotAllowed("an Origin header from one of the site's domains is needed")
+            raise errors.OriginNotAllowed(
+                "an Origin header from one of the site's domains is needed"
+            )
         return None
     if not published.site.allows_origin(host):
         raise errors.OriginNotAllowed(f"origin {host!r} is not one of the site's domains")
@@ -155,7 +157,7 @@ async def consent_history(request: Request) -> Response:
 
 def declaration_of(published: Published, language: str | None) -> dict[str, Any]:
     config = published.config
-    lang = language if language in config["languages"] else config["default_language"]
+    lang = str(language if language in config["languages"] else config["default_language"])
 
     def pick(values: dict[str, str]) -> str:
         return values.get(lang) or values.get(config["default_language"]) or ""
@@ -170,11 +172,15 @@ def declaration_of(published: Published, language: str | None) -> dict[str, Any]
                 "kind": c["kind"],
                 "domain": c["domain"],
                 "vendor": vendors[c["vendor"]]["name"] if c["vendor"] in vendors else None,
-                "vendor_country": vendors[c["vendor"]]["country"] if c["vendor"] in vendors else None,
+                "vendor_country": vendors[c["vendor"]]["country"]
+                if c["vendor"] in vendors
+                else None,
                 "transfers_outside_eea": bool(
                     c["vendor"] in vendors and vendors[c["vendor"]]["transfers_outside_eea"]
                 ),
-                "transfer_basis": vendors[c["vendor"]]["transfer_basis"] if c["vendor"] in vendors else None,
+                "transfer_basis": vendors[c["vendor"]]["transfer_basis"]
+                if c["vendor"] in vendors
+                else None,
                 "duration_days": c["duration_days"],
                 "party": c["party"],
                 "description": pick(c["description"]),
@@ -191,8 +197,12 @@ def declaration_of(published: Published, language: str | None) -> dict[str, Any]
                 "items": items,
             }
         )
-    return {"site_key": config["site_key"], "version": config["version"], "language": lang,
-            "purposes": purposes}
+    return {
+        "site_key": config["site_key"],
+        "version": config["version"],
+        "language": lang,
+        "purposes": purposes,
+    }
 
 
 async def declaration(request: Request) -> Response:

@@ -21,6 +21,7 @@ from .services.configs import ConfigCache
 from .services.retention import purge_receipts
 from .services.writer import ReceiptWriter
 from .settings import Settings
+from .worker import ScanWorker
 
 __all__ = ["create_app"]
 
@@ -53,9 +54,20 @@ def create_app(settings: Settings, *, extra_routes: list[Route] | None = None) -
         await writer.start()
         app.state.writer = writer
         purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))
+        stop_worker = asyncio.Event()
+        worker = None
+        if settings.run_worker:
+            # The SQLite default scans inside the server; with PostgreSQL, run separate
+            # `cmp-server worker` processes and set CMP_RUN_WORKER=false.
+            worker = asyncio.create_task(ScanWorker(settings).run_forever(stop_worker))
         try:
             yield
         finally:
+            stop_worker.set()
+            if worker is not None:
+                # A scan still running is abandoned; its job is claimed again once stale.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(worker, timeout=10)
             purge.cancel()
             await writer.stop()
             await db.close_database()

@@ -6,10 +6,13 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import uvicorn
+
+from scanner.cli import scan as scan_command
 
 from . import db
 from .settings import Settings
@@ -33,7 +36,21 @@ def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
         finally:
             await db.close_database()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except db.SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _check_schema(settings: Settings) -> None:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        return  # migrated by the server itself at start
+    pending = asyncio.run(db.pending_migrations(url))
+    if pending:
+        raise click.ClickException(
+            f"the database schema is behind ({', '.join(pending)}): run `cmp-server migrate`"
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,24 +61,44 @@ def main() -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
     from .app import create_app
 
+    _check_schema(settings)
     if workers > 1:
-        uvicorn.run("cmp_server.asgi:app", factory=True, host=host, port=port, workers=workers,
-                    proxy_headers=False, access_log=False)
+        uvicorn.run(
+            "cmp_server.asgi:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            access_log=False,
+        )
         return
-    uvicorn.run(create_app(settings, extra_routes=extra), host=host, port=port,
-                proxy_headers=False, access_log=False)
+    uvicorn.run(
+        create_app(settings, extra_routes=extra),
+        host=host,
+        port=port,
+        proxy_headers=False,
+        access_log=False,
+    )
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int,
-              help="uvicorn worker processes (PostgreSQL only; settings from CMP_* variables).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="uvicorn worker processes (PostgreSQL only; settings from CMP_* variables).",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the public API, the embed script and the admin on one port."""
     settings = _settings()
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
-        raise click.ClickException("several workers need PostgreSQL (CMP_DATABASE_URL=postgres://…)")
+        raise click.ClickException(
+            "several workers need PostgreSQL (CMP_DATABASE_URL=postgres://…)"
+        )
     # Proxy headers are handled by the app itself, only from CMP_TRUSTED_PROXIES.
     _serve(settings, host, port, workers)
 
@@ -76,11 +113,20 @@ def migrate() -> None:
 
 @main.command("create-site")
 @click.option("--name", required=True, help="The site's name, as staff see it.")
-@click.option("--domain", "domains", multiple=True, required=True,
-              help="A domain the banner runs on (subdomains included). Repeat for several.")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    required=True,
+    help="A domain the banner runs on (subdomains included). Repeat for several.",
+)
 @click.option("--policy-url", default=None, help="The site's cookie policy page.")
-@click.option("--publish/--no-publish", default=True, show_default=True,
-              help="Publish the default banner at once, so the tag works immediately.")
+@click.option(
+    "--publish/--no-publish",
+    default=True,
+    show_default=True,
+    help="Publish the default banner at once, so the tag works immediately.",
+)
 def create_site(name: str, domains: tuple[str, ...], policy_url: str | None, publish: bool) -> None:
     """Create a site with the default purposes and texts; print its public key."""
     from .errors import CmpError
@@ -99,20 +145,24 @@ def create_site(name: str, domains: tuple[str, ...], policy_url: str | None, pub
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(key)
-    click.echo(f'<script src="{settings.public_base_url}/v1/sites/{key}/cmp.js"></script>',
-               err=True)
+    click.echo(
+        f'<script src="{settings.public_base_url}/v1/sites/{key}/cmp.js"></script>', err=True
+    )
 
 
 @main.command("export-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
-              show_default=True)
-@click.option("--from", "start", type=click.DateTime(), default=None,
-              help="Recorded at or after (UTC).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "--from", "start", type=click.DateTime(), default=None, help="Recorded at or after (UTC)."
+)
 @click.option("--to", "end", type=click.DateTime(), default=None, help="Recorded before (UTC).")
 @click.option("--out", type=click.File("wb"), default="-", show_default=True)
-def export_receipts(site_key: str, fmt: str, start: datetime | None, end: datetime | None,
-                    out: Any) -> None:
+def export_receipts(
+    site_key: str, fmt: str, start: datetime | None, end: datetime | None, out: Any
+) -> None:
     """Export consent receipts, streamed (any number of rows in flat memory)."""
     from datetime import UTC
 
@@ -125,7 +175,8 @@ def export_receipts(site_key: str, fmt: str, start: datetime | None, end: dateti
     async def work() -> None:
         site = await get_site(site_key)
         async for chunk in export(
-            site, fmt,  # type: ignore[arg-type]
+            site,
+            fmt,  # type: ignore[arg-type]
             start=start.replace(tzinfo=UTC) if start else None,
             end=end.replace(tzinfo=UTC) if end else None,
         ):
@@ -161,6 +212,107 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Demo page:     http://{host}:{port}/demo/")
     click.echo(f"Config:        http://{host}:{port}/v1/sites/{site.key}/config")
     _serve(settings, host, port, 1, demo_routes(site.key))
+
+
+@main.command("verify-receipts")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+def verify_receipts(site_key: str) -> None:
+    """Recompute every receipt's hash chain; exit 1 if any stored receipt was altered."""
+    from .errors import CmpError
+    from .services.sites import get_site
+    from .services.verify import VerifyResult
+    from .services.verify import verify_receipts as verify
+
+    async def work() -> VerifyResult:
+        return await verify(await get_site(site_key))
+
+    try:
+        result = _with_db(_settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    for problem in result.problems:
+        click.echo(f"BROKEN {problem.consent_id} {problem.receipt_id}: {problem.reason}")
+    click.echo(
+        f"{result.checked} receipts in {result.chains} chains checked, "
+        f"{len(result.problems)} problems"
+    )
+    if result.problems:
+        sys.exit(1)
+
+
+@main.command()
+def worker() -> None:
+    """Claim and run queued scan jobs until stopped (run several, on several hosts, with
+    PostgreSQL; set CMP_RUN_WORKER=false on the web servers then)."""
+    import signal
+
+    from .worker import ScanWorker
+
+    settings = _settings()
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await ScanWorker(settings).run_forever(stop)
+
+    click.echo("scan worker started; Ctrl+C to stop", err=True)
+    _with_db(settings, work)
+
+
+@main.command("request-scan")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--url", default=None, help="Start URL (default: the site's scan URL or domain).")
+@click.option("--max-pages", default=30, show_default=True, type=int)
+def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
+    """Queue a scan of a site for the workers; print the job id."""
+    from .errors import CmpError
+    from .services.scans import request_scan as request
+    from .services.sites import get_site
+
+    settings = _settings()
+
+    async def work() -> int:
+        site = await get_site(site_key)
+        job = await request(
+            site,
+            start_url=url,
+            max_pages=max_pages,
+            requested_by="cli",
+            allow_private=settings.allow_private_scan_targets,
+        )
+        return job.id
+
+    try:
+        click.echo(_with_db(settings, work))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@main.group()
+def kb() -> None:
+    """The tracker knowledge base the scanner attributes with."""
+
+
+@kb.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def kb_import(csv_file: Path) -> None:
+    """Import an Open Cookie Database CSV; scans use it after the built-in tables."""
+    from scanner.kb import KnowledgeBaseError, import_open_cookie_database, write_rules
+
+    settings = _settings()
+    try:
+        rules = import_open_cookie_database(csv_file)
+    except (KnowledgeBaseError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    target = settings.data_dir / "kb" / f"{csv_file.stem}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_rules(rules, target)
+    click.echo(f"imported {len(rules.rules)} rules from {csv_file.name} into {target}")
+
+
+main.add_command(scan_command, "scan")
 
 
 if __name__ == "__main__":  # pragma: no cover

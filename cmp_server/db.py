@@ -10,10 +10,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as migrate_api
+from tortoise.migrations.executor import MigrationExecutor
 
-__all__ = ["TORTOISE_ORM", "close_database", "migrate", "open_database", "tortoise_config"]
+__all__ = [
+    "TORTOISE_ORM",
+    "SchemaOutOfDate",
+    "close_database",
+    "migrate",
+    "open_database",
+    "pending_migrations",
+    "tortoise_config",
+]
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
 
 MODELS = ["cmp_server.models"]
 
@@ -29,7 +43,9 @@ def _with_defaults(url: str) -> str:
     elif parts.scheme in ("postgres", "postgresql", "asyncpg"):
         query.setdefault("maxsize", "20")
     else:
-        raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgres")
+        raise ValueError(
+            f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgres"
+        )
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -67,9 +83,25 @@ async def migrate(url: str) -> None:
     await Tortoise.close_connections()
 
 
+async def pending_migrations(url: str) -> list[str]:
+    """Names of migrations the database at ``url`` has not applied yet."""
+    config = tortoise_config(url)
+    await Tortoise.init(config=config, init_connections=False)
+    try:
+        executor = MigrationExecutor(connections.get("default"), config["apps"])
+        return [f"{s.migration.app_label}.{s.migration.name}" for s in await executor.plan(None)]
+    finally:
+        await Tortoise.close_connections()
+
+
 async def open_database(url: str, *, run_migrations: bool) -> None:
+    """Open the database; migrate it first if asked, else refuse a schema that is behind."""
     if run_migrations:
         await migrate(url)
+    elif pending := await pending_migrations(url):
+        raise SchemaOutOfDate(
+            f"the database schema is behind ({', '.join(pending)}): run `cmp-server migrate`"
+        )
     _ensure_sqlite_dir(url)
     # The global fallback lets request tasks see the connections the lifespan task opened.
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)

@@ -25,26 +25,55 @@ async def ensure_demo_site(hosts: list[str]) -> Site:
         return site
     site = await sites.create_site(DEMO_NAME, hosts, policy_url="/demo/#declaration")
     await inventory.add_vendor(
-        site, key="google", name="Google", country="US",
+        site,
+        key="google",
+        name="Google",
+        country="US",
         privacy_policy_url="https://policies.google.com/privacy",
-        transfers_outside_eea=True, transfer_basis="EU-US Data Privacy Framework",
+        transfers_outside_eea=True,
+        transfer_basis="EU-US Data Privacy Framework",
     )
     await inventory.add_vendor(
-        site, key="meta", name="Meta Platforms", country="US",
+        site,
+        key="meta",
+        name="Meta Platforms",
+        country="US",
         privacy_policy_url="https://www.facebook.com/privacy/policy/",
-        transfers_outside_eea=True, transfer_basis="EU-US Data Privacy Framework",
+        transfers_outside_eea=True,
+        transfer_basis="EU-US Data Privacy Framework",
     )
-    await inventory.add_item(site, name="cmp_consent", purpose="necessary", duration_days=180,
-                             description={"en": "Stores your cookie choices."})
-    await inventory.add_item(site, name="_ga", purpose="statistics", vendor="google",
-                             duration_days=400,
-                             description={"en": "Google Analytics: tells visitors apart."})
-    await inventory.add_item(site, name="_ga_", match="prefix", purpose="statistics",
-                             vendor="google", duration_days=400,
-                             description={"en": "Google Analytics: keeps the session state."})
-    await inventory.add_item(site, name="_fbp", purpose="marketing", vendor="meta",
-                             duration_days=90,
-                             description={"en": "Meta Pixel: identifies the browser for ads."})
+    await inventory.add_item(
+        site,
+        name="cmp_consent",
+        purpose="necessary",
+        duration_days=180,
+        description={"en": "Stores your cookie choices."},
+    )
+    await inventory.add_item(
+        site,
+        name="_ga",
+        purpose="statistics",
+        vendor="google",
+        duration_days=400,
+        description={"en": "Google Analytics: tells visitors apart."},
+    )
+    await inventory.add_item(
+        site,
+        name="_ga_",
+        match="prefix",
+        purpose="statistics",
+        vendor="google",
+        duration_days=400,
+        description={"en": "Google Analytics: keeps the session state."},
+    )
+    await inventory.add_item(
+        site,
+        name="_fbp",
+        purpose="marketing",
+        vendor="meta",
+        duration_days=90,
+        description={"en": "Meta Pixel: identifies the browser for ads."},
+    )
     await publishing.publish(site, published_by="demo")
     return site
 

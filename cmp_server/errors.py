@@ -1,22 +1,22 @@
 """Domain errors. They know nothing of HTTP; ``cmp_server/_http.py`` maps them to responses.
 
-    CmpError
-    ├── NotFound                   (code: not_found)
-    │   ├── SiteNotFound           (site_not_found)
-    │   ├── ConsentNotFound        (consent_not_found)
-    │   └── VersionNotFound        (version_not_found)
-    ├── InvalidRequest             (invalid_request)
-    │   ├── MalformedBody          (malformed_body)
-    │   ├── UnsupportedMediaType   (unsupported_media_type)
-    │   ├── BodyTooLarge           (body_too_large)
-    │   └── InvalidConsent         (invalid_consent)
-    ├── OriginNotAllowed           (origin_not_allowed)
-    ├── Conflict                   (conflict)
-    │   ├── ReceiptConflict        (receipt_conflict)
-    │   └── SiteConflict           (site_conflict)
-    ├── NothingPublished           (nothing_published)
-    └── Unavailable                (unavailable)       -- retryable
-        └── WriteFailed            (write_failed)
+CmpError
+├── NotFound                   (code: not_found)
+│   ├── SiteNotFound           (site_not_found)
+│   ├── ConsentNotFound        (consent_not_found)
+│   └── VersionNotFound        (version_not_found)
+├── InvalidRequest             (invalid_request)
+│   ├── MalformedBody          (malformed_body)
+│   ├── UnsupportedMediaType   (unsupported_media_type)
+│   ├── BodyTooLarge           (body_too_large)
+│   └── InvalidConsent         (invalid_consent)
+├── OriginNotAllowed           (origin_not_allowed)
+├── Conflict                   (conflict)
+│   ├── ReceiptConflict        (receipt_conflict)
+│   └── SiteConflict           (site_conflict)
+├── NothingPublished           (nothing_published)
+└── Unavailable                (unavailable)       -- retryable
+    └── WriteFailed            (write_failed)
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ __all__ = [
     "InventoryItem",
     "Purpose",
     "PurgeLog",
+    "Scan",
+    "ScanJob",
     "Site",
     "Vendor",
 ]
@@ -35,6 +37,9 @@ class Site(Model):
     # Draft banner texts {language: {text_key: text}} and options; published by snapshot.
     texts: fields.Field[dict[str, dict[str, str]]] = fields.JSONField(default=dict)
     options: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    # Recurring scans: where to start, and every how many hours (null: only on request).
+    scan_url = fields.CharField(max_length=2000, null=True)
+    scan_interval_hours = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -132,6 +137,7 @@ class ConfigVersion(Model):
 
 class ConsentReceipt(Model):
     id = fields.BigIntField(primary_key=True)
+    site_id: int
     receipt_id = fields.UUIDField(unique=True)
     consent_id = fields.UUIDField(db_index=True)
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
@@ -171,3 +177,52 @@ class PurgeLog(Model):
 
     class Meta:
         table = "purge_log"
+
+
+# Model docstrings become table comments; Tortoise's SQLite migrator splits on ";", so keep
+# them to one plain sentence.
+
+
+class ScanJob(Model):
+    """A requested scan, claimed by one worker at a time and claimed again if it goes stale."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="scan_jobs", on_delete=fields.CASCADE
+    )
+    site_id: int
+    status = fields.CharField(max_length=16, default="queued")  # queued | running | done | failed
+    options: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    requested_by = fields.CharField(max_length=200, null=True)
+    requested_at = fields.DatetimeField(auto_now_add=True)
+    claimed_by = fields.CharField(max_length=200, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    heartbeat_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    progress: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    finished_at = fields.DatetimeField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "scan_job"
+        indexes = (Index(fields=("status", "requested_at")),)
+
+
+class Scan(Model):
+    """A finished scan: the scanner's report as it came, and what changed since the last one."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="scans", on_delete=fields.CASCADE
+    )
+    job: fields.ForeignKeyNullableRelation[ScanJob] = fields.ForeignKeyField(
+        "models.ScanJob", related_name="scans", null=True, on_delete=fields.SET_NULL
+    )
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField()
+    report = fields.TextField()
+    summary: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    diff: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "scan"

@@ -51,8 +51,10 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getScript",
                     "parameters": [site_key],
                     "responses": {
-                        "200": {"description": "The embed with the config inlined",
-                                "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                        "200": {
+                            "description": "The embed with the config inlined",
+                            "content": {"text/javascript": {"schema": {"type": "string"}}},
+                        },
                         "304": {"description": "Not modified"},
                         "404": _error("No such site, or nothing published"),
                     },
@@ -72,8 +74,11 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "201": {
                             "description": "Recorded (or recorded before with this content)",
-                            "content": {"application/json": {
-                                "schema": {"$ref": "#/components/schemas/ReceiptOut"}}},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ReceiptOut"}
+                                }
+                            },
                         },
                         "400": _error("Malformed body"),
                         "403": _error("Origin not among the site's domains"),
@@ -91,13 +96,22 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "consentHistory",
                     "parameters": [
                         site_key,
-                        {"name": "consent_id", "in": "path", "required": True,
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "consent_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "responses": {
-                        "200": {"description": "The visitor's receipts, oldest first",
-                                "content": {"application/json": {"schema": {
-                                    "$ref": "#/components/schemas/ReceiptHistoryOut"}}}},
+                        "200": {
+                            "description": "The visitor's receipts, oldest first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ReceiptHistoryOut"}
+                                }
+                            },
+                        },
                         "403": _error("Origin not among the site's domains"),
                         "404": _error("No such site or no receipts"),
                     },
@@ -108,8 +122,12 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getDeclaration",
                     "parameters": [
                         site_key,
-                        {"name": "lang", "in": "query", "required": False,
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "lang",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "responses": {
                         "200": {"description": "Cookie declaration by purpose", "content": json_ok},

@@ -1,7 +1,7 @@
 """The one settings object. Everything configurable is here, read once from ``CMP_*``.
 
-    >>> Settings(database_url="sqlite://:memory:").database_url
-    'sqlite://:memory:'
+>>> Settings(database_url="sqlite://:memory:").database_url
+'sqlite://:memory:'
 """
 
 from __future__ import annotations

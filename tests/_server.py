@@ -24,15 +24,22 @@ def cli_env(database_url: str, data_dir: Path) -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMP_")}
-    env.update({"CMP_DATABASE_URL": database_url, "CMP_DATA_DIR": str(data_dir),
-                "CMP_ENVIRONMENT": "test"})
+    env.update(
+        {"CMP_DATABASE_URL": database_url, "CMP_DATA_DIR": str(data_dir), "CMP_ENVIRONMENT": "test"}
+    )
     return env
 
 
-def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cmp_server.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -40,7 +47,10 @@ def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60) -> su
 def serving(args: Sequence[str], env: dict[str, str], port: int) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "cmp_server.cli", *args, "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -22,6 +22,8 @@ from cmp_server.settings import Settings
 TABLES = (
     "consent_receipt",
     "purge_log",
+    "scan",
+    "scan_job",
     "inventory_item",
     "vendor",
     "purpose",
@@ -61,6 +63,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path,
         config_cache_seconds=0,
+        run_worker=False,
     )
 
 

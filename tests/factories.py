@@ -16,16 +16,25 @@ async def published_site(
 ) -> tuple[Site, ConfigVersion]:
     site = await sites.create_site(name, list(domains), policy_url="https://shop.example/cookies")
     await inventory.add_vendor(
-        site, key="google", name="Google", country="US",
+        site,
+        key="google",
+        name="Google",
+        country="US",
         privacy_policy_url="https://policies.google.com/privacy",
-        transfers_outside_eea=True, transfer_basis="EU-US Data Privacy Framework",
+        transfers_outside_eea=True,
+        transfer_basis="EU-US Data Privacy Framework",
     )
     await inventory.add_item(
-        site, name="_ga", purpose="statistics", vendor="google", duration_days=400,
+        site,
+        name="_ga",
+        purpose="statistics",
+        vendor="google",
+        duration_days=400,
         description={"en": "Distinguishes visitors for statistics."},
     )
-    await inventory.add_item(site, name="_ga_", match="prefix", purpose="statistics",
-                             vendor="google", duration_days=400)
+    await inventory.add_item(
+        site, name="_ga_", match="prefix", purpose="statistics", vendor="google", duration_days=400
+    )
     await inventory.add_item(site, name="cmp_consent", purpose="necessary", duration_days=180)
     version = await publishing.publish(site)
     return site, version
@@ -36,8 +45,12 @@ def receipt_body(version: int = 1, **overrides: Any) -> dict[str, Any]:
         "receipt_id": str(uuid.uuid4()),
         "consent_id": str(uuid.uuid4()),
         "config_version": version,
-        "choices": {"necessary": True, "preferences": False, "statistics": True,
-                    "marketing": False},
+        "choices": {
+            "necessary": True,
+            "preferences": False,
+            "statistics": True,
+            "marketing": False,
+        },
         "method": "custom",
         "layer": "second",
         "language": "sv",

@@ -16,7 +16,9 @@ JSON = {"Origin": ORIGIN, "Content-Type": "application/json"}
 TEXT = {"Origin": ORIGIN, "Content-Type": "text/plain;charset=UTF-8"}
 
 
-async def post(client: httpx.AsyncClient, key: str, body: object, headers: dict[str, str] = TEXT) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, key: str, body: object, headers: dict[str, str] = TEXT
+) -> httpx.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     return await client.post(f"/v1/sites/{key}/consents", content=content, headers=headers)
 
@@ -27,7 +29,12 @@ async def test_config_has_contract_fields_and_etag(client: httpx.AsyncClient) ->
     assert r.status_code == 200
     config = r.json()
     assert config["version"] == 1
-    assert [p["key"] for p in config["purposes"]] == ["necessary", "preferences", "statistics", "marketing"]
+    assert [p["key"] for p in config["purposes"]] == [
+        "necessary",
+        "preferences",
+        "statistics",
+        "marketing",
+    ]
     assert [p["required"] for p in config["purposes"]] == [True, False, False, False]
     assert set(config["languages"]) == {"en", "sv", "da"}
     assert config["texts"]["sv"]["reject_all"] == "Avvisa alla"
@@ -36,7 +43,9 @@ async def test_config_has_contract_fields_and_etag(client: httpx.AsyncClient) ->
     assert config["options"]["consent_lifetime_days"] == 180
     assert r.headers["etag"] == f'"{version.content_hash}"'
     assert "stale-while-revalidate" in r.headers["cache-control"]
-    again = await client.get(f"/v1/sites/{site.key}/config", headers={"If-None-Match": r.headers["etag"]})
+    again = await client.get(
+        f"/v1/sites/{site.key}/config", headers={"If-None-Match": r.headers["etag"]}
+    )
     assert again.status_code == 304
     assert again.content == b""
 
@@ -60,7 +69,9 @@ async def test_publish_makes_a_new_version_with_new_etag(client: httpx.AsyncClie
     assert v2.material_hash == v1.material_hash  # a text change is not material
     assert v2.text_hashes["en"] != v1.text_hashes["en"]
     assert v2.text_hashes["sv"] == v1.text_hashes["sv"]
-    second = await client.get(f"/v1/sites/{site.key}/config", headers={"If-None-Match": first.headers["etag"]})
+    second = await client.get(
+        f"/v1/sites/{site.key}/config", headers={"If-None-Match": first.headers["etag"]}
+    )
     assert second.status_code == 200
     assert second.json()["texts"]["en"]["title"] == "Cookies, your call"
 
@@ -74,7 +85,11 @@ async def test_script_inlines_config_and_gzips(client: httpx.AsyncClient) -> Non
     assert b"__CMP_CONFIG__" not in r.content
     assert version.content_hash.encode() not in r.content
     assert f'"site_key":"{site.key}"'.encode() in r.content
-    assert (await client.get(f"/v1/sites/{site.key}/cmp.js", headers={"If-None-Match": r.headers["etag"]})).status_code == 304
+    assert (
+        await client.get(
+            f"/v1/sites/{site.key}/cmp.js", headers={"If-None-Match": r.headers["etag"]}
+        )
+    ).status_code == 304
 
 
 async def test_record_receipt_stores_every_field(client: httpx.AsyncClient) -> None:
@@ -100,7 +115,10 @@ async def test_record_receipt_stores_every_field(client: httpx.AsyncClient) -> N
 
 async def test_second_receipt_links_to_the_first(client: httpx.AsyncClient) -> None:
     site, _ = await published_site()
-    first = receipt_body(method="accept_all", choices={"necessary": True, "preferences": True, "statistics": True, "marketing": True})
+    first = receipt_body(
+        method="accept_all",
+        choices={"necessary": True, "preferences": True, "statistics": True, "marketing": True},
+    )
     assert (await post(client, site.key, first)).status_code == 201
     second = receipt_body(consent_id=first["consent_id"], method="withdraw")
     assert (await post(client, site.key, second)).status_code == 201
@@ -108,9 +126,14 @@ async def test_second_receipt_links_to_the_first(client: httpx.AsyncClient) -> N
     prior = await ConsentReceipt.get(receipt_id=first["receipt_id"])
     assert row.previous_receipt_id == prior.receipt_id
     assert row.record_hash != prior.record_hash
-    history = await client.get(f"/v1/sites/{site.key}/consents/{first['consent_id']}", headers={"Origin": ORIGIN})
+    history = await client.get(
+        f"/v1/sites/{site.key}/consents/{first['consent_id']}", headers={"Origin": ORIGIN}
+    )
     assert history.status_code == 200
-    assert [h["receipt_id"] for h in history.json()["receipts"]] == [first["receipt_id"], second["receipt_id"]]
+    assert [h["receipt_id"] for h in history.json()["receipts"]] == [
+        first["receipt_id"],
+        second["receipt_id"],
+    ]
     assert history.json()["receipts"][1]["method"] == "withdraw"
 
 
@@ -133,8 +156,31 @@ async def test_same_receipt_twice_is_one_row(client: httpx.AsyncClient) -> None:
     [
         ({"config_version": 7}, 404, "version_not_found"),
         ({"choices": {"necessary": True, "statistics": True}}, 422, "invalid_consent"),
-        ({"choices": {"necessary": True, "preferences": False, "statistics": True, "marketing": False, "x": True}}, 422, "invalid_consent"),
-        ({"choices": {"necessary": False, "preferences": False, "statistics": False, "marketing": False}}, 422, "invalid_consent"),
+        (
+            {
+                "choices": {
+                    "necessary": True,
+                    "preferences": False,
+                    "statistics": True,
+                    "marketing": False,
+                    "x": True,
+                }
+            },
+            422,
+            "invalid_consent",
+        ),
+        (
+            {
+                "choices": {
+                    "necessary": False,
+                    "preferences": False,
+                    "statistics": False,
+                    "marketing": False,
+                }
+            },
+            422,
+            "invalid_consent",
+        ),
         ({"method": "accept_all"}, 422, "invalid_consent"),
         ({"method": "reject_all"}, 422, "invalid_consent"),
         ({"language": "fi"}, 422, "invalid_consent"),
@@ -145,7 +191,9 @@ async def test_same_receipt_twice_is_one_row(client: httpx.AsyncClient) -> None:
         ({"extra": 1}, 422, "validation_error"),
     ],
 )
-async def test_bad_receipts_get_clear_errors(client: httpx.AsyncClient, overrides: dict[str, object], status: int, code: str) -> None:
+async def test_bad_receipts_get_clear_errors(
+    client: httpx.AsyncClient, overrides: dict[str, object], status: int, code: str
+) -> None:
     site, _ = await published_site()
     r = await post(client, site.key, receipt_body(**overrides))
     assert r.status_code == status, r.text
@@ -158,7 +206,9 @@ async def test_transport_level_mistakes(client: httpx.AsyncClient) -> None:
     site, _ = await published_site()
     assert (await post(client, site.key, b"{not json")).json()["error"] == "malformed_body"
     assert (await post(client, site.key, b"[1,2]")).status_code == 422
-    r = await post(client, site.key, receipt_body(), {"Origin": ORIGIN, "Content-Type": "application/xml"})
+    r = await post(
+        client, site.key, receipt_body(), {"Origin": ORIGIN, "Content-Type": "application/xml"}
+    )
     assert r.status_code == 415
     r = await post(client, site.key, b"x" * 20000)
     assert r.status_code == 413
@@ -166,7 +216,9 @@ async def test_transport_level_mistakes(client: httpx.AsyncClient) -> None:
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("origin", [None, "https://evil.example", "https://shop.example.evil.example", "null"])
+@pytest.mark.parametrize(
+    "origin", [None, "https://evil.example", "https://shop.example.evil.example", "null"]
+)
 async def test_origin_must_be_a_site_domain(client: httpx.AsyncClient, origin: str | None) -> None:
     site, _ = await published_site()
     headers = {"Content-Type": "text/plain"}
@@ -180,20 +232,32 @@ async def test_origin_must_be_a_site_domain(client: httpx.AsyncClient, origin: s
 
 async def test_subdomain_origin_and_preflight(client: httpx.AsyncClient) -> None:
     site, _ = await published_site()
-    r = await client.options(f"/v1/sites/{site.key}/consents", headers={"Origin": "https://kurs.shop.example", "Access-Control-Request-Method": "POST"})
+    r = await client.options(
+        f"/v1/sites/{site.key}/consents",
+        headers={"Origin": "https://kurs.shop.example", "Access-Control-Request-Method": "POST"},
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "https://kurs.shop.example"
-    r = await client.options(f"/v1/sites/{site.key}/consents", headers={"Origin": "https://other.example"})
+    r = await client.options(
+        f"/v1/sites/{site.key}/consents", headers={"Origin": "https://other.example"}
+    )
     assert r.status_code == 403
 
 
 async def test_forwarded_for_is_trusted_only_from_proxies(app, settings) -> None:  # type: ignore[no-untyped-def]
     site, _ = await published_site()
-    app.state.settings = Settings(database_url=settings.database_url, trusted_proxies="203.0.113.0/24")
+    app.state.settings = Settings(
+        database_url=settings.database_url, trusted_proxies="203.0.113.0/24"
+    )
     transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         body = receipt_body()
-        await post(c, site.key, body, {**TEXT, "X-Forwarded-For": "198.51.100.23, 2001:db8:abcd:12::1, 203.0.113.5"})
+        await post(
+            c,
+            site.key,
+            body,
+            {**TEXT, "X-Forwarded-For": "198.51.100.23, 2001:db8:abcd:12::1, 203.0.113.5"},
+        )
     row = await ConsentReceipt.get(receipt_id=body["receipt_id"])
     assert row.ip_truncated == "2001:db8:abcd::"
     app.state.settings = Settings(database_url=settings.database_url)

@@ -38,8 +38,11 @@ def test_create_site_then_serve_record_and_export(env: dict[str, str], tmp_path:
     with serving(["serve"], env, port) as base:
         config = httpx.get(f"{base}/v1/sites/{key}/config").json()
         assert config["site_key"] == key
-        r = httpx.post(f"{base}/v1/sites/{key}/consents", content=orjson.dumps(body),
-                       headers={"Origin": "https://www.kursgarden.se", "Content-Type": "text/plain"})
+        r = httpx.post(
+            f"{base}/v1/sites/{key}/consents",
+            content=orjson.dumps(body),
+            headers={"Origin": "https://www.kursgarden.se", "Content-Type": "text/plain"},
+        )
         assert r.status_code == 201, r.text
 
     out = tmp_path / "receipts.csv"
@@ -81,3 +84,26 @@ def test_demo_serves_a_page_carrying_the_tag(env: dict[str, str]) -> None:
         assert b"__CMP_CONFIG__" not in script.content
         key = tag.split("/")[3]
         assert httpx.get(f"{base}/v1/sites/{key}/config").json()["site_key"] == key
+
+
+def test_serve_on_an_unmigrated_postgres_says_to_migrate(tmp_path: Path) -> None:
+    # An empty schema of its own, so that the suite's database is not touched.
+    import asyncio
+
+    import asyncpg
+
+    async def fresh_schema() -> None:
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS unmigrated CASCADE; CREATE SCHEMA unmigrated")
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(fresh_schema())
+    except OSError:
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    url = "postgres://postgres@127.0.0.1:5432/test?server_settings.search_path=unmigrated"
+    result = run_cli(["serve", "--port", "1"], cli_env(url, tmp_path))
+    assert result.returncode != 0
+    assert "cmp-server migrate" in result.stderr

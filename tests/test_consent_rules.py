@@ -27,11 +27,18 @@ def published(purposes: dict[str, bool] = PURPOSES) -> Published:
 
 
 def receipt(choices: dict[str, bool], method: str = "custom", language: str = "en") -> ReceiptIn:
-    return ReceiptIn.model_validate({
-        "receipt_id": str(uuid.uuid4()), "consent_id": str(uuid.uuid4()), "config_version": 1,
-        "choices": choices, "method": method, "layer": "first", "language": language,
-        "page_url": "https://shop.example/",
-    })
+    return ReceiptIn.model_validate(
+        {
+            "receipt_id": str(uuid.uuid4()),
+            "consent_id": str(uuid.uuid4()),
+            "config_version": 1,
+            "choices": choices,
+            "method": method,
+            "layer": "first",
+            "language": language,
+            "page_url": "https://shop.example/",
+        }
+    )
 
 
 keys = st.sampled_from([*PURPOSES, "analytics", "ads", "x"])
@@ -51,7 +58,9 @@ def expected_valid(choices: dict[str, bool], method: str) -> bool:
 
 
 @given(choices_st, methods)
-def test_choices_are_accepted_exactly_when_they_fit_the_version(choices: dict[str, bool], method: str) -> None:
+def test_choices_are_accepted_exactly_when_they_fit_the_version(
+    choices: dict[str, bool], method: str
+) -> None:
     try:
         check_choices(receipt(choices, method), published())
     except InvalidConsent:

@@ -17,18 +17,33 @@ from cmp_server.services.sites import update_site
 from .factories import published_site
 
 
-async def _receipts(site: Site, n: int, *, age_days: int = 0, page_url: str = "https://shop.example/") -> None:
+async def _receipts(
+    site: Site, n: int, *, age_days: int = 0, page_url: str = "https://shop.example/"
+) -> None:
     at = utcnow() - timedelta(days=age_days)
-    await ConsentReceipt.bulk_create([
-        ConsentReceipt(
-            receipt_id=uuid.uuid4(), consent_id=uuid.uuid4(), site=site, config_version=1,
-            texts_hash="t" * 64, language="en",
-            choices={"necessary": True, "marketing": i % 2 == 0}, method="custom", layer="first",
-            page_url=page_url, recorded_at=at, expires_at=at + timedelta(days=180),
-            user_agent="ua", ip_truncated="192.0.2.0", content_hash="c" * 64, record_hash="r" * 64,
-        )
-        for i in range(n)
-    ])
+    await ConsentReceipt.bulk_create(
+        [
+            ConsentReceipt(
+                receipt_id=uuid.uuid4(),
+                consent_id=uuid.uuid4(),
+                site=site,
+                config_version=1,
+                texts_hash="t" * 64,
+                language="en",
+                choices={"necessary": True, "marketing": i % 2 == 0},
+                method="custom",
+                layer="first",
+                page_url=page_url,
+                recorded_at=at,
+                expires_at=at + timedelta(days=180),
+                user_agent="ua",
+                ip_truncated="192.0.2.0",
+                content_hash="c" * 64,
+                record_hash="r" * 64,
+            )
+            for i in range(n)
+        ]
+    )
 
 
 async def _collect(site: Site, fmt: str, **kwargs: object) -> tuple[bytes, int]:
@@ -64,7 +79,7 @@ async def test_jsonl_export_respects_the_date_range(app: Starlette) -> None:
 
 async def test_csv_export_neutralises_spreadsheet_formulas(app: Starlette) -> None:
     site, _ = await published_site()
-    await _receipts(site, 1, page_url="=HYPERLINK(\"http://evil\")")
+    await _receipts(site, 1, page_url='=HYPERLINK("http://evil")')
     data, _ = await _collect(site, "csv")
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert rows[0]["page_url"].startswith("'=")

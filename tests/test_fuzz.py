@@ -7,7 +7,6 @@ an allowed Origin so that they reach validation and the writer, not only the 404
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -26,7 +26,10 @@ def test_default_secret_is_refused_in_production() -> None:
 
 def test_trusted_proxies_parse_from_a_comma_list() -> None:
     s = Settings(trusted_proxies="10.0.0.0/8, ::1")
-    assert s.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    assert s.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
     with pytest.raises(ValidationError):
         Settings(trusted_proxies="not-a-network")
 

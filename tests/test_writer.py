@@ -16,12 +16,16 @@ from .factories import ORIGIN, published_site, receipt_body
 HEADERS = {"Origin": ORIGIN, "Content-Type": "text/plain"}
 
 
-async def test_500_concurrent_receipts_give_500_rows(app: Starlette, client: httpx.AsyncClient) -> None:
+async def test_500_concurrent_receipts_give_500_rows(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     site, _ = await published_site()
     bodies = [receipt_body() for _ in range(500)]
 
     async def send(body: dict[str, object]) -> httpx.Response:
-        return await client.post(f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS)
+        return await client.post(
+            f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS
+        )
 
     responses = await asyncio.gather(*(send(b) for b in bodies))
     assert [r.status_code for r in responses] == [201] * 500
@@ -36,10 +40,14 @@ async def test_500_concurrent_receipts_give_500_rows(app: Starlette, client: htt
 async def test_same_receipt_sent_concurrently_is_one_row(client: httpx.AsyncClient) -> None:
     site, _ = await published_site()
     body = receipt_body()
-    responses = await asyncio.gather(*(
-        client.post(f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS)
-        for _ in range(20)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS
+            )
+            for _ in range(20)
+        )
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.text for r in responses}) == 1
     assert await ConsentReceipt.filter(receipt_id=body["receipt_id"]).count() == 1
@@ -74,18 +82,24 @@ async def test_failed_batch_fails_only_its_requests_with_a_retryable_status(
     await _poison(is_postgres)
     try:
         bad = receipt_body(page_url="https://www.shop.example/poison")
-        r = await client.post(f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS)
+        r = await client.post(
+            f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS
+        )
         assert r.status_code == 503
         assert r.headers["retry-after"] == "1"
         assert r.json()["error"] == "write_failed"
         assert await ConsentReceipt.filter(receipt_id=bad["receipt_id"]).count() == 0
         # The next batch is not affected.
         good = receipt_body()
-        r = await client.post(f"/v1/sites/{site.key}/consents", content=orjson.dumps(good), headers=HEADERS)
+        r = await client.post(
+            f"/v1/sites/{site.key}/consents", content=orjson.dumps(good), headers=HEADERS
+        )
         assert r.status_code == 201
     finally:
         await _cure(is_postgres)
     # Sent again once the fault is gone, the receipt is stored: nothing was half-written.
-    r = await client.post(f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS)
+    r = await client.post(
+        f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS
+    )
     assert r.status_code == 201
     assert await ConsentReceipt.all().count() == 2

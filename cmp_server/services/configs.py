@@ -122,8 +122,10 @@ class ConfigCache:
         version = await ConfigVersion.filter(site=site).order_by("-number").first()
         if version is None:
             raise NothingPublished(f"site {site_key!r} has not published a banner yet")
-        if hit is not None and hit[1].number == version.number and hit[1].site.domains == tuple(
-            site.domains
+        if (
+            hit is not None
+            and hit[1].number == version.number
+            and hit[1].site.domains == tuple(site.domains)
         ):
             published = hit[1]
         else:

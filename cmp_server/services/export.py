@@ -72,7 +72,7 @@ def _record(site: Site, row: dict[str, Any]) -> dict[str, Any]:
         if record[key] is not None:
             record[key] = str(record[key])
     for key in ("recorded_at", "expires_at"):
-        record[key] = record[key].isoformat()
+        record[key] = row[key].isoformat()
     return record
 
 
@@ -98,7 +98,9 @@ async def export_receipts(
         writer = csv.writer(buffer)
         for row in page:
             record = _record(site, row)
-            record["choices"] = orjson.dumps(record["choices"], option=orjson.OPT_SORT_KEYS).decode()
+            record["choices"] = orjson.dumps(
+                record["choices"], option=orjson.OPT_SORT_KEYS
+            ).decode()
             writer.writerow(_csv_safe(record[field]) for field in EXPORT_FIELDS)
         yield buffer.getvalue().encode()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, timedelta
 from uuid import UUID
 
 from .._utils import canonical_json, sha256_hex
@@ -16,7 +16,14 @@ from ..models import ConsentReceipt
 from ..schemas import ReceiptIn
 from .configs import Published
 
-__all__ = ["ReceiptDraft", "check_choices", "draft_receipt", "receipt_history", "truncate_ip"]
+__all__ = [
+    "ReceiptDraft",
+    "check_choices",
+    "draft_receipt",
+    "receipt_history",
+    "record_hash",
+    "truncate_ip",
+]
 
 _MAX_USER_AGENT = 512
 
@@ -50,7 +57,9 @@ def check_choices(receipt: ReceiptIn, published: Published) -> None:
             f"choices must cover exactly the purposes of version {published.number}: "
             + "; ".join(parts)
         )
-    refused_required = sorted(k for k, required in purposes.items() if required and not receipt.choices[k])
+    refused_required = sorted(
+        k for k, required in purposes.items() if required and not receipt.choices[k]
+    )
     if refused_required:
         raise InvalidConsent(f"required purposes cannot be refused: {', '.join(refused_required)}")
     optional = [k for k, required in purposes.items() if not required]
@@ -81,26 +90,28 @@ class ReceiptDraft:
     ip_truncated: str | None
     content_hash: str
 
-    def record_hash(self, previous_hash: str, previous_id: UUID | None, recorded_at: datetime) -> str:
-        r = self.receipt
-        record = {
-            "receipt_id": str(r.receipt_id),
-            "consent_id": str(r.consent_id),
-            "site": self.site_key,
-            "config_version": r.config_version,
-            "texts_hash": self.texts_hash,
-            "language": r.language,
-            "choices": r.choices,
-            "method": r.method,
-            "layer": r.layer,
-            "page_url": r.page_url,
-            "recorded_at": recorded_at.isoformat(),
-            "expires_at": (recorded_at + self.lifetime).isoformat(),
-            "user_agent": self.user_agent,
-            "ip_truncated": self.ip_truncated,
-            "previous_receipt_id": str(previous_id) if previous_id else None,
-        }
-        return sha256_hex(previous_hash.encode(), canonical_json(record))
+
+def record_hash(row: ConsentReceipt, site_key: str, previous_hash: str) -> str:
+    """The hash that chains a visitor's receipts: over the previous receipt's hash and every
+    stored field of this one. Recomputing it later shows whether a stored receipt was altered."""
+    record = {
+        "receipt_id": str(row.receipt_id),
+        "consent_id": str(row.consent_id),
+        "site": site_key,
+        "config_version": row.config_version,
+        "texts_hash": row.texts_hash,
+        "language": row.language,
+        "choices": row.choices,
+        "method": row.method,
+        "layer": row.layer,
+        "page_url": row.page_url,
+        "recorded_at": row.recorded_at.astimezone(UTC).isoformat(),
+        "expires_at": row.expires_at.astimezone(UTC).isoformat(),
+        "user_agent": row.user_agent,
+        "ip_truncated": row.ip_truncated,
+        "previous_receipt_id": str(row.previous_receipt_id) if row.previous_receipt_id else None,
+    }
+    return sha256_hex(previous_hash.encode(), canonical_json(record))
 
 
 def draft_receipt(

@@ -74,7 +74,9 @@ async def create_site(
                 required=required,
                 order=order,
                 name={lang: names.get(lang, names["en"]) for lang in languages},
-                description={lang: descriptions.get(lang, descriptions["en"]) for lang in languages},
+                description={
+                    lang: descriptions.get(lang, descriptions["en"]) for lang in languages
+                },
             )
     return site
 

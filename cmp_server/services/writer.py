@@ -20,12 +20,11 @@ from tortoise.transactions import in_transaction
 from .._utils import utcnow
 from ..errors import CmpError, ReceiptConflict, Unavailable, WriteFailed
 from ..models import ConsentReceipt
-from .receipts import ReceiptDraft
+from .receipts import ReceiptDraft, record_hash
 
 __all__ = ["ReceiptWriter", "StoredReceipt"]
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -112,10 +111,12 @@ async def _insert(batch: list[_Item]) -> list[StoredReceipt | CmpError]:
     consent_ids = {d.receipt.consent_id for d in drafts}
     # The last receipt of each visitor so far: each new one links to it and chains its hash.
     last: dict[UUID, tuple[UUID, str]] = {}
-    for receipt_id, consent_id, record_hash in await ConsentReceipt.filter(
-        consent_id__in=consent_ids
-    ).order_by("id").values_list("receipt_id", "consent_id", "record_hash"):
-        last[consent_id] = (receipt_id, record_hash)
+    for receipt_id, consent_id, chain_hash in (
+        await ConsentReceipt.filter(consent_id__in=consent_ids)
+        .order_by("id")
+        .values_list("receipt_id", "consent_id", "record_hash")
+    ):
+        last[consent_id] = (receipt_id, chain_hash)
 
     outcomes: list[StoredReceipt | CmpError] = []
     new_rows: list[ConsentReceipt] = []
@@ -149,8 +150,8 @@ async def _insert(batch: list[_Item]) -> list[StoredReceipt | CmpError]:
             ip_truncated=draft.ip_truncated,
             previous_receipt_id=previous_id,
             content_hash=draft.content_hash,
-            record_hash=draft.record_hash(previous_hash, previous_id, now),
         )
+        row.record_hash = record_hash(row, draft.site_key, previous_hash)
         last[r.consent_id] = (rid, row.record_hash)
         pending[rid] = row
         new_rows.append(row)

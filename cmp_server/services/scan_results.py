@@ -1,0 +1,155 @@
+"""Storing a scan: the report, the diff against the previous scan, and the inventory update.
+
+New items are added as unreviewed with the scanner's suggested vendor and purpose; items seen
+again get ``last_seen``; items no longer seen are flagged with ``missing_since``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from tortoise.transactions import in_transaction
+
+from scanner import ReportItem, ScanReport
+from scanner.kb import KnowledgeBase
+
+from .._utils import utcnow
+from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
+
+__all__ = ["diff_reports", "store_scan"]
+
+_PURPOSES = ("necessary", "preferences", "statistics", "marketing")
+
+
+def _item_key(item: dict[str, Any]) -> str:
+    return f"{item['kind']}:{item['name']}@{item['domain']}"
+
+
+def _violation_key(v: dict[str, Any]) -> str:
+    return f"{v['pass']}:{v['kind']}:{v['name']}@{v['domain']}"
+
+
+def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What appeared and disappeared since the previous report (items, trackers, violations)."""
+
+    def keys(report: dict[str, Any] | None, field: str, key: Any) -> dict[str, dict[str, Any]]:
+        return {key(x): x for x in (report or {}).get(field, [])}
+
+    diff: dict[str, Any] = {"previous_scan": previous is not None}
+    for field, key in (
+        ("items", _item_key),
+        ("requests", lambda r: r["host"]),
+        ("violations", _violation_key),
+    ):
+        before, after = keys(previous, field, key), keys(current, field, key)
+        diff[f"{field}_added"] = sorted(set(after) - set(before))
+        diff[f"{field}_removed"] = sorted(set(before) - set(after))
+    return diff
+
+
+def _summary(report: ScanReport) -> dict[str, Any]:
+    categories: dict[str, int] = {}
+    for item in report.items:
+        categories[item.category] = categories.get(item.category, 0) + 1
+    return {
+        "pages": len({p.url for p in report.pages}),
+        "failed_pages": sum(1 for p in report.pages if p.error),
+        "items": len(report.items),
+        "trackers": len(report.requests),
+        "violations": len(report.violations),
+        "categories": categories,
+    }
+
+
+async def _vendor_row(site: Site, key: str, kb: KnowledgeBase, cache: dict[str, Vendor]) -> Vendor:
+    if key in cache:
+        return cache[key]
+    row = await Vendor.get_or_none(site=site, key=key)
+    if row is None:
+        facts = kb.vendor(key)
+        row = await Vendor.create(
+            site=site,
+            key=key,
+            name=facts.name if facts else key,
+            country=(facts.country or None) if facts else None,
+            privacy_policy_url=facts.privacy_policy_url if facts else None,
+            transfers_outside_eea=bool(facts and facts.transfers_outside_eea),
+            transfer_basis=facts.transfer_basis if facts else None,
+            description={"en": facts.description} if facts and facts.description else {},
+        )
+    cache[key] = row
+    return row
+
+
+def _matches(row: InventoryItem, item: ReportItem) -> bool:
+    if row.kind != item.kind:
+        return False
+    if row.match == "prefix":
+        return item.name.startswith(row.name)
+    return row.name == item.name
+
+
+async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -> dict[str, int]:
+    now = utcnow()
+    rows = list(await InventoryItem.filter(site=site))
+    purposes = {p.key: p for p in await Purpose.filter(site=site)}
+    vendors: dict[str, Vendor] = {}
+    seen: set[int] = set()
+    added = 0
+    for item in report.items:
+        match = next((r for r in rows if r.match == "exact" and _matches(r, item)), None) or next(
+            (r for r in rows if _matches(r, item)), None
+        )
+        if match is not None:
+            seen.add(match.id)
+            match.last_seen = now
+            match.missing_since = None
+            if match.first_seen is None:
+                match.first_seen = now
+            await match.save(update_fields=["last_seen", "missing_since", "first_seen"])
+            continue
+        vendor = await _vendor_row(site, item.vendor, kb, vendors) if item.vendor else None
+        row = await InventoryItem.create(
+            site=site,
+            name=item.name,
+            kind=item.kind,
+            domain=item.domain,
+            vendor=vendor,
+            # An unclassified item gets no purpose: it waits for a reviewer, never a guess.
+            purpose=purposes.get(item.category) if item.category in _PURPOSES else None,
+            duration_days=round(item.expires_days) if item.expires_days is not None else None,
+            party=item.party,
+            description={"en": item.description} if item.description else {},
+            source="scan",
+            review_status="unreviewed",
+            first_seen=now,
+            last_seen=now,
+        )
+        rows.append(row)
+        seen.add(row.id)
+        added += 1
+    missing = [r.id for r in rows if r.id not in seen and r.missing_since is None]
+    if missing:
+        await InventoryItem.filter(id__in=missing).update(missing_since=now)
+    return {"added": added, "seen": len(seen), "missing": len(missing)}
+
+
+async def store_scan(
+    site: Site, report: ScanReport, *, job: ScanJob | None = None, kb: KnowledgeBase | None = None
+) -> Scan:
+    body = report.model_dump_json()
+    current = report.model_dump(mode="json")
+    async with in_transaction():
+        previous = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+        diff = diff_reports(orjson.loads(previous.report) if previous else None, current)
+        diff["inventory"] = await _update_inventory(site, report, kb or KnowledgeBase.builtin())
+        return await Scan.create(
+            site=site,
+            job=job,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            report=body,
+            summary=_summary(report),
+            diff=diff,
+        )

@@ -1,0 +1,128 @@
+"""The scan worker: claims queued scan jobs, runs the scanner, stores the result.
+
+Runs as ``cmp-server worker`` (any number, on any host, with PostgreSQL) and inside
+``cmp-server serve`` for the SQLite default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from scanner import ScanError, ScanOptions, ScanProgress, check_public_target, scan_site
+from scanner.kb import KnowledgeBase
+
+from .models import ScanJob, Site
+from .services import scans
+from .services.scan_results import store_scan
+from .settings import Settings
+
+__all__ = ["ScanWorker", "kb_files"]
+
+log = logging.getLogger(__name__)
+
+# Job options a request may carry through to ScanOptions (tests shorten the waits).
+_PASS_THROUGH = (
+    "max_pages",
+    "passes",
+    "concurrency",
+    "timeout",
+    "settle",
+    "idle_timeout",
+    "consent_timeout",
+    "browser_args",
+    "ignore_https_errors",
+)
+
+
+def kb_files(settings: Settings) -> tuple[Path, ...]:
+    """Knowledge base files an operator imported (``cmp-server kb import``)."""
+    folder = settings.data_dir / "kb"
+    return tuple(sorted(folder.glob("*.json"))) if folder.is_dir() else ()
+
+
+class ScanWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        poll: float = 2.0,
+        heartbeat_every: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.poll = poll
+        self.heartbeat_every = heartbeat_every
+        self._schedule_checked = 0.0
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if time.monotonic() - self._schedule_checked > 60:
+                    self._schedule_checked = time.monotonic()
+                    await scans.enqueue_due_scans(
+                        allow_private=self.settings.allow_private_scan_targets
+                    )
+                worked = await self.run_once()
+            except Exception:  # a broken job or a database blip must not kill the worker
+                log.exception("scan worker cycle failed")
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll)
+
+    async def run_once(self) -> bool:
+        """Claim and run one job; False when there was none."""
+        job = await scans.claim_job(self.worker_id)
+        if job is None:
+            return False
+        site = await Site.get(id=job.site_id)
+        try:
+            report = await self._scan(job)
+            await store_scan(site, report, job=job, kb=KnowledgeBase.load(kb_files(self.settings)))
+        except (ScanError, ValueError) as exc:
+            await scans.finish_job(job, error=str(exc))
+        except Exception as exc:
+            log.exception("scan job %s failed", job.id)
+            await scans.finish_job(job, error=f"internal error: {type(exc).__name__}")
+        else:
+            await scans.finish_job(job)
+        return True
+
+    async def _scan(self, job: ScanJob) -> Any:
+        options = dict(job.options)
+        url = str(options["start_url"])
+        # Checked again at run time: the name may resolve elsewhere now (DNS rebinding).
+        await asyncio.to_thread(check_public_target, url, self.settings.allow_private_scan_targets)
+        scan_options = ScanOptions.model_validate(
+            {
+                "start_url": url,
+                "chromium": self.settings.chromium,
+                "kb_files": kb_files(self.settings),
+                **{k: options[k] for k in _PASS_THROUGH if k in options},
+            }
+        )
+        latest: dict[str, Any] = {"phase": "discover"}
+
+        def on_progress(event: ScanProgress) -> None:
+            latest.update(event.model_dump(mode="json", exclude_none=True))
+
+        async def beat() -> None:
+            while True:
+                await scans.heartbeat(job, dict(latest))
+                await asyncio.sleep(self.heartbeat_every)
+
+        beating = asyncio.create_task(beat())
+        try:
+            return await scan_site(scan_options, on_progress)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating

@@ -1,0 +1,197 @@
+"""Scans in the server: the job queue, storing reports, inventory updates, diffs, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from starlette.applications import Starlette
+
+from cmp_server.errors import InvalidRequest
+from cmp_server.models import InventoryItem, Scan, ScanJob, Vendor
+from cmp_server.services import scans
+from cmp_server.services.scan_results import store_scan
+from cmp_server.settings import Settings
+from cmp_server.worker import ScanWorker
+from scanner import ReportItem, ScanReport, Violation
+
+from .factories import published_site
+
+
+def item(
+    name: str, category: str = "statistics", vendor: str | None = "google_analytics", **kw: object
+) -> ReportItem:
+    fields: dict[str, object] = dict(
+        kind="cookie",
+        name=name,
+        domain="shop.example",
+        path="/",
+        party="first",
+        vendor=vendor,
+        category=category,
+        passes=("accept",),
+        first_seen_url="https://shop.example/",
+        set_by="script",
+        initiator=None,
+        expires_days=399.6,
+        http_only=False,
+        secure=True,
+        same_site="Lax",
+        description="Tells visitors apart.",
+    )
+    fields.update(kw)
+    return ReportItem.model_validate(fields)
+
+
+def report(*items: ReportItem, violations: tuple[Violation, ...] = ()) -> ScanReport:
+    now = datetime.now(UTC)
+    return ScanReport(
+        start_url="https://shop.example/",
+        started_at=now,
+        finished_at=now,
+        pages=(),
+        items=items,
+        requests=(),
+        violations=violations,
+    )
+
+
+async def test_private_targets_are_refused_unless_allowed(app: Starlette) -> None:
+    site, _ = await published_site()
+    for url in (
+        "http://127.0.0.1/",
+        "http://10.1.2.3/",
+        "http://[::1]/",
+        "http://169.254.169.254/latest",
+    ):
+        with pytest.raises(InvalidRequest):
+            await scans.request_scan(site, start_url=url)
+    job = await scans.request_scan(site, start_url="http://127.0.0.1:9/", allow_private=True)
+    assert job.status == "queued" and job.options["start_url"] == "http://127.0.0.1:9/"
+
+
+async def test_concurrent_claims_never_share_a_job(app: Starlette) -> None:
+    site, _ = await published_site()
+    for _ in range(3):
+        await scans.request_scan(site, start_url="http://127.0.0.1/", allow_private=True)
+    claimed = await asyncio.gather(*(scans.claim_job(f"w{i}") for i in range(5)))
+    ids = [j.id for j in claimed if j is not None]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert await scans.claim_job("late") is None
+
+
+async def test_a_crashed_workers_job_is_claimed_again(app: Starlette) -> None:
+    site, _ = await published_site()
+    await scans.request_scan(site, start_url="http://127.0.0.1/", allow_private=True)
+    job = await scans.claim_job("crashed")
+    assert job is not None and job.attempts == 1
+    assert await scans.claim_job("other") is None  # still fresh
+    await ScanJob.filter(id=job.id).update(
+        heartbeat_at=datetime.now(UTC) - scans.STALE_AFTER - timedelta(seconds=1)
+    )
+    again = await scans.claim_job("other")
+    assert again is not None and again.id == job.id
+    assert again.claimed_by == "other" and again.attempts == 2
+
+
+async def test_store_scan_updates_inventory_and_keeps_a_diff(app: Starlette) -> None:
+    site, _ = await published_site()  # inventory: _ga, _ga_ (prefix), cmp_consent
+    first = await store_scan(
+        site, report(item("_ga"), item("_ga_ABC123"), item("mystery", "unclassified", None))
+    )
+    assert first.diff["previous_scan"] is False
+    mystery = await InventoryItem.get(site=site, name="mystery").prefetch_related("purpose")
+    assert (
+        mystery.purpose is None
+        and mystery.review_status == "unreviewed"
+        and mystery.source == "scan"
+    )
+    assert (
+        await InventoryItem.filter(site=site, name="_ga_ABC123").count() == 0
+    )  # covered by prefix _ga_
+    consent = await InventoryItem.get(site=site, name="cmp_consent")
+    assert consent.missing_since is not None  # not seen in this scan
+    assert first.diff["inventory"] == {"added": 1, "seen": 3, "missing": 1}
+
+    second = await store_scan(
+        site,
+        report(item("_ga"), item("_hjSessionUser_1", "statistics", "hotjar", duration_days=None)),
+    )
+    assert second.diff["items_added"] == ["cookie:_hjSessionUser_1@shop.example"]
+    assert sorted(second.diff["items_removed"]) == [
+        "cookie:_ga_ABC123@shop.example",
+        "cookie:mystery@shop.example",
+    ]
+    hotjar = await InventoryItem.get(site=site, name="_hjSessionUser_1").prefetch_related(
+        "purpose", "vendor"
+    )
+    assert hotjar.purpose is not None and hotjar.purpose.key == "statistics"
+    assert hotjar.vendor is not None and hotjar.duration_days == 400
+    vendor = await Vendor.get(site=site, key="hotjar")
+    assert vendor.name and vendor.name != "hotjar"  # filled in from the knowledge base
+    assert await Scan.filter(site=site).count() == 2
+
+
+class _Fixture(BaseHTTPRequestHandler):
+    PAGE = b"""<!doctype html><html lang="en"><head><title>Shop</title></head><body>
+<h1>Shop</h1><script>document.cookie = "_ga=GA1.1.42.1700000000; path=/; max-age=34560000";</script>
+</body></html>"""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path != "/":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Set-Cookie", "sessionid=abc; Path=/; HttpOnly")
+        self.end_headers()
+        self.wfile.write(self.PAGE)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fixture_site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fixture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+async def test_worker_runs_a_real_scan_and_stores_it(
+    app: Starlette, settings: Settings, fixture_site: str
+) -> None:
+    site, _ = await published_site()
+    job = await scans.request_scan(
+        site,
+        start_url=fixture_site,
+        max_pages=1,
+        passes=("none", "accept"),
+        allow_private=True,
+        extra={"settle": 0.3, "idle_timeout": 1.0, "consent_timeout": 1.0},
+    )
+    worker = ScanWorker(
+        Settings(database_url=settings.database_url, allow_private_scan_targets=True),
+        heartbeat_every=0.2,
+    )
+    assert await worker.run_once() is True
+    job = await ScanJob.get(id=job.id)
+    assert job.status == "done", job.error
+    assert job.progress  # progress was reported while it ran
+    scan = await Scan.get(job=job)
+    assert scan.summary["violations"] >= 1  # _ga set without consent
+    ga = await InventoryItem.get(site=site, name="_ga")
+    assert ga.last_seen is not None and ga.missing_since is None
+    session = await InventoryItem.get(site=site, name="sessionid")
+    assert session.source == "scan" and session.review_status == "unreviewed"
+    assert await worker.run_once() is False
