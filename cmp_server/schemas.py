@@ -8,7 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-__all__ = ["ErrorOut", "Method", "ReceiptHistoryOut", "ReceiptIn", "ReceiptOut", "ReceiptView"]
+__all__ = [
+    "BannerOptions",
+    "ErrorOut",
+    "Method",
+    "ReceiptHistoryOut",
+    "ReceiptIn",
+    "ReceiptOut",
+    "ReceiptView",
+]
 
 Method = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
 PurposeKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -66,3 +74,48 @@ class ReceiptHistoryOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     detail: str
+
+
+ConsentSignal = Literal[
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+]
+
+
+class GpcOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    honour: bool = True
+    purposes: list[PurposeKey] = ["marketing"]
+
+
+class ConsentModeOptions(BaseModel):
+    """Google Consent Mode v2: which purposes grant each signal (all of them must be granted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    map: dict[ConsentSignal, list[PurposeKey]]
+    wait_for_update: int = Field(default=500, ge=0, le=10000)
+    region: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]] = []
+    ads_data_redaction: bool = True
+    url_passthrough: bool = False
+
+
+class BannerOptions(BaseModel):
+    """A site's banner options (the draft's ``options``), checked before they are stored."""
+
+    model_config = ConfigDict(extra="forbid")
+    cookie_name: str = Field(default="cmp_consent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    floating_button: bool = True
+    gpc: GpcOptions = GpcOptions()
+    consent_mode: ConsentModeOptions
+
+    def purpose_keys(self) -> set[str]:
+        keys = set(self.gpc.purposes)
+        for purposes in self.consent_mode.map.values():
+            keys.update(purposes)
+        return keys

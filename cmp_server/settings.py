@@ -50,8 +50,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET_KEY:
-            raise ValueError("CMP_SECRET_KEY must be set to a random value in production")
+        if self.environment != "development" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError(
+                f"CMP_SECRET_KEY must be set to a random value outside development "
+                f"(CMP_ENVIRONMENT={self.environment})"
+            )
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("CMP_SECRET_KEY must be at least 32 characters in production")
         return self

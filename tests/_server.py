@@ -25,7 +25,12 @@ def cli_env(database_url: str, data_dir: Path) -> dict[str, str]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMP_")}
     env.update(
-        {"CMP_DATABASE_URL": database_url, "CMP_DATA_DIR": str(data_dir), "CMP_ENVIRONMENT": "test"}
+        {
+            "CMP_DATABASE_URL": database_url,
+            "CMP_DATA_DIR": str(data_dir),
+            "CMP_ENVIRONMENT": "test",
+            "CMP_SECRET_KEY": "test-secret-key-not-for-production",
+        }
     )
     return env
 

@@ -60,6 +60,7 @@ def is_postgres(database_url: str) -> bool:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         environment="test",
+        secret_key="test-secret-key-not-for-production",
         database_url=database_url,
         data_dir=tmp_path,
         config_cache_seconds=0,

@@ -15,9 +15,11 @@ def test_default_database_is_a_sqlite_file_in_the_data_dir(tmp_path) -> None:  #
     assert Settings(database_url="postgres://x@h/db").resolved_database_url == "postgres://x@h/db"
 
 
-def test_default_secret_is_refused_in_production() -> None:
+def test_default_secret_is_refused_outside_development() -> None:
     with pytest.raises(ValidationError, match="CMP_SECRET_KEY"):
         Settings(environment="production")
+    with pytest.raises(ValidationError, match="CMP_SECRET_KEY"):
+        Settings(environment="test")
     with pytest.raises(ValidationError, match="32 characters"):
         Settings(environment="production", secret_key="short")
     assert Settings(environment="production", secret_key="x" * 40).secret_key == "x" * 40

@@ -5,16 +5,29 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from tortoise.transactions import in_transaction
 
 from .. import defaults
 from .._utils import new_site_key
 from ..errors import InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
+from ..schemas import BannerOptions
 
-__all__ = ["create_site", "get_site", "normalise_domain", "update_site"]
+__all__ = [
+    "create_site",
+    "get_site",
+    "normalise_domain",
+    "remove_purpose",
+    "set_purpose",
+    "update_site",
+]
+
+MAX_TEXT = 4000
+_PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
 
 _HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]+")
 
@@ -97,6 +110,9 @@ async def update_site(
     consent_lifetime_days: int | None = None,
     receipt_retention_days: int | None = None,
     cookie_domain: str | None = None,
+    options: dict[str, Any] | None = None,
+    scan_url: str | None = None,
+    scan_interval_hours: int | None = None,
 ) -> Site:
     """Edit the draft. Nothing a visitor sees changes until ``publishing.publish``."""
     if texts is not None:
@@ -104,8 +120,25 @@ async def update_site(
         for lang, entries in texts.items():
             if lang not in site.languages:
                 raise InvalidRequest(f"{lang!r} is not one of the site's languages")
+            for key, text in entries.items():
+                if not isinstance(text, str) or len(text) > MAX_TEXT:
+                    raise InvalidRequest(f"text {key!r} must be a string of at most {MAX_TEXT}")
             merged.setdefault(lang, {}).update(entries)
         site.texts = merged
+    if options is not None:
+        try:
+            checked = BannerOptions.model_validate({**site.options, **options})
+        except ValidationError as exc:
+            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}") from None
+        purposes = {p.key for p in await Purpose.filter(site=site)}
+        unknown = checked.purpose_keys() - purposes
+        if unknown:
+            raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}")
+        site.options = checked.model_dump(mode="json")
+    if scan_url is not None:
+        site.scan_url = scan_url or None
+    if scan_interval_hours is not None:
+        site.scan_interval_hours = scan_interval_hours or None
     if domains is not None:
         site.domains = [normalise_domain(d) for d in domains]
     if policy_url is not None:
@@ -123,3 +156,44 @@ async def update_site(
         site.cookie_domain = cookie_domain or None
     await site.save()
     return site
+
+
+async def set_purpose(
+    site: Site,
+    key: str,
+    *,
+    required: bool | None = None,
+    order: int | None = None,
+    name: dict[str, str] | None = None,
+    description: dict[str, str] | None = None,
+) -> Purpose:
+    """Add a purpose to the draft, or change one. Adding or dropping a purpose, or changing
+    whether it is required, is a material change: visitors are asked again after publishing."""
+    if not _PURPOSE_KEY.fullmatch(key):
+        raise InvalidRequest("a purpose key is 1-40 lowercase letters, digits, _ or -")
+    for texts in (name or {}, description or {}):
+        if set(texts) - set(site.languages):
+            raise InvalidRequest("texts are only for the site's languages")
+    purpose = await Purpose.get_or_none(site=site, key=key)
+    if purpose is None:
+        if not name:
+            raise InvalidRequest("a new purpose needs a name")
+        last = await Purpose.filter(site=site).order_by("-order").first()
+        purpose = Purpose(site=site, key=key, order=(last.order + 1) if last else 0)
+    if required is not None:
+        purpose.required = required
+    if order is not None:
+        purpose.order = order
+    if name is not None:
+        purpose.name = {**purpose.name, **name}
+    if description is not None:
+        purpose.description = {**purpose.description, **description}
+    await purpose.save()
+    return purpose
+
+
+async def remove_purpose(site: Site, key: str) -> None:
+    """Drop a purpose from the draft; its inventory items become unclassified."""
+    deleted = await Purpose.filter(site=site, key=key).delete()
+    if not deleted:
+        raise InvalidRequest(f"no purpose {key!r} on this site")

@@ -1,0 +1,109 @@
+"""Sites and their draft: purposes, texts, options; what counts as a material change."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+
+from cmp_server.errors import InvalidRequest
+from cmp_server.models import Purpose
+from cmp_server.services import inventory, publishing, sites
+
+
+async def test_new_site_has_four_default_purposes_in_three_languages(app: Starlette) -> None:
+    site = await sites.create_site("Kursgården", ["https://www.Kursgarden.se/"])
+    assert site.domains == ["www.kursgarden.se"]
+    purposes = await Purpose.filter(site=site).order_by("order")
+    assert [(p.key, p.required) for p in purposes] == [
+        ("necessary", True),
+        ("preferences", False),
+        ("statistics", False),
+        ("marketing", False),
+    ]
+    for purpose in purposes:
+        assert set(purpose.name) == {"en", "sv", "da"}
+        assert all(purpose.description.values())
+    assert site.texts["da"]["accept_all"] == "Accepter alle"
+    assert site.consent_lifetime_days == 180
+
+
+@pytest.mark.parametrize("domains", [[], ["not a domain"], ["http://"]])
+async def test_site_needs_real_domains(app: Starlette, domains: list[str]) -> None:
+    with pytest.raises(InvalidRequest):
+        await sites.create_site("X", domains)
+
+
+async def test_adding_a_purpose_is_material_but_renaming_is_not(app: Starlette) -> None:
+    site = await sites.create_site("Shop", ["shop.example"])
+    v1 = await publishing.publish(site)
+    await sites.set_purpose(site, "statistics", name={"en": "Usage statistics"})
+    v2 = await publishing.publish(site)
+    assert v2.material_hash == v1.material_hash
+    await sites.set_purpose(site, "personalisation", name={"en": "Personalisation"})
+    v3 = await publishing.publish(site)
+    assert v3.material_hash != v2.material_hash
+    config = publishing.parse_config(v3)
+    assert [p["key"] for p in config["purposes"]][-1] == "personalisation"
+    await sites.set_purpose(site, "personalisation", required=True)
+    assert (await publishing.publish(site)).material_hash != v3.material_hash
+
+
+async def test_a_new_vendor_is_material(app: Starlette) -> None:
+    site = await sites.create_site("Shop", ["shop.example"])
+    v1 = await publishing.publish(site)
+    await inventory.add_vendor(site, key="hotjar", name="Hotjar", country="MT")
+    assert (await publishing.publish(site)).material_hash != v1.material_hash
+
+
+async def test_removed_purpose_leaves_its_items_unclassified(app: Starlette) -> None:
+    site = await sites.create_site("Shop", ["shop.example"])
+    item = await inventory.add_item(site, name="_ga", purpose="statistics")
+    await sites.remove_purpose(site, "statistics")
+    await item.refresh_from_db()
+    assert item.purpose_id is None  # type: ignore[attr-defined]
+    config = publishing.parse_config(await publishing.publish(site))
+    assert config["cookies"] == []  # unclassified items are not published under a purpose
+    with pytest.raises(InvalidRequest):
+        await sites.remove_purpose(site, "statistics")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"consent_mode": {"map": {"ad_storage": ["nonexistent"]}}},
+        {"consent_mode": {"map": {"made_up_signal": ["marketing"]}}},
+        {"gpc": {"honour": True, "purposes": ["nope"]}},
+        {"cookie_name": "has space"},
+        {"surprise": 1},
+    ],
+)
+async def test_bad_options_are_refused(app: Starlette, options: dict[str, object]) -> None:
+    site = await sites.create_site("Shop", ["shop.example"])
+    before = dict(site.options)
+    with pytest.raises(InvalidRequest):
+        await sites.update_site(site, options=options)
+    assert site.options == before
+
+
+async def test_options_and_texts_reach_the_next_version(app: Starlette) -> None:
+    site = await sites.create_site("Shop", ["shop.example"])
+    await sites.update_site(
+        site,
+        options={
+            "floating_button": False,
+            "gpc": {"honour": True, "purposes": ["marketing", "statistics"]},
+        },
+        texts={"sv": {"title": "Kakor på Kursgården"}},
+        cookie_domain=".shop.example",
+        consent_lifetime_days=365,
+    )
+    config = publishing.parse_config(await publishing.publish(site))
+    assert config["options"]["floating_button"] is False
+    assert config["options"]["gpc"]["purposes"] == ["marketing", "statistics"]
+    assert config["options"]["cookie_domain"] == ".shop.example"
+    assert config["options"]["consent_lifetime_days"] == 365
+    assert config["texts"]["sv"]["title"] == "Kakor på Kursgården"
+    with pytest.raises(InvalidRequest):
+        await sites.update_site(site, texts={"fi": {"title": "Evästeet"}})
+    with pytest.raises(InvalidRequest):
+        await sites.update_site(site, consent_lifetime_days=1000)
