@@ -87,10 +87,12 @@ def _allowed_origin(request: Request, published: Published, *, required: bool) -
                 "an Origin header from one of the site's domains is needed"
             )
         return None
+    origin = request.headers["origin"]
+    # Readable even when refused, so the embed on a misconfigured site sees a final 403 and
+    # drops the receipt instead of retrying what looks to it like a network failure.
+    request.scope["cmp.cors_origin"] = origin
     if not published.site.allows_origin(host):
         raise errors.OriginNotAllowed(f"origin {host!r} is not one of the site's domains")
-    origin = request.headers["origin"]
-    request.scope["cmp.cors_origin"] = origin
     return origin
 
 

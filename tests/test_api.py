@@ -227,7 +227,9 @@ async def test_origin_must_be_a_site_domain(client: httpx.AsyncClient, origin: s
     r = await post(client, site.key, receipt_body(), headers)
     assert r.status_code == 403
     assert r.json()["error"] == "origin_not_allowed"
-    assert "access-control-allow-origin" not in r.headers
+    # The refusal is readable by the page (so the embed stops retrying), nothing else is.
+    assert r.headers.get("access-control-allow-origin") in (None, origin)
+    assert await ConsentReceipt.all().count() == 0
 
 
 async def test_subdomain_origin_and_preflight(client: httpx.AsyncClient) -> None:

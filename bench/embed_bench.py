@@ -1,0 +1,351 @@
+"""Embed benchmark: our banner against vanilla-cookieconsent, Klaro and Osano's cookieconsent.
+
+Same headless Chromium run, same local page, each library installed the way its docs say.
+Measures, per library and profile (desktop; mobile with 4x CPU throttling):
+
+- gzipped bytes of the JS+CSS a banner needs (ours: with and without the site's texts),
+- time from navigation start to the banner visible: the first animation frame in which it has
+  a box, is not hidden and not fully transparent, and not before first contentful paint (a
+  frame before the first paint shows nothing),
+- long tasks (PerformanceObserver ``longtask``) and Cumulative Layout Shift.
+
+Run: ``.venv/bin/python bench/embed_bench.py [--runs 7]`` after ``npm ci`` in ``embed/``.
+Not a test: numbers go to stdout (and ``--json`` to a file), nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, async_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cmp_server import defaults  # noqa: E402
+from cmp_server.services.configs import embed_bundle, render_script  # noqa: E402
+from scanner.browser import launch_chromium  # noqa: E402
+
+NODE = ROOT / "embed" / "node_modules"
+
+CONTENT = "\n".join(
+    f"<h2>Section {i}</h2><p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 8
+    + "</p>" for i in range(12)
+)
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name}</title>
+{head}
+<style>body {{ font: 16px/1.5 sans-serif; max-width: 46rem; margin: 2rem auto; }}</style>
+</head><body><main><h1>{name}</h1>{content}</main>
+{body}
+</body></html>"""
+
+EN = defaults.DEFAULT_TEXTS["en"]
+PURPOSES = [(key, required, names["en"], descs["en"])
+            for key, required, names, descs in defaults.DEFAULT_PURPOSES]
+
+
+def our_config() -> dict[str, Any]:
+    """A realistic published config: three languages, four purposes, two vendors, cookies."""
+    langs = list(defaults.LANGUAGES)
+    return {
+        "site_key": "bench", "version": 1, "published_at": "2026-11-21T12:00:00Z",
+        "material_hash": "0" * 64, "default_language": "en", "languages": langs,
+        "policy_url": "/cookies",
+        "texts": {lang: defaults.DEFAULT_TEXTS[lang] for lang in langs},
+        "purposes": [{"key": k, "required": r, "name": n, "description": d}
+                     for k, r, n, d in defaults.DEFAULT_PURPOSES],
+        "vendors": [
+            {"key": "google", "name": "Google", "country": "US",
+             "privacy_policy_url": "https://policies.google.com/privacy",
+             "transfers_outside_eea": True, "transfer_basis": "EU-US Data Privacy Framework",
+             "purposes": ["statistics"]},
+            {"key": "meta", "name": "Meta Platforms", "country": "US", "privacy_policy_url": None,
+             "transfers_outside_eea": True, "transfer_basis": "EU-US Data Privacy Framework",
+             "purposes": ["marketing"]},
+        ],
+        "cookies": [
+            {"name": n, "match": m, "kind": "cookie", "domain": None, "vendor": v, "purpose": p,
+             "duration_days": d, "party": "first", "description": {"en": desc}}
+            for n, m, v, p, d, desc in [
+                ("cmp_consent", "exact", None, "necessary", 180, "Stores your cookie choices."),
+                ("_ga", "exact", "google", "statistics", 400, "Tells visitors apart."),
+                ("_ga_", "prefix", "google", "statistics", 400, "Keeps the session state."),
+                ("_fbp", "exact", "meta", "marketing", 90, "Identifies the browser for ads."),
+            ]
+        ],
+        "options": {**defaults.DEFAULT_OPTIONS, "consent_lifetime_days": 180,
+                    "cookie_domain": None},
+    }
+
+
+def vanilla_config() -> dict[str, Any]:
+    return {
+        "categories": {k: ({"enabled": True, "readOnly": True} if r else {})
+                       for k, r, _, _ in PURPOSES},
+        "language": {"default": "en", "translations": {"en": {
+            "consentModal": {"title": EN["title"], "description": EN["description"],
+                             "acceptAllBtn": EN["accept_all"],
+                             "acceptNecessaryBtn": EN["reject_all"],
+                             "showPreferencesBtn": EN["customize"]},
+            "preferencesModal": {"title": EN["preferences_title"],
+                                 "acceptAllBtn": EN["accept_all"],
+                                 "acceptNecessaryBtn": EN["reject_all"],
+                                 "savePreferencesBtn": EN["save"],
+                                 "closeIconLabel": EN["close"],
+                                 "sections": [{"title": n, "description": d, "linkedCategory": k}
+                                              for k, _, n, d in PURPOSES]},
+        }}},
+    }
+
+
+def klaro_config() -> dict[str, Any]:
+    return {
+        "version": 1, "elementID": "klaro", "storageMethod": "cookie", "groupByPurpose": True,
+        "mustConsent": False, "acceptAll": True, "hideDeclineAll": False, "htmlTexts": False,
+        "lang": "en",
+        "translations": {"en": {
+            "consentNotice": {"description": EN["description"]},
+            "purposes": {k: {"title": n, "description": d} for k, _, n, d in PURPOSES},
+        }},
+        "services": [
+            {"name": "google-analytics", "title": "Google Analytics", "purposes": ["statistics"]},
+            {"name": "meta-pixel", "title": "Meta Pixel", "purposes": ["marketing"]},
+        ],
+    }
+
+
+def osano_config() -> dict[str, Any]:
+    return {
+        "type": "opt-in", "palette": {"popup": {"background": "#ffffff", "text": "#1b1b1b"},
+                                      "button": {"background": "#1d3f72", "text": "#ffffff"}},
+        "content": {"message": EN["description"], "allow": EN["accept_all"],
+                    "deny": EN["reject_all"], "link": EN["policy_link"], "href": "/cookies"},
+    }
+
+
+@dataclass
+class Lib:
+    name: str
+    files: dict[str, bytes]  # path -> bytes served
+    assets: list[str]  # the JS+CSS a banner needs (counted for size)
+    head: str
+    body: str
+    # JS expression (no side effects) giving the banner element or null.
+    finder: str
+    extra_sizes: dict[str, int] = field(default_factory=dict)
+
+
+def libraries() -> list[Lib]:
+    ours = render_script(embed_bundle(), json.dumps(our_config(), separators=(",", ":")).encode())
+    vanilla_js = (NODE / "vanilla-cookieconsent/dist/cookieconsent.umd.js").read_bytes()
+    vanilla_css = (NODE / "vanilla-cookieconsent/dist/cookieconsent.css").read_bytes()
+    klaro_js = (NODE / "klaro/dist/klaro.js").read_bytes()
+    osano_js = (NODE / "cookieconsent/build/cookieconsent.min.js").read_bytes()
+    osano_css = (NODE / "cookieconsent/build/cookieconsent.min.css").read_bytes()
+    return [
+        Lib("no banner (baseline)", {}, [], "", "", "document.querySelector('h1')"),
+        Lib("ours", {"/ours/cmp.js": ours}, ["/ours/cmp.js"],
+            '<script src="/ours/cmp.js"></script>', "",
+            "(() => { const h = document.querySelector('cmp-banner');"
+            " return h && h.shadowRoot && h.shadowRoot.querySelector('.b'); })()",
+            {"without texts": gz(embed_bundle())}),
+        Lib("vanilla-cookieconsent",
+            {"/vanilla/cc.js": vanilla_js, "/vanilla/cc.css": vanilla_css},
+            ["/vanilla/cc.js", "/vanilla/cc.css"],
+            '<link rel="stylesheet" href="/vanilla/cc.css">',
+            '<script src="/vanilla/cc.js"></script>'
+            f"<script>CookieConsent.run({json.dumps(vanilla_config())});</script>",
+            "document.querySelector('#cc-main .cm')"),
+        Lib("klaro", {"/klaro/klaro.js": klaro_js}, ["/klaro/klaro.js"],
+            f"<script>var klaroConfig = {json.dumps(klaro_config())};</script>"
+            '<script defer src="/klaro/klaro.js"></script>', "",
+            "document.querySelector('.klaro .cookie-notice')"),
+        Lib("osano-cookieconsent",
+            {"/osano/cc.js": osano_js, "/osano/cc.css": osano_css},
+            ["/osano/cc.js", "/osano/cc.css"],
+            '<link rel="stylesheet" href="/osano/cc.css">',
+            '<script src="/osano/cc.js"></script>'
+            f"<script>window.cookieconsent.initialise({json.dumps(osano_config())});</script>",
+            "document.querySelector('.cc-window')"),
+    ]
+
+
+def gz(data: bytes) -> int:
+    return len(gzip.compress(data, 9))
+
+
+PROBE = """
+(() => {
+  const b = window.__bench = {longtasks: [], cls: 0, visible: null, fcp: null};
+  try {
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) b.longtasks.push(e.duration);
+    })
+      .observe({type: 'longtask', buffered: true});
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) if (!e.hadRecentInput) b.cls += e.value;
+    })
+      .observe({type: 'layout-shift', buffered: true});
+    new PerformanceObserver((l) => { for (const e of l.getEntries())
+      if (e.name === 'first-contentful-paint') b.fcp = e.startTime; })
+      .observe({type: 'paint', buffered: true});
+  } catch (e) {}
+  const shown = (el) => {
+    if (!el) return false;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return false;
+    const up = (n) => n.parentElement || (n.getRootNode() && n.getRootNode().host);
+    for (let n = el; n && n.nodeType === 1; n = up(n)) {
+      const s = getComputedStyle(n);
+      if (s.visibility === 'hidden' || s.display === 'none') return false;
+      if (parseFloat(s.opacity) === 0) return false;
+    }
+    return true;
+  };
+  const tick = () => {
+    if (shown(FINDER)) { b.visible = performance.now(); return; }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();
+"""
+
+
+def serve(libs: list[Lib], root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Write every page and asset under ``root`` and serve it from its own process: a server
+    sharing this process (and its GIL) with the Playwright driver would slow the downloads."""
+    for lib in libs:
+        page = PAGE.format(name=lib.name, head=lib.head, body=lib.body, content=CONTENT)
+        (root / lib.name).mkdir(parents=True, exist_ok=True)
+        (root / lib.name / "index.html").write_text(page)
+        for path, data in lib.files.items():
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return proc, base
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "desktop": {"context": {"viewport": {"width": 1280, "height": 800}}, "cpu": 1},
+    "mobile": {"context": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3,
+                           "is_mobile": True, "has_touch": True}, "cpu": 4},
+}
+
+
+async def measure(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]) -> dict[str, Any]:
+    context = await browser.new_context(**profile["context"])
+    try:
+        await context.add_init_script(PROBE.replace("FINDER", lib.finder))
+        page = await context.new_page()
+        if profile["cpu"] != 1:
+            cdp = await context.new_cdp_session(page)
+            await cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
+        await page.goto(f"{base}/{lib.name}/", wait_until="load")
+        await page.wait_for_function("window.__bench.visible !== null", timeout=15000)
+        await page.wait_for_timeout(1000)  # let animations, late tasks and shifts land
+        result = dict(await page.evaluate("window.__bench"))
+        result["shown"] = max(result["visible"], result["fcp"] or 0)
+        return result
+    finally:
+        await context.close()
+
+
+def fmt_ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base else "-"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="page loads per library and profile")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+
+    libs = libraries()
+    tmp = tempfile.TemporaryDirectory()
+    server, base = serve(libs, Path(tmp.name))
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {p: {lib.name: [] for lib in libs}
+                                                           for p in PROFILES}
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw, args=["--disable-blink-features=AutomationControlled"])
+        try:
+            for pname, profile in PROFILES.items():
+                for lib in libs:  # one warm-up load each (disk cache of the binary, fonts)
+                    await measure(browser, base, lib, profile)
+                for _ in range(args.runs):
+                    for lib in libs:  # interleaved, so drift hits every library alike
+                        results[pname][lib.name].append(await measure(browser, base, lib, profile))
+        finally:
+            await browser.close()
+            server.terminate()
+            server.wait()
+            tmp.cleanup()
+
+    sizes = {lib.name: sum(gz(lib.files[a]) for a in lib.assets) for lib in libs}
+    ours = sizes["ours"]
+    print(f"\nEmbed benchmark: {args.runs} runs per library and profile, medians; Chromium "
+          f"headless; ratios are peer / ours.\n")
+    print("| library | JS+CSS gzipped | vs ours |")
+    print("|---|---:|---:|")
+    for lib in libs[1:]:
+        extra = "".join(f" ({k}: {v / 1024:.1f} KB)" for k, v in lib.extra_sizes.items())
+        print(f"| {lib.name} | {sizes[lib.name] / 1024:.1f} KB{extra} | "
+              f"{fmt_ratio(sizes[lib.name], ours)} |")
+    summary: dict[str, Any] = {"sizes": sizes, "profiles": {}}
+    for pname in PROFILES:
+        print(f"\n**{pname}** (CPU throttling {PROFILES[pname]['cpu']}x)\n")
+        print("| library | time to banner (ms) | vs ours | FCP (ms) | longest task (ms, median) "
+              "| tasks > 50 ms | CLS |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        med_ours = statistics.median(r["shown"] for r in results[pname]["ours"])
+        summary["profiles"][pname] = {}
+        for lib in libs:
+            runs = results[pname][lib.name]
+            visible = statistics.median(r["shown"] for r in runs)
+            fcp = statistics.median(r["fcp"] or 0 for r in runs)
+            longest = statistics.median(max(r["longtasks"], default=0) for r in runs)
+            over = statistics.median(sum(1 for t in r["longtasks"] if t > 50) for r in runs)
+            cls = max(r["cls"] for r in runs)
+            summary["profiles"][pname][lib.name] = {
+                "visible_ms": visible, "fcp_ms": fcp, "longest_task_ms_median": longest,
+                "longest_task_ms_max": max(max(r["longtasks"], default=0) for r in runs),
+                "long_tasks_median": over, "cls_max": cls}
+            ratio = "-" if not lib.assets else fmt_ratio(visible, med_ours)
+            print(f"| {lib.name} | {visible:.0f} | {ratio} | {fcp:.0f} | "
+                  f"{longest:.0f} | {over:g} | {cls:.3f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "raw": results}, indent=1))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,46 @@
+// npm run build: bundle src/ into ../cmp_server/static/cmp.js (minified, internal `_` names
+// mangled, CSS minified and inlined) and check the config placeholder is there exactly once.
+import * as esbuild from 'esbuild';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = resolve(here, '../cmp_server/static/cmp.js');
+const PLACEHOLDER = '"__CMP_CONFIG__"';
+
+/** Inline `import css from './x.css'` as a minified string. */
+const cssText = {
+  name: 'css-text',
+  setup(build) {
+    build.onLoad({ filter: /\.css$/ }, async (args) => {
+      const min = await esbuild.transform(readFileSync(args.path, 'utf8'), {
+        loader: 'css', minify: true, target: ['chrome73', 'safari13', 'firefox78'],
+      });
+      return { contents: min.code.trim(), loader: 'text' };
+    });
+  },
+};
+
+const result = await esbuild.build({
+  entryPoints: [resolve(here, 'src/index.js')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2017',
+  mangleProps: /^_/,
+  legalComments: 'none',
+  charset: 'utf8',
+  write: false,
+  plugins: [cssText],
+});
+const code = result.outputFiles[0].text;
+const count = code.split(PLACEHOLDER).length - 1;
+if (count !== 1) {
+  console.error(`build: ${PLACEHOLDER} appears ${count} times in the bundle, expected exactly 1`);
+  process.exit(1);
+}
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, code);
+console.log(`build: ${out} ${code.length} B, ${gzipSync(code, { level: 9 }).length} B gzipped`);

@@ -1,0 +1,104 @@
+// Blocked scripts and iframes on the host page:
+//   <script type="text/plain" data-cmp-category="statistics" [src]>   (inline or src)
+//   <iframe data-cmp-src="..." data-cmp-category="marketing">
+// They are inert by markup; this module runs them once their purposes are granted, one at a
+// time in document order (a src script finishes loading before the next one starts), and
+// watches for such elements added later.
+import {
+  ATTR_CATEGORY, ATTR_PLACEHOLDER, ATTR_SRC, ATTR_TYPE, JS_TYPE, SEL_IFRAME, SEL_SCRIPT,
+} from './constants.js';
+import { onReady, purposesOf, safe } from './util.js';
+
+/**
+ * @param {(purpose: string) => boolean} granted
+ * @param {(iframe: HTMLIFrameElement, purposes: string[]) => Element | null} placeholder
+ *   makes the element shown in place of a blocked iframe (the UI module provides it)
+ */
+export function createBlocker(granted, placeholder) {
+  /** @type {Promise<void>} scripts run one after another */
+  let chain = Promise.resolve();
+  /** @type {Map<Element, Element>} blocked iframe -> its placeholder */
+  const holders = new Map();
+  let started = false;
+
+  /** @param {Element} el */
+  const allowed = (el) => purposesOf(el, ATTR_CATEGORY).every(granted);
+
+  /** @param {HTMLScriptElement} old */
+  const runScript = (old) => new Promise((resolve) => {
+    if (!old.parentNode || old.type !== 'text/plain') return resolve(undefined);
+    const s = document.createElement('script');
+    for (const a of Array.prototype.slice.call(old.attributes)) {
+      if (a.name !== 'type') s.setAttribute(a.name, a.value);
+    }
+    s.type = old.getAttribute(ATTR_TYPE) || JS_TYPE;
+    // The nonce is hidden from getAttribute once parsed: copy the property.
+    if (old.nonce) s.nonce = old.nonce;
+    if (s.src) {
+      s.async = false;
+      s.onload = s.onerror = () => resolve(undefined);
+    } else {
+      s.text = old.text;
+    }
+    old.parentNode.replaceChild(s, old);
+    if (!s.src) resolve(undefined);
+  });
+
+  /** @param {HTMLIFrameElement} f */
+  const handleIframe = (f) => {
+    if (allowed(f)) {
+      const ph = holders.get(f);
+      if (ph) { ph.remove(); holders.delete(f); }
+      f.hidden = false;
+      const src = f.getAttribute(ATTR_SRC);
+      if (src && f.getAttribute('src') !== src) f.src = src;
+    } else if (!holders.has(f)) {
+      if (f.getAttribute('src')) f.removeAttribute('src');
+      const ph = safe(() => placeholder(f, purposesOf(f, ATTR_CATEGORY)));
+      if (ph) {
+        holders.set(f, ph);
+        f.hidden = true;
+      }
+    }
+  };
+
+  /** @param {ParentNode} root */
+  const scan = (root) => {
+    for (const f of Array.prototype.slice.call(root.querySelectorAll(SEL_IFRAME))) handleIframe(f);
+    for (const s of Array.prototype.slice.call(root.querySelectorAll(SEL_SCRIPT))) {
+      if (allowed(s)) chain = chain.then(() => runScript(s));
+    }
+  };
+
+  /** @param {Node} n */
+  const scanNode = (n) => {
+    if (n.nodeType !== 1) return;
+    const el = /** @type {Element} */ (n);
+    if (el.matches(SEL_IFRAME)) handleIframe(/** @type {HTMLIFrameElement} */ (el));
+    else if (el.matches(SEL_SCRIPT)) {
+      if (allowed(el)) chain = chain.then(() => runScript(/** @type {HTMLScriptElement} */ (el)));
+    } else if (el.firstElementChild && !el.hasAttribute(ATTR_PLACEHOLDER)) scan(el);
+  };
+
+  return {
+    /**
+     * Start once the document is parsed: an inline script seen mid-parse could still be
+     * missing part of its text. Later additions are handled by a MutationObserver.
+     */
+    _start() {
+      onReady(() => {
+        started = true;
+        scan(document);
+        new MutationObserver((records) => safe(() => {
+          for (const r of records) {
+            for (const n of Array.prototype.slice.call(r.addedNodes)) scanNode(n);
+          }
+        })).observe(document.documentElement, { childList: true, subtree: true });
+      });
+    },
+    /** Consent changed: run what is now allowed; unload iframes whose purpose was withdrawn. */
+    _apply() {
+      if (started) scan(document);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+"""The committed bundle: the config placeholder exactly once, and within its size budget."""
+
+from __future__ import annotations
+
+import gzip
+
+import httpx
+
+from cmp_server.services.configs import CONFIG_PLACEHOLDER, embed_bundle
+
+from .factories import Tag
+from .servers import CmpServer
+
+# docs: issue 3, "Speed and size".
+BUDGET_WITHOUT_TEXTS = 10 * 1024
+BUDGET_SERVED = 12 * 1024
+
+
+def test_bundle_has_the_placeholder_once_and_fits_the_budget() -> None:
+    bundle = embed_bundle()
+    assert bundle.count(CONFIG_PLACEHOLDER) == 1
+    assert len(gzip.compress(bundle, 9)) <= BUDGET_WITHOUT_TEXTS
+
+
+async def test_served_script_for_three_languages_fits_the_budget(tag: Tag, cmp: CmpServer) -> None:
+    async with httpx.AsyncClient() as client:
+        r = await client.get(f"http://127.0.0.1:{cmp.port}/v1/sites/{tag.site_key}/cmp.js",
+                             headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert int(r.headers["content-length"]) <= BUDGET_SERVED
+    assert b'"languages":["en","sv","da"]' in r.content
+    assert CONFIG_PLACEHOLDER not in r.content

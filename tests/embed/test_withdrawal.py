@@ -1,0 +1,71 @@
+"""Withdrawal: reachable at any time, deletes the purpose's cookies on the host and every parent
+domain and path, and its storage keys; recorded as `withdraw`."""
+
+from __future__ import annotations
+
+from .banner import dialog
+from .conftest import Visit
+from .factories import Tag, page, published_site
+from .servers import HOST, CmpServer, HostServer
+
+SUB = f"a.{HOST}"
+
+
+async def test_withdrawing_deletes_cookies_on_host_and_parent_domain(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    site = await cmp.call(published_site(cookie_domain=HOST))
+    tag = Tag(cmp.origin, site.key)
+    host.add(path + "shop/item", page(tag))
+    url = host.url(path + "shop/item", host=SUB)
+    await visit.page.goto(url)
+    await visit.page.get_by_role("button", name="Accept all").click()
+    # What analytics and ads scripts leave behind, on the subdomain, the parent and a path.
+    await visit.page.evaluate(f"""() => {{
+        document.cookie = '_ga=1; path=/';
+        document.cookie = '_ga=2; path=/; domain={HOST}';
+        document.cookie = '_ga_ABC123=3; path={path}shop; domain={HOST}';
+        document.cookie = '_ga_XYZ=4; path={path}shop/';
+        document.cookie = '_fbp=5; path=/; domain={HOST}';
+        document.cookie = 'unrelated=6; path=/';
+        localStorage.setItem('stats_visits', '3');
+        localStorage.setItem('keep_me', '1');
+    }}""")
+    names = {c["name"] for c in await visit.context.cookies()}
+    assert {"_ga", "_ga_ABC123", "_ga_XYZ", "_fbp", "cmp_consent"} <= names
+
+    await visit.page.get_by_role("button", name="Cookie settings").click()
+    await dialog(visit.page).get_by_role("switch", name="Statistics").uncheck()
+    await dialog(visit.page).get_by_role("button", name="Save my choices").click()
+
+    left = {(c["name"], c["domain"], c["path"]) for c in await visit.context.cookies()}
+    assert not [c for c in left if c[0].startswith("_ga")], left
+    assert ("_fbp", f".{HOST}", "/") in left  # marketing is still granted
+    assert ("unrelated", SUB, "/") in left
+    # The choice itself lives on the configured domain, so every subdomain shares it.
+    assert ("cmp_consent", f".{HOST}", "/") in left
+    assert await visit.page.evaluate("localStorage.getItem('stats_visits')") is None
+    assert await visit.page.evaluate("localStorage.getItem('keep_me')") == "1"
+
+    rows = await cmp.wait_receipts(site.key, 2)
+    assert [r["method"] for r in rows] == ["accept_all", "withdraw"]
+    assert rows[1]["choices"]["statistics"] is False
+    assert rows[1]["consent_id"] == rows[0]["consent_id"]
+    assert rows[1]["previous_receipt_id"] == rows[0]["receipt_id"]
+    assert rows[1]["layer"] == "second"
+
+    # The parent domain's page sees the same choice: no banner there.
+    await visit.page.goto(host.url(path + "shop/item"))
+    assert await visit.page.evaluate("window.cmp.getConsent().choices.statistics") is False
+    assert await visit.page.evaluate("window.cmp.hasConsent('marketing')") is True
+
+
+async def test_withdrawing_marketing_unloads_its_iframe(visit: Visit, host: HostServer, tag: Tag,
+                                                       path: str) -> None:
+    await visit.page.goto(host.add(path, page(tag)))
+    await visit.page.get_by_role("button", name="Accept all").click()
+    await visit.page.frame_locator("iframe").locator("#frame").wait_for()
+    await visit.page.evaluate("window.cmp.setConsent({marketing: false})")
+    await visit.page.get_by_role("button", name="Allow Marketing").wait_for()
+    has_src = await visit.page.evaluate("document.querySelector('iframe').hasAttribute('src')")
+    assert has_src is False
