@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core for the accessibility tests, esbuild to rebuild the embed.
+NODE_STAMP := embed/node_modules/.installed
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: demo serve test test-postgres test-all lint typecheck embed bench clean
@@ -13,17 +15,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): embed/package-lock.json
+	cd embed && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/cmp-server demo
 
 serve: $(STAMP)
 	$(BIN)/cmp-server serve
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
+# The database-facing suite again on PostgreSQL. The embed's browser tests keep their own
+# SQLite server and the scanner uses no database, so they run once, in `make test`.
 test-postgres: $(STAMP)
-	CMP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+	CMP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest --ignore=tests/embed --ignore=tests/scanner
 
 test-all: test test-postgres
 
@@ -31,8 +39,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-embed:
-	cd embed && npm ci && npm run build
+embed: $(NODE_STAMP)
+	cd embed && npm run build
 
 bench: $(STAMP)
 	$(BIN)/python bench/server_bench.py
