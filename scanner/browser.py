@@ -8,15 +8,28 @@ system Chromium from the distribution, then Playwright's own managed build
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright
+    from playwright.async_api import Browser, BrowserContext, Playwright
 
-__all__ = ["BASE_ARGS", "find_chromium", "launch_chromium"]
+__all__ = [
+    "BASE_ARGS",
+    "VISITOR_ARGS",
+    "VISITOR_PREFERENCES",
+    "find_chromium",
+    "launch_chromium",
+    "new_visitor_context",
+    "visitor_browser",
+    "visitor_user_agent",
+    "write_visitor_profile",
+]
 
 # Flags that keep a headless Chromium quiet on a closed network: no background calls home,
 # no component updates, no first-run UI. --no-sandbox because CI runs as root.
@@ -61,4 +74,86 @@ async def launch_chromium(
         executable_path=find_chromium(executable),
         args=[*BASE_ARGS, *args],
         headless=headless,
+    )
+
+
+# Chromium keeps the third-party cookie choice in a profile preference, not in a switch:
+# ``profile.cookie_controls_mode`` 0 = allow, 1 = block in incognito, 2 = block. Debian's build
+# and every Playwright ``new_context()`` (an off-the-record profile) block, which hides exactly
+# the cookies a scan must find (IDE, fr, YSC, ...), and storage in third-party iframes with them.
+# So a scan runs in a persistent profile whose Preferences file allows them, as a default Chrome
+# install does. Verified by tests/scanner/test_browser.py.
+VISITOR_PREFERENCES: dict[str, object] = {
+    "profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False},
+}
+
+# Look like an ordinary visitor: banners and bot walls test ``navigator.webdriver`` and the
+# "HeadlessChrome" user-agent token.
+VISITOR_ARGS: tuple[str, ...] = ("--disable-blink-features=AutomationControlled",)
+
+
+def visitor_user_agent(major: int | None) -> str:
+    """A desktop Chrome user agent without the ``HeadlessChrome`` token.
+
+    >>> visitor_user_agent(140).split(") ")[-1]
+    'Chrome/140.0.0.0 Safari/537.36'
+    """
+    # Chrome itself reports only the major version ("user-agent reduction").
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{major or 140}.0.0.0 Safari/537.36"
+    )
+
+
+def write_visitor_profile(user_data_dir: Path) -> None:
+    """Prepare an empty Chromium profile directory with the visitor preferences."""
+    default = user_data_dir / "Default"
+    default.mkdir(parents=True, exist_ok=True)
+    (default / "Preferences").write_text(json.dumps(VISITOR_PREFERENCES), encoding="utf-8")
+
+
+@contextlib.asynccontextmanager
+async def visitor_browser(
+    playwright: Playwright,
+    *,
+    executable: str | None = None,
+    args: Sequence[str] = (),
+    headless: bool = True,
+) -> AsyncIterator[Browser]:
+    """Chromium on a throwaway profile whose preferences match a default desktop Chrome.
+
+    The profile is opened as a persistent context only to carry the preferences; the scan
+    opens fresh contexts on the returned browser (``new_visitor_context``), and those
+    off-the-record contexts inherit "third-party cookies allowed" from it.
+    """
+    with tempfile.TemporaryDirectory(prefix="cmp-scan-profile-") as profile:
+        write_visitor_profile(Path(profile))
+        holder = await playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=find_chromium(executable),
+            args=[*BASE_ARGS, *VISITOR_ARGS, *args],
+            headless=headless,
+        )
+        try:
+            browser = holder.browser
+            if browser is None:  # pragma: no cover - only for Android/Electron contexts
+                raise RuntimeError("persistent context without a browser")
+            yield browser
+        finally:
+            await holder.close()
+
+
+async def new_visitor_context(
+    browser: Browser, *, ignore_https_errors: bool = False
+) -> BrowserContext:
+    """A fresh, empty context that looks like an ordinary visitor's browser window."""
+    major = int(browser.version.split(".", 1)[0]) if browser.version[:1].isdigit() else None
+    return await browser.new_context(
+        ignore_https_errors=ignore_https_errors,
+        user_agent=visitor_user_agent(major),
+        viewport={"width": 1366, "height": 900},
+        locale="en-US",
+        # Requests a service worker makes are invisible to page events; a first visit
+        # rarely has one anyway.
+        service_workers="block",
     )

@@ -1,0 +1,142 @@
+// Injected before any page script in every frame (Playwright init script, main world).
+// Reports each storage write with the writer's stack to the scanner through a binding.
+// Everything it needs is captured here, before the page runs, so a page that later
+// replaces Error, JSON, Reflect or the binding global does not blind it.
+(() => {
+  "use strict";
+  const SINK = "__cmpScanSink";
+  const w = window;
+  const ErrorCtor = Error;
+  const JSONObject = JSON;
+  const stringify = JSON.stringify;
+  const apply = Reflect.apply;
+  const getDescriptor = Object.getOwnPropertyDescriptor;
+  const defineProperty = Object.defineProperty;
+  const StringCtor = String;
+  const location_ = w.location;
+  let sink = typeof w[SINK] === "function" ? w[SINK] : null;
+  const pending = [];
+
+  function stack() {
+    let limit;
+    try {
+      limit = ErrorCtor.stackTraceLimit;
+      ErrorCtor.stackTraceLimit = 50;
+    } catch (e) {}
+    let text = "";
+    try {
+      text = StringCtor(new ErrorCtor().stack || "");
+    } catch (e) {}
+    try {
+      ErrorCtor.stackTraceLimit = limit;
+    } catch (e) {}
+    return text;
+  }
+
+  function flush() {
+    if (!sink && typeof w[SINK] === "function") sink = w[SINK];
+    if (!sink) return;
+    while (pending.length) {
+      const message = pending.shift();
+      // Playwright's binding stub serialises with the global JSON.stringify: lend it the
+      // original for the call, in case the page replaced it.
+      const pageJSON = w.JSON;
+      const pageStringify = JSONObject.stringify;
+      try {
+        w.JSON = JSONObject;
+        JSONObject.stringify = stringify;
+        apply(sink, w, [message]);
+      } catch (e) {
+      } finally {
+        JSONObject.stringify = pageStringify;
+        w.JSON = pageJSON;
+      }
+    }
+  }
+
+  function report(data) {
+    try {
+      data.stack = stack();
+      data.frame = StringCtor(location_.href);
+      // about:blank and srcdoc frames inherit their creator's origin; location does not say so.
+      data.origin = StringCtor(w.origin);
+      pending.push(apply(stringify, JSONObject, [data]));
+    } catch (e) {
+      return;
+    }
+    flush();
+    // The binding may be installed a moment after the first script runs.
+    if (pending.length) setTimeout(flush, 0);
+  }
+
+  // document.cookie: wrap the prototype accessor, so writes through a page's own wrapper
+  // (several consent tools wrap document.cookie) still reach us.
+  try {
+    const cookie = getDescriptor(Document.prototype, "cookie");
+    if (cookie && cookie.set && cookie.get) {
+      defineProperty(Document.prototype, "cookie", {
+        configurable: true,
+        enumerable: cookie.enumerable,
+        get() {
+          return apply(cookie.get, this, []);
+        },
+        set(value) {
+          const result = apply(cookie.set, this, [value]);
+          let jar = "";
+          try {
+            jar = apply(cookie.get, this, []);
+          } catch (e) {}
+          report({ t: "cookie", value: StringCtor(value), jar: jar });
+          return result;
+        },
+      });
+    }
+  } catch (e) {}
+
+  try {
+    if (w.CookieStore && CookieStore.prototype.set) {
+      const set = CookieStore.prototype.set;
+      CookieStore.prototype.set = function (nameOrOptions, value) {
+        const o =
+          typeof nameOrOptions === "object" && nameOrOptions !== null
+            ? nameOrOptions
+            : { name: nameOrOptions, value: value };
+        report({
+          t: "cookieStore",
+          name: StringCtor(o.name),
+          domain: o.domain ? StringCtor(o.domain) : null,
+          path: o.path ? StringCtor(o.path) : null,
+          expires: typeof o.expires === "number" ? o.expires : null,
+        });
+        return apply(set, this, arguments);
+      };
+    }
+  } catch (e) {}
+
+  // Storage: remember which object is which now; reading them later may throw.
+  let local = null;
+  let session = null;
+  try {
+    local = w.localStorage;
+  } catch (e) {}
+  try {
+    session = w.sessionStorage;
+  } catch (e) {}
+  try {
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key, value) {
+      const result = apply(setItem, this, arguments);
+      const kind = this === local ? "localStorage" : this === session ? "sessionStorage" : null;
+      if (kind) report({ t: "storage", kind: kind, name: StringCtor(key) });
+      return result;
+    };
+  } catch (e) {}
+
+  try {
+    const open = IDBFactory.prototype.open;
+    IDBFactory.prototype.open = function (name) {
+      report({ t: "storage", kind: "indexedDB", name: StringCtor(name) });
+      return apply(open, this, arguments);
+    };
+  } catch (e) {}
+})();

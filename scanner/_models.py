@@ -1,0 +1,142 @@
+"""The scanner's public shapes: options in, progress out, the JSON report contract.
+
+The report fields are the contract of issue 4 (item 7); fields beyond it are marked "extra".
+Every model is frozen: a stage hands the next one finished values, never a shared dict.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Category",
+    "ItemKind",
+    "Page",
+    "Party",
+    "PassName",
+    "ReportItem",
+    "ScanOptions",
+    "ScanProgress",
+    "ScanReport",
+    "SetBy",
+    "TrackerRequest",
+    "Violation",
+]
+
+PassName = Literal["none", "accept", "reject"]
+Category = Literal["necessary", "preferences", "statistics", "marketing", "unclassified"]
+ItemKind = Literal["cookie", "localStorage", "sessionStorage", "indexedDB"]
+Party = Literal["first", "third"]
+SetBy = Literal["http", "script", "unknown"]
+SameSite = Literal["Strict", "Lax", "None"]
+ALL_PASSES: tuple[PassName, ...] = ("none", "accept", "reject")
+_PASS = AliasChoices("pass", "pass_")
+
+
+class _Frozen(BaseModel):
+    # `pass` is a Python keyword: the attribute is `pass_`, the JSON key is "pass".
+    model_config = ConfigDict(
+        frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+
+class ScanOptions(_Frozen):
+    """What to scan and how. Times are seconds."""
+
+    start_url: str
+    max_pages: int = Field(default=30, ge=1)
+    passes: tuple[PassName, ...] = ALL_PASSES
+    concurrency: int = Field(default=2, ge=1, le=16)
+    timeout: float = Field(default=30.0, gt=0, description="per-page navigation timeout")
+    settle: float = Field(default=3.0, ge=0, description="extra wait for late scripts")
+    idle_timeout: float = Field(default=5.0, ge=0, description="cap on waiting for network idle")
+    consent_timeout: float = Field(default=6.0, ge=0, description="cap on finding a banner")
+    ignore_https_errors: bool = False
+    browser_args: tuple[str, ...] = ()
+    chromium: str | None = None
+    kb_files: tuple[Path, ...] = ()
+    use_sitemap: bool = True
+    headless: bool = True
+
+
+class ScanProgress(_Frozen):
+    """One event for a progress bar: a page finished (or the phase changed)."""
+
+    phase: Literal["discover", "visit", "inspect", "done"]
+    pass_: PassName | None = Field(default=None, validation_alias=_PASS, serialization_alias="pass")
+    url: str | None = None
+    pages_done: int = 0
+    pages_total: int = 0
+    failed: bool = False
+
+
+class Page(_Frozen):
+    url: str
+    status: int | None
+    pass_: PassName = Field(validation_alias=_PASS, serialization_alias="pass")
+    error: str | None = None  # extra: why the page failed; the scan goes on
+    final_url: str | None = None  # extra: after redirects
+
+
+class ReportItem(_Frozen):
+    kind: ItemKind
+    name: str
+    domain: str
+    path: str | None
+    party: Party
+    vendor: str | None
+    category: Category
+    passes: tuple[PassName, ...]
+    first_seen_url: str
+    set_by: SetBy
+    initiator: str | None
+    expires_days: float | None  # None: a session cookie, or storage
+    http_only: bool | None
+    secure: bool | None
+    same_site: SameSite | None
+    # extra: how the item was attributed, so a reviewer can judge the suggestion.
+    attributed_by: Literal["name", "initiator", "host", "none"] = "none"
+    rule: str | None = None
+    description: str | None = None
+    vendor_name: str | None = None
+    kb_duration_days: float | None = None
+
+
+class TrackerRequest(_Frozen):
+    host: str
+    vendor: str | None
+    category: Category
+    passes: tuple[PassName, ...]
+    example_url: str
+    count: int = 0  # extra
+    first_seen_url: str | None = None  # extra: the page that sent it
+    vendor_name: str | None = None  # extra
+
+
+class Violation(_Frozen):
+    pass_: PassName = Field(validation_alias=_PASS, serialization_alias="pass")
+    kind: Literal["cookie", "localStorage", "sessionStorage", "indexedDB", "request"]
+    name: str
+    domain: str
+    vendor: str | None
+    category: Category
+    reason: str
+    url: str | None = None  # extra: where it was seen
+
+
+class ScanReport(_Frozen):
+    start_url: str
+    started_at: datetime
+    finished_at: datetime
+    pages: tuple[Page, ...]
+    items: tuple[ReportItem, ...]
+    requests: tuple[TrackerRequest, ...]
+    violations: tuple[Violation, ...]
+    # extra
+    passes: tuple[PassName, ...] = ()
+    consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
+    scanner: str = "cmp-scanner/1"

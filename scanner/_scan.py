@@ -1,0 +1,97 @@
+"""The entry point: collect (one browser pass at a time) → inspect → report."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from ._collect import run_pass
+from ._inspect import inspect
+from ._models import Page, ScanOptions, ScanProgress, ScanReport
+from ._records import PassCapture
+from ._site import host_of, normalize_url, registrable_domain
+from .browser import visitor_browser
+from .errors import BrowserError, InvalidTargetError, KnowledgeBaseLoadError
+from .kb import KnowledgeBase
+from .kb import KnowledgeBaseError as _KbError
+
+__all__ = ["scan_site"]
+
+
+def load_knowledge_base(options: ScanOptions) -> KnowledgeBase:
+    try:
+        return KnowledgeBase.load(options.kb_files)
+    except (_KbError, OSError, ValueError) as exc:
+        raise KnowledgeBaseLoadError(f"cannot load knowledge base: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _browser(playwright: Playwright, options: ScanOptions) -> AsyncIterator[Browser]:
+    try:
+        manager = visitor_browser(
+            playwright,
+            executable=options.chromium,
+            args=options.browser_args,
+            headless=options.headless,
+        )
+        browser = await manager.__aenter__()
+    except (PlaywrightError, FileNotFoundError) as exc:
+        raise BrowserError(f"cannot start Chromium: {exc}") from exc
+    try:
+        yield browser
+    except BaseException as exc:
+        if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await manager.__aexit__(None, None, None)
+
+
+async def scan_site(
+    options: ScanOptions, progress: Callable[[ScanProgress], None] | None = None
+) -> ScanReport:
+    """Scan a site in each requested pass and return the attributed report.
+
+    >>> options = ScanOptions(start_url="https://www.example.com/")
+    >>> report = await scan_site(options)  # doctest: +SKIP
+    >>> [v.reason for v in report.violations]  # doctest: +SKIP
+    """
+    started_at = datetime.now(UTC)
+    start = normalize_url(options.start_url)
+    if start is None:
+        raise InvalidTargetError(f"not an http(s) page URL: {options.start_url!r}")
+    kb = load_knowledge_base(options)
+    # Grows when the start page redirects to another registrable domain (example.se → .com).
+    sites = {registrable_domain(host_of(start))}
+    captures: list[PassCapture] = []
+    pages: list[str] | None = None
+    async with async_playwright() as playwright, _browser(playwright, options) as browser:
+        for name in dict.fromkeys(options.passes):
+            capture = await run_pass(browser, name, options, sites, pages, progress)
+            if pages is None:
+                pages = [visit.url for visit in capture.pages]
+            captures.append(capture)
+    if progress is not None:
+        progress(ScanProgress(phase="inspect"))
+    items, requests, violations = inspect(captures, kb, sites)
+    report = ScanReport(
+        start_url=start,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        pages=tuple(
+            Page(url=v.url, status=v.status, pass_=c.name, error=v.error, final_url=v.final_url)
+            for c in captures
+            for v in c.pages
+        ),
+        items=tuple(items),
+        requests=tuple(requests),
+        violations=tuple(violations),
+        passes=tuple(c.name for c in captures),
+        consent={c.name: c.consent for c in captures},
+    )
+    if progress is not None:
+        progress(ScanProgress(phase="done"))
+    return report

@@ -1,0 +1,148 @@
+"""``scan URL``: the command ``cmp-server scan`` mounts, also ``python -m scanner scan``.
+
+Human output (progress bar, summary tables) goes to the terminal; the JSON report goes to
+``--out`` (``-`` for stdout, which then moves the tables to stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import get_args
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ._models import PassName, ScanOptions, ScanProgress, ScanReport
+from ._scan import scan_site
+from ._summary import render_summary
+from .errors import ScanError
+
+__all__ = ["cli", "main", "scan"]
+
+_PASSES = get_args(PassName)
+
+
+def _parse_passes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    passes = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+    unknown = [p for p in passes if p not in _PASSES]
+    if unknown or not passes:
+        raise click.BadParameter(f"choose from {','.join(_PASSES)}; got {value!r}")
+    return passes
+
+
+def _run(options: ScanOptions, console: Console) -> ScanReport:
+    total = options.max_pages * len(options.passes)
+    with Progress(
+        TextColumn("[bold]{task.fields[stage]:<7}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[url]}", style="dim"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("scan", total=total, stage="start", url="")
+        done: dict[str, int] = {}
+        estimate: dict[str, int] = {}
+
+        def on_progress(event: ScanProgress) -> None:
+            if event.pass_ is not None:
+                done[event.pass_] = event.pages_done
+                estimate[event.pass_] = event.pages_total
+            remaining = len(options.passes) - len(estimate)
+            expected = sum(estimate.values()) + remaining * max(estimate.values(), default=0)
+            bar.update(
+                task,
+                completed=sum(done.values()),
+                total=max(expected, sum(done.values()), 1),
+                stage=event.pass_ or event.phase,
+                url=(event.url or "")[-60:],
+            )
+
+        return asyncio.run(scan_site(options, on_progress))
+
+
+@click.command("scan")
+@click.argument("url")
+@click.option("--max-pages", type=click.IntRange(1), default=30, show_default=True,
+              help="Page budget per pass.")
+@click.option("--passes", default="none,accept,reject", show_default=True,
+              callback=_parse_passes, help="Comma-separated passes to run.")
+@click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Pages open at once in a pass.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Per-page navigation timeout, seconds.")
+@click.option("--settle", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Extra seconds per page for late scripts.")
+@click.option("--out", "out", default=None, metavar="FILE|-",
+              help="Write the JSON report here ('-' for stdout).")
+@click.option("--ignore-https-errors", is_flag=True,
+              help="Accept invalid certificates (staging sites).")
+@click.option("--browser-arg", "browser_args", multiple=True, metavar="ARG",
+              help="Extra Chromium argument, repeatable (proxy, --host-resolver-rules=...).")
+@click.option("--chromium", type=click.Path(dir_okay=False), default=None,
+              help="Chromium binary to use (default: system Chromium, then Playwright's).")
+@click.option("--kb", "kb_files", multiple=True, type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Extra knowledge-base file, repeatable.")
+@click.option("--no-sitemap", is_flag=True, help="Do not read robots.txt and sitemaps.")
+@click.option("--fail-on-violations", is_flag=True,
+              help="Exit with status 3 when the report has violations (for CI).")
+def scan(
+    url: str,
+    max_pages: int,
+    passes: tuple[PassName, ...],
+    concurrency: int,
+    timeout: float,
+    settle: float,
+    out: str | None,
+    ignore_https_errors: bool,
+    browser_args: tuple[str, ...],
+    chromium: str | None,
+    kb_files: tuple[Path, ...],
+    no_sitemap: bool,
+    fail_on_violations: bool,
+) -> None:
+    """Scan URL before consent, after accept and after reject; report what it sets."""
+    human = Console(stderr=out == "-")
+    if not human.is_terminal:
+        human.width = 160  # a log file or CI: wide rows beat wrapped ones
+    options = ScanOptions(
+        start_url=url,
+        max_pages=max_pages,
+        passes=passes,
+        concurrency=concurrency,
+        timeout=timeout,
+        settle=settle,
+        ignore_https_errors=ignore_https_errors,
+        browser_args=browser_args,
+        chromium=chromium,
+        kb_files=kb_files,
+        use_sitemap=not no_sitemap,
+    )
+    try:
+        report = _run(options, human)
+    except ScanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    document = report.model_dump_json(indent=2)
+    if out == "-":
+        sys.stdout.write(document + "\n")
+        sys.stdout.flush()
+    elif out:
+        Path(out).write_text(document + "\n", encoding="utf-8")
+    render_summary(report, human)
+    if out and out != "-":
+        human.print(f"Report written to {out}")
+    if fail_on_violations and report.violations:
+        sys.exit(3)
+
+
+# ``python -m scanner scan URL``: a group, so it reads like ``cmp-server scan URL``.
+cli = click.Group("scanner", help="Cookie and tracker scanner.", commands=[scan])
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,40 @@
+"""``scan``: JSON to --out, the summary table for people."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import cli, scan
+from tests.scanner.fakeweb import FakeWeb
+
+pytestmark = pytest.mark.browser
+
+
+def _args(web: FakeWeb, *extra: str) -> list[str]:
+    return [
+        web.url("www.news.test"), "--max-pages", "1", "--passes", "none", "--settle", "0",
+        "--ignore-https-errors", "--no-sitemap", "--browser-arg", web.browser_args[0], *extra,
+    ]
+
+
+def test_json_to_stdout_and_table_to_stderr(web: FakeWeb) -> None:
+    result = CliRunner().invoke(scan, _args(web, "--out", "-", "--fail-on-violations"))
+    assert result.exit_code == 3, result.output  # violations found, as asked
+    report = json.loads(result.stdout)
+    assert report["start_url"] == web.url("www.news.test")
+    assert {v["name"] for v in report["violations"]} >= {"_ga", "YSC"}
+    assert "Violations" in result.stderr and "Google" in result.stderr
+
+
+def test_report_file_and_summary(web: FakeWeb, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(scan, _args(web, "--out", str(out)))
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["pages"][0]["pass"] == "none"
+    assert "Cookies and storage by category and vendor" in result.stdout
+
+
+def test_bad_passes_are_refused() -> None:
+    result = CliRunner().invoke(cli, ["scan", "https://x.test/", "--passes", "none,maybe"])
+    assert result.exit_code == 2 and "maybe" in result.output
