@@ -33,6 +33,22 @@ STATUS: tuple[tuple[type[errors.CmpError], int], ...] = (
 )
 
 
+class PreparedResponse(Response):
+    """A response whose headers were encoded once (per published version), not per request."""
+
+    def __init__(
+        self, body: bytes, raw_headers: list[tuple[bytes, bytes]], status_code: int = 200
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.raw_headers = list(raw_headers)  # a copy: the prepared list is shared
+        self.background = None
+
+
+def encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
 def json_response(
     content: object, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:

@@ -11,7 +11,9 @@ from starlette.routing import Route
 
 from . import errors
 from ._http import (
+    PreparedResponse,
     client_ip,
+    encode_headers,
     json_response,
     origin_host,
     parse_json,
@@ -48,35 +50,66 @@ def _not_modified(request: Request, etag: str) -> bool:
     return header.strip() == "*" or etag in (t.strip() for t in header.split(","))
 
 
+class _Prepared:
+    """Encoded headers of the config and the script, per published version."""
+
+    def __init__(self, published: Published) -> None:
+        config = {
+            "ETag": published.etag,
+            "Cache-Control": CONFIG_CACHE_CONTROL,
+            "Access-Control-Allow-Origin": "*",
+        }
+        self.config_304 = encode_headers(config)
+        self.config_200 = encode_headers(
+            {
+                **config,
+                "Content-Type": "application/json",
+                "Content-Length": str(len(published.body)),
+            }
+        )
+        script = {
+            "ETag": published.script_etag,
+            "Cache-Control": SCRIPT_CACHE_CONTROL,
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Vary": "Accept-Encoding",
+            "X-Content-Type-Options": "nosniff",
+        }
+        self.script_304 = encode_headers(script)
+        typed = {**script, "Content-Type": "text/javascript; charset=utf-8"}
+        self.script_200 = encode_headers({**typed, "Content-Length": str(len(published.script))})
+        self.script_gzip = encode_headers(
+            {**typed, "Content-Encoding": "gzip", "Content-Length": str(len(published.script_gzip))}
+        )
+
+
+_prepared: dict[str, _Prepared] = {}
+
+
+def _prepare(published: Published) -> _Prepared:
+    prepared = _prepared.get(published.content_hash)
+    if prepared is None:
+        if len(_prepared) > 1024:
+            _prepared.clear()
+        prepared = _prepared[published.content_hash] = _Prepared(published)
+    return prepared
+
+
 async def config(request: Request) -> Response:
     published = await _configs(request).latest(request.path_params["site_key"])
-    headers = {
-        "ETag": published.etag,
-        "Cache-Control": CONFIG_CACHE_CONTROL,
-        "Access-Control-Allow-Origin": "*",
-    }
+    prepared = _prepare(published)
     if _not_modified(request, published.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(published.body, headers=headers, media_type="application/json")
+        return PreparedResponse(b"", prepared.config_304, 304)
+    return PreparedResponse(published.body, prepared.config_200)
 
 
 async def script(request: Request) -> Response:
     published = await _configs(request).latest(request.path_params["site_key"])
-    headers = {
-        "ETag": published.script_etag,
-        "Cache-Control": SCRIPT_CACHE_CONTROL,
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-    }
+    prepared = _prepare(published)
     if _not_modified(request, published.script_etag):
-        return Response(status_code=304, headers=headers)
+        return PreparedResponse(b"", prepared.script_304, 304)
     if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        body = published.script_gzip
-    else:
-        body = published.script
-    return Response(body, headers=headers, media_type="text/javascript; charset=utf-8")
+        return PreparedResponse(published.script_gzip, prepared.script_gzip)
+    return PreparedResponse(published.script, prepared.script_200)
 
 
 def _allowed_origin(request: Request, published: Published, *, required: bool) -> str | None:
