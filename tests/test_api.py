@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import orjson
 import pytest
 
+from cmp_server.errors import SiteNotFound
 from cmp_server.models import ConsentReceipt
 from cmp_server.services import publishing, sites
 from cmp_server.settings import Settings
@@ -300,3 +302,18 @@ async def test_unknown_route_gets_json_error(client: httpx.AsyncClient) -> None:
     assert r.json() == {"error": "not_found", "detail": "Not Found"}
     r = await client.delete("/v1/sites/x/config")
     assert r.status_code == 405
+
+
+async def test_config_lookups_are_shared_and_misses_cached(app, settings) -> None:  # type: ignore[no-untyped-def]
+    from cmp_server.services.configs import ConfigCache
+
+    site, _ = await published_site()
+    cache = ConfigCache(ttl=60)
+    results = await asyncio.gather(*(cache.latest(site.key) for _ in range(50)))
+    assert len({id(r) for r in results}) == 1  # one lookup served all fifty
+    for _ in range(3):
+        with pytest.raises(SiteNotFound):
+            await cache.latest("unknownsite")
+    other = await sites.create_site("Later", ["later.example"])
+    await publishing.publish(other)
+    assert (await cache.latest(other.key)).site.key == other.key

@@ -6,6 +6,7 @@ Each process keeps a small cache. The newest version of a site is looked up agai
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import re
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 
 from .._utils import sha256_hex
-from ..errors import NothingPublished, SiteNotFound, VersionNotFound
+from ..errors import CmpError, NothingPublished, SiteNotFound, VersionNotFound
 from ..models import ConfigVersion, Site
 
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
@@ -105,29 +106,56 @@ class ConfigCache:
     def __init__(self, ttl: float, max_versions: int = 4096) -> None:
         self._ttl = ttl
         self._max_versions = max_versions
-        self._latest: dict[str, tuple[float, Published]] = {}
+        self._latest: dict[str, tuple[float, Published | CmpError]] = {}
         self._versions: dict[tuple[str, int], Published] = {}
+        self._loading: dict[str, asyncio.Future[Published]] = {}
 
     def forget(self, site_key: str) -> None:
         self._latest.pop(site_key, None)
 
     async def latest(self, site_key: str) -> Published:
-        now = time.monotonic()
         hit = self._latest.get(site_key)
-        if hit is not None and now - hit[0] < self._ttl:
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            if isinstance(hit[1], CmpError):
+                # A fresh exception each time: re-raising one instance would grow its traceback.
+                raise type(hit[1])(hit[1].detail)
             return hit[1]
-        site = await Site.get_or_none(key=site_key) if _KEY.fullmatch(site_key) else None
-        if site is None:
+        if not _KEY.fullmatch(site_key):
             raise SiteNotFound(f"no site with key {site_key!r}")
-        version = await ConfigVersion.filter(site=site).order_by("-number").first()
+        # One lookup per site at a time: when an entry expires under load, the requests in
+        # flight wait for the same query instead of each sending their own.
+        loading = self._loading.get(site_key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(site_key))
+            self._loading[site_key] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(site_key, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, site_key: str) -> Published:
+        now = time.monotonic()
+        version = (
+            await ConfigVersion.filter(site__key=site_key)
+            .select_related("site")
+            .order_by("-number")
+            .first()
+        )
         if version is None:
-            raise NothingPublished(f"site {site_key!r} has not published a banner yet")
+            error: CmpError
+            if await Site.exists(key=site_key):
+                error = NothingPublished(f"site {site_key!r} has not published a banner yet")
+            else:
+                error = SiteNotFound(f"no site with key {site_key!r}")
+            self._latest[site_key] = (now, error)
+            raise error
+        site = version.site
+        hit = self._latest.get(site_key)
+        previous = hit[1] if hit is not None else None
         if (
-            hit is not None
-            and hit[1].number == version.number
-            and hit[1].site.domains == tuple(site.domains)
+            isinstance(previous, Published)
+            and previous.number == version.number
+            and previous.site.domains == tuple(site.domains)
         ):
-            published = hit[1]
+            published = previous
         else:
             published = _published(site, version)
         self._latest[site_key] = (now, published)

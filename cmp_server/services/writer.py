@@ -3,8 +3,10 @@
 Requests that arrive while a transaction is committing wait in a queue; the next transaction
 takes all of them (up to ``batch_max``). Each request is answered only after the transaction
 holding its receipt has committed, and a failed transaction fails only its own requests, with a
-retryable error. One insert statement per batch instead of one transaction per request is what
-lets this beat one-insert-per-request throughput without giving up durability.
+retryable error. One read and one insert per batch instead of one transaction per request is what
+lets this beat one-insert-per-request throughput without giving up durability. Duplicates
+across processes are caught by the unique receipt id: the batch fails, its senders retry, and
+the retry finds the stored receipt.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from tortoise.transactions import in_transaction
+from tortoise.expressions import Q
 
 from .._utils import utcnow
 from ..errors import CmpError, ReceiptConflict, Unavailable, WriteFailed
@@ -88,9 +90,9 @@ class ReceiptWriter:
 
     async def _commit(self, batch: list[_Item]) -> None:
         try:
-            async with in_transaction():
-                outcomes = await _insert(batch)
-        except Exception:  # the whole transaction rolled back: nothing of it was written
+            # One read, then one multi-row insert, which the driver runs as one transaction.
+            outcomes = await _insert(batch)
+        except Exception:  # the insert rolled back as a whole: nothing of it was written
             log.exception("receipt batch of %d failed", len(batch))
             outcomes = [WriteFailed("the receipt could not be stored; send it again")] * len(batch)
         else:
@@ -107,16 +109,17 @@ class ReceiptWriter:
 async def _insert(batch: list[_Item]) -> list[StoredReceipt | CmpError]:
     drafts = [draft for draft, _ in batch]
     ids = {d.receipt.receipt_id for d in drafts}
-    existing = {r.receipt_id: r for r in await ConsentReceipt.filter(receipt_id__in=ids)}
     consent_ids = {d.receipt.consent_id for d in drafts}
-    # The last receipt of each visitor so far: each new one links to it and chains its hash.
+    # One query for both: receipts sent before with these ids (idempotency), and each
+    # visitor's receipts so far, the last of which the new one links to and chains.
+    known_rows = await ConsentReceipt.filter(
+        Q(receipt_id__in=ids) | Q(consent_id__in=consent_ids)
+    ).order_by("id")
+    existing = {r.receipt_id: r for r in known_rows if r.receipt_id in ids}
     last: dict[UUID, tuple[UUID, str]] = {}
-    for receipt_id, consent_id, chain_hash in (
-        await ConsentReceipt.filter(consent_id__in=consent_ids)
-        .order_by("id")
-        .values_list("receipt_id", "consent_id", "record_hash")
-    ):
-        last[consent_id] = (receipt_id, chain_hash)
+    for row in known_rows:
+        if row.consent_id in consent_ids:
+            last[row.consent_id] = (row.receipt_id, row.record_hash)
 
     outcomes: list[StoredReceipt | CmpError] = []
     new_rows: list[ConsentReceipt] = []
