@@ -157,8 +157,9 @@ async def ceiling(opts: ScanOptions, urls: list[str]) -> int:
 
 async def _open_pages(context: BrowserContext, queue: list[str], opts: ScanOptions) -> None:
     while queue:
+        url = queue.pop()  # before any await: the other workers share the queue
         page = await context.new_page()
-        await page.goto(queue.pop(), wait_until="domcontentloaded")
+        await page.goto(url, wait_until="domcontentloaded")
         await settle(page, opts)
         await page.close()
 
@@ -192,22 +193,27 @@ async def main() -> None:
                          s_rss, c_rss, len(report.items), len(report.violations)))
             print(f"concurrency {concurrency}: scan {s_pages} pages in {s_time:.1f} s, "
                   f"ceiling {c_pages} in {c_time:.1f} s", flush=True)
+            _table(rows[-1:])
     finally:
         server.shutdown()
-
-    def rss(samples: list[float]) -> str:
-        third = max(len(samples) // 3, 1)
-        parts = [samples[:third], samples[third : 2 * third], samples[2 * third :]]
-        return "/".join(f"{max(part or samples):.0f}" for part in parts)
-
     print()
+    _table(rows)
+
+
+def _rss(samples: list[float]) -> str:
+    third = max(len(samples) // 3, 1)
+    parts = [samples[:third], samples[third : 2 * third], samples[2 * third :]]
+    return "/".join(f"{max(part or samples):.0f}" for part in parts)
+
+
+def _table(rows: list[tuple[int, int, float, float, list[float], list[float], int, int]]) -> None:
     print(f"{'conc':>4} {'pages':>5} {'scan p/min':>10} {'ceiling p/min':>13} {'ratio':>6} "
           f"{'scan peak RSS MB (1st/2nd/3rd third)':>36} {'ceiling peak RSS MB':>20} "
-          f"{'items':>5} {'viol':>4}")
+          f"{'items':>5} {'viol':>4}", flush=True)
     for conc, pages, scan_rate, ceil_rate, s_rss, c_rss, items, viol in rows:
         print(f"{conc:>4} {pages:>5} {scan_rate:>10.1f} {ceil_rate:>13.1f} "
-              f"{scan_rate / ceil_rate:>6.2f} {rss(s_rss):>36} {rss(c_rss):>20} "
-              f"{items:>5} {viol:>4}")
+              f"{scan_rate / ceil_rate:>6.2f} {_rss(s_rss):>36} {_rss(c_rss):>20} "
+              f"{items:>5} {viol:>4}", flush=True)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def create_app(settings: Settings, *, extra_routes: list[Route] | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         await db.open_database(url, run_migrations=url.startswith("sqlite"))
-        writer = ReceiptWriter(settings.receipt_batch_max)
+        # SQLite has one connection and one writer at a time; PostgreSQL takes several lanes.
+        lanes = 1 if url.startswith("sqlite") else settings.receipt_writer_lanes
+        writer = ReceiptWriter(settings.receipt_batch_max, lanes)
         await writer.start()
         app.state.writer = writer
         purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     # Group commit: the most receipts one transaction takes.
     receipt_batch_max: int = Field(default=512, ge=1)
+    # Group-commit writers side by side on PostgreSQL (each visitor always in the same one).
+    receipt_writer_lanes: int = Field(default=4, ge=1, le=32)
     # How long a served config may be reused before the newest version is looked up again.
     config_cache_seconds: float = Field(default=2.0, ge=0)
     purge_interval_seconds: float = Field(default=6 * 3600, gt=0)

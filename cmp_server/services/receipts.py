@@ -38,8 +38,9 @@ def truncate_ip(address: str | None) -> str | None:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ipaddress.IPv4Address(ip.packed[:3] + b"\0"))
+    return str(ipaddress.IPv6Address(ip.packed[:6] + b"\0" * 10))
 
 
 def check_choices(receipt: ReceiptIn, published: Published) -> None:

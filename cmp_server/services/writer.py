@@ -45,48 +45,57 @@ _Item = tuple[ReceiptDraft, "asyncio.Future[StoredReceipt]"]
 
 
 class ReceiptWriter:
-    def __init__(self, batch_max: int = 512) -> None:
+    """``lanes`` writers run side by side, each with its own queue. A visitor's receipts
+    always go through the same lane (by consent id), so each visitor's chain stays in order,
+    while the lanes keep several database round trips in flight at once."""
+
+    def __init__(self, batch_max: int = 512, lanes: int = 1) -> None:
         self._batch_max = batch_max
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._queues: list[asyncio.Queue[_Item]] = [asyncio.Queue() for _ in range(lanes)]
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.batches = 0  # for tests and metrics: how many transactions were committed
 
     async def start(self) -> None:
         self._closing = False
-        self._task = asyncio.create_task(self._run(), name="receipt-writer")
+        self._tasks = [
+            asyncio.create_task(self._run(queue), name=f"receipt-writer-{i}")
+            for i, queue in enumerate(self._queues)
+        ]
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
         self._closing = True
-        await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
+        for queue in self._queues:
+            await queue.join()
+        for task in self._tasks:
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
+        self._tasks = []
 
     async def submit(self, draft: ReceiptDraft) -> StoredReceipt:
-        if self._closing or self._task is None:
+        if self._closing or not self._tasks:
             raise Unavailable("the server is shutting down; send the receipt again")
         future: asyncio.Future[StoredReceipt] = asyncio.get_running_loop().create_future()
-        await self._queue.put((draft, future))
+        lane = draft.receipt.consent_id.int % len(self._queues)
+        await self._queues[lane].put((draft, future))
         # Shielded: a client that disconnects must not cancel a write other requests share.
         return await asyncio.shield(future)
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[_Item]) -> None:
         while True:
-            first = await self._queue.get()
+            first = await queue.get()
             batch = [first]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            while len(batch) < self._batch_max and not queue.empty():
+                batch.append(queue.get_nowait())
             try:
                 await self._commit(batch)
             finally:
                 for _ in batch:
-                    self._queue.task_done()
+                    queue.task_done()
 
     async def _commit(self, batch: list[_Item]) -> None:
         try:
