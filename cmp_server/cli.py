@@ -290,6 +290,44 @@ def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
         raise click.ClickException(exc.detail) from None
 
 
+@main.command("scans")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--limit", default=10, show_default=True, type=int)
+def list_scans(site_key: str, limit: int) -> None:
+    """Show a site's recent scan jobs, their progress, and what the last scan changed."""
+    from .errors import CmpError
+    from .models import Scan, ScanJob
+    from .services.sites import get_site
+
+    async def work() -> list[str]:
+        site = await get_site(site_key)
+        lines = []
+        for job in await ScanJob.filter(site=site).order_by("-id").limit(limit):
+            progress = job.progress or {}
+            done, total = progress.get("pages_done", 0), progress.get("pages_total", 0)
+            lines.append(
+                f"job {job.id}  {job.status:<8} {job.options.get('start_url')}  "
+                f"pass {progress.get('pass', '-')} {done}/{total} pages  "
+                f"requested {job.requested_at:%Y-%m-%d %H:%M}"
+                + (f"  error: {job.error}" if job.error else "")
+            )
+        last = await Scan.filter(site=site).order_by("-id").first()
+        if last is not None:
+            diff = last.diff
+            lines.append(
+                f"last scan {last.finished_at:%Y-%m-%d %H:%M}: {last.summary}; "
+                f"new items {diff.get('items_added')}, gone {diff.get('items_removed')}, "
+                f"new violations {diff.get('violations_added')}"
+            )
+        return lines
+
+    try:
+        lines = _with_db(_settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo("\n".join(lines) if lines else "no scans yet")
+
+
 @main.group()
 def kb() -> None:
     """The tracker knowledge base the scanner attributes with."""

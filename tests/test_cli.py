@@ -18,7 +18,21 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "migrate", "create-site", "export-receipts", "purge-receipts", "demo"]
+    "command",
+    [
+        "serve",
+        "migrate",
+        "create-site",
+        "export-receipts",
+        "purge-receipts",
+        "demo",
+        "verify-receipts",
+        "worker",
+        "request-scan",
+        "scans",
+        "scan",
+        "kb",
+    ],
 )
 def test_every_command_has_help(command: str, env: dict[str, str]) -> None:
     result = run_cli([command, "--help"], env)
@@ -108,3 +122,35 @@ def test_serve_on_an_unmigrated_postgres_says_to_migrate(tmp_path: Path) -> None
     result = run_cli(["serve", "--port", "1"], cli_env(url, tmp_path))
     assert result.returncode != 0
     assert "cmp-server migrate" in result.stderr
+
+
+def test_kb_import_loads_the_open_cookie_database(env: dict[str, str], tmp_path: Path) -> None:
+    csv_file = Path(__file__).resolve().parents[2] / "shared/data/open-cookie-database.csv"
+    if not csv_file.exists():
+        pytest.skip("the Open Cookie Database is not beside the checkout")
+    result = run_cli(["kb", "import", str(csv_file)], env)
+    assert result.returncode == 0, result.stderr
+    assert "imported 2264 rules" in result.stdout
+    stored = tmp_path / "kb" / "open-cookie-database.json"
+    assert stored.exists()
+    from scanner.kb import KnowledgeBase
+
+    kb = KnowledgeBase.load([stored])
+    match = kb.match_cookie("hubspotapi")
+    assert match is not None and match.category != "unclassified"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,thing\nx,y\n")
+    result = run_cli(["kb", "import", str(bad)], env)
+    assert result.returncode != 0 and "Error" in result.stderr
+
+
+def test_request_scan_and_list_jobs(env: dict[str, str]) -> None:
+    created = run_cli(["create-site", "--name", "Scanme", "--domain", "scan.example"], env)
+    key = created.stdout.strip()
+    refused = run_cli(["request-scan", "--site", key, "--url", "http://127.0.0.1/"], env)
+    assert refused.returncode != 0 and "127.0.0.1" in refused.stderr
+    allowed = {**env, "CMP_ALLOW_PRIVATE_SCAN_TARGETS": "true"}
+    queued = run_cli(["request-scan", "--site", key, "--url", "http://127.0.0.1:9/"], allowed)
+    assert queued.returncode == 0, queued.stderr
+    listed = run_cli(["scans", "--site", key], env)
+    assert f"job {queued.stdout.strip()}  queued" in listed.stdout
