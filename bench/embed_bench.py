@@ -9,14 +9,21 @@ Measures, per library and profile (desktop; mobile with 4x CPU throttling):
   frame before the first paint shows nothing),
 - long tasks (PerformanceObserver ``longtask``) and Cumulative Layout Shift.
 
-Run: ``.venv/bin/python bench/embed_bench.py [--runs 7]`` after ``npm ci`` in ``embed/``.
-Not a test: numbers go to stdout (and ``--json`` to a file), nothing is asserted.
+``--attribute`` adds one traced load per library on the mobile profile (Chromium's trace via
+CDP, not counted in the tables) and prints what each long task the page observed spent its
+time on: script by URL, HTML parsing, style, layout, paint, GC. ``--bundle NAME=PATH`` adds
+another build of our embed as a row of its own in the same interleaved run (e.g. the previous
+commit's ``cmp.js``, for a before/after under the same machine load).
+
+Run: ``.venv/bin/python bench/embed_bench.py [--runs 7] [--attribute]`` after ``npm ci`` in
+``embed/``. Not a test: numbers go to stdout (and ``--json`` to a file), nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import gzip
 import json
 import socket
@@ -151,8 +158,19 @@ class Lib:
     extra_sizes: dict[str, int] = field(default_factory=dict)
 
 
-def libraries() -> list[Lib]:
-    ours = render_script(embed_bundle(), json.dumps(our_config(), separators=(",", ":")).encode())
+OURS_FINDER = ("(() => { const h = document.querySelector('cmp-banner');"
+               " return h && h.shadowRoot && h.shadowRoot.querySelector('.b'); })()")
+
+
+def our_lib(name: str, bundle: bytes) -> Lib:
+    slug = name.replace(" ", "-").replace("/", "-")
+    served = render_script(bundle, json.dumps(our_config(), separators=(",", ":")).encode())
+    return Lib(name, {f"/{slug}/cmp.js": served}, [f"/{slug}/cmp.js"],
+               f'<script src="/{slug}/cmp.js"></script>', "", OURS_FINDER,
+               {"without texts": gz(bundle)})
+
+
+def libraries(extra: dict[str, bytes] | None = None) -> list[Lib]:
     vanilla_js = (NODE / "vanilla-cookieconsent/dist/cookieconsent.umd.js").read_bytes()
     vanilla_css = (NODE / "vanilla-cookieconsent/dist/cookieconsent.css").read_bytes()
     klaro_js = (NODE / "klaro/dist/klaro.js").read_bytes()
@@ -160,11 +178,8 @@ def libraries() -> list[Lib]:
     osano_css = (NODE / "cookieconsent/build/cookieconsent.min.css").read_bytes()
     return [
         Lib("no banner (baseline)", {}, [], "", "", "document.querySelector('h1')"),
-        Lib("ours", {"/ours/cmp.js": ours}, ["/ours/cmp.js"],
-            '<script src="/ours/cmp.js"></script>', "",
-            "(() => { const h = document.querySelector('cmp-banner');"
-            " return h && h.shadowRoot && h.shadowRoot.querySelector('.b'); })()",
-            {"without texts": gz(embed_bundle())}),
+        our_lib("ours", embed_bundle()),
+        *(our_lib(f"ours: {name}", bundle) for name, bundle in (extra or {}).items()),
         Lib("vanilla-cookieconsent",
             {"/vanilla/cc.js": vanilla_js, "/vanilla/cc.css": vanilla_css},
             ["/vanilla/cc.js", "/vanilla/cc.css"],
@@ -192,10 +207,14 @@ def gz(data: bytes) -> int:
 
 PROBE = """
 (() => {
-  const b = window.__bench = {longtasks: [], cls: 0, visible: null, fcp: null};
+  const b = window.__bench = {longtasks: [], longtaskStarts: [], cls: 0, visible: null,
+                             fcp: null};
   try {
     new PerformanceObserver((l) => {
-      for (const e of l.getEntries()) b.longtasks.push(e.duration);
+      for (const e of l.getEntries()) {
+        b.longtasks.push(e.duration);
+        b.longtaskStarts.push([e.startTime, e.duration]);
+      }
     })
       .observe({type: 'longtask', buffered: true});
     new PerformanceObserver((l) => {
@@ -281,6 +300,93 @@ async def measure(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]
         await context.close()
 
 
+# Trace events that say what a task spent its time on (exclusive time, by label).
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel",
+                    "blink.user_timing"]
+KINDS = {"ParseHTML": "parse HTML", "UpdateLayoutTree": "style", "Layout": "layout",
+         "PrePaint": "paint", "Paint": "paint", "Layerize": "paint", "Commit": "paint",
+         "MajorGC": "GC", "MinorGC": "GC", "v8.compile": "compile",
+         **dict.fromkeys(["EvaluateScript", "FunctionCall", "TimerFire", "FireAnimationFrame",
+                          "EventDispatch", "FireIdleCallback", "RunMicrotasks"], "js")}
+
+
+def _script(e: dict[str, Any]) -> str:
+    data = e.get("args", {}).get("data") or {}
+    url = data.get("url") or data.get("scriptName") or ""
+    return url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1] if "/" in url else url
+
+
+def long_task_breakdown(events: list[dict[str, Any]], observed: list[list[float]]
+                        ) -> list[tuple[float, float, list[tuple[str, float]]]]:
+    """For each long task the page observed ([start, duration] in page time), where its time
+    went, from the main thread's trace events. JS without a script URL is the page's inline
+    code or the benchmark's own probe; ``other`` is the browser's own work outside these
+    events (e.g. waiting for a synchronous IPC is inside the JS that made it)."""
+    threads = {(e["pid"], e["tid"]) for e in events if e.get("ph") == "M"
+               and e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"}
+    main = sorted((e for e in events if (e.get("pid"), e.get("tid")) in threads
+                   and e.get("ph") == "X"), key=lambda e: (e["ts"], -e.get("dur", 0)))
+    nav = [e["ts"] for e in events if e.get("name") == "navigationStart"
+           and (e.get("pid"), e.get("tid")) in threads
+           and str((e.get("args", {}).get("data") or {}).get("documentLoaderURL", ""))
+           .startswith("http")]
+    if not nav:
+        return []
+    t0 = max(nav)
+    tasks = [e for e in main if e["name"] == "RunTask" and e.get("dur", 0) >= 50000]
+    out = []
+    for start, duration in observed:
+        near = [t for t in tasks if abs((t["ts"] - t0) / 1000 - start) < 3]
+        if not near:
+            continue
+        task = near[0]
+        end = task["ts"] + task["dur"]
+        spent: collections.Counter[str] = collections.Counter()
+        stack: list[tuple[int, str]] = []
+        for e in main:
+            if not (task["ts"] <= e["ts"] < end) or e["name"] not in KINDS:
+                continue
+            while stack and stack[-1][0] <= e["ts"]:
+                stack.pop()
+            label = KINDS[e["name"]]
+            if label == "js":
+                script = _script(e)
+                label = f"js {script}" if script else (stack[-1][1] if stack else "js (no URL)")
+            dur = e.get("dur", 0)
+            spent[label] += dur
+            if stack:
+                spent[stack[-1][1]] -= dur
+            stack.append((e["ts"] + dur, label))
+        spent["other"] = task["dur"] - sum(spent.values())
+        out.append((start, duration, [(k, v / 1000) for k, v in spent.most_common() if v >= 1000]))
+    return out
+
+
+Breakdown = tuple[list[tuple[float, float, list[tuple[str, float]]]], float, float]
+
+
+async def attribute(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]) -> Breakdown:
+    """One traced load (not counted in the tables): the long tasks and what they spent, first
+    contentful paint and banner visible (to tell the page's first frame from the banner's)."""
+    context = await browser.new_context(**profile["context"])
+    try:
+        await context.add_init_script(PROBE.replace("FINDER", lib.finder))
+        page = await context.new_page()
+        if profile["cpu"] != 1:
+            cdp = await context.new_cdp_session(page)
+            await cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
+        await browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+        await page.goto(f"{base}/{lib.name}/", wait_until="load")
+        await page.wait_for_function("window.__bench.visible !== null", timeout=15000)
+        await page.wait_for_timeout(1000)
+        bench = await page.evaluate("window.__bench")
+        trace = json.loads(await browser.stop_tracing())
+        return (long_task_breakdown(trace["traceEvents"], bench["longtaskStarts"]),
+                bench["fcp"] or 0, bench["visible"])
+    finally:
+        await context.close()
+
+
 def fmt_ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
@@ -289,13 +395,23 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="page loads per library and profile")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--attribute", action="store_true",
+                        help="trace one more load per library (mobile) and break down its long "
+                             "tasks")
+    parser.add_argument("--bundle", action="append", default=[], metavar="NAME=PATH",
+                        help="another build of our cmp.js, measured as its own row")
     args = parser.parse_args()
 
-    libs = libraries()
+    bundles = {}
+    for spec in args.bundle:
+        name, _, file = spec.partition("=")
+        bundles[name] = Path(file).read_bytes()
+    libs = libraries(bundles)
     tmp = tempfile.TemporaryDirectory()
     server, base = serve(libs, Path(tmp.name))
     results: dict[str, dict[str, list[dict[str, Any]]]] = {p: {lib.name: [] for lib in libs}
                                                            for p in PROFILES}
+    breakdowns: dict[str, Breakdown] = {}
     async with async_playwright() as pw:
         browser = await launch_chromium(pw, args=["--disable-blink-features=AutomationControlled"])
         try:
@@ -305,6 +421,9 @@ async def main() -> None:
                 for _ in range(args.runs):
                     for lib in libs:  # interleaved, so drift hits every library alike
                         results[pname][lib.name].append(await measure(browser, base, lib, profile))
+            if args.attribute:
+                for lib in libs:
+                    breakdowns[lib.name] = await attribute(browser, base, lib, PROFILES["mobile"])
         finally:
             await browser.close()
             server.terminate()
@@ -343,8 +462,19 @@ async def main() -> None:
             ratio = "-" if not lib.assets else fmt_ratio(visible, med_ours)
             print(f"| {lib.name} | {visible:.0f} | {ratio} | {fcp:.0f} | "
                   f"{longest:.0f} | {over:g} | {cls:.3f} |")
+    if breakdowns:
+        print("\n**Long tasks on one traced mobile load** (start and duration in ms; exclusive "
+              "time by kind; `js <dir>/<file>` is script from that URL, `js (no URL)` inline "
+              "code or the benchmark's probe)\n")
+        for name, (tasks, fcp, visible) in breakdowns.items():
+            print(f"- {name} (FCP {fcp:.0f}, banner visible {visible:.0f}): "
+                  + ("none" if not tasks else ""))
+            for start, duration, spent in tasks:
+                parts = ", ".join(f"{k} {v:.0f}" for k, v in spent)
+                print(f"  - at {start:.0f}, {duration:.0f} ms: {parts}")
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "raw": results}, indent=1))
+        args.json.write_text(json.dumps({"summary": summary, "raw": results,
+                                         "long_tasks": breakdowns}, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 //   <iframe data-cmp-src="..." data-cmp-category="marketing">
 // They are inert by markup; this module runs them once their purposes are granted, one at a
 // time in document order (a src script finishes loading before the next one starts), and
-// watches for such elements added later.
+// watches for such elements added later. The same (single) MutationObserver hands
+// `[data-cmp-declaration]` elements, also ones added later, to the declaration filler.
 import {
-  ATTR_CATEGORY, ATTR_PLACEHOLDER, ATTR_SRC, ATTR_TYPE, JS_TYPE, SEL_IFRAME, SEL_SCRIPT,
+  ATTR_CATEGORY, ATTR_PLACEHOLDER, ATTR_SRC, ATTR_TYPE, JS_TYPE, SEL_DECLARATION, SEL_IFRAME,
+  SEL_SCRIPT,
 } from './constants.js';
 import { onReady, purposesOf, safe } from './util.js';
 
@@ -13,8 +15,9 @@ import { onReady, purposesOf, safe } from './util.js';
  * @param {(purpose: string) => boolean} granted
  * @param {(iframe: HTMLIFrameElement, purposes: string[]) => Element | null} placeholder
  *   makes the element shown in place of a blocked iframe (the UI module provides it)
+ * @param {(el: Element) => void} declare  fills a `[data-cmp-declaration]` element
  */
-export function createBlocker(granted, placeholder) {
+export function createBlocker(granted, placeholder, declare) {
   /** @type {Promise<void>} scripts run one after another */
   let chain = Promise.resolve();
   /** @type {Map<Element, Element>} blocked iframe -> its placeholder */
@@ -54,18 +57,23 @@ export function createBlocker(granted, placeholder) {
       if (src && f.getAttribute('src') !== src) f.src = src;
     } else if (!holders.has(f)) {
       if (f.getAttribute('src')) f.removeAttribute('src');
+      // The placeholder hides the frame once it stands in its place.
       const ph = safe(() => placeholder(f, purposesOf(f, ATTR_CATEGORY)));
-      if (ph) {
-        holders.set(f, ph);
-        f.hidden = true;
-      }
+      if (ph) holders.set(f, ph);
     }
   };
 
-  /** @param {ParentNode} root */
-  const scan = (root) => {
-    for (const f of Array.prototype.slice.call(root.querySelectorAll(SEL_IFRAME))) handleIframe(f);
-    for (const s of Array.prototype.slice.call(root.querySelectorAll(SEL_SCRIPT))) {
+  /** @param {ParentNode} root  @param {string} sel */
+  const all = (root, sel) => Array.prototype.slice.call(root.querySelectorAll(sel));
+
+  /**
+   * @param {ParentNode} root
+   * @param {boolean} [fresh]  new to us: also fill its declarations
+   */
+  const scan = (root, fresh) => {
+    if (fresh) for (const d of all(root, SEL_DECLARATION)) safe(() => declare(d));
+    for (const f of all(root, SEL_IFRAME)) handleIframe(f);
+    for (const s of all(root, SEL_SCRIPT)) {
       if (allowed(s)) chain = chain.then(() => runScript(s));
     }
   };
@@ -74,10 +82,11 @@ export function createBlocker(granted, placeholder) {
   const scanNode = (n) => {
     if (n.nodeType !== 1) return;
     const el = /** @type {Element} */ (n);
-    if (el.matches(SEL_IFRAME)) handleIframe(/** @type {HTMLIFrameElement} */ (el));
+    if (el.matches(SEL_DECLARATION)) safe(() => declare(el));
+    else if (el.matches(SEL_IFRAME)) handleIframe(/** @type {HTMLIFrameElement} */ (el));
     else if (el.matches(SEL_SCRIPT)) {
       if (allowed(el)) chain = chain.then(() => runScript(/** @type {HTMLScriptElement} */ (el)));
-    } else if (el.firstElementChild && !el.hasAttribute(ATTR_PLACEHOLDER)) scan(el);
+    } else if (el.firstElementChild && !el.hasAttribute(ATTR_PLACEHOLDER)) scan(el, true);
   };
 
   return {
@@ -88,7 +97,7 @@ export function createBlocker(granted, placeholder) {
     _start() {
       onReady(() => {
         started = true;
-        scan(document);
+        scan(document, true);
         new MutationObserver((records) => safe(() => {
           for (const r of records) {
             for (const n of Array.prototype.slice.call(r.addedNodes)) scanNode(n);

@@ -53,6 +53,8 @@ export function createConsent(site, store) {
       return out;
     },
     _gpc: site._gpc,
+    /** A consent cookie was there at page load (also an outdated one). */
+    _returning: !!stored,
     /** @param {Listener} fn */
     _subscribe(fn) {
       listeners.push(fn);

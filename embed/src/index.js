@@ -1,4 +1,5 @@
-// Entry point: wires the consent state to its subscribers. Runs synchronously, first in <head>.
+// Entry point: wires the consent state to its subscribers. Runs synchronously, first in <head>,
+// and does only what must precede the page's other tags; the UI is built later.
 import { createApi, domEvent } from './api.js';
 import { createBlocker } from './blocker.js';
 import { apiBase, resolveSite } from './config.js';
@@ -6,9 +7,9 @@ import { createConsent } from './consent.js';
 import { startConsentMode } from './consentmode.js';
 import { createSender } from './receipts.js';
 import { cookieStore, deleteItems } from './storage.js';
-import { fillDeclarations } from './ui/declaration.js';
+import { fillDeclaration } from './ui/declaration.js';
 import { createUI } from './ui/ui.js';
-import { onReady, safe } from './util.js';
+import { safe } from './util.js';
 
 /** @param {unknown} raw */
 function main(raw) {
@@ -31,7 +32,9 @@ function main(raw) {
   const consentMode = startConsentMode(site, consent);
   const sender = createSender(site);
   const ui = createUI(site, consent, sender);
-  const blocker = createBlocker(consent._granted, ui._placeholder);
+  // The blocker's MutationObserver also fills cookie declarations, also ones added later.
+  const blocker = createBlocker(consent._granted, ui._placeholder,
+    (el) => fillDeclaration(site, el));
 
   consent._subscribe((c, change) => deleteItems(site._items, change._denied));
   consent._subscribe(consentMode);
@@ -41,13 +44,21 @@ function main(raw) {
   consent._subscribe(domEvent());
 
   w.cmp = createApi(consent, ui);
+  // Everything above is what must happen before the next tag. The rest runs in tasks of its
+  // own: the blocker once the document is parsed, the banner after the page's first frame.
   blocker._start();
   ui._start();
-  onReady(() => fillDeclarations(site));
-  // Receipts left over from an earlier page view: once the page has loaded (localStorage's
-  // first read is a synchronous round trip to the browser process; keep it off first paint).
-  if (document.readyState === 'complete') sender._flush();
-  else window.addEventListener('load', () => safe(sender._flush));
+  // Receipts left over from an earlier page view: when the browser is idle after load
+  // (localStorage's first read is a synchronous round trip to the browser process). Only for
+  // a returning visitor: a receipt is queued after its choice's cookie is written, so without
+  // the cookie there is nothing to resend (and the first visit stays free of that read).
+  if (!consent._returning) return;
+  const flush = () => {
+    if (w.requestIdleCallback) w.requestIdleCallback(() => safe(sender._flush), { timeout: 2000 });
+    else setTimeout(() => safe(sender._flush), 200);
+  };
+  if (document.readyState === 'complete') flush();
+  else window.addEventListener('load', flush);
 }
 
 // The server replaces this literal with the published config (docs/contracts.md). Passed as

@@ -24,8 +24,7 @@ export function createSender(site) {
   const inFlight = {};
 
   /** @returns {Queued[]} */
-  const load = () => {
-    const q = loadJSON(key);
+  const load = (q = loadJSON(key)) => {
     const cutoff = Date.now() - QUEUE_MAX_AGE_MS;
     return Array.isArray(q) ? q.filter((x) => x && x.body && x.queued_at > cutoff) : [];
   };
@@ -90,7 +89,9 @@ export function createSender(site) {
      * given up after QUEUE_MAX_TRIES page views.
      */
     _flush() {
-      const q = load().filter((x) => (x.tries = (x.tries || 0) + 1) <= QUEUE_MAX_TRIES);
+      const raw = loadJSON(key);
+      if (!raw || !raw.length) return; // nothing waiting (the usual case): no write either
+      const q = load(raw).filter((x) => (x.tries = (x.tries || 0) + 1) <= QUEUE_MAX_TRIES);
       saveJSON(key, q);
       for (const x of q) send(x.body);
     },

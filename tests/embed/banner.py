@@ -57,6 +57,15 @@ async def consent_cookie(page: Page) -> dict[str, Any] | None:
     return cookie
 
 
+async def settled(page: Page) -> None:
+    """Wait until the embed has shown what it shows on load (first layer or floating button):
+    it does so in the first frame after DOMContentLoaded (a rAF, then a task), so two frames
+    and tasks later it has."""
+    await page.wait_for_load_state("domcontentloaded")
+    await page.evaluate("""() => new Promise((done) => requestAnimationFrame(() => setTimeout(
+        () => requestAnimationFrame(() => setTimeout(done)))))""")
+
+
 async def poll(page: Page, expression: str, timeout: float = 10) -> Any:
     """Evaluate until truthy. Unlike ``wait_for_function`` this needs no eval in the page, so it
     works under a CSP without 'unsafe-eval'."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -57,9 +59,11 @@ class Visit:
         return p
 
 
-@pytest.fixture
-async def visit(browser: Browser) -> AsyncIterator[Visit]:
-    context = await browser.new_context(locale="en-US")
+@asynccontextmanager
+async def visiting(browser: Browser, **options: Any) -> AsyncIterator[Visit]:
+    """A fresh browser context (``options`` for ``new_context``) and page; fails the test if
+    the page threw."""
+    context = await browser.new_context(locale="en-US", **options)
     errors: list[str] = []
     page = await context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -67,6 +71,12 @@ async def visit(browser: Browser) -> AsyncIterator[Visit]:
     yield v
     await context.close()
     assert not v.errors, f"the page threw: {v.errors}"
+
+
+@pytest.fixture
+async def visit(browser: Browser) -> AsyncIterator[Visit]:
+    async with visiting(browser) as v:
+        yield v
 
 
 @pytest.fixture

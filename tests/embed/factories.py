@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
 from cmp_server.models import Site
 from cmp_server.services import inventory, publishing, sites
@@ -11,12 +12,16 @@ from cmp_server.services import inventory, publishing, sites
 from .servers import HOST
 
 
-async def published_site(*, cookie_domain: str | None = None, lifetime_days: int = 180) -> Site:
-    """Four default purposes, Google (statistics) and Meta (marketing) with their cookies."""
+async def published_site(*, cookie_domain: str | None = None, lifetime_days: int = 180,
+                         options: dict[str, Any] | None = None) -> Site:
+    """Four default purposes, Google (statistics) and Meta (marketing) with their cookies.
+    ``options``: banner options to change from the defaults (docs/contracts.md)."""
     site = await sites.create_site(
         "Embed test", [HOST], policy_url=f"http://{HOST}/policy",
         cookie_domain=cookie_domain, consent_lifetime_days=lifetime_days,
     )
+    if options:
+        await sites.update_site(site, options=options)
     await inventory.add_vendor(
         site, key="google", name="Google", country="US",
         privacy_policy_url="https://policies.google.com/privacy",

@@ -6,6 +6,10 @@
 - ``SwitchProxy``: a TCP forwarder in front of the CMP server that can be switched off, to take
   the server "down" for the browser without stopping the app.
 
+The host site and the proxy can also speak TLS (``tls_context``: a throwaway self-signed
+certificate for ``site.test``, ``*.site.test`` and ``cmp.test``; the browser context ignores
+certificate errors), for what only happens on https pages.
+
 Chromium reaches them by name (``site.test``, ``a.site.test``, ``cmp.test``) through
 ``--host-resolver-rules``.
 """
@@ -14,9 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
+import shutil
 import socket
 import sqlite3
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -37,6 +45,55 @@ T = TypeVar("T")
 HOST = "site.test"
 CMP_HOST = "cmp.test"
 RESOLVER_RULES = f"MAP {HOST} 127.0.0.1, MAP *.{HOST} 127.0.0.1, MAP {CMP_HOST} 127.0.0.1"
+
+
+def tls_context(directory: Path) -> ssl.SSLContext:
+    """A server-side TLS context with a fresh self-signed certificate (written to ``directory``)
+    for the test host names. Made with the ``cryptography`` package when it is installed, else
+    with the ``openssl`` command."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    names = [HOST, f"*.{HOST}", CMP_HOST]
+    if importlib.util.find_spec("cryptography") is not None:
+        _self_signed_with_cryptography(cert, key, names)
+    else:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise RuntimeError("TLS tests need the cryptography package or the openssl command")
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
+             "-subj", f"/CN={HOST}", "-keyout", str(key), "-out", str(cert),
+             "-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in names)],
+            check=True, capture_output=True,
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def _self_signed_with_cryptography(cert: Path, key: Path, names: list[str]) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(private.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                       critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def _bound_socket() -> socket.socket:
@@ -139,14 +196,24 @@ FRAME = "<!doctype html><html lang=en><title>frame</title><p id=frame>frame {nam
 
 
 class HostServer:
-    """The customer's website. Pages are registered per test under their own path."""
+    """The customer's website. Pages are registered per test under their own path. With a TLS
+    context it is served over https."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
+        self.scheme = "https" if tls else "http"
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                # The TLS handshake here, in the connection's own thread: done in accept() it
+                # would stall every other connection behind an idle (preconnected) one.
+                if isinstance(self.request, ssl.SSLSocket):
+                    self.request.settimeout(10)
+                    self.request.do_handshake()
+                super().setup()
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 outer.requests.append(self.path)
                 parts = urlsplit(self.path)
@@ -182,11 +249,14 @@ class HostServer:
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if tls:
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def url(self, path: str, host: str = HOST) -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def add(self, path: str, html: str, headers: dict[str, str] | None = None) -> str:
         self.routes[path] = Route(html.encode(), headers=headers or {})
@@ -209,13 +279,15 @@ BUSY = (
 
 class SwitchProxy:
     """Forwards TCP to ``target_port``; ``down()`` drops every connection and refuses new ones;
-    ``busy()`` answers every request with the contract's 503 ("try again later")."""
+    ``busy()`` answers every request with the contract's 503 ("try again later"). With a TLS
+    context it terminates TLS: the CMP server as an https origin."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, tls: ssl.SSLContext | None = None) -> None:
         self.target_port = target_port
+        self._tls = tls
         self._sock = _bound_socket()
         self.port: int = self._sock.getsockname()[1]
-        self.origin = f"http://{CMP_HOST}:{self.port}"
+        self.origin = f"{'https' if tls else 'http'}://{CMP_HOST}:{self.port}"
         self.is_up = True
         self.is_busy = False
         self._writers: set[asyncio.StreamWriter] = set()
@@ -226,7 +298,7 @@ class SwitchProxy:
     def start(self) -> None:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, sock=self._sock), self._loop
+            asyncio.start_server(self._handle, sock=self._sock, ssl=self._tls), self._loop
         ).result(10)
 
     def stop(self) -> None:

@@ -19,6 +19,7 @@ async def test_window_cmp_api(visit: Visit, host: HostServer, tag: Tag, path: st
                               cmp: CmpServer) -> None:
     p = visit.page
     await p.goto(host.add(path, page(tag, head=LISTEN)))
+    await banner(p).wait_for()
     assert await p.evaluate("window.cmp.getConsent()") is None
     assert await p.evaluate("window.cmp.hasConsent('necessary')") is True
     assert await p.evaluate("window.cmp.hasConsent('statistics')") is False

@@ -102,3 +102,28 @@ async def test_cookie_declaration_is_filled(visit: Visit, host: HostServer, tag:
     prefs = visit.page.locator("[data-cmp-declaration] [data-purpose=preferences] tbody tr")
     assert await prefs.first.locator("td").all_inner_texts() == ["sess_pref", "", "Session",
                                                                  "First party"]
+
+
+async def test_cookie_declaration_added_later_is_filled(visit: Visit, host: HostServer, tag: Tag,
+                                                        path: str) -> None:
+    await visit.page.goto(host.add(path, page(tag, body="")))
+    await visit.page.wait_for_load_state("load")
+    # A single-page app renders its policy page after load: a declaration inside new markup,
+    # and one added on its own.
+    await visit.page.evaluate("""() => {
+        const section = document.createElement('section');
+        section.innerHTML = '<h2>Cookies we use</h2><div id="nested" data-cmp-declaration></div>';
+        document.querySelector('main').appendChild(section);
+        const direct = document.createElement('div');
+        direct.id = 'direct';
+        direct.setAttribute('data-cmp-declaration', '');
+        document.body.appendChild(direct);
+    }""")
+    for which in ("nested", "direct"):
+        captions = visit.page.locator(f"#{which} table caption")
+        await captions.first.wait_for()
+        assert await captions.all_inner_texts() == [
+            "Necessary", "Preferences", "Statistics", "Marketing"]
+        stats = visit.page.locator(f"#{which} [data-purpose=statistics] tbody tr")
+        rows = [await r.locator("td").all_inner_texts() for r in await stats.all()]
+        assert ["_ga", "Google", "400 days", "First party"] in rows

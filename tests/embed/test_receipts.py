@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.async_api import Request
+
 from .banner import banner, consent_cookie, dialog
 from .conftest import Visit
 from .factories import Tag, page
@@ -81,3 +83,28 @@ async def test_the_visitor_can_see_their_receipts(visit: Visit, host: HostServer
     # Oldest first: the refusal (necessary only), then statistics granted.
     assert texts[0].endswith("Necessary")
     assert texts[1].endswith("Necessary, Statistics")
+
+
+async def test_without_fetch_the_receipt_goes_by_send_beacon(visit: Visit, host: HostServer,
+                                                             tag: Tag, path: str,
+                                                             cmp: CmpServer) -> None:
+    await visit.context.add_init_script("delete window.fetch;")
+    posts: list[Request] = []
+    visit.page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    await visit.page.goto(host.add(path, page(tag)))
+    assert await visit.page.evaluate("typeof window.fetch") == "undefined"
+    async with visit.page.expect_request(lambda r: r.method == "POST") as sent:
+        await visit.page.get_by_role("button", name="Reject all").click()
+    beacon = await sent.value
+    assert beacon.resource_type == "ping"  # navigator.sendBeacon, not fetch
+    assert beacon.headers["content-type"].startswith("text/plain")
+    [row] = await cmp.wait_receipts(tag.site_key, 1)
+    stored = await consent_cookie(visit.page)
+    assert stored is not None and row["consent_id"] == stored["consent_id"]
+    assert (row["method"], row["layer"]) == ("reject_all", "first")
+    assert row["choices"] == {"necessary": True, "preferences": False, "statistics": False,
+                              "marketing": False}
+    assert [r.resource_type for r in posts] == ["ping"]  # one send, no retry by other means
+    # Handed to the browser: nothing stays queued.
+    queued = await visit.page.evaluate(f"localStorage.getItem('cmp_receipts_{tag.site_key}')")
+    assert queued == "[]"

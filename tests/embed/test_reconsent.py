@@ -30,6 +30,8 @@ async def test_reconsent_after_material_publish_but_not_after_text_fix(
     await visit.page.goto(url)
     await visit.page.wait_for_load_state("load")
     assert await visit.page.evaluate("window.cmp.hasConsent('marketing')") is True
+    # The floating button stands where the banner would be: shown at the same point.
+    await visit.page.get_by_role("button", name="Cookie settings").wait_for()
     assert await banner(visit.page).count() == 0
     assert await visit.page.get_by_role("region", name="Your choice about cookies!").count() == 0
 

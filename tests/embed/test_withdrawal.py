@@ -3,7 +3,7 @@ domain and path, and its storage keys; recorded as `withdraw`."""
 
 from __future__ import annotations
 
-from .banner import dialog
+from .banner import banner, dialog, settled
 from .conftest import Visit
 from .factories import Tag, page, published_site
 from .servers import HOST, CmpServer, HostServer
@@ -69,3 +69,38 @@ async def test_withdrawing_marketing_unloads_its_iframe(visit: Visit, host: Host
     await visit.page.get_by_role("button", name="Allow Marketing").wait_for()
     has_src = await visit.page.evaluate("document.querySelector('iframe').hasAttribute('src')")
     assert has_src is False
+
+
+async def test_without_the_floating_button_data_cmp_open_still_reopens(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    site = await cmp.call(published_site(options={"floating_button": False}))
+    url = host.add(path, page(Tag(cmp.origin, site.key)))
+    p = visit.page
+    await p.goto(url)
+    await p.get_by_role("button", name="Accept all").click()
+    # Where the floating button would take the banner's place at once: nothing.
+    assert await banner(p).count() == 0
+    assert await p.get_by_role("button", name="Cookie settings").count() == 0
+
+    # A later page view: past the point where the floating button would be shown.
+    await p.goto(url)
+    await settled(p)
+    assert await p.get_by_role("button", name="Cookie settings").count() == 0
+    assert await p.locator("cmp-banner").count() == 0
+
+    # The site's own link reopens the choices, and the change is a withdrawal.
+    await p.get_by_text("Change cookie choices").click()
+    await dialog(p).get_by_role("switch", name="Marketing").uncheck()
+    await dialog(p).get_by_role("button", name="Save my choices").click()
+    assert await dialog(p).count() == 0
+    assert await p.get_by_role("button", name="Cookie settings").count() == 0
+    rows = await cmp.wait_receipts(site.key, 2)
+    assert [r["method"] for r in rows] == ["accept_all", "withdraw"]
+    # And again: reopening also works from the keyboard, Escape closes.
+    await p.get_by_text("Change cookie choices").focus()
+    await p.keyboard.press("Enter")
+    await dialog(p).wait_for()
+    await p.keyboard.press("Escape")
+    assert await dialog(p).count() == 0
+    assert await p.get_by_role("button", name="Cookie settings").count() == 0

@@ -3,6 +3,7 @@
 import { LAYER_FIRST } from '../constants.js';
 import { h, safeUrl } from './dom.js';
 import { shadow } from './styles.js';
+import { safe } from '../util.js';
 
 /**
  * @typedef {import('../config.js').Site} Site
@@ -70,16 +71,35 @@ export function buildPlaceholder(site, frame, purposes, grant) {
     return site._pick(p && p.name, k);
   }).join(', ');
   const host = h('div', { 'data-cmp-placeholder': '' });
-  const r = frame.getBoundingClientRect();
-  host.style.display = 'block';
-  host.style.width = (r.width || frame.width || 300) + 'px';
-  host.style.maxWidth = '100%';
-  host.style.height = (r.height || frame.height || 150) + 'px';
+  const st = host.style;
+  // Takes the frame's place once the frame's laid-out size is known: read in a ResizeObserver
+  // callback, which runs after the browser's own layout and before paint, instead of forcing
+  // a layout of the page now (this runs at DOMContentLoaded, before the first frame). A frame
+  // that is not rendered (display: none) is replaced once it is.
+  st.display = 'none';
+  st.maxWidth = '100%';
+  const place = () => {
+    if (!host.isConnected) return; // allowed meanwhile
+    const r = frame.getBoundingClientRect();
+    st.width = (r.width || frame.width || 300) + 'px';
+    st.height = (r.height || frame.height || 150) + 'px';
+    st.display = 'block';
+    frame.hidden = true;
+  };
+  const RO = /** @type {any} */ (window).ResizeObserver;
+  if (RO) {
+    const ro = new RO((/** @type {any[]} */ e) => safe(() => {
+      if (!e[0].contentRect.width && host.isConnected) return;
+      ro.disconnect();
+      place();
+    }));
+    ro.observe(frame);
+  }
   const root = shadow(host);
   /** @type {Object<string, boolean>} */
   const choices = {};
   for (const k of purposes) choices[k] = true;
-  root.appendChild(h('div', { class: 'r ph', lang: site._lang }, [
+  root.appendChild(h('div', { class: 'ph', lang: site._lang }, [
     h('p', null, [site._text('placeholder', names)]),
     h('div', { class: 'k' }, [
       h('button', { type: 'button', onclick: () => grant(choices, LAYER_FIRST) },
@@ -87,5 +107,6 @@ export function buildPlaceholder(site, frame, purposes, grant) {
     ]),
   ]));
   frame.parentNode && frame.parentNode.insertBefore(host, frame);
+  if (!RO) place();
   return host;
 }

@@ -89,7 +89,7 @@ export function buildPrefs(site, granted, act) {
     for (const b of boxes) c[/** @type {string} */ (b.getAttribute('data-k'))] = b.checked;
     act._save(c);
   };
-  const dialog = h('div', { class: 'p r', role: 'dialog', 'aria-modal': 'true',
+  const dialog = h('div', { class: 'p', role: 'dialog', 'aria-modal': 'true',
     'aria-labelledby': 'cmp-pt', tabindex: '-1', lang: site._lang }, [
     h('h2', { id: 'cmp-pt' }, [t('preferences_title')]),
     h('button', { class: 'x', type: 'button', 'aria-label': t('close'), onclick: act._close },

@@ -1,7 +1,7 @@
 // Places the layers on the page and moves focus between them. Subscribes to consent changes
 // like any other listener; the consent module knows nothing about it.
 import { HOST_TAG, LAYER_FIRST, LAYER_SECOND, SEL_OPEN } from '../constants.js';
-import { safe } from '../util.js';
+import { onReady, safe } from '../util.js';
 import { buildBanner, buildFloating, buildPlaceholder } from './banner.js';
 import { h } from './dom.js';
 import { buildPrefs } from './prefs.js';
@@ -32,10 +32,10 @@ export function createUI(site, consent, sender) {
     if (root) return;
     const host = h(HOST_TAG);
     root = shadow(host);
-    wrap = h('div', { class: 'r', lang: site._lang });
+    wrap = h('div', { lang: site._lang });
     root.appendChild(wrap);
-    // Before <body> exists (the tag sits first in <head>) hang it on <html>: the banner is
-    // then visible in the very first frame instead of after the whole document is parsed.
+    // Before <body> exists (`window.cmp.open()` or a choice from a script in <head>) hang it
+    // on <html>; on load the layers are only shown once the document is parsed.
     (document.body || document.documentElement).appendChild(host);
   };
 
@@ -59,7 +59,8 @@ export function createUI(site, consent, sender) {
     wrap.appendChild(floating);
   };
 
-  const showBanner = () => {
+  /** @param {boolean} [now]  back from the second layer: move focus at once */
+  const showBanner = (now) => {
     if (banner || prefs) return;
     mount();
     floating = remove(floating);
@@ -70,12 +71,17 @@ export function createUI(site, consent, sender) {
     });
     wrap.appendChild(banner);
     if (!opener || opener === document.body) opener = document.activeElement;
-    // Focus after the first frame is painted: focusing checks focusability, which forces a
-    // style and layout pass; done now it would run on a half-parsed page before first paint.
     const shown = banner;
-    requestAnimationFrame(() => setTimeout(() => safe(() => {
-      if (banner === shown && !prefs) focus(shown);
-    })));
+    // When it first appears, focus after the frame that shows it: focusing checks
+    // focusability, which forces a style and layout pass of the new banner, in this task. Back
+    // from the second layer (a keystroke or click) the visitor's next Tab must already land in
+    // it.
+    if (now) focus(shown);
+    else {
+      requestAnimationFrame(() => setTimeout(() => safe(() => {
+        if (banner === shown && !prefs) focus(shown);
+      })));
+    }
   };
 
   /** Leave the layers; give focus back to where it was before them. */
@@ -84,7 +90,7 @@ export function createUI(site, consent, sender) {
     prefs = remove(prefs);
     const back = opener;
     opener = null;
-    if (consent._needsChoice()) showBanner();
+    if (consent._needsChoice()) showBanner(true);
     else {
       showFloating();
       if (back && back !== document.body && back.isConnected) focus(back);
@@ -138,9 +144,18 @@ export function createUI(site, consent, sender) {
 
   return {
     _open: open,
+    /**
+     * Show the first layer (or the floating button) in a task of its own, after the page's
+     * first frame: the tag's synchronous run stays small, and the banner's DOM, style and
+     * layout stay out of both that run and the page's own (often long) first rendering task.
+     * A rAF callback runs at the start of a frame; the timeout it queues runs after that
+     * frame is rendered.
+     */
     _start() {
-      if (consent._needsChoice()) showBanner();
-      else showFloating();
+      onReady(() => requestAnimationFrame(() => setTimeout(() => safe(() => {
+        if (consent._needsChoice()) showBanner();
+        else showFloating();
+      }))));
     },
     /** Layer a choice made now is attributed to (also for `window.cmp` calls). */
     _layer: () => (prefs ? LAYER_SECOND : LAYER_FIRST),
