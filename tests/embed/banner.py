@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from playwright.async_api import Locator, Page
+from playwright.async_api import BrowserContext, Cookie, Locator, Page
 
 TITLE = "Your choice about cookies"
 PREFS = "Cookie settings"
@@ -64,6 +65,22 @@ async def settled(page: Page) -> None:
     await page.wait_for_load_state("domcontentloaded")
     await page.evaluate("""() => new Promise((done) => requestAnimationFrame(() => setTimeout(
         () => requestAnimationFrame(() => setTimeout(done)))))""")
+
+
+async def stored_cookies(context: BrowserContext,
+                         until: Callable[[list[Cookie]], bool] = lambda _: True,
+                         timeout: float = 10) -> list[Cookie]:
+    """The cookies in the browser's store once ``until`` holds for them (or at the timeout).
+    A ``document.cookie`` write reaches the store asynchronously (a message from the renderer
+    to the network service, not ordered with the test's own request), so what the page has
+    just written or deleted may not be there yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        cookies = await context.cookies()
+        if until(cookies) or loop.time() > deadline:
+            return cookies
+        await asyncio.sleep(0.05)
 
 
 async def poll(page: Page, expression: str, timeout: float = 10) -> Any:

@@ -5,10 +5,13 @@ served over TLS with a throwaway self-signed certificate."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from playwright.async_api import Browser
@@ -47,17 +50,32 @@ async def https_visit(browser: Browser) -> AsyncIterator[Visit]:
         yield v
 
 
-async def consent_cookie_of(visit: Visit) -> dict[str, Any]:
-    """The consent cookie as the browser stores it. Read over CDP: Playwright's own cookie list
-    reports "Lax" also for a cookie set without any SameSite attribute (the browser's default),
-    CDP only for an explicit one."""
+async def consent_cookie_of(visit: Visit,
+                            until: Callable[[dict[str, Any]], bool] = lambda _: True
+                            ) -> dict[str, Any]:
+    """The consent cookie as the browser stores it, once it is there and ``until`` holds for it
+    (a ``document.cookie`` write reaches the store asynchronously); fails if there are two.
+    Read over CDP: Playwright's own cookie list reports "Lax" also for a cookie set without any
+    SameSite attribute (the browser's default), CDP only for an explicit one."""
     cdp = await visit.context.new_cdp_session(visit.page)
     try:
-        cookies = (await cdp.send("Network.getCookies"))["cookies"]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            cookies = (await cdp.send("Network.getCookies"))["cookies"]
+            found = [c for c in cookies if c["name"] == "cmp_consent"]
+            if (found and all(until(c) for c in found)) or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await cdp.detach()
-    [cookie] = [c for c in cookies if c["name"] == "cmp_consent"]
+    [cookie] = found
     return dict(cookie)
+
+
+def choice(cookie: dict[str, Any]) -> dict[str, bool]:
+    choices: dict[str, bool] = json.loads(unquote(cookie["value"]))["choices"]
+    return choices
 
 
 async def test_on_https_the_cookie_is_secure_lax_and_shared_by_subdomains(
@@ -89,7 +107,7 @@ async def test_on_https_the_cookie_is_secure_lax_and_shared_by_subdomains(
     assert await banner(p).count() == 0
     # A change there is the same cookie (not a second, host-only one).
     await p.evaluate("window.cmp.setConsent({marketing: false})")
-    cookie = await consent_cookie_of(https_visit)
+    cookie = await consent_cookie_of(https_visit, lambda c: choice(c)["marketing"] is False)
     assert cookie["domain"] == f".{HOST}" and cookie["secure"] is True
     await p.goto(https_host.url(path, host=f"a.{HOST}"))
     assert await p.evaluate("window.cmp.hasConsent('marketing')") is False
