@@ -128,13 +128,16 @@ class _Pass:
     async def _fetch(self, page: Page, url: str) -> bytes | None:
         # Through the browser, not an HTTP client of ours: --host-resolver-rules, proxies
         # and certificates given for the scan then apply to discovery too.
+        # The body is read to its end also for an error status: closing the page while its
+        # document still loads can hang Chromium's page close (seen with 156 on a 404).
         try:
             timeout = self.options.timeout * 1000
             response = await page.goto(url, wait_until="commit", timeout=timeout)
-            if response is None or response.status >= 400:
+            if response is None:
                 return None
-            return await response.body()
-        except PlaywrightError:
+            body = await asyncio.wait_for(response.body(), self.options.timeout)
+            return body if response.status < 400 else None
+        except (PlaywrightError, TimeoutError):
             return None
 
     async def _sitemap_urls(self, start: str) -> list[str]:
