@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from tortoise.expressions import Q
-
 from .._utils import utcnow
 from ..errors import CmpError, ReceiptConflict, Unavailable, WriteFailed
-from ..models import ConsentReceipt
+from .receipt_store import KnownReceipt, NewReceipt, ReceiptStore, open_store
 from .receipts import ReceiptDraft, record_hash
 
 __all__ = ["ReceiptWriter", "StoredReceipt"]
@@ -37,7 +35,7 @@ class StoredReceipt:
     expires_at: datetime
 
     @classmethod
-    def of(cls, row: ConsentReceipt) -> StoredReceipt:
+    def of(cls, row: KnownReceipt | NewReceipt) -> StoredReceipt:
         return cls(row.receipt_id, row.consent_id, row.recorded_at, row.expires_at)
 
 
@@ -86,21 +84,25 @@ class ReceiptWriter:
         return await asyncio.shield(future)
 
     async def _run(self, queue: asyncio.Queue[_Item]) -> None:
-        while True:
-            first = await queue.get()
-            batch = [first]
-            while len(batch) < self._batch_max and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                await self._commit(batch)
-            finally:
-                for _ in batch:
-                    queue.task_done()
-
-    async def _commit(self, batch: list[_Item]) -> None:
+        store = open_store()
         try:
-            # One read, then one multi-row insert, which the driver runs as one transaction.
-            outcomes = await _insert(batch)
+            while True:
+                first = await queue.get()
+                batch = [first]
+                while len(batch) < self._batch_max and not queue.empty():
+                    batch.append(queue.get_nowait())
+                try:
+                    await self._commit(store, batch)
+                finally:
+                    for _ in batch:
+                        queue.task_done()
+        finally:
+            await store.close()
+
+    async def _commit(self, store: ReceiptStore, batch: list[_Item]) -> None:
+        try:
+            # One read, then one insert of the whole batch, atomic.
+            outcomes = await _insert(store, batch)
         except Exception:  # the insert rolled back as a whole: nothing of it was written
             log.exception("receipt batch of %d failed", len(batch))
             outcomes = [WriteFailed("the receipt could not be stored; send it again")] * len(batch)
@@ -115,38 +117,35 @@ class ReceiptWriter:
                 future.set_result(outcome)
 
 
-async def _insert(batch: list[_Item]) -> list[StoredReceipt | CmpError]:
+async def _insert(store: ReceiptStore, batch: list[_Item]) -> list[StoredReceipt | CmpError]:
     drafts = [draft for draft, _ in batch]
-    ids = {d.receipt.receipt_id for d in drafts}
-    consent_ids = {d.receipt.consent_id for d in drafts}
-    # One query for both: receipts sent before with these ids (idempotency), and each
+    ids = list({d.receipt.receipt_id for d in drafts})
+    consent_ids = list({d.receipt.consent_id for d in drafts})
+    # One read for both: receipts sent before with these ids (idempotency), and each
     # visitor's receipts so far, the last of which the new one links to and chains.
-    known_rows = await ConsentReceipt.filter(
-        Q(receipt_id__in=ids) | Q(consent_id__in=consent_ids)
-    ).order_by("id")
-    existing = {r.receipt_id: r for r in known_rows if r.receipt_id in ids}
+    known_rows = await store.known(ids, consent_ids)
+    existing: dict[UUID, KnownReceipt] = {}
     last: dict[UUID, tuple[UUID, str]] = {}
-    for row in known_rows:
-        if row.consent_id in consent_ids:
-            last[row.consent_id] = (row.receipt_id, row.record_hash)
+    for stored in known_rows:
+        existing[stored.receipt_id] = stored
+        last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
 
     outcomes: list[StoredReceipt | CmpError] = []
-    new_rows: list[ConsentReceipt] = []
-    pending: dict[UUID, ConsentReceipt] = {}
+    new_rows: list[NewReceipt] = []
     now = utcnow()
     for draft in drafts:
-        rid = draft.receipt.receipt_id
-        known = existing.get(rid) or pending.get(rid)
+        r = draft.receipt
+        known = existing.get(r.receipt_id)
         if known is not None:
             if known.content_hash == draft.content_hash and known.site_id == draft.site_id:
                 outcomes.append(StoredReceipt.of(known))
             else:
-                outcomes.append(ReceiptConflict(f"receipt {rid} exists with other content"))
+                conflict = f"receipt {r.receipt_id} exists with other content"
+                outcomes.append(ReceiptConflict(conflict))
             continue
-        previous_id, previous_hash = last.get(draft.receipt.consent_id, (None, ""))
-        r = draft.receipt
-        row = ConsentReceipt(
-            receipt_id=rid,
+        previous_id, previous_hash = last.get(r.consent_id, (None, ""))
+        row = NewReceipt(
+            receipt_id=r.receipt_id,
             consent_id=r.consent_id,
             site_id=draft.site_id,
             config_version=r.config_version,
@@ -164,10 +163,10 @@ async def _insert(batch: list[_Item]) -> list[StoredReceipt | CmpError]:
             content_hash=draft.content_hash,
         )
         row.record_hash = record_hash(row, draft.site_key, previous_hash)
-        last[r.consent_id] = (rid, row.record_hash)
-        pending[rid] = row
+        last[r.consent_id] = (r.receipt_id, row.record_hash)
+        existing[r.receipt_id] = row.known()  # the same id again in this batch
         new_rows.append(row)
         outcomes.append(StoredReceipt.of(row))
     if new_rows:
-        await ConsentReceipt.bulk_create(new_rows)
+        await store.insert(new_rows)
     return outcomes

@@ -1,0 +1,156 @@
+"""Where the receipt writer reads and writes its batches: one implementation per database,
+chosen once when a writer lane starts (as uvicorn's ``auto.py`` picks its loop).
+
+Per batch the writer needs two round trips: one read (receipts already stored under the
+batch's receipt ids, and each visitor's receipts so far, for the hash chain) and one atomic
+insert. On PostgreSQL both run as single prepared statements on a connection the lane keeps
+(one ``INSERT … SELECT FROM unnest(…)`` for the whole batch, so no BEGIN/COMMIT round trips and
+no pool reset per batch). SQLite is in-process and has one connection, so it goes through the
+ORM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+import orjson
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from ..models import ConsentReceipt
+
+__all__ = ["KnownReceipt", "NewReceipt", "ReceiptStore", "open_store"]
+
+
+class KnownReceipt(NamedTuple):
+    """What the writer needs of a stored receipt: idempotency and the chain."""
+
+    receipt_id: UUID
+    consent_id: UUID
+    site_id: int
+    content_hash: str
+    record_hash: str
+    recorded_at: datetime
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class NewReceipt:
+    """A receipt row about to be inserted: every stored column but the serial id. The writer
+    sets ``record_hash`` last, as it covers the other fields."""
+
+    receipt_id: UUID
+    consent_id: UUID
+    site_id: int
+    config_version: int
+    texts_hash: str
+    language: str
+    choices: dict[str, bool]
+    method: str
+    layer: str
+    page_url: str
+    recorded_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip_truncated: str | None
+    previous_receipt_id: UUID | None
+    content_hash: str
+    record_hash: str = ""
+
+    def known(self) -> KnownReceipt:
+        return KnownReceipt(self.receipt_id, self.consent_id, self.site_id, self.content_hash,
+                            self.record_hash, self.recorded_at, self.expires_at)
+
+
+class ReceiptStore(Protocol):
+    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
+        """Stored receipts with one of ``receipt_ids`` or ``consent_ids``, oldest first."""
+
+    async def insert(self, rows: list[NewReceipt]) -> None:
+        """Insert all of ``rows``, in order, or none of them."""
+
+    async def close(self) -> None: ...
+
+
+def open_store() -> ReceiptStore:
+    client = connections.get("default")
+    if client.capabilities.dialect == "postgres":
+        return PostgresStore(client)
+    return OrmStore()
+
+
+class OrmStore:
+    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
+        rows = await ConsentReceipt.filter(
+            Q(receipt_id__in=receipt_ids) | Q(consent_id__in=consent_ids)
+        ).order_by("id").values_list(*KnownReceipt._fields)
+        return [KnownReceipt(*row) for row in rows]
+
+    async def insert(self, rows: list[NewReceipt]) -> None:
+        # One multi-row INSERT, which the driver runs as one transaction.
+        await ConsentReceipt.bulk_create(
+            [ConsentReceipt(**{f: getattr(r, f) for f in _COLUMNS}) for r in rows]
+        )
+
+    async def close(self) -> None:
+        pass
+
+
+_COLUMNS = tuple(NewReceipt.__dataclass_fields__)
+_PG_TYPES = {
+    "receipt_id": "uuid", "consent_id": "uuid", "site_id": "int", "config_version": "int",
+    "choices": "text", "recorded_at": "timestamptz", "expires_at": "timestamptz",
+    "previous_receipt_id": "uuid",
+}
+_PG_KNOWN = (
+    f"SELECT {', '.join(KnownReceipt._fields)} FROM consent_receipt"
+    " WHERE receipt_id = ANY($1::uuid[]) OR consent_id = ANY($2::uuid[]) ORDER BY id"
+)
+# ``WITH ORDINALITY … ORDER BY``: serial ids follow the batch's order, which the chain relies on.
+_PG_INSERT = (
+    f"INSERT INTO consent_receipt ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(f"{c}::jsonb" if c == "choices" else c for c in _COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"${i}::{_PG_TYPES.get(c, 'text')}[]" for i, c in enumerate(_COLUMNS, 1))
+    + f") WITH ORDINALITY AS batch({', '.join(_COLUMNS)}, n) ORDER BY n"
+)
+
+
+class PostgresStore:
+    """Keeps one pooled connection for the lane's life, and takes a new one if it breaks."""
+
+    def __init__(self, client: BaseDBAsyncClient) -> None:
+        self._client = client
+        self._held: contextlib.AsyncExitStack | None = None
+        self._conn: Any = None
+
+    async def _connection(self) -> Any:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        await self.close()
+        stack = contextlib.AsyncExitStack()
+        self._conn = await stack.enter_async_context(self._client.acquire_connection())
+        self._held = stack
+        return self._conn
+
+    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
+        conn = await self._connection()
+        rows = await conn.fetch(_PG_KNOWN, receipt_ids, consent_ids)
+        return [KnownReceipt(*row) for row in rows]
+
+    async def insert(self, rows: list[NewReceipt]) -> None:
+        conn = await self._connection()
+        columns: list[list[Any]] = [[getattr(r, c) for r in rows] for c in _COLUMNS]
+        columns[_COLUMNS.index("choices")] = [orjson.dumps(r.choices).decode() for r in rows]
+        await conn.execute(_PG_INSERT, *columns)
+
+    async def close(self) -> None:
+        held, self._held, self._conn = self._held, None, None
+        if held is not None:
+            with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
+                await held.aclose()
