@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import orjson
@@ -53,7 +54,7 @@ def json_response(
     content: object, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(content),
+        orjson.dumps(content, option=orjson.OPT_UTC_Z),  # datetimes as pydantic writes them
         status_code=status_code,
         headers=headers,
         media_type="application/json",
@@ -168,6 +169,11 @@ def origin_host(request: Request) -> str | None:
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return None
+    return _host_of(origin)
+
+
+@lru_cache(maxsize=1024)  # a site's visitors come from a handful of origins
+def _host_of(origin: str) -> str | None:
     try:
         return urlsplit(origin).hostname
     except ValueError:

@@ -9,4 +9,4 @@ from .settings import Settings
 
 
 def app() -> Starlette:
-    return create_app(Settings())
+    return create_app(Settings(), freeze_gc=True)

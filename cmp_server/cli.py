@@ -74,7 +74,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
         )
         return
     uvicorn.run(
-        create_app(settings, extra_routes=extra),
+        create_app(settings, extra_routes=extra, freeze_gc=True),
         host=host,
         port=port,
         proxy_headers=False,

@@ -9,6 +9,7 @@ import pytest
 
 from cmp_server.errors import SiteNotFound
 from cmp_server.models import ConsentReceipt
+from cmp_server.schemas import ReceiptOut
 from cmp_server.services import publishing, sites
 from cmp_server.settings import Settings
 
@@ -113,6 +114,14 @@ async def test_record_receipt_stores_every_field(client: httpx.AsyncClient) -> N
     assert (row.expires_at - row.recorded_at).days == 180
     assert row.previous_receipt_id is None
     assert len(row.record_hash) == 64
+    # The answer is the documented ReceiptOut, written as pydantic would write it.
+    expected = ReceiptOut(
+        receipt_id=row.receipt_id,
+        consent_id=row.consent_id,
+        recorded_at=row.recorded_at,
+        expires_at=row.expires_at,
+    )
+    assert out == expected.model_dump(mode="json")
 
 
 async def test_second_receipt_links_to_the_first(client: httpx.AsyncClient) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cmp_server._utils import canonical_json, sha256_hex
 from cmp_server.errors import InvalidConsent
 from cmp_server.schemas import ReceiptIn
 from cmp_server.services.configs import Published, SiteInfo
-from cmp_server.services.receipts import check_choices, truncate_ip
+from cmp_server.services.receipts import check_choices, content_hash, truncate_ip
 
 PURPOSES = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
 
@@ -104,3 +106,32 @@ def test_truncate_ip_of_garbage_is_none() -> None:
     assert truncate_ip("not an ip") is None
     assert truncate_ip(None) is None
     assert truncate_ip("::ffff:192.0.2.77") == "192.0.2.0"
+    assert truncate_ip("fe80::1:2:3%eth0") == "fe80::"
+    assert truncate_ip("2001:db8:1:2::5") == "2001:db8:1::"
+    assert truncate_ip("1.2.3") is None
+
+
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=40), st.booleans(), min_size=1, max_size=8),
+    methods,
+    st.text(min_size=1, max_size=60),
+)
+def test_content_hash_is_the_hash_of_the_validated_receipt_as_json(
+    choices: dict[str, bool], method: str, path: str
+) -> None:
+    r = ReceiptIn.model_validate(
+        {
+            "receipt_id": str(uuid.uuid4()).upper(),  # any spelling of the same id
+            "consent_id": str(uuid.uuid4()),
+            "config_version": 7,
+            "choices": choices,
+            "method": method,
+            "layer": "second",
+            "language": "sv",
+            "page_url": "https://shop.example/" + path,
+        }
+    )
+    dumped = sha256_hex(canonical_json(r.model_dump(mode="json")))
+    assert content_hash(r) == dumped
+    again = ReceiptIn.model_validate_json(orjson.dumps(dict(reversed(r.model_dump().items()))))
+    assert content_hash(again) == dumped

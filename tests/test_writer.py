@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 import orjson
@@ -10,6 +11,11 @@ from starlette.applications import Starlette
 from tortoise import connections
 
 from cmp_server.models import ConsentReceipt
+from cmp_server.schemas import ReceiptIn
+from cmp_server.services.configs import ConfigCache
+from cmp_server.services.receipts import draft_receipt
+from cmp_server.services.verify import verify_receipts
+from cmp_server.services.writer import ReceiptWriter
 
 from .factories import ORIGIN, published_site, receipt_body
 
@@ -103,3 +109,33 @@ async def test_failed_batch_fails_only_its_requests_with_a_retryable_status(
     )
     assert r.status_code == 201
     assert await ConsentReceipt.all().count() == 2
+
+
+async def test_two_writers_keep_one_visitors_chain(client: httpx.AsyncClient) -> None:
+    # Two server processes (here the app's writer and a second one) may each get receipts of
+    # the same visitor. Each lane remembers the last receipt it wrote; the store checks that
+    # guess at insert, so a receipt the other wrote in between is still the one linked to.
+    site, _ = await published_site()
+    published = await ConfigCache(ttl=60).version(site.key, 1)
+    other = ReceiptWriter(lanes=2)
+    await other.start()
+    consent = str(uuid.uuid4())
+    sent = []
+    try:
+        for i in range(6):
+            body = receipt_body(consent_id=consent)
+            if i % 2 == 0:
+                r = await client.post(
+                    f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS
+                )
+                assert r.status_code == 201
+            else:
+                receipt = ReceiptIn.model_validate(body)
+                await other.submit(draft_receipt(receipt, published, user_agent="", client_ip=None))
+            sent.append(body["receipt_id"])
+    finally:
+        await other.stop()
+    rows = await ConsentReceipt.filter(consent_id=consent).order_by("id")
+    assert [str(r.receipt_id) for r in rows] == sent
+    assert [r.previous_receipt_id for r in rows] == [None, *(r.receipt_id for r in rows[:-1])]
+    assert (await verify_receipts(site)).ok

@@ -42,7 +42,11 @@ class SiteInfo:
 
     def allows_origin(self, origin_host: str) -> bool:
         """A site's domain covers itself and its subdomains."""
-        return any(origin_host == d or origin_host.endswith("." + d) for d in self.domains)
+        return origin_host in self.domains or origin_host.endswith(self._subdomain_suffixes)
+
+    @cached_property
+    def _subdomain_suffixes(self) -> tuple[str, ...]:
+        return tuple("." + d for d in self.domains)
 
 
 @dataclass(frozen=True)

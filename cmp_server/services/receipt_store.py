@@ -74,6 +74,13 @@ class ReceiptStore(Protocol):
     async def insert(self, rows: list[NewReceipt]) -> None:
         """Insert all of ``rows``, in order, or none of them."""
 
+    async def insert_if_current(
+        self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        """Insert ``rows`` as ``insert`` does, but only if none of ``receipt_ids`` is stored
+        and each visitor's last stored receipt is the one in ``last`` (None: no receipts);
+        False, having written nothing, if not."""
+
     async def close(self) -> None: ...
 
 
@@ -85,6 +92,9 @@ def open_store() -> ReceiptStore:
 
 
 class OrmStore:
+    """SQLite: one connection in the process and one lane, so nothing writes between the
+    check and the insert."""
+
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
         rows = await ConsentReceipt.filter(
             Q(receipt_id__in=receipt_ids) | Q(consent_id__in=consent_ids)
@@ -96,6 +106,19 @@ class OrmStore:
         await ConsentReceipt.bulk_create(
             [ConsentReceipt(**{f: getattr(r, f) for f in _COLUMNS}) for r in rows]
         )
+
+    async def insert_if_current(
+        self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        stored = await self.known(receipt_ids, list(last))
+        ids = set(receipt_ids)
+        latest = {k.consent_id: k.receipt_id for k in stored}
+        if any(k.receipt_id in ids for k in stored) or any(
+            latest.get(c) != expected for c, expected in last.items()
+        ):
+            return False
+        await self.insert(rows)
+        return True
 
     async def close(self) -> None:
         pass
@@ -117,8 +140,28 @@ _PG_INSERT = (
     + ", ".join(f"{c}::jsonb" if c == "choices" else c for c in _COLUMNS)
     + " FROM unnest("
     + ", ".join(f"${i}::{_PG_TYPES.get(c, 'text')}[]" for i, c in enumerate(_COLUMNS, 1))
-    + f") WITH ORDINALITY AS batch({', '.join(_COLUMNS)}, n) ORDER BY n"
+    + f") WITH ORDINALITY AS batch({', '.join(_COLUMNS)}, n)"
 )
+_LAST = len(_COLUMNS) + 1
+# The same insert, made only if none of the batch's receipt ids ($1) is stored and each
+# visitor's last receipt is the expected one: a compare-and-set in one statement. The index
+# on (consent_id, id) finds each visitor's last receipt in one step, statistics or not.
+_PG_INSERT_IF_CURRENT = (
+    f"WITH expected(consent_id, last_id) AS (SELECT * FROM unnest(${_LAST}::uuid[],"
+    f" ${_LAST + 1}::uuid[])), clash AS ("
+    " SELECT 1 FROM consent_receipt WHERE receipt_id = ANY($1::uuid[])"
+    " UNION ALL SELECT 1 FROM expected e LEFT JOIN LATERAL (SELECT receipt_id"
+    " FROM consent_receipt c WHERE c.consent_id = e.consent_id ORDER BY c.id DESC LIMIT 1) r"
+    " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id) "
+    + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
+)
+_PG_INSERT += " ORDER BY n"
+
+
+def _columns(rows: list[NewReceipt]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[getattr(r, c) for r in rows] for c in _COLUMNS]
+    columns[_COLUMNS.index("choices")] = [orjson.dumps(r.choices).decode() for r in rows]
+    return columns
 
 
 class PostgresStore:
@@ -141,13 +184,25 @@ class PostgresStore:
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
         conn = await self._connection()
         rows = await conn.fetch(_PG_KNOWN, receipt_ids, consent_ids)
-        return [KnownReceipt(*row) for row in rows]
+        # asyncpg's own UUID type is not uuid.UUID (orjson, for one, cannot write it).
+        return [
+            KnownReceipt(UUID(int=r[0].int), UUID(int=r[1].int), *r[2:]) for r in rows
+        ]
 
     async def insert(self, rows: list[NewReceipt]) -> None:
         conn = await self._connection()
-        columns: list[list[Any]] = [[getattr(r, c) for r in rows] for c in _COLUMNS]
-        columns[_COLUMNS.index("choices")] = [orjson.dumps(r.choices).decode() for r in rows]
-        await conn.execute(_PG_INSERT, *columns)
+        await conn.execute(_PG_INSERT, *_columns(rows))
+
+    async def insert_if_current(
+        self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        # receipt_ids are the rows' ids (and repeats of them): $1 covers them all.
+        conn = await self._connection()
+        status = await conn.execute(
+            _PG_INSERT_IF_CURRENT, *_columns(rows), list(last), list(last.values())
+        )
+        inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        return inserted == len(rows)
 
     async def close(self) -> None:
         held, self._held, self._conn = self._held, None, None

@@ -5,7 +5,7 @@ Writing goes through ``writer.ReceiptWriter`` (group commit).
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -21,6 +21,7 @@ __all__ = [
     "ReceiptDraft",
     "ReceiptRecord",
     "check_choices",
+    "content_hash",
     "draft_receipt",
     "receipt_history",
     "record_hash",
@@ -30,19 +31,26 @@ __all__ = [
 _MAX_USER_AGENT = 512
 
 
+_V4_MAPPED = b"\0" * 10 + b"\xff\xff"
+
+
 def truncate_ip(address: str | None) -> str | None:
-    """Keep the network, drop the host: IPv4 /24, IPv6 /48. Never store the full address."""
+    """Keep the network, drop the host: IPv4 /24, IPv6 /48. Never store the full address.
+    (The C parser, not ``ipaddress``: this runs for every receipt, and ``ipaddress`` made it
+    a tenth of a receipt's cost.)"""
     if not address:
         return None
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ipaddress.IPv4Address(ip.packed[:3] + b"\0"))
-    return str(ipaddress.IPv6Address(ip.packed[:6] + b"\0" * 10))
+        packed = socket.inet_pton(socket.AF_INET, address)
+    except OSError:
+        try:  # a link-local address may carry its zone ("fe80::1%eth0"): not part of it
+            packed = socket.inet_pton(socket.AF_INET6, address.split("%", 1)[0])
+        except OSError:
+            return None
+        if packed[:12] != _V4_MAPPED:
+            return socket.inet_ntop(socket.AF_INET6, packed[:6] + b"\0" * 10)
+        packed = packed[12:]
+    return socket.inet_ntop(socket.AF_INET, packed[:3] + b"\0")
 
 
 def check_choices(receipt: ReceiptIn, published: Published) -> None:
@@ -136,6 +144,14 @@ def record_hash(row: ReceiptRecord, site_key: str, previous_hash: str) -> str:
     return sha256_hex(previous_hash.encode(), canonical_json(record))
 
 
+def content_hash(receipt: ReceiptIn) -> str:
+    """The hash of what the client sent, as validated: the same receipt sent again, as JSON
+    or text, in any key order, has the same hash. Equal to hashing
+    ``canonical_json(receipt.model_dump(mode="json"))`` (a test holds the two together), without
+    the cost of a dump per receipt."""
+    return sha256_hex(canonical_json(receipt.__dict__))  # the fields, as validated
+
+
 def draft_receipt(
     receipt: ReceiptIn, published: Published, *, user_agent: str, client_ip: str | None
 ) -> ReceiptDraft:
@@ -148,7 +164,7 @@ def draft_receipt(
         lifetime=timedelta(days=published.site.consent_lifetime_days),
         user_agent=user_agent[:_MAX_USER_AGENT],
         ip_truncated=truncate_ip(client_ip),
-        content_hash=sha256_hex(canonical_json(receipt.model_dump(mode="json"))),
+        content_hash=content_hash(receipt),
     )
 
 

@@ -79,12 +79,14 @@ class ReceiptWriter:
             raise Unavailable("the server is shutting down; send the receipt again")
         future: asyncio.Future[StoredReceipt] = asyncio.get_running_loop().create_future()
         lane = draft.receipt.consent_id.int % len(self._queues)
-        await self._queues[lane].put((draft, future))
-        # Shielded: a client that disconnects must not cancel a write other requests share.
-        return await asyncio.shield(future)
+        self._queues[lane].put_nowait((draft, future))
+        # A request cancelled while it waits cancels only this future: the batch is written
+        # all the same (the lane skips futures already done).
+        return await future
 
     async def _run(self, queue: asyncio.Queue[_Item]) -> None:
         store = open_store()
+        chains = _Chains()
         try:
             while True:
                 first = await queue.get()
@@ -92,17 +94,16 @@ class ReceiptWriter:
                 while len(batch) < self._batch_max and not queue.empty():
                     batch.append(queue.get_nowait())
                 try:
-                    await self._commit(store, batch)
+                    await self._commit(store, chains, batch)
                 finally:
                     for _ in batch:
                         queue.task_done()
         finally:
             await store.close()
 
-    async def _commit(self, store: ReceiptStore, batch: list[_Item]) -> None:
+    async def _commit(self, store: ReceiptStore, chains: _Chains, batch: list[_Item]) -> None:
         try:
-            # One read, then one insert of the whole batch, atomic.
-            outcomes = await _insert(store, batch)
+            outcomes = await _insert(store, chains, batch)
         except Exception:  # the insert rolled back as a whole: nothing of it was written
             log.exception("receipt batch of %d failed", len(batch))
             outcomes = [WriteFailed("the receipt could not be stored; send it again")] * len(batch)
@@ -117,21 +118,66 @@ class ReceiptWriter:
                 future.set_result(outcome)
 
 
-async def _insert(store: ReceiptStore, batch: list[_Item]) -> list[StoredReceipt | CmpError]:
+class _Chains:
+    """Each visitor's last receipt (id and hash) as this lane last wrote it: the guess the
+    one-round-trip insert is checked against. Bounded; a visitor it forgot is guessed to have
+    no receipts yet, which the check corrects."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._last: dict[UUID, tuple[UUID, str]] = {}
+
+    def get(self, consent_id: UUID) -> tuple[UUID, str] | None:
+        return self._last.get(consent_id)
+
+    def remember(self, rows: list[NewReceipt]) -> None:
+        for row in rows:
+            self._last.pop(row.consent_id, None)  # re-inserted: the newest are kept longest
+            self._last[row.consent_id] = (row.receipt_id, row.record_hash)
+        while len(self._last) > self._size:
+            del self._last[next(iter(self._last))]
+
+
+async def _insert(
+    store: ReceiptStore, chains: _Chains, batch: list[_Item]
+) -> list[StoredReceipt | CmpError]:
     drafts = [draft for draft, _ in batch]
     ids = list({d.receipt.receipt_id for d in drafts})
-    consent_ids = list({d.receipt.consent_id for d in drafts})
-    # One read for both: receipts sent before with these ids (idempotency), and each
-    # visitor's receipts so far, the last of which the new one links to and chains.
-    known_rows = await store.known(ids, consent_ids)
-    existing: dict[UUID, KnownReceipt] = {}
-    last: dict[UUID, tuple[UUID, str]] = {}
-    for stored in known_rows:
-        existing[stored.receipt_id] = stored
-        last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
+    guess = {d.receipt.consent_id: chains.get(d.receipt.consent_id) for d in drafts}
+    # The common case in one round trip: no receipt id was sent before, and each visitor's
+    # last receipt is the one this lane remembers (none for a new visitor). The store inserts
+    # only if that holds; otherwise it is read, and the batch planned again.
+    last = {c: known for c, known in guess.items() if known is not None}
+    outcomes, rows = _plan(drafts, {}, last)
+    expected = {c: known[0] if known else None for c, known in guess.items()}
+    if not await store.insert_if_current(rows, ids, expected):
+        # One read for both: receipts sent before with these ids (idempotency), and each
+        # visitor's receipts so far, the last of which the new one links to and chains.
+        known_rows = await store.known(ids, list(guess))
+        existing: dict[UUID, KnownReceipt] = {}
+        last = {}
+        for stored in known_rows:
+            existing[stored.receipt_id] = stored
+            last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
+        outcomes, rows = _plan(drafts, existing, last)
+        if rows:
+            await store.insert(rows)
+    chains.remember(rows)
+    return outcomes
 
+
+def _plan(
+    drafts: list[ReceiptDraft],
+    existing: dict[UUID, KnownReceipt],
+    last: dict[UUID, tuple[UUID, str]],
+) -> tuple[list[StoredReceipt | CmpError], list[NewReceipt]]:
+    """Each draft's outcome, and the rows to insert: a receipt id already stored (or earlier
+    in the batch) is answered from there, or is a conflict if its content differs; a new one
+    links to its visitor's last receipt and chains its hash."""
+    existing = dict(existing)
+    last = dict(last)
     outcomes: list[StoredReceipt | CmpError] = []
-    new_rows: list[NewReceipt] = []
+    rows: list[NewReceipt] = []
     now = utcnow()
     for draft in drafts:
         r = draft.receipt
@@ -165,8 +211,6 @@ async def _insert(store: ReceiptStore, batch: list[_Item]) -> list[StoredReceipt
         row.record_hash = record_hash(row, draft.site_key, previous_hash)
         last[r.consent_id] = (r.receipt_id, row.record_hash)
         existing[r.receipt_id] = row.known()  # the same id again in this batch
-        new_rows.append(row)
+        rows.append(row)
         outcomes.append(StoredReceipt.of(row))
-    if new_rows:
-        await store.insert(new_rows)
-    return outcomes
+    return outcomes, rows
