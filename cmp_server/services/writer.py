@@ -121,19 +121,22 @@ class ReceiptWriter:
 class _Chains:
     """Each visitor's last receipt (id and hash) as this lane last wrote it: the guess the
     one-round-trip insert is checked against. Bounded; a visitor it forgot is guessed to have
-    no receipts yet, which the check corrects."""
+    no receipts yet, which the check corrects. Kept as ints and strings, which the garbage
+    collector does not walk (UUID objects it would, on every full pass)."""
 
-    def __init__(self, size: int = 100_000) -> None:
+    def __init__(self, size: int = 50_000) -> None:
         self._size = size
-        self._last: dict[UUID, tuple[UUID, str]] = {}
+        self._last: dict[int, tuple[int, str]] = {}
 
     def get(self, consent_id: UUID) -> tuple[UUID, str] | None:
-        return self._last.get(consent_id)
+        known = self._last.get(consent_id.int)
+        return None if known is None else (UUID(int=known[0]), known[1])
 
     def remember(self, rows: list[NewReceipt]) -> None:
         for row in rows:
-            self._last.pop(row.consent_id, None)  # re-inserted: the newest are kept longest
-            self._last[row.consent_id] = (row.receipt_id, row.record_hash)
+            key = row.consent_id.int
+            self._last.pop(key, None)  # re-inserted: the newest are kept longest
+            self._last[key] = (row.receipt_id.int, row.record_hash)
         while len(self._last) > self._size:
             del self._last[next(iter(self._last))]
 
