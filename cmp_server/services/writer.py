@@ -3,10 +3,13 @@
 Requests that arrive while a transaction is committing wait in a queue; the next transaction
 takes all of them (up to ``batch_max``). Each request is answered only after the transaction
 holding its receipt has committed, and a failed transaction fails only its own requests, with a
-retryable error. One read and one insert per batch instead of one transaction per request is what
-lets this beat one-insert-per-request throughput without giving up durability. Duplicates
-across processes are caught by the unique receipt id: the batch fails, its senders retry, and
-the retry finds the stored receipt.
+retryable error.
+
+A batch is usually one round trip: the lane guesses each visitor's last receipt (the one it
+wrote last, or none) and the store inserts the batch only if no receipt id is stored yet and
+every guess holds. When not (a receipt sent again, a visitor another process wrote for), the
+lane reads what is stored and inserts again. Duplicates across processes are caught by the
+unique receipt id: the batch fails, its senders retry, and the retry finds the stored receipt.
 """
 
 from __future__ import annotations
