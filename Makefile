@@ -35,9 +35,13 @@ test-postgres: $(STAMP)
 
 test-all: test test-postgres
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The embed's JSDoc types, checked by tsc (esbuild bundles without checking types).
+typecheck: $(NODE_STAMP)
+	cd embed && npm run typecheck
 
 embed: $(NODE_STAMP)
 	cd embed && npm run build

@@ -24,8 +24,8 @@ function inventory(site, p) {
   return h('details', null, [
     h('summary', null, [t('vendors_heading') + ' (' + vendors.length + '), ' +
       t('cookies_heading') + ' (' + items.length + ')']),
-    vendors.length && h('h3', null, [t('vendors_heading')]),
-    vendors.length && h('ul', null, vendors.map((v) => {
+    vendors.length > 0 && h('h3', null, [t('vendors_heading')]),
+    vendors.length > 0 && h('ul', null, vendors.map((v) => {
       const url = safeUrl(v.privacy_policy_url);
       const facts = [v.country, v.transfers_outside_eea
         ? t('transfer_notice') + (v.transfer_basis ? ': ' + v.transfer_basis : '') : '']
@@ -35,8 +35,8 @@ function inventory(site, p) {
         facts && ' (' + facts + ')',
       ]);
     })),
-    items.length && h('h3', null, [t('cookies_heading')]),
-    items.length && h('ul', null, items.map((it) => h('li', null, [
+    items.length > 0 && h('h3', null, [t('cookies_heading')]),
+    items.length > 0 && h('ul', null, items.map((it) => h('li', null, [
       h('code', null, [it.name + (it.match === 'prefix' ? '*' : '')]),
       ' ' + [it.vendor && vname[it.vendor], duration(site, it),
         site._pick(it.description, '')].filter(Boolean).join(' · '),
