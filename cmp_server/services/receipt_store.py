@@ -1,12 +1,11 @@
 """Where the receipt writer reads and writes its batches: one implementation per database,
 chosen once when a writer lane starts (as uvicorn's ``auto.py`` picks its loop).
 
-Per batch the writer needs two round trips: one read (receipts already stored under the
-batch's receipt ids, and each visitor's receipts so far, for the hash chain) and one atomic
-insert. On PostgreSQL both run as single prepared statements on a connection the lane keeps
-(one ``INSERT … SELECT FROM unnest(…)`` for the whole batch, so no BEGIN/COMMIT round trips and
-no pool reset per batch). SQLite is in-process and has one connection, so it goes through the
-ORM.
+The writer needs an insert that is checked (nothing of the batch stored yet, each visitor's
+last receipt as guessed), a plain insert, and a read for when the guess was wrong. On
+PostgreSQL each is one prepared statement on a connection the lane keeps, the batch sent as
+one JSON parameter: no BEGIN/COMMIT round trips and no pool reset per batch. SQLite is
+in-process and has one connection, so it goes through the ORM.
 """
 
 from __future__ import annotations

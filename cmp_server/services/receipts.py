@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import UTC, timedelta
 from uuid import UUID
 
 from .._utils import canonical_json, sha256_hex
@@ -16,10 +15,10 @@ from ..errors import ConsentNotFound, InvalidConsent
 from ..models import ConsentReceipt
 from ..schemas import ReceiptIn
 from .configs import Published
+from .receipt_store import NewReceipt
 
 __all__ = [
     "ReceiptDraft",
-    "ReceiptRecord",
     "check_choices",
     "content_hash",
     "draft_receipt",
@@ -102,26 +101,7 @@ class ReceiptDraft:
     content_hash: str
 
 
-class ReceiptRecord(Protocol):
-    """The stored fields the chain's hash covers (a stored receipt or one about to be)."""
-
-    receipt_id: UUID
-    consent_id: UUID
-    config_version: int
-    texts_hash: str
-    language: str
-    choices: dict[str, bool]
-    method: str
-    layer: str
-    page_url: str
-    recorded_at: datetime
-    expires_at: datetime
-    user_agent: str
-    ip_truncated: str | None
-    previous_receipt_id: UUID | None
-
-
-def record_hash(row: ReceiptRecord, site_key: str, previous_hash: str) -> str:
+def record_hash(row: ConsentReceipt | NewReceipt, site_key: str, previous_hash: str) -> str:
     """The hash that chains a visitor's receipts: over the previous receipt's hash and every
     stored field of this one. Recomputing it later shows whether a stored receipt was altered."""
     record = {
