@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -142,14 +143,14 @@ _PG_INSERT = (
     + ", ".join(f"{c} {_PG_TYPES.get(c, 'text')}" for c in _COLUMNS)
     + f")) WITH ORDINALITY AS batch({', '.join(_COLUMNS)}, n)"
 )
-# The same insert, made only if none of the batch's receipt ids ($2) is stored and each
-# visitor's last receipt is the expected one ($3, $4): a compare-and-set in one statement.
-# The index on (consent_id, id) finds each visitor's last receipt in one step, statistics
-# or not.
+# The same insert, made only if each visitor's last receipt is the expected one ($2, $3): a
+# compare-and-set in one statement. The index on (consent_id, id) finds each visitor's last
+# receipt in one step, whatever the plan. A receipt id already stored is left to the unique
+# index: checking it here too cost more than the insert, as the cached generic plan for
+# ``receipt_id = ANY($n)``, made while the table was small, scanned the whole table.
 _PG_INSERT_IF_CURRENT = (
-    "WITH expected(consent_id, last_id) AS (SELECT * FROM unnest($3::uuid[], $4::uuid[])),"
-    " clash AS (SELECT 1 FROM consent_receipt WHERE receipt_id = ANY($2::uuid[])"
-    " UNION ALL SELECT 1 FROM expected e LEFT JOIN LATERAL (SELECT receipt_id"
+    "WITH expected(consent_id, last_id) AS (SELECT * FROM unnest($2::uuid[], $3::uuid[])),"
+    " clash AS (SELECT 1 FROM expected e LEFT JOIN LATERAL (SELECT receipt_id"
     " FROM consent_receipt c WHERE c.consent_id = e.consent_id ORDER BY c.id DESC LIMIT 1) r"
     " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id) "
     + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
@@ -190,13 +191,12 @@ class PostgresStore:
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
     ) -> bool:
         conn = await self._connection()
-        status = await conn.execute(
-            _PG_INSERT_IF_CURRENT,
-            orjson.dumps(rows).decode(),
-            receipt_ids,
-            list(last),
-            list(last.values()),
-        )
+        try:
+            status = await conn.execute(
+                _PG_INSERT_IF_CURRENT, orjson.dumps(rows).decode(), list(last), list(last.values())
+            )
+        except asyncpg.UniqueViolationError:  # a receipt id sent before: nothing was written
+            return False
         inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
         return inserted == len(rows)
 
