@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 
-def canonical_json(value: Any) -> bytes:
-    """Bytes that are the same for equal values: sorted keys, no whitespace."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+def canonical_json(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """Bytes that are the same for equal values: sorted keys, no whitespace. ``default``
+    writes what orjson cannot (as in ``orjson.dumps``)."""
+    return orjson.dumps(value, default=default, option=orjson.OPT_SORT_KEYS)
 
 
 def sha256_hex(*parts: bytes) -> str:

@@ -13,6 +13,7 @@ from . import errors
 from ._http import (
     PreparedResponse,
     client_ip,
+    cors_json_response,
     encode_headers,
     json_response,
     origin_host,
@@ -112,13 +113,10 @@ async def script(request: Request) -> Response:
     return PreparedResponse(published.script, prepared.script_200)
 
 
-def _allowed_origin(request: Request, published: Published, *, required: bool) -> str | None:
+def _allowed_origin(request: Request, published: Published) -> str | None:
+    """The request's Origin if it is one of the site's domains, None if it sent none."""
     host = origin_host(request)
     if host is None:
-        if required:
-            raise errors.OriginNotAllowed(
-                "an Origin header from one of the site's domains is needed"
-            )
         return None
     origin = request.headers["origin"]
     # Readable even when refused, so the embed on a misconfigured site sees a final 403 and
@@ -126,6 +124,13 @@ def _allowed_origin(request: Request, published: Published, *, required: bool) -
     request.scope["cmp.cors_origin"] = origin
     if not published.site.allows_origin(host):
         raise errors.OriginNotAllowed(f"origin {host!r} is not one of the site's domains")
+    return origin
+
+
+def _required_origin(request: Request, published: Published) -> str:
+    origin = _allowed_origin(request, published)
+    if origin is None:
+        raise errors.OriginNotAllowed("an Origin header from one of the site's domains is needed")
     return origin
 
 
@@ -137,7 +142,7 @@ def _cors(origin: str | None) -> dict[str, str]:
 
 async def preflight(request: Request) -> Response:
     published = await _configs(request).latest(request.path_params["site_key"])
-    origin = _allowed_origin(request, published, required=True)
+    origin = _required_origin(request, published)
     return Response(
         status_code=204,
         headers={
@@ -153,7 +158,7 @@ async def record_consent(request: Request) -> Response:
     settings = _settings(request)
     configs = _configs(request)
     latest = await configs.latest(request.path_params["site_key"])
-    origin = _allowed_origin(request, latest, required=True)
+    origin = _required_origin(request, latest)
     require_json_or_text(request)
     body = parse_json(await read_body(request, settings.max_body_bytes))
     receipt = ReceiptIn.model_validate(body)
@@ -174,12 +179,12 @@ async def record_consent(request: Request) -> Response:
         "recorded_at": stored.recorded_at,
         "expires_at": stored.expires_at,
     }
-    return json_response(out, 201, _cors(origin))
+    return cors_json_response(out, 201, origin)
 
 
 async def consent_history(request: Request) -> Response:
     published = await _configs(request).latest(request.path_params["site_key"])
-    origin = _allowed_origin(request, published, required=False)
+    origin = _allowed_origin(request, published)
     try:
         consent_id = UUID(request.path_params["consent_id"])
     except ValueError:

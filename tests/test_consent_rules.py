@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -14,7 +16,8 @@ from cmp_server._utils import canonical_json, sha256_hex
 from cmp_server.errors import InvalidConsent
 from cmp_server.schemas import ReceiptIn
 from cmp_server.services.configs import Published, SiteInfo
-from cmp_server.services.receipts import check_choices, content_hash, truncate_ip
+from cmp_server.services.receipt_store import NewReceipt
+from cmp_server.services.receipts import check_choices, content_hash, record_hash, truncate_ip
 
 PURPOSES = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
 
@@ -135,3 +138,76 @@ def test_content_hash_is_the_hash_of_the_validated_receipt_as_json(
     assert content_hash(r) == dumped
     again = ReceiptIn.model_validate_json(orjson.dumps(dict(reversed(r.model_dump().items()))))
     assert content_hash(again) == dumped
+
+
+def _record_hash_as_first_written(row: NewReceipt, site_key: str, previous_hash: str) -> str:
+    """The record hash as it was first specified, field by field: receipts stored since then
+    carry hashes made this way, so the fast form must stay equal to it."""
+    record = {
+        "receipt_id": str(row.receipt_id),
+        "consent_id": str(row.consent_id),
+        "site": site_key,
+        "config_version": row.config_version,
+        "texts_hash": row.texts_hash,
+        "language": row.language,
+        "choices": row.choices,
+        "method": row.method,
+        "layer": row.layer,
+        "page_url": row.page_url,
+        "recorded_at": row.recorded_at.astimezone(UTC).isoformat(),
+        "expires_at": row.expires_at.astimezone(UTC).isoformat(),
+        "user_agent": row.user_agent,
+        "ip_truncated": row.ip_truncated,
+        "previous_receipt_id": str(row.previous_receipt_id) if row.previous_receipt_id else None,
+    }
+    return sha256_hex(previous_hash.encode(), canonical_json(record))
+
+
+@given(
+    recorded_at=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=2)), ZoneInfo("Europe/Stockholm")]
+        ),
+    ),
+    lifetime=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    previous=st.none() | st.uuids(),
+    text=st.text(max_size=30),
+    choices=st.dictionaries(st.text(min_size=1, max_size=10), st.booleans(), max_size=5),
+    ip=st.none() | st.sampled_from(["192.0.2.0", "2001:db8:1::"]),
+)
+def test_record_hash_equals_the_hash_as_first_specified(
+    recorded_at: datetime, lifetime: timedelta, previous: uuid.UUID | None, text: str,
+    choices: dict[str, bool], ip: str | None,
+) -> None:
+    row = NewReceipt(
+        receipt_id=uuid.uuid4(), consent_id=uuid.uuid4(), site_id=1, config_version=3,
+        texts_hash="t" * 64, language="da", choices=choices, method="custom", layer="first",
+        page_url="https://shop.example/" + text, recorded_at=recorded_at,
+        expires_at=recorded_at + lifetime, user_agent=text, ip_truncated=ip,
+        previous_receipt_id=previous, content_hash="c" * 64,
+    )
+    for previous_hash in ("", "p" * 64):
+        assert record_hash(row, "site-key", previous_hash) == _record_hash_as_first_written(
+            row, "site-key", previous_hash
+        )
+
+
+def test_record_hash_of_a_row_read_back_through_asyncpg() -> None:
+    from asyncpg.pgproto.pgproto import UUID as PgUUID  # what asyncpg hands back
+
+    now = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    rows = [
+        NewReceipt(
+            receipt_id=make(ids[0]), consent_id=make(ids[1]), site_id=1, config_version=3,
+            texts_hash="t" * 64, language="sv", choices={"necessary": True}, method="custom",
+            layer="first", page_url="https://shop.example/", recorded_at=now, expires_at=now,
+            user_agent="ua", ip_truncated=None, previous_receipt_id=make(ids[2]),
+            content_hash="c" * 64,
+        )
+        for make in (lambda u: u, lambda u: PgUUID(str(u)))
+    ]
+    assert type(rows[1].receipt_id) is not uuid.UUID
+    assert record_hash(rows[0], "k", "") == record_hash(rows[1], "k", "")
+    assert record_hash(rows[1], "k", "") == _record_hash_as_first_written(rows[1], "k", "")

@@ -68,6 +68,14 @@ class Published:
         return {p["key"]: p["required"] for p in self.config["purposes"]}
 
     @cached_property
+    def required(self) -> tuple[str, ...]:
+        return tuple(k for k, required in self.purposes.items() if required)
+
+    @cached_property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(k for k, required in self.purposes.items() if not required)
+
+    @cached_property
     def script(self) -> bytes:
         return render_script(embed_bundle(), self.body)
 

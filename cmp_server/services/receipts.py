@@ -55,27 +55,23 @@ def truncate_ip(address: str | None) -> str | None:
 def check_choices(receipt: ReceiptIn, published: Published) -> None:
     """The choices must cover exactly the version's purposes and respect what is required."""
     purposes = published.purposes
-    missing = sorted(set(purposes) - set(receipt.choices))
-    extra = sorted(set(receipt.choices) - set(purposes))
-    if missing or extra:
+    choices = receipt.choices
+    if choices.keys() != purposes.keys():
         parts = []
-        if missing:
+        if missing := sorted(set(purposes) - set(choices)):
             parts.append(f"missing {', '.join(missing)}")
-        if extra:
+        if extra := sorted(set(choices) - set(purposes)):
             parts.append(f"unknown {', '.join(extra)}")
         raise InvalidConsent(
             f"choices must cover exactly the purposes of version {published.number}: "
             + "; ".join(parts)
         )
-    refused_required = sorted(
-        k for k, required in purposes.items() if required and not receipt.choices[k]
-    )
-    if refused_required:
+    if refused_required := sorted(k for k in published.required if not choices[k]):
         raise InvalidConsent(f"required purposes cannot be refused: {', '.join(refused_required)}")
-    optional = [k for k, required in purposes.items() if not required]
-    if receipt.method == "accept_all" and not all(receipt.choices[k] for k in optional):
+    optional = published.optional
+    if receipt.method == "accept_all" and not all(choices[k] for k in optional):
         raise InvalidConsent("method accept_all needs every purpose granted")
-    if receipt.method == "reject_all" and any(receipt.choices[k] for k in optional):
+    if receipt.method == "reject_all" and any(choices[k] for k in optional):
         raise InvalidConsent("method reject_all needs every optional purpose refused")
     if receipt.method == "gpc":
         gpc_purposes = published.config["options"].get("gpc", {}).get("purposes", [])
@@ -103,10 +99,14 @@ class ReceiptDraft:
 
 def record_hash(row: ConsentReceipt | NewReceipt, site_key: str, previous_hash: str) -> str:
     """The hash that chains a visitor's receipts: over the previous receipt's hash and every
-    stored field of this one. Recomputing it later shows whether a stored receipt was altered."""
+    stored field of this one. Recomputing it later shows whether a stored receipt was altered.
+
+    The record is the canonical JSON of the fields with ids as strings and times in UTC as
+    ISO 8601, which is how orjson writes ``UUID`` and ``datetime`` values itself (a test holds
+    this to the spelled-out form): no string per field per receipt on the way."""
     record = {
-        "receipt_id": str(row.receipt_id),
-        "consent_id": str(row.consent_id),
+        "receipt_id": row.receipt_id,
+        "consent_id": row.consent_id,
         "site": site_key,
         "config_version": row.config_version,
         "texts_hash": row.texts_hash,
@@ -115,13 +115,20 @@ def record_hash(row: ConsentReceipt | NewReceipt, site_key: str, previous_hash: 
         "method": row.method,
         "layer": row.layer,
         "page_url": row.page_url,
-        "recorded_at": row.recorded_at.astimezone(UTC).isoformat(),
-        "expires_at": row.expires_at.astimezone(UTC).isoformat(),
+        "recorded_at": row.recorded_at.astimezone(UTC),
+        "expires_at": row.expires_at.astimezone(UTC),
         "user_agent": row.user_agent,
         "ip_truncated": row.ip_truncated,
-        "previous_receipt_id": str(row.previous_receipt_id) if row.previous_receipt_id else None,
+        "previous_receipt_id": row.previous_receipt_id,
     }
-    return sha256_hex(previous_hash.encode(), canonical_json(record))
+    return sha256_hex(previous_hash.encode(), canonical_json(record, default=_uuid_str))
+
+
+def _uuid_str(value: object) -> str:
+    # A UUID subclass orjson does not write itself: asyncpg's, on rows read back.
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} in a receipt record")
 
 
 def content_hash(receipt: ReceiptIn) -> str:
