@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -13,9 +14,10 @@ from tortoise import connections
 from cmp_server.models import ConsentReceipt
 from cmp_server.schemas import ReceiptIn
 from cmp_server.services.configs import ConfigCache
+from cmp_server.services.receipt_store import NewReceipt
 from cmp_server.services.receipts import draft_receipt
 from cmp_server.services.verify import verify_receipts
-from cmp_server.services.writer import ReceiptWriter
+from cmp_server.services.writer import ReceiptWriter, _Chains
 
 from .factories import ORIGIN, published_site, receipt_body
 
@@ -139,3 +141,28 @@ async def test_two_writers_keep_one_visitors_chain(client: httpx.AsyncClient) ->
     assert [str(r.receipt_id) for r in rows] == sent
     assert [r.previous_receipt_id for r in rows] == [None, *(r.receipt_id for r in rows[:-1])]
     assert (await verify_receipts(site)).ok
+
+
+def test_chain_cache_forgets_the_visitor_written_longest_ago() -> None:
+    def row(consent_id: uuid.UUID, record_hash: str) -> NewReceipt:
+        now = datetime.now(UTC)
+        return NewReceipt(
+            receipt_id=uuid.uuid4(), consent_id=consent_id, site_id=1, config_version=1,
+            texts_hash="t", language="en", choices={}, method="custom", layer="first",
+            page_url="https://x.example/", recorded_at=now, expires_at=now, user_agent="",
+            ip_truncated=None, previous_receipt_id=None, content_hash="c",
+            record_hash=record_hash,
+        )
+
+    a, b, c, d = (uuid.uuid4() for _ in range(4))
+    chains = _Chains(size=3)
+    chains.remember([row(a, "a1"), row(b, "b1"), row(c, "c1")])
+    chains.remember([row(a, "a2")])  # a written again: now the newest
+    chains.remember([row(d, "d1")])
+    assert len(chains) == 3
+    assert chains.get(b) is None
+    assert [(chains.get(k) or (None, None))[1] for k in (a, c, d)] == ["a2", "c1", "d1"]
+    for _ in range(5):  # evicting many in a row keeps the bound
+        chains.remember([row(uuid.uuid4(), "x") for _ in range(4)])
+        assert len(chains) == 3
+    assert chains.get(a) is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -129,19 +130,26 @@ class _Chains:
 
     def __init__(self, size: int = 50_000) -> None:
         self._size = size
-        self._last: dict[int, tuple[int, str]] = {}
+        # Oldest first. An OrderedDict, not a dict: a dict's oldest entry is found by walking
+        # past every slot deleted before it, which made each eviction cost more than the
+        # receipt once the cache was full (56 us per receipt after 200,000).
+        self._last: OrderedDict[int, tuple[int, str]] = OrderedDict()
 
     def get(self, consent_id: UUID) -> tuple[UUID, str] | None:
         known = self._last.get(consent_id.int)
         return None if known is None else (UUID(int=known[0]), known[1])
 
     def remember(self, rows: list[NewReceipt]) -> None:
+        last = self._last
         for row in rows:
             key = row.consent_id.int
-            self._last.pop(key, None)  # re-inserted: the newest are kept longest
-            self._last[key] = (row.receipt_id.int, row.record_hash)
-        while len(self._last) > self._size:
-            del self._last[next(iter(self._last))]
+            last[key] = (row.receipt_id.int, row.record_hash)
+            last.move_to_end(key)  # written again: the newest are kept longest
+        while len(last) > self._size:
+            last.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._last)
 
 
 async def _insert(
