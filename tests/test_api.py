@@ -326,3 +326,18 @@ async def test_config_lookups_are_shared_and_misses_cached(app, settings) -> Non
     other = await sites.create_site("Later", ["later.example"])
     await publishing.publish(other)
     assert (await cache.latest(other.key)).site.key == other.key
+
+
+async def test_config_cache_holds_a_bounded_number_of_site_keys(app, settings) -> None:  # type: ignore[no-untyped-def]
+    from cmp_server.services.configs import ConfigCache
+
+    site, _ = await published_site()
+    cache = ConfigCache(ttl=60, max_sites=5)
+    await cache.latest(site.key)
+    for n in range(20):  # made-up keys, as anyone may send
+        with pytest.raises(SiteNotFound):
+            await cache.latest(f"madeup{n:04d}")
+        assert len(cache) <= 5
+    assert len(cache) == 5
+    published = await cache.latest(site.key)  # written out long ago, and loaded again
+    assert published.site.key == site.key

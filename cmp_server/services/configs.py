@@ -10,10 +10,12 @@ import asyncio
 import gzip
 import re
 import time
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -25,6 +27,8 @@ __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_
 
 CONFIG_PLACEHOLDER = b'"__CMP_CONFIG__"'
 # What a site key can look like (``secrets.token_urlsafe``); anything else is not looked up.
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -115,12 +119,21 @@ def _published(site: Site, version: ConfigVersion) -> Published:
 
 
 class ConfigCache:
-    def __init__(self, ttl: float, max_versions: int = 4096) -> None:
+    """Each site's latest published version (and the answer for keys that are no site) for
+    ``ttl`` seconds, and older versions receipts name. Both are bounded, oldest written out
+    first: anyone can ask for any number of made-up site keys."""
+
+    def __init__(self, ttl: float, max_sites: int = 10_000, max_versions: int = 4096) -> None:
         self._ttl = ttl
+        self._max_sites = max_sites
         self._max_versions = max_versions
-        self._latest: dict[str, tuple[float, Published | CmpError]] = {}
-        self._versions: dict[tuple[str, int], Published] = {}
+        self._latest: OrderedDict[str, tuple[float, Published | CmpError]] = OrderedDict()
+        self._versions: OrderedDict[tuple[str, int], Published] = OrderedDict()
         self._loading: dict[str, asyncio.Future[Published]] = {}
+
+    def __len__(self) -> int:
+        """How many site keys are cached."""
+        return len(self._latest)
 
     def forget(self, site_key: str) -> None:
         self._latest.pop(site_key, None)
@@ -157,7 +170,7 @@ class ConfigCache:
                 error = NothingPublished(f"site {site_key!r} has not published a banner yet")
             else:
                 error = SiteNotFound(f"no site with key {site_key!r}")
-            self._latest[site_key] = (now, error)
+            _put(self._latest, site_key, (now, error), self._max_sites)
             raise error
         site = version.site
         hit = self._latest.get(site_key)
@@ -170,7 +183,7 @@ class ConfigCache:
             published = previous
         else:
             published = _published(site, version)
-        self._latest[site_key] = (now, published)
+        _put(self._latest, site_key, (now, published), self._max_sites)
         return published
 
     async def version(self, site_key: str, number: int) -> Published:
@@ -186,7 +199,13 @@ class ConfigCache:
             raise VersionNotFound(f"site {site_key!r} has no config version {number}")
         site = await Site.get(id=latest.site.id)
         published = _published(site, version)
-        if len(self._versions) >= self._max_versions:
-            self._versions.pop(next(iter(self._versions)))
-        self._versions[key] = published
+        _put(self._versions, key, published, self._max_versions)
         return published
+
+
+def _put(cache: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """Store as the newest entry, and drop the oldest beyond ``limit``."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
