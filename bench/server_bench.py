@@ -131,6 +131,7 @@ class WrkResult:
     bytes_read: float = 0.0  # headers and bodies, as wrk counts them
     statuses: str = ""
     server_cpu_s: float = 0.0  # the server process's CPU time during the run
+    database_cpu_s: float = 0.0  # every PostgreSQL process's, during the run
 
     @property
     def bytes_per_response(self) -> float:
@@ -139,6 +140,10 @@ class WrkResult:
     @property
     def cpu_us_per_request(self) -> float:
         return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def database_us_per_request(self) -> float:
+        return self.database_cpu_s / self.requests * 1e6 if self.requests else 0.0
 
 
 @dataclass
@@ -164,6 +169,10 @@ class Runs:
     @property
     def cpu_us(self) -> float:
         return median(r.cpu_us_per_request for r in self.results)
+
+    @property
+    def database_us(self) -> float:
+        return median(r.database_us_per_request for r in self.results)
 
     @property
     def errors(self) -> int:
@@ -220,6 +229,19 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): what a request costs the database, which shares the cores with the rest."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().startswith("postgres"):
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # gone meanwhile
+            continue
+    return total
 
 
 def wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, logdir: Path) -> None:
@@ -367,7 +389,7 @@ def paired_ratio(probe: Runs, ours: Runs) -> float:
 def table(results: dict[str, dict[str, Runs]]) -> str:
     head = ("scenario", "probe req/s", "ours req/s", "ratio", "goal", "result",
             "probe p50/p99 ms", "ours p50/p99 ms", "errors probe/ours",
-            "server CPU us/req probe/ours")
+            "server CPU us/req probe/ours", "PostgreSQL CPU us/req probe/ours")
     rows = [head]
     for scenario in SCENARIOS:
         probe, ours = results[scenario.name]["probe"], results[scenario.name]["ours"]
@@ -380,6 +402,7 @@ def table(results: dict[str, dict[str, Runs]]) -> str:
             f">= {scenario.goal:.1f}x", "pass" if ok else "FAIL",
             f"{probe.p50:.2f} / {probe.p99:.2f}", f"{ours.p50:.2f} / {ours.p99:.2f}",
             f"{probe.errors} / {ours.errors}", f"{probe.cpu_us:.0f} / {ours.cpu_us:.0f}",
+            f"{probe.database_us:.0f} / {ours.database_us:.0f}",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
@@ -539,15 +562,17 @@ def measure(args: argparse.Namespace, key: str, dsn: str, probe_base: str, ours_
                     truncate()
                 time.sleep(1.0)  # let the previous run's backlog drain
                 pid = pids[side]
-                before = cpu_seconds(pid)
+                before, database_before = cpu_seconds(pid), database_cpu_seconds()
                 result = wrk(loads[scenario.name][side], args, args.duration)
-                result = replace(result, server_cpu_s=cpu_seconds(pid) - before)
+                result = replace(result, server_cpu_s=cpu_seconds(pid) - before,
+                                 database_cpu_s=database_cpu_seconds() - database_before)
                 runs = results[scenario.name][side]
                 runs.results.append(result)
                 line = (f"round {rnd + 1} {scenario.name:15} {side:5} {result.rps:9,.0f} req/s  "
                         f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms  "
                         f"errors {result.errors}  {result.bytes_per_response:,.0f} B/response  "
-                        f"server CPU {result.cpu_us_per_request:.0f} us/req")
+                        f"server CPU {result.cpu_us_per_request:.0f} us/req  "
+                        f"PostgreSQL CPU {result.database_us_per_request:.0f} us/req")
                 if posting:
                     time.sleep(1.0)  # requests in flight when wrk stopped may still commit
                     rows = run_sql(dsn, f"select count(*) from {tables[side]}")
