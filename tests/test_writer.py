@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 
 import httpx
 import orjson
+import pytest
 from starlette.applications import Starlette
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 
+from cmp_server.errors import WriteFailed
 from cmp_server.models import ConsentReceipt
 from cmp_server.schemas import ReceiptIn
 from cmp_server.services.configs import ConfigCache
@@ -166,3 +169,64 @@ def test_chain_cache_forgets_the_visitor_written_longest_ago() -> None:
         chains.remember([row(uuid.uuid4(), "x") for _ in range(4)])
         assert len(chains) == 3
     assert chains.get(a) is None
+
+
+async def test_the_database_refuses_a_second_chain_for_a_visitor(
+    client: httpx.AsyncClient,
+) -> None:
+    site, _ = await published_site()
+    consent = str(uuid.uuid4())
+    for _ in range(2):
+        r = await client.post(
+            f"/v1/sites/{site.key}/consents",
+            content=orjson.dumps(receipt_body(consent_id=consent)),
+            headers=HEADERS,
+        )
+        assert r.status_code == 201
+    first, second = await ConsentReceipt.filter(consent_id=consent).order_by("id")
+    fields = {
+        f: getattr(second, f)
+        for f in ("consent_id", "site_id", "config_version", "texts_hash", "language",
+                  "choices", "method", "layer", "page_url", "recorded_at", "expires_at",
+                  "user_agent", "ip_truncated", "content_hash", "record_hash")
+    }
+    with pytest.raises(IntegrityError):  # a second receipt without a predecessor
+        await ConsentReceipt.create(**fields, receipt_id=uuid.uuid4(), previous_receipt_id=None)
+    with pytest.raises(IntegrityError):  # a second successor of the first receipt
+        await ConsentReceipt.create(
+            **fields, receipt_id=uuid.uuid4(), previous_receipt_id=first.receipt_id
+        )
+    assert await ConsentReceipt.filter(consent_id=consent).count() == 2
+
+
+async def test_writers_racing_for_one_visitor_make_one_chain(client: httpx.AsyncClient) -> None:
+    # Two server processes (two writers here, each with its own connection on PostgreSQL)
+    # get receipts of the same visitor at the same moment, round after round.
+    site, _ = await published_site()
+    published = await ConfigCache(ttl=60).version(site.key, 1)
+    writers = [ReceiptWriter(), ReceiptWriter()]
+    for writer in writers:
+        await writer.start()
+    consent = str(uuid.uuid4())
+
+    async def send(writer: ReceiptWriter, body: dict[str, object]) -> None:
+        draft = draft_receipt(ReceiptIn.model_validate(body), published, user_agent="",
+                              client_ip=None)
+        for _ in range(5):  # as the embed does: a retryable failure is sent again
+            try:
+                await writer.submit(draft)
+                return
+            except WriteFailed:
+                await asyncio.sleep(0.01)
+        raise AssertionError("a receipt was refused five times")
+
+    try:
+        for _ in range(20):
+            await asyncio.gather(*(send(w, receipt_body(consent_id=consent)) for w in writers))
+    finally:
+        for writer in writers:
+            await writer.stop()
+    rows = await ConsentReceipt.filter(consent_id=consent).order_by("id")
+    assert len(rows) == 40
+    assert [r.previous_receipt_id for r in rows] == [None, *(r.receipt_id for r in rows[:-1])]
+    assert (await verify_receipts(site)).ok

@@ -2,10 +2,11 @@
 chosen once when a writer lane starts (as uvicorn's ``auto.py`` picks its loop).
 
 The writer needs an insert that is checked (nothing of the batch stored yet, each visitor's
-last receipt as guessed), a plain insert, and a read for when the guess was wrong. On
-PostgreSQL each is one prepared statement on a connection the lane keeps, the batch sent as
-one JSON parameter: no BEGIN/COMMIT round trips and no pool reset per batch. SQLite is
-in-process and has one connection, so it goes through the ORM.
+last receipt as expected) and a read for when the check fails. On PostgreSQL each is one
+prepared statement on a connection the lane keeps, the batch sent as one JSON parameter: no
+BEGIN/COMMIT round trips and no pool reset per batch. SQLite is in-process and has one
+connection, so it goes through the ORM. On both, unique indexes (migration 0005) refuse a
+second chain for a visitor, whatever wrote it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from ..models import ConsentReceipt
@@ -71,15 +73,12 @@ class ReceiptStore(Protocol):
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
         """Stored receipts with one of ``receipt_ids`` or ``consent_ids``, oldest first."""
 
-    async def insert(self, rows: list[NewReceipt]) -> None:
-        """Insert all of ``rows``, in order, or none of them."""
-
     async def insert_if_current(
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
     ) -> bool:
-        """Insert ``rows`` as ``insert`` does, but only if none of ``receipt_ids`` is stored
-        and each visitor's last stored receipt is the one in ``last`` (None: no receipts);
-        False, having written nothing, if not."""
+        """Insert all of ``rows``, in order, if none of ``receipt_ids`` is stored and each
+        visitor's last stored receipt is the one in ``last`` (None: no receipts); False,
+        having written nothing, if not."""
 
     async def close(self) -> None: ...
 
@@ -101,7 +100,7 @@ class OrmStore:
         ).order_by("id").values_list(*KnownReceipt._fields)
         return [KnownReceipt(*row) for row in rows]
 
-    async def insert(self, rows: list[NewReceipt]) -> None:
+    async def _insert(self, rows: list[NewReceipt]) -> None:
         # One multi-row INSERT, which the driver runs as one transaction.
         await ConsentReceipt.bulk_create(
             [ConsentReceipt(**{f: getattr(r, f) for f in _COLUMNS}) for r in rows]
@@ -117,7 +116,10 @@ class OrmStore:
             latest.get(c) != expected for c, expected in last.items()
         ):
             return False
-        await self.insert(rows)
+        try:
+            await self._insert(rows)
+        except IntegrityError:  # another process wrote first (unique ids and chain links)
+            return False
         return True
 
     async def close(self) -> None:
@@ -155,7 +157,6 @@ _PG_INSERT_IF_CURRENT = (
     " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id) "
     + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
 )
-_PG_INSERT += " ORDER BY n"
 
 
 class PostgresStore:
@@ -183,10 +184,6 @@ class PostgresStore:
             KnownReceipt(UUID(int=r[0].int), UUID(int=r[1].int), *r[2:]) for r in rows
         ]
 
-    async def insert(self, rows: list[NewReceipt]) -> None:
-        conn = await self._connection()
-        await conn.execute(_PG_INSERT, orjson.dumps(rows).decode())
-
     async def insert_if_current(
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
     ) -> bool:
@@ -195,7 +192,9 @@ class PostgresStore:
             status = await conn.execute(
                 _PG_INSERT_IF_CURRENT, orjson.dumps(rows).decode(), list(last), list(last.values())
             )
-        except asyncpg.UniqueViolationError:  # a receipt id sent before: nothing was written
+        except asyncpg.UniqueViolationError:
+            # A receipt id sent before, or a chain another writer has just extended (the
+            # unique indexes of 0005): nothing was written.
             return False
         inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
         return inserted == len(rows)

@@ -46,6 +46,9 @@ class StoredReceipt:
 _Item = tuple[ReceiptDraft, "asyncio.Future[StoredReceipt]"]
 
 
+_ATTEMPTS = 3  # plans per batch before it fails; each after the first follows a read
+
+
 class ReceiptWriter:
     """``lanes`` writers run side by side, each with its own queue. A visitor's receipts
     always go through the same lane (by consent id), so each visitor's chain stays in order,
@@ -156,28 +159,32 @@ async def _insert(
     store: ReceiptStore, chains: _Chains, batch: list[_Item]
 ) -> list[StoredReceipt | CmpError]:
     drafts = [draft for draft, _ in batch]
-    ids = list({d.receipt.receipt_id for d in drafts})
-    guess = {d.receipt.consent_id: chains.get(d.receipt.consent_id) for d in drafts}
+    visitors = list({d.receipt.consent_id: None for d in drafts})
     # The common case in one round trip: no receipt id was sent before, and each visitor's
     # last receipt is the one this lane remembers (none for a new visitor). The store inserts
-    # only if that holds; otherwise it is read, and the batch planned again.
-    last = {c: known for c, known in guess.items() if known is not None}
-    outcomes, rows = _plan(drafts, {}, last)
-    expected = {c: known[0] if known else None for c, known in guess.items()}
-    if not await store.insert_if_current(rows, ids, expected):
+    # only if that holds (in the database, against any other writer); otherwise the batch is
+    # planned again from what is stored, and checked again.
+    existing: dict[UUID, KnownReceipt] = {}
+    last = {c: known for c in visitors if (known := chains.get(c)) is not None}
+    for _ in range(_ATTEMPTS):
+        outcomes, rows = _plan(drafts, existing, last)
+        expected = {c: last[c][0] if c in last else None for c in visitors}
+        if not rows or await store.insert_if_current(
+            rows, [r.receipt_id for r in rows], expected
+        ):
+            chains.remember(rows)
+            return outcomes
         # One read for both: receipts sent before with these ids (idempotency), and each
         # visitor's receipts so far, the last of which the new one links to and chains.
-        known_rows = await store.known(ids, list(guess))
-        existing: dict[UUID, KnownReceipt] = {}
-        last = {}
-        for stored in known_rows:
+        existing, last = {}, {}
+        for stored in await store.known([d.receipt.receipt_id for d in drafts], visitors):
             existing[stored.receipt_id] = stored
             last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
-        outcomes, rows = _plan(drafts, existing, last)
-        if rows:
-            await store.insert(rows)
-    chains.remember(rows)
-    return outcomes
+    raise ChainContention(f"the chain moved under {_ATTEMPTS} attempts in a row")
+
+
+class ChainContention(Exception):
+    """Other writers kept adding to these visitors' chains: the batch fails, retryable."""
 
 
 def _plan(
