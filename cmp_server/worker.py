@@ -106,6 +106,8 @@ class ScanWorker:
                 "start_url": url,
                 "chromium": self.settings.chromium,
                 "kb_files": kb_files(self.settings),
+                # ... and every request of the scan: redirects, links and embeds included.
+                "public_only": not self.settings.allow_private_scan_targets,
                 **{k: options[k] for k in _PASS_THROUGH if k in options},
             }
         )

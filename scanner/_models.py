@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 __all__ = [
     "Category",
@@ -61,6 +61,14 @@ class ScanOptions(_Frozen):
     kb_files: tuple[Path, ...] = ()
     use_sitemap: bool = True
     headless: bool = True
+    public_only: bool = Field(
+        default=False,
+        description="abort every request to a host that is not on the public internet "
+        "(server-requested scans: a public page may redirect or link into the server's network)",
+    )
+    public_networks: tuple[IPvAnyNetwork, ...] = Field(
+        default=(), description="with public_only, networks to treat as public all the same"
+    )
 
 
 class ScanProgress(_Frozen):
@@ -139,4 +147,5 @@ class ScanReport(_Frozen):
     # extra
     passes: tuple[PassName, ...] = ()
     consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
+    blocked: tuple[str, ...] = ()  # URLs refused as not public (ScanOptions.public_only)
     scanner: str = "cmp-scanner/1"

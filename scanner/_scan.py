@@ -91,6 +91,7 @@ async def scan_site(
         violations=tuple(violations),
         passes=tuple(c.name for c in captures),
         consent={c.name: c.consent for c in captures},
+        blocked=tuple(dict.fromkeys(url for c in captures for url in c.blocked)),
     )
     if progress is not None:
         progress(ScanProgress(phase="done"))

@@ -30,7 +30,7 @@ Handler = Route | Callable[[str], Route]
 
 
 class FakeWeb:
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.log: list[tuple[str, str]] = []  # (host, path?query) of every request served
         self._lock = threading.Lock()
@@ -56,7 +56,7 @@ class FakeWeb:
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # the browser closing a connection early is not a test failure
 
-        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server = _Server((address, 0), _Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(FIXTURES / "tls" / "cert.pem", FIXTURES / "tls" / "key.pem")
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)

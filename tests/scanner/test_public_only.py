@@ -1,0 +1,65 @@
+"""A server-requested scan (``public_only``) does not reach a private address from a public
+page: not by an embed, not by a frame, not by a redirect (the last not yet: see below)."""
+
+import pytest
+
+from scanner import ScanOptions, scan_site
+from tests.scanner.fakeweb import FakeWeb, Route
+
+pytestmark = pytest.mark.browser
+
+PUBLIC = "127.0.0.1"  # treated as public here (public_networks), as a test's stand-in
+INTRANET = "127.0.0.2"  # also this machine, but not in public_networks: the server's network
+
+
+def _options(web: FakeWeb, path: str) -> ScanOptions:
+    return ScanOptions(
+        start_url=web.url(PUBLIC, path), max_pages=2, passes=("none",), settle=0.2,
+        idle_timeout=0.5, ignore_https_errors=True, use_sitemap=False,
+        public_only=True, public_networks=("127.0.0.1/32",),
+    )
+
+
+async def test_embeds_and_frames_of_private_addresses_are_refused(web: FakeWeb) -> None:
+    intranet = FakeWeb(address=INTRANET).start()
+    try:
+        intranet.add(INTRANET, "/admin", Route("<title>Internal</title>"))
+        intranet.add(INTRANET, "/pixel.gif", Route(b"GIF89a", "image/gif"))
+        pixel, admin = intranet.url(INTRANET, "/pixel.gif"), intranet.url(INTRANET, "/admin")
+        web.add(PUBLIC, "/embeds", Route(
+            f'<!doctype html><title>Guarded</title><img src="{pixel}" alt="">'
+            f'<iframe src="{admin}" title="x"></iframe>'
+        ))
+        options = _options(web, "/embeds")
+
+        report = await scan_site(options)
+        assert intranet.log == []
+        assert set(report.blocked) == {pixel, admin}
+        assert [p.status for p in report.pages] == [200]
+
+        # The same scan without the guard does reach it: what the guard stops is real.
+        report = await scan_site(options.model_copy(update={"public_only": False}))
+        assert {path for _, path in intranet.log} == {"/pixel.gif", "/admin"}
+        assert report.blocked == ()
+    finally:
+        intranet.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Playwright routes only the first URL of a redirect chain; the hops need CDP "
+    "Fetch interception or a filtering proxy (open work)",
+)
+async def test_a_redirect_to_a_private_address_is_refused(web: FakeWeb) -> None:
+    intranet = FakeWeb(address=INTRANET).start()
+    try:
+        intranet.add(INTRANET, "/admin", Route("<title>Internal</title>"))
+        web.add(PUBLIC, "/redirect", Route(
+            '<!doctype html><title>Guarded</title><a href="/away">away</a>'
+        ))
+        admin = intranet.url(INTRANET, "/admin")
+        web.add(PUBLIC, "/away", Route("", status=302, headers=(("Location", admin),)))
+        await scan_site(_options(web, "/redirect"))
+        assert intranet.log == []
+    finally:
+        intranet.stop()
