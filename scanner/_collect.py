@@ -31,7 +31,6 @@ from ._site import (
 )
 from .browser import new_visitor_context
 from .errors import BrowserError
-from .targets import PublicOnly
 
 __all__ = ["run_pass"]
 
@@ -95,10 +94,6 @@ class _Pass:
         await self.context.add_init_script(script=hooks_script())
         if self.banner is not None:
             await self.banner.install(self.context)
-        guard = None
-        if self.options.public_only:  # installed last, so it sees each request first
-            guard = PublicOnly(self.options.public_networks)
-            await guard.install(self.context)
         if pages is None:
             if self.progress is not None:
                 self.progress(ScanProgress(phase="discover", pass_=self.name))
@@ -118,7 +113,6 @@ class _Pass:
             storage=tuple([*(s for r in self.recorded for s in r.storage), *self.storage]),
             requests=tuple(q for r in self.recorded for q in r.requests),
             consent=self.consent,
-            blocked=tuple(guard.blocked) if guard is not None else (),
         )
 
     def _on_hook(self, source: dict[str, Any], payload: Any) -> None:

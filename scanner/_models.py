@@ -147,5 +147,6 @@ class ScanReport(_Frozen):
     # extra
     passes: tuple[PassName, ...] = ()
     consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
-    blocked: tuple[str, ...] = ()  # URLs refused as not public (ScanOptions.public_only)
+    # what the public_only proxy refused: a URL, or host:port for an https/WebSocket tunnel
+    blocked: tuple[str, ...] = ()
     scanner: str = "cmp-scanner/1"

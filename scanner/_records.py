@@ -98,7 +98,6 @@ class PassCapture:
     storage: tuple[StorageRecord, ...]
     requests: tuple[RequestRecord, ...]
     consent: str  # how the banner was handled: "cmp", "autoconsent:<rule>", "text", "not found"
-    blocked: tuple[str, ...] = ()  # URLs refused as not public
 
 
 _STACK_URL = re.compile(r"(https?://[^\s()]+?):\d+(?::\d+)?\)?$", re.MULTILINE)

@@ -12,6 +12,7 @@ from playwright.async_api import Error as PlaywrightError
 from ._collect import run_pass
 from ._inspect import inspect
 from ._models import Page, ScanOptions, ScanProgress, ScanReport
+from ._proxy import PublicOnlyProxy
 from ._records import PassCapture
 from ._site import host_of, normalize_url, registrable_domain
 from .browser import visitor_browser
@@ -30,12 +31,14 @@ def load_knowledge_base(options: ScanOptions) -> KnowledgeBase:
 
 
 @contextlib.asynccontextmanager
-async def _browser(playwright: Playwright, options: ScanOptions) -> AsyncIterator[Browser]:
+async def _browser(
+    playwright: Playwright, options: ScanOptions, extra_args: tuple[str, ...] = ()
+) -> AsyncIterator[Browser]:
     try:
         manager = visitor_browser(
             playwright,
             executable=options.chromium,
-            args=options.browser_args,
+            args=(*options.browser_args, *extra_args),
             headless=options.headless,
         )
         browser = await manager.__aenter__()
@@ -68,12 +71,20 @@ async def scan_site(
     sites = {registrable_domain(host_of(start))}
     captures: list[PassCapture] = []
     pages: list[str] | None = None
-    async with async_playwright() as playwright, _browser(playwright, options) as browser:
+    async with contextlib.AsyncExitStack() as stack:
+        proxy = None
+        if options.public_only:
+            proxy = await stack.enter_async_context(PublicOnlyProxy(options.public_networks))
+        playwright = await stack.enter_async_context(async_playwright())
+        browser = await stack.enter_async_context(
+            _browser(playwright, options, proxy.browser_args if proxy is not None else ())
+        )
         for name in dict.fromkeys(options.passes):
             capture = await run_pass(browser, name, options, sites, pages, progress)
             if pages is None:
                 pages = [visit.url for visit in capture.pages]
             captures.append(capture)
+        blocked = tuple(dict.fromkeys(proxy.blocked)) if proxy is not None else ()
     if progress is not None:
         progress(ScanProgress(phase="inspect"))
     items, requests, violations = inspect(captures, kb, sites)
@@ -91,7 +102,7 @@ async def scan_site(
         violations=tuple(violations),
         passes=tuple(c.name for c in captures),
         consent={c.name: c.consent for c in captures},
-        blocked=tuple(dict.fromkeys(url for c in captures for url in c.blocked)),
+        blocked=blocked,
     )
     if progress is not None:
         progress(ScanProgress(phase="done"))

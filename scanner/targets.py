@@ -3,33 +3,25 @@
 A scan is a server-side browser visit, so a user who may request scans could otherwise make
 the server read its own admin port or a cloud metadata endpoint (SSRF). The server calls
 ``check_public_target`` before queueing a scan; the CLI does not (an operator scanning a
-staging host on purpose). During such a scan, ``PublicOnly`` aborts every request the browser
-makes to a host that is not public: a public page may redirect to, link to or load from the
-scanning server's own network.
+staging host on purpose). During such a scan the browser goes through ``_proxy``, which
+applies ``is_public_address`` to every connection.
 
-Both check the addresses a host resolves to *now*; a DNS answer that changes between the
-check and the browser's own lookup is outside their reach.
+``check_public_target`` checks the addresses the host resolves to *now*; the proxy connects
+to the very address it checked.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import logging
 import socket
-from collections.abc import Iterable
 from urllib.parse import urlsplit
-
-from playwright.async_api import BrowserContext, Route
 
 from .errors import InvalidTargetError, PrivateTargetError, UnresolvableTargetError
 
-__all__ = ["PublicOnly", "check_public_target", "is_public_address"]
+__all__ = ["IPNetwork", "check_public_target", "is_public_address"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-log = logging.getLogger(__name__)
 
 
 def is_public_address(address: IPAddress) -> bool:
@@ -94,57 +86,3 @@ def check_public_target(url: str, allow_private: bool = False) -> list[str]:
                 raise PrivateTargetError(host, text)
     return addresses
 
-
-class PublicOnly:
-    """Aborts each request of a browser context to a host that resolves to a non-public
-    address, or does not resolve. One verdict per host and port for the context's life.
-
-    ``public_networks`` are treated as public all the same (an operator's staging network,
-    or a test's loopback site). ``blocked`` lists the URLs refused, in order.
-    """
-
-    def __init__(self, public_networks: Iterable[IPNetwork] = ()) -> None:
-        self._public_networks = tuple(public_networks)
-        self._verdicts: dict[tuple[str, int], asyncio.Future[bool]] = {}
-        self.blocked: list[str] = []
-
-    async def install(self, context: BrowserContext) -> None:
-        await context.route("**/*", self._route)
-
-    async def _route(self, route: Route) -> None:
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            await route.fallback()
-            return
-        try:
-            port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-        except ValueError:
-            port = 0
-        key = (parts.hostname, port)
-        verdict = self._verdicts.get(key)
-        if verdict is None:  # the first request to a host looks it up; the rest wait for it
-            verdict = asyncio.ensure_future(self._is_public(*key))
-            self._verdicts[key] = verdict
-        if await asyncio.shield(verdict):
-            await route.fallback()
-            return
-        self.blocked.append(url)
-        log.info("scan: refused %s (not a public address)", url)
-        await route.abort("addressunreachable")
-
-    async def _is_public(self, host: str, port: int) -> bool:
-        try:
-            addresses = [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, proto=socket.IPPROTO_TCP
-                )
-            except (OSError, UnicodeError):
-                return False
-            addresses = [ipaddress.ip_address(str(i[4][0]).split("%", 1)[0]) for i in infos]
-        return bool(addresses) and all(
-            is_public_address(a) or any(a in n for n in self._public_networks)
-            for a in addresses
-        )
