@@ -71,7 +71,8 @@ class NewReceipt:
 
 class ReceiptStore(Protocol):
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
-        """Stored receipts with one of ``receipt_ids`` or ``consent_ids``, oldest first."""
+        """The stored receipts with one of ``receipt_ids``, and each visitor's last stored
+        receipt (or more of theirs), in the order they were stored."""
 
     async def insert_if_current(
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
@@ -132,9 +133,20 @@ _PG_TYPES = {
     "choices": "jsonb", "recorded_at": "timestamptz", "expires_at": "timestamptz",
     "previous_receipt_id": "uuid",
 }
+# Each lookup by itself (LIMIT keeps the planner from turning it into a join), so that the
+# unique index and the (consent_id, id) index answer it whatever the planner knows.
+# "receipt_id = ANY($1) OR consent_id = ANY($2)" scanned the whole table while it had no
+# statistics yet (a fresh install, or after a truncate), and the cached plan kept doing so:
+# 37 ms on 100,000 rows, against 0.6 ms now.
+_KNOWN_FIELDS = ", ".join(("id", *KnownReceipt._fields))
 _PG_KNOWN = (
-    f"SELECT {', '.join(KnownReceipt._fields)} FROM consent_receipt"
-    " WHERE receipt_id = ANY($1::uuid[]) OR consent_id = ANY($2::uuid[]) ORDER BY id"
+    f"SELECT {', '.join(KnownReceipt._fields)} FROM ("
+    f" SELECT c.* FROM unnest($1::uuid[]) AS r(receipt_id) JOIN LATERAL (SELECT {_KNOWN_FIELDS}"
+    " FROM consent_receipt WHERE receipt_id = r.receipt_id LIMIT 1) c ON true"
+    f" UNION SELECT c.* FROM unnest($2::uuid[]) AS v(consent_id) JOIN LATERAL (SELECT"
+    f" {_KNOWN_FIELDS} FROM consent_receipt WHERE consent_id = v.consent_id"
+    " ORDER BY id DESC LIMIT 1) c ON true"
+    ") known ORDER BY id"
 )
 # The batch travels as one JSON array ($1), written by orjson straight from the dataclasses:
 # encoding seventeen typed arrays cost asyncpg more than the rest of the insert.
