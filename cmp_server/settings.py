@@ -35,10 +35,11 @@ class Settings(BaseSettings):
     # Group commit: the most receipts one transaction takes.
     receipt_batch_max: int = Field(default=512, ge=1)
     # Group-commit writers side by side on PostgreSQL (each visitor always in the same one).
-    # Two: one batch commits while the next fills. More lanes mean smaller batches and more
-    # round trips per receipt (bench/server_bench.py: 4 lanes gave 0.80-0.84x the probe, 1-2
-    # lanes 0.88-0.97x, in the same runs).
-    receipt_writer_lanes: int = Field(default=2, ge=1, le=32)
+    # One: while a batch commits the next fills, and batches grow with the load. More lanes
+    # mean smaller batches and more round trips per receipt (bench/server_bench.py, 3-round
+    # runs within the hour: 1 lane 1.20x and 1.21x the probe, 2 lanes 1.09x and 1.21x, 4
+    # lanes 1.04x; PostgreSQL's CPU per receipt 28-29 us with 1 lane, 33-41 with 2).
+    receipt_writer_lanes: int = Field(default=1, ge=1, le=32)
     # How long a served config may be reused before the newest version is looked up again.
     config_cache_seconds: float = Field(default=2.0, ge=0)
     purge_interval_seconds: float = Field(default=6 * 3600, gt=0)
