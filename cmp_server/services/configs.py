@@ -26,9 +26,9 @@ from ..models import ConfigVersion, Site
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
 
 CONFIG_PLACEHOLDER = b'"__CMP_CONFIG__"'
-# What a site key can look like (``secrets.token_urlsafe``); anything else is not looked up.
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
+# What a site key can look like (``secrets.token_urlsafe``); anything else is not looked up.
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 

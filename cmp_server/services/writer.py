@@ -8,8 +8,10 @@ retryable error.
 A batch is usually one round trip: the lane guesses each visitor's last receipt (the one it
 wrote last, or none) and the store inserts the batch only if no receipt id is stored yet and
 every guess holds. When not (a receipt sent again, a visitor another process wrote for), the
-lane reads what is stored and inserts again. Duplicates across processes are caught by the
-unique receipt id: the batch fails, its senders retry, and the retry finds the stored receipt.
+lane reads what is stored, plans the batch again and inserts it with the same check. The
+database decides between writers: the unique receipt id and the one-chain-per-visitor indexes
+(migration 0005) refuse the second of two inserts that raced, and its lane reads again. After
+three tries in a row the batch fails, retryable.
 """
 
 from __future__ import annotations
