@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from .targets import IPNetwork, is_public_address
+from .targets import IPNetwork, first_not_public, literal_address
 
 __all__ = ["PublicOnlyProxy"]
 
@@ -119,22 +118,19 @@ class PublicOnlyProxy:
 
     async def _public_address(self, host: str, port: int) -> str | None:
         """The address to connect to, if every address of ``host`` is public."""
-        try:
-            addresses = [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
+        if (literal := literal_address(host)) is not None:
+            addresses = [literal]
+        else:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, proto=socket.IPPROTO_TCP
                 )
             except (OSError, UnicodeError):
                 return None
-            addresses = [ipaddress.ip_address(str(i[4][0]).split("%", 1)[0]) for i in infos]
-        if addresses and all(
-            is_public_address(a) or any(a in n for n in self._public_networks)
-            for a in addresses
-        ):
-            return str(addresses[0])
-        return None
+            addresses = [str(info[4][0]) for info in infos]
+        if not addresses or first_not_public(addresses, self._public_networks) is not None:
+            return None
+        return addresses[0].split("%", 1)[0]
 
 
 def _host_port(authority: str, default: int) -> tuple[str, int]:

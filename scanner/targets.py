@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from .errors import InvalidTargetError, PrivateTargetError, UnresolvableTargetError
 
-__all__ = ["IPNetwork", "check_public_target", "is_public_address"]
+__all__ = [
+    "IPNetwork",
+    "check_public_target",
+    "first_not_public",
+    "is_public_address",
+    "literal_address",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -66,23 +73,35 @@ def check_public_target(url: str, allow_private: bool = False) -> list[str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise InvalidTargetError(f"invalid port in {url!r}") from exc
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [str(literal)]
+    if (literal := literal_address(host)) is not None:
+        addresses = [literal]
     else:
         try:
             infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as exc:
             raise UnresolvableTargetError(f"cannot resolve {host!r}: {exc}") from exc
         addresses = sorted({str(info[4][0]) for info in infos})
-    if not allow_private:
-        for text in addresses:
-            # Strip an IPv6 zone ("fe80::1%eth0"): a zoned address is link-local anyway.
-            address = ipaddress.ip_address(text.split("%", 1)[0])
-            if not is_public_address(address):
-                raise PrivateTargetError(host, text)
+    if not allow_private and (refused := first_not_public(addresses)) is not None:
+        raise PrivateTargetError(host, refused)
     return addresses
 
+
+def first_not_public(
+    addresses: Iterable[str], also_public: Iterable[IPNetwork] = ()
+) -> str | None:
+    """The first of ``addresses`` that is neither public nor in ``also_public``; None if all
+    are. An IPv6 zone ("fe80::1%eth0") is not part of the address (a zoned one is link-local)."""
+    networks = tuple(also_public)
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if not is_public_address(address) and not any(address in n for n in networks):
+            return text
+    return None
+
+
+def literal_address(host: str) -> str | None:
+    """The host as an address, if it is one (brackets of an IPv6 URL host allowed)."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
