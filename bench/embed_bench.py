@@ -7,13 +7,18 @@ Measures, per library and profile (desktop; mobile with 4x CPU throttling):
 - time from navigation start to the banner visible: the first animation frame in which it has
   a box, is not hidden and not fully transparent, and not before first contentful paint (a
   frame before the first paint shows nothing),
-- long tasks (PerformanceObserver ``longtask``) and Cumulative Layout Shift.
+- long tasks (PerformanceObserver ``longtask``) and Cumulative Layout Shift,
+- for ours, how long the tag blocks the parser (marks around it: download and evaluation),
+- on every load, the animation frames over 50 ms (Long Animation Frames API): how much of each
+  was the library's own script (by URL), other script and rendering, so a long task can be
+  told apart as the library's or the page's without a trace.
 
 ``--attribute`` adds one traced load per library on the mobile profile (Chromium's trace via
 CDP, not counted in the tables) and prints what each long task the page observed spent its
 time on: script by URL, HTML parsing, style, layout, paint, GC. ``--bundle NAME=PATH`` adds
 another build of our embed as a row of its own in the same interleaved run (e.g. the previous
-commit's ``cmp.js``, for a before/after under the same machine load).
+commit's ``cmp.js``, for a before/after under the same machine load). ``--profile mobile``
+and ``--only LIBRARY`` (or ``--only none``) narrow the run, for many loads of a few rows.
 
 Run: ``.venv/bin/python bench/embed_bench.py [--runs 7] [--attribute]`` after ``npm ci`` in
 ``embed/``. Not a test: numbers go to stdout (and ``--json`` to a file), nothing is asserted.
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
+import contextlib
 import gzip
 import json
 import socket
@@ -32,14 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _longtasks import TRACE_CATEGORIES, frame_causes, long_task_breakdown  # noqa: E402
 
 from cmp_server import defaults  # noqa: E402
 from cmp_server.services.configs import embed_bundle, render_script  # noqa: E402
@@ -165,8 +174,11 @@ OURS_FINDER = ("(() => { const h = document.querySelector('cmp-banner');"
 def our_lib(name: str, bundle: bytes) -> Lib:
     slug = name.replace(" ", "-").replace("/", "-")
     served = render_script(bundle, json.dumps(our_config(), separators=(",", ":")).encode())
+    # Marks around the tag: its blocking time (download from this machine and evaluation).
     return Lib(name, {f"/{slug}/cmp.js": served}, [f"/{slug}/cmp.js"],
-               f'<script src="/{slug}/cmp.js"></script>', "", OURS_FINDER,
+               "<script>performance.mark('tag')</script>"
+               f'<script src="/{slug}/cmp.js"></script>'
+               "<script>performance.measure('tag', 'tag')</script>", "", OURS_FINDER,
                {"without texts": gz(bundle)})
 
 
@@ -208,7 +220,7 @@ def gz(data: bytes) -> int:
 PROBE = """
 (() => {
   const b = window.__bench = {longtasks: [], longtaskStarts: [], cls: 0, visible: null,
-                             fcp: null};
+                             fcp: null, frames: []};
   try {
     new PerformanceObserver((l) => {
       for (const e of l.getEntries()) {
@@ -225,6 +237,20 @@ PROBE = """
       if (e.name === 'first-contentful-paint') b.fcp = e.startTime; })
       .observe({type: 'paint', buffered: true});
   } catch (e) {}
+  try {
+    // Long animation frames: what each frame over 50 ms spent on script (by URL) and on
+    // rendering, for every load (no trace needed).
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        const end = e.startTime + e.duration;
+        b.frames.push({start: e.startTime, duration: e.duration,
+          render: e.renderStart ? end - e.renderStart : 0,
+          layout: e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0,
+          scripts: e.scripts.map((s) => [s.sourceURL || s.invoker, s.duration, s.invokerType,
+            s.forcedStyleAndLayoutDuration, s.executionStart - s.startTime])});
+      }
+    }).observe({type: 'long-animation-frame', buffered: true});
+  } catch (e) {}  // no Long Animation Frames API: the tables still work
   const shown = (el) => {
     if (!el) return false;
     const r = el.getBoundingClientRect();
@@ -282,7 +308,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-async def measure(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def bench_page(browser: Browser, lib: Lib, profile: dict[str, Any]
+                     ) -> AsyncIterator[Page]:
+    """A page in a new browser context (no cookies, storage or cache: a first visit), with the
+    probe and the profile's CPU throttling."""
     context = await browser.new_context(**profile["context"])
     try:
         await context.add_init_script(PROBE.replace("FINDER", lib.finder))
@@ -290,91 +320,32 @@ async def measure(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]
         if profile["cpu"] != 1:
             cdp = await context.new_cdp_session(page)
             await cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
+        yield page
+    finally:
+        await context.close()
+
+
+async def measure(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]
+                  ) -> dict[str, Any]:
+    async with bench_page(browser, lib, profile) as page:
         await page.goto(f"{base}/{lib.name}/", wait_until="load")
         await page.wait_for_function("window.__bench.visible !== null", timeout=15000)
         await page.wait_for_timeout(1000)  # let animations, late tasks and shifts land
         result = dict(await page.evaluate("window.__bench"))
         result["shown"] = max(result["visible"], result["fcp"] or 0)
+        result["tag"] = await page.evaluate(
+            "(performance.getEntriesByName('tag', 'measure')[0] || {}).duration || null")
         return result
-    finally:
-        await context.close()
-
-
-# Trace events that say what a task spent its time on (exclusive time, by label).
-TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel",
-                    "blink.user_timing"]
-KINDS = {"ParseHTML": "parse HTML", "UpdateLayoutTree": "style", "Layout": "layout",
-         "PrePaint": "paint", "Paint": "paint", "Layerize": "paint", "Commit": "paint",
-         "MajorGC": "GC", "MinorGC": "GC", "v8.compile": "compile",
-         **dict.fromkeys(["EvaluateScript", "FunctionCall", "TimerFire", "FireAnimationFrame",
-                          "EventDispatch", "FireIdleCallback", "RunMicrotasks"], "js")}
-
-
-def _script(e: dict[str, Any]) -> str:
-    data = e.get("args", {}).get("data") or {}
-    url = data.get("url") or data.get("scriptName") or ""
-    return url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1] if "/" in url else url
-
-
-def long_task_breakdown(events: list[dict[str, Any]], observed: list[list[float]]
-                        ) -> list[tuple[float, float, list[tuple[str, float]]]]:
-    """For each long task the page observed ([start, duration] in page time), where its time
-    went, from the main thread's trace events. JS without a script URL is the page's inline
-    code or the benchmark's own probe; ``other`` is the browser's own work outside these
-    events (e.g. waiting for a synchronous IPC is inside the JS that made it)."""
-    threads = {(e["pid"], e["tid"]) for e in events if e.get("ph") == "M"
-               and e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"}
-    main = sorted((e for e in events if (e.get("pid"), e.get("tid")) in threads
-                   and e.get("ph") == "X"), key=lambda e: (e["ts"], -e.get("dur", 0)))
-    nav = [e["ts"] for e in events if e.get("name") == "navigationStart"
-           and (e.get("pid"), e.get("tid")) in threads
-           and str((e.get("args", {}).get("data") or {}).get("documentLoaderURL", ""))
-           .startswith("http")]
-    if not nav:
-        return []
-    t0 = max(nav)
-    tasks = [e for e in main if e["name"] == "RunTask" and e.get("dur", 0) >= 50000]
-    out = []
-    for start, duration in observed:
-        near = [t for t in tasks if abs((t["ts"] - t0) / 1000 - start) < 3]
-        if not near:
-            continue
-        task = near[0]
-        end = task["ts"] + task["dur"]
-        spent: collections.Counter[str] = collections.Counter()
-        stack: list[tuple[int, str]] = []
-        for e in main:
-            if not (task["ts"] <= e["ts"] < end) or e["name"] not in KINDS:
-                continue
-            while stack and stack[-1][0] <= e["ts"]:
-                stack.pop()
-            label = KINDS[e["name"]]
-            if label == "js":
-                script = _script(e)
-                label = f"js {script}" if script else (stack[-1][1] if stack else "js (no URL)")
-            dur = e.get("dur", 0)
-            spent[label] += dur
-            if stack:
-                spent[stack[-1][1]] -= dur
-            stack.append((e["ts"] + dur, label))
-        spent["other"] = task["dur"] - sum(spent.values())
-        out.append((start, duration, [(k, v / 1000) for k, v in spent.most_common() if v >= 1000]))
-    return out
 
 
 Breakdown = tuple[list[tuple[float, float, list[tuple[str, float]]]], float, float]
 
 
-async def attribute(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]) -> Breakdown:
+async def attribute(browser: Browser, base: str, lib: Lib, profile: dict[str, Any]
+                    ) -> Breakdown:
     """One traced load (not counted in the tables): the long tasks and what they spent, first
     contentful paint and banner visible (to tell the page's first frame from the banner's)."""
-    context = await browser.new_context(**profile["context"])
-    try:
-        await context.add_init_script(PROBE.replace("FINDER", lib.finder))
-        page = await context.new_page()
-        if profile["cpu"] != 1:
-            cdp = await context.new_cdp_session(page)
-            await cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
+    async with bench_page(browser, lib, profile) as page:
         await browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
         await page.goto(f"{base}/{lib.name}/", wait_until="load")
         await page.wait_for_function("window.__bench.visible !== null", timeout=15000)
@@ -383,8 +354,6 @@ async def attribute(browser: Browser, base: str, lib: Lib, profile: dict[str, An
         trace = json.loads(await browser.stop_tracing())
         return (long_task_breakdown(trace["traceEvents"], bench["longtaskStarts"]),
                 bench["fcp"] or 0, bench["visible"])
-    finally:
-        await context.close()
 
 
 def fmt_ratio(value: float, base: float) -> str:
@@ -400,27 +369,37 @@ async def main() -> None:
                              "tasks")
     parser.add_argument("--bundle", action="append", default=[], metavar="NAME=PATH",
                         help="another build of our cmp.js, measured as its own row")
+    parser.add_argument("--profile", action="append", choices=list(PROFILES),
+                        help="only this profile (repeatable; default: all)")
+    parser.add_argument("--only", action="append", metavar="LIBRARY",
+                        help="only this library besides ours and the baseline (repeatable; "
+                             "'none' for just those two)")
     args = parser.parse_args()
+    profiles = {p: PROFILES[p] for p in args.profile or PROFILES}
 
     bundles = {}
     for spec in args.bundle:
         name, _, file = spec.partition("=")
         bundles[name] = Path(file).read_bytes()
     libs = libraries(bundles)
+    if args.only:
+        libs = [lib for lib in libs if not lib.assets or lib.name.startswith("ours")
+                or lib.name in args.only]
     tmp = tempfile.TemporaryDirectory()
     server, base = serve(libs, Path(tmp.name))
     results: dict[str, dict[str, list[dict[str, Any]]]] = {p: {lib.name: [] for lib in libs}
-                                                           for p in PROFILES}
+                                                           for p in profiles}
     breakdowns: dict[str, Breakdown] = {}
     async with async_playwright() as pw:
         browser = await launch_chromium(pw, args=["--disable-blink-features=AutomationControlled"])
         try:
-            for pname, profile in PROFILES.items():
+            for pname, profile in profiles.items():
                 for lib in libs:  # one warm-up load each (disk cache of the binary, fonts)
                     await measure(browser, base, lib, profile)
                 for _ in range(args.runs):
                     for lib in libs:  # interleaved, so drift hits every library alike
-                        results[pname][lib.name].append(await measure(browser, base, lib, profile))
+                        results[pname][lib.name].append(
+                            await measure(browser, base, lib, profile))
             if args.attribute:
                 for lib in libs:
                     breakdowns[lib.name] = await attribute(browser, base, lib, PROFILES["mobile"])
@@ -441,11 +420,11 @@ async def main() -> None:
         print(f"| {lib.name} | {sizes[lib.name] / 1024:.1f} KB{extra} | "
               f"{fmt_ratio(sizes[lib.name], ours)} |")
     summary: dict[str, Any] = {"sizes": sizes, "profiles": {}}
-    for pname in PROFILES:
+    for pname in profiles:
         print(f"\n**{pname}** (CPU throttling {PROFILES[pname]['cpu']}x)\n")
         print("| library | time to banner (ms) | vs ours | FCP (ms) | longest task (ms, median) "
-              "| tasks > 50 ms | CLS |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+              "| tasks > 50 ms | CLS | our tag blocks the parser (ms) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         med_ours = statistics.median(r["shown"] for r in results[pname]["ours"])
         summary["profiles"][pname] = {}
         for lib in libs:
@@ -455,13 +434,34 @@ async def main() -> None:
             longest = statistics.median(max(r["longtasks"], default=0) for r in runs)
             over = statistics.median(sum(1 for t in r["longtasks"] if t > 50) for r in runs)
             cls = max(r["cls"] for r in runs)
+            tags = [r["tag"] for r in runs if r.get("tag") is not None]
+            tag = statistics.median(tags) if tags else None
             summary["profiles"][pname][lib.name] = {
                 "visible_ms": visible, "fcp_ms": fcp, "longest_task_ms_median": longest,
                 "longest_task_ms_max": max(max(r["longtasks"], default=0) for r in runs),
-                "long_tasks_median": over, "cls_max": cls}
+                "long_tasks_median": over, "cls_max": cls, "tag_blocks_ms": tag}
             ratio = "-" if not lib.assets else fmt_ratio(visible, med_ours)
             print(f"| {lib.name} | {visible:.0f} | {ratio} | {fcp:.0f} | "
-                  f"{longest:.0f} | {over:g} | {cls:.3f} |")
+                  f"{longest:.0f} | {over:g} | {cls:.3f} | "
+                  f"{'-' if tag is None else f'{tag:.1f}'} |")
+        print(f"\nLong tasks and long animation frames ({pname}, every load): loads with a "
+              "task over 50 ms; frames over 50 ms, and in them the longest single run of the "
+              "library's own script, all its script, the most of other script (page, probe) in "
+              "one frame and the most rendering (style, layout, paint) in one frame\n")
+        print("| library | loads with a task > 50 ms | frames > 50 ms "
+              "| own script, longest run (ms) | own runs > 50 ms | own script, all (ms) "
+              "| other script (max ms) "
+              "| rendering (max ms) | longest frame (ms) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for lib in libs:
+            # The page's inline code is the library's install code (and our tag's marks).
+            c = frame_causes((*lib.assets, quote(f"/{lib.name}/")), results[pname][lib.name])
+            summary["profiles"][pname][lib.name]["frames"] = c
+            print(f"| {lib.name} | {c['loads_with_long_task']} / {c['loads']} | "
+                  f"{c['long_frames']} | {c['own_script_ms_max']:.0f} | "
+                  f"{c['own_runs_over_50_ms']} | "
+                  f"{c['own_script_ms_total']:.0f} | {c['other_script_ms_max']:.0f} | "
+                  f"{c['render_ms_max']:.0f} | {c['longest_frame_ms']:.0f} |")
     if breakdowns:
         print("\n**Long tasks on one traced mobile load** (start and duration in ms; exclusive "
               "time by kind; `js <dir>/<file>` is script from that URL, `js (no URL)` inline "
