@@ -217,9 +217,10 @@ def declaration_of(published: Published, language: str | None) -> dict[str, Any]
                 "vendor_country": vendors[c["vendor"]]["country"]
                 if c["vendor"] in vendors
                 else None,
-                "transfers_outside_eea": bool(
-                    c["vendor"] in vendors and vendors[c["vendor"]]["transfers_outside_eea"]
-                ),
+                # None: the vendor's transfers are not known yet.
+                "transfers_outside_eea": vendors[c["vendor"]]["transfers_outside_eea"]
+                if c["vendor"] in vendors
+                else False,
                 "transfer_basis": vendors[c["vendor"]]["transfer_basis"]
                 if c["vendor"] in vendors
                 else None,

@@ -72,7 +72,9 @@ class Vendor(Model):
     name = fields.CharField(max_length=200)
     country = fields.CharField(max_length=2, null=True)
     privacy_policy_url = fields.CharField(max_length=2000, null=True)
-    transfers_outside_eea = fields.BooleanField(default=False)
+    # None: not known yet (found by a scan, no facts in the knowledge base); the banner then
+    # says data may be transferred.
+    transfers_outside_eea = fields.BooleanField(null=True, default=None)
     transfer_basis = fields.CharField(max_length=200, null=True)
     description: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
 

@@ -10,7 +10,7 @@ import pytest
 from cmp_server.errors import SiteNotFound
 from cmp_server.models import ConsentReceipt
 from cmp_server.schemas import ReceiptOut
-from cmp_server.services import publishing, sites
+from cmp_server.services import inventory, publishing, sites
 from cmp_server.settings import Settings
 
 from .factories import ORIGIN, published_site, receipt_body
@@ -292,6 +292,11 @@ async def test_history_of_unknown_consent_is_404(client: httpx.AsyncClient) -> N
 
 async def test_declaration_groups_by_purpose_with_transfers(client: httpx.AsyncClient) -> None:
     site, _ = await published_site()
+    # A vendor whose transfers are not known stays unknown (null), not "no transfer".
+    await inventory.add_vendor(site, key="pixel", name="Pixel Co")
+    await inventory.add_item(site, name="_px", purpose="marketing", vendor="pixel")
+    await inventory.add_item(site, name="own_pref", purpose="preferences")
+    await publishing.publish(site)
     r = await client.get(f"/v1/sites/{site.key}/declaration", params={"lang": "da"})
     assert r.status_code == 200
     body = r.json()
@@ -302,7 +307,13 @@ async def test_declaration_groups_by_purpose_with_transfers(client: httpx.AsyncC
     assert ga["vendor"] == "Google" and ga["transfers_outside_eea"] is True
     assert ga["transfer_basis"] == "EU-US Data Privacy Framework"
     assert [i["name"] for i in by_key["necessary"]["items"]] == ["cmp_consent"]
-    assert by_key["marketing"]["items"] == []
+    [px] = by_key["marketing"]["items"]
+    assert px["vendor"] == "Pixel Co" and px["transfers_outside_eea"] is None
+    [own] = by_key["preferences"]["items"]  # no vendor: the site's own, no transfer
+    assert own["vendor"] is None and own["transfers_outside_eea"] is False
+    config = (await client.get(f"/v1/sites/{site.key}/config")).json()
+    assert {v["key"]: v["transfers_outside_eea"] for v in config["vendors"]} == {
+        "google": True, "pixel": None}
 
 
 async def test_unknown_route_gets_json_error(client: httpx.AsyncClient) -> None:

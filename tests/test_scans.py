@@ -18,6 +18,7 @@ from cmp_server.services.scan_results import store_scan
 from cmp_server.settings import Settings
 from cmp_server.worker import ScanWorker
 from scanner import ReportItem, ScanReport, Violation
+from scanner.kb import KnowledgeBase
 
 from .factories import published_site
 
@@ -168,6 +169,18 @@ def fixture_site() -> Iterator[str]:
 
 
 @pytest.mark.browser
+async def test_a_vendor_without_facts_has_unknown_transfers(app: Starlette) -> None:
+    site, _ = await published_site()
+    await store_scan(site, report(item("_hjid", "statistics", "hotjar"),
+                                  item("_zz", "marketing", "no_such_vendor")))
+    unknown = await Vendor.get(site=site, key="no_such_vendor")
+    assert unknown.name == "no_such_vendor" and unknown.transfers_outside_eea is None
+    facts = KnowledgeBase.builtin().vendor("hotjar")
+    assert facts is not None and facts.transfers_outside_eea is not None
+    hotjar = await Vendor.get(site=site, key="hotjar")  # facts from the knowledge base
+    assert hotjar.transfers_outside_eea is facts.transfers_outside_eea
+
+
 async def test_worker_runs_a_real_scan_and_stores_it(
     app: Starlette, settings: Settings, fixture_site: str
 ) -> None:

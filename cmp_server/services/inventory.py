@@ -17,7 +17,7 @@ async def add_vendor(
     name: str,
     country: str | None = None,
     privacy_policy_url: str | None = None,
-    transfers_outside_eea: bool = False,
+    transfers_outside_eea: bool | None = None,
     transfer_basis: str | None = None,
     description: dict[str, str] | None = None,
 ) -> Vendor:

@@ -74,7 +74,7 @@ async def _vendor_row(site: Site, key: str, kb: KnowledgeBase, cache: dict[str, 
             name=facts.name if facts else key,
             country=(facts.country or None) if facts else None,
             privacy_policy_url=facts.privacy_policy_url if facts else None,
-            transfers_outside_eea=bool(facts and facts.transfers_outside_eea),
+            transfers_outside_eea=facts.transfers_outside_eea if facts else None,
             transfer_basis=facts.transfer_basis if facts else None,
             description={"en": facts.description} if facts and facts.description else {},
         )

@@ -7,7 +7,7 @@ import {
  * @typedef {{key: string, required?: boolean, name?: Object<string,string>,
  *   description?: Object<string,string>}} Purpose
  * @typedef {{key: string, name: string, country?: string, privacy_policy_url?: string,
- *   transfers_outside_eea?: boolean, transfer_basis?: string, purposes?: string[]}} Vendor
+ *   transfers_outside_eea?: boolean | null, transfer_basis?: string, purposes?: string[]}} Vendor
  * @typedef {{name: string, match?: string, kind?: string, domain?: string, vendor?: string,
  *   purpose: string, duration_days?: number | null, party?: string,
  *   description?: Object<string,string>}} Item

@@ -27,7 +27,8 @@ function inventory(site, p) {
     vendors.length > 0 && h('h3', null, [t('vendors_heading')]),
     vendors.length > 0 && h('ul', null, vendors.map((v) => {
       const url = safeUrl(v.privacy_policy_url);
-      const facts = [v.country, v.transfers_outside_eea
+      // Not known (null) is told as a possible transfer, like a known one without its basis.
+      const facts = [v.country, v.transfers_outside_eea !== false
         ? t('transfer_notice') + (v.transfer_basis ? ': ' + v.transfer_basis : '') : '']
         .filter(Boolean).join(', ');
       return h('li', null, [
