@@ -33,7 +33,12 @@ _HEAD_LIMIT = 64 * 1024
 _TIMEOUT = 30.0
 _FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_UNRESOLVED = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _HOP_BY_HOP = (b"proxy-connection", b"connection", b"keep-alive", b"proxy-authorization")
+
+
+class _Unresolvable(Exception):
+    """A host name without addresses."""
 
 
 class PublicOnlyProxy:
@@ -92,7 +97,11 @@ class PublicOnlyProxy:
                 host, port, label = url.hostname, url.port or 80, target
                 path = (url.path or "/") + (f"?{url.query}" if url.query else "")
                 first = f"{method} {path} {version}\r\n".encode("latin-1") + _close(rest)
-            address = await self._public_address(host, port)
+            try:
+                address = await self._public_address(host, port)
+            except _Unresolvable:  # a failed load, not a refusal
+                writer.write(_UNRESOLVED)
+                return
             if address is None:
                 self.blocked.append(label)
                 log.info("scan: refused %s (not a public address)", label)
@@ -117,7 +126,9 @@ class PublicOnlyProxy:
                     stream.close()
 
     async def _public_address(self, host: str, port: int) -> str | None:
-        """The address to connect to, if every address of ``host`` is public."""
+        """The address to connect to, if every address of ``host`` is public; None if one is
+        not. Raises ``_Unresolvable`` for a name without addresses: offline, say, Chromium's
+        own update and sign-in hosts, which are no refusal to report."""
         if (literal := literal_address(host)) is not None:
             addresses = [literal]
         else:
@@ -125,10 +136,12 @@ class PublicOnlyProxy:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, proto=socket.IPPROTO_TCP
                 )
-            except (OSError, UnicodeError):
-                return None
+            except (OSError, UnicodeError) as exc:
+                raise _Unresolvable(host) from exc
             addresses = [str(info[4][0]) for info in infos]
-        if not addresses or first_not_public(addresses, self._public_networks) is not None:
+        if not addresses:
+            raise _Unresolvable(host)
+        if first_not_public(addresses, self._public_networks) is not None:
             return None
         return addresses[0].split("%", 1)[0]
 

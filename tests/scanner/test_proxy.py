@@ -103,6 +103,16 @@ async def test_tunnels_and_requests_only_to_public_addresses(intranet: _Plain) -
         public.close()
 
 
+async def test_a_name_without_addresses_is_a_failed_load_not_a_refusal() -> None:
+    # ".invalid" never resolves (RFC 2606): offline, Chromium's own background hosts look the
+    # same, and listing them as refused would bury the real refusals in noise.
+    async with PublicOnlyProxy() as proxy:
+        for request in (b"CONNECT update.example.invalid:443 HTTP/1.1\r\n\r\n",
+                        b"GET http://update.example.invalid/x HTTP/1.1\r\n\r\n"):
+            assert (await _exchange(proxy, request)).startswith(b"HTTP/1.1 502")
+        assert proxy.blocked == []
+
+
 @pytest.mark.browser
 async def test_a_plain_http_scan_goes_through_and_stays_public(intranet: _Plain) -> None:
     admin = f"http://127.0.0.2:{intranet.port}/admin"
