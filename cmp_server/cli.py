@@ -38,7 +38,7 @@ def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except db.SchemaOutOfDate as exc:
+    except (db.SchemaOutOfDate, db.DatabaseUnreachable) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -46,7 +46,10 @@ def _check_schema(settings: Settings) -> None:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         return  # migrated by the server itself at start
-    pending = asyncio.run(db.pending_migrations(url))
+    try:
+        pending = asyncio.run(db.pending_migrations(url))
+    except db.DatabaseUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
     if pending:
         raise click.ClickException(
             f"the database schema is behind ({', '.join(pending)}): run `cmp-server migrate`"
@@ -107,7 +110,10 @@ def serve(host: str, port: int, workers: int) -> None:
 def migrate() -> None:
     """Bring the database up to the newest schema (needed for PostgreSQL; SQLite does it itself)."""
     settings = _settings()
-    asyncio.run(db.migrate(settings.resolved_database_url))
+    try:
+        asyncio.run(db.migrate(settings.resolved_database_url))
+    except db.DatabaseUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("database is up to date")
 
 

@@ -16,6 +16,7 @@ from tortoise.migrations.executor import MigrationExecutor
 
 __all__ = [
     "TORTOISE_ORM",
+    "DatabaseUnreachable",
     "SchemaOutOfDate",
     "close_database",
     "migrate",
@@ -27,6 +28,10 @@ __all__ = [
 
 class SchemaOutOfDate(RuntimeError):
     pass
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database cannot be used at all (refused, unknown, bad credentials or options)."""
 
 
 MODELS = ["cmp_server.models"]
@@ -76,10 +81,26 @@ def _ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+async def _ensure_reachable() -> None:
+    """Run a query on the default connection (after ``Tortoise.init``). Tortoise reads "no
+    migrations table" from any failed query, so a database that cannot be reached would
+    otherwise look like an empty one, and the advice would be to run migrate."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # the driver's own: refused, auth, unknown database, bad option
+        raise DatabaseUnreachable(f"cannot use the database: {exc}") from exc
+
+
 async def migrate(url: str) -> None:
     """Bring the database at ``url`` up to the newest migration."""
     _ensure_sqlite_dir(url)
-    await migrate_api(config=tortoise_config(url))
+    config = tortoise_config(url)
+    await Tortoise.init(config=config, init_connections=False)
+    try:
+        await _ensure_reachable()
+    finally:
+        await Tortoise.close_connections()
+    await migrate_api(config=config)
     await Tortoise.close_connections()
 
 
@@ -88,6 +109,7 @@ async def pending_migrations(url: str) -> list[str]:
     config = tortoise_config(url)
     await Tortoise.init(config=config, init_connections=False)
     try:
+        await _ensure_reachable()
         executor = MigrationExecutor(connections.get("default"), config["apps"])
         return [f"{s.migration.app_label}.{s.migration.name}" for s in await executor.plan(None)]
     finally:

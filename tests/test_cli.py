@@ -107,21 +107,41 @@ def test_serve_on_an_unmigrated_postgres_says_to_migrate(tmp_path: Path) -> None
 
     import asyncpg
 
-    async def fresh_schema() -> None:
+    async def sql(statement: str) -> object:
         conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
         try:
-            await conn.execute("DROP SCHEMA IF EXISTS unmigrated CASCADE; CREATE SCHEMA unmigrated")
+            return await conn.fetchval(statement)
         finally:
             await conn.close()
 
     try:
-        asyncio.run(fresh_schema())
+        asyncio.run(sql("DROP SCHEMA IF EXISTS unmigrated CASCADE"))
+        asyncio.run(sql("CREATE SCHEMA unmigrated"))
     except OSError:
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    url = "postgres://postgres@127.0.0.1:5432/test?server_settings.search_path=unmigrated"
-    result = run_cli(["serve", "--port", "1"], cli_env(url, tmp_path))
-    assert result.returncode != 0
-    assert "cmp-server migrate" in result.stderr
+    url = "postgres://postgres@127.0.0.1:5432/test?schema=unmigrated"
+    env = cli_env(url, tmp_path)
+    try:
+        result = run_cli(["serve", "--port", "1"], env)
+        assert result.returncode != 0
+        assert "the database schema is behind (models.0001_initial" in result.stderr
+        assert "cmp-server migrate" in result.stderr
+        # The URL really means that schema: migrate fills it.
+        assert run_cli(["migrate"], env).returncode == 0
+        assert asyncio.run(sql("SELECT count(*) FROM information_schema.tables"
+                               " WHERE table_schema = 'unmigrated' AND table_name = 'vendor'")) == 1
+    finally:
+        asyncio.run(sql("DROP SCHEMA IF EXISTS unmigrated CASCADE"))
+
+
+def test_an_unreachable_postgres_is_said_so_not_to_need_migrate(tmp_path: Path) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    env = cli_env("postgres://postgres@127.0.0.1:9/test", tmp_path)
+    for command in (["serve", "--port", "1"], ["migrate"]):
+        result = run_cli(command, env)
+        assert result.returncode != 0
+        assert "cannot use the database" in result.stderr, result.stderr
+        assert "migrate`" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_kb_import_loads_the_open_cookie_database(env: dict[str, str], tmp_path: Path) -> None:
