@@ -54,6 +54,8 @@ async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     await migrate_to(scratch_url, BEFORE_0006)
     await opened(scratch_url)
     site, _ = await factories.published_site()
+    gone = await Vendor.create(site=site, key="gone", name="Deleted", transfers_outside_eea=False)
+    await gone.delete()
     await Tortoise.close_connections()
 
     await migrate_to(scratch_url, None)
@@ -63,8 +65,9 @@ async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     linked = await InventoryItem.filter(vendor=google).values_list("name", flat=True)
     assert sorted(linked) == ["_ga", "_ga_"]  # not set to NULL by a table rebuild
     site = await Site.get(id=site.id)
-    await Vendor.create(site=site, key="unknown", name="Found by a scan")
+    unknown = await Vendor.create(site=site, key="unknown", name="Found by a scan")
     assert (await Vendor.get(key="unknown")).transfers_outside_eea is None
+    assert unknown.id > gone.id  # a deleted vendor's id is not given again
     await Tortoise.close_connections()
 
     await migrate_to(scratch_url, BEFORE_0006)  # and back: unknown becomes "no"

@@ -6,7 +6,8 @@ values (nothing tells which ``false`` was a guess).
 SQLite cannot drop NOT NULL in place. Tortoise's generic AlterField rebuilds the table with
 foreign keys on, and dropping the old table then sets every inventory item's vendor to NULL
 (ON DELETE SET NULL). So the rebuild here is SQLite's own procedure: foreign keys off, copy,
-drop, rename, check, foreign keys on, outside a transaction of the migration's own.
+drop, rename, check, foreign keys on, outside a transaction of the migration's own. The
+AUTOINCREMENT counter is carried over.
 """
 
 from tortoise import fields, migrations
@@ -42,6 +43,10 @@ async def _rebuild_sqlite(client, nullable: bool) -> None:
             f'INSERT INTO "new__vendor" ({_COLUMNS}) SELECT '
             f'{_COLUMNS.replace(chr(34) + "transfers_outside_eea" + chr(34), fill)} '
             'FROM "vendor";\n'
+            # AUTOINCREMENT: keep the counter, so ids of deleted vendors are not given again.
+            "DELETE FROM sqlite_sequence WHERE name = 'new__vendor';\n"
+            "INSERT INTO sqlite_sequence (name, seq)"
+            " SELECT 'new__vendor', seq FROM sqlite_sequence WHERE name = 'vendor';\n"
             'DROP TABLE "vendor";\n'
             'ALTER TABLE "new__vendor" RENAME TO "vendor";\n'
             "COMMIT;"
