@@ -454,8 +454,10 @@ async def main() -> None:
               "| rendering (max ms) | longest frame (ms) |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for lib in libs:
-            # The page's inline code is the library's install code (and our tag's marks).
-            c = frame_causes((*lib.assets, quote(f"/{lib.name}/")), results[pname][lib.name])
+            # The page's inline code is the library's install code (and our tag's marks);
+            # Chromium's URL of the page escapes the space only.
+            page_url = quote(f"/{lib.name}/", safe="/:()")
+            c = frame_causes((*lib.assets, page_url), results[pname][lib.name])
             summary["profiles"][pname][lib.name]["frames"] = c
             print(f"| {lib.name} | {c['loads_with_long_task']} / {c['loads']} | "
                   f"{c['long_frames']} | {c['own_script_ms_max']:.0f} | "

@@ -13,8 +13,8 @@ AUTOINCREMENT counter is carried over.
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-_COLUMNS = ('"id", "key", "name", "country", "privacy_policy_url", "transfers_outside_eea", '
-            '"transfer_basis", "description", "site_id"')
+_COLUMNS = ("id", "key", "name", "country", "privacy_policy_url", "transfers_outside_eea",
+            "transfer_basis", "description", "site_id")
 
 
 def _sqlite_table(nullable: bool) -> str:
@@ -34,15 +34,18 @@ def _sqlite_table(nullable: bool) -> str:
 
 
 async def _rebuild_sqlite(client, nullable: bool) -> None:
-    fill = '"transfers_outside_eea"' if nullable else 'COALESCE("transfers_outside_eea", 0)'
+    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+    values = ", ".join(
+        'COALESCE("transfers_outside_eea", 0)' if c == "transfers_outside_eea" and not nullable
+        else f'"{c}"'
+        for c in _COLUMNS
+    )
     await client.execute_script("PRAGMA foreign_keys=OFF")
     try:
         await client.execute_script(
             "BEGIN;\n"
             f"{_sqlite_table(nullable)};\n"
-            f'INSERT INTO "new__vendor" ({_COLUMNS}) SELECT '
-            f'{_COLUMNS.replace(chr(34) + "transfers_outside_eea" + chr(34), fill)} '
-            'FROM "vendor";\n'
+            f'INSERT INTO "new__vendor" ({columns}) SELECT {values} FROM "vendor";\n'
             # AUTOINCREMENT: keep the counter, so ids of deleted vendors are not given again.
             "DELETE FROM sqlite_sequence WHERE name = 'new__vendor';\n"
             "INSERT INTO sqlite_sequence (name, seq)"
