@@ -205,32 +205,30 @@ def declaration_of(published: Published, language: str | None) -> dict[str, Any]
         return values.get(lang) or values.get(config["default_language"]) or ""
 
     vendors = {v["key"]: v for v in config["vendors"]}
+    # An item without a vendor is the site's own: no transfer.
+    nobody = {"name": None, "country": None, "transfers_outside_eea": False,
+              "transfer_basis": None}
     purposes = []
     for purpose in config["purposes"]:
-        items = [
-            {
+        items = []
+        for c in config["cookies"]:
+            if c["purpose"] != purpose["key"]:
+                continue
+            vendor = vendors.get(c["vendor"], nobody)
+            items.append({
                 "name": c["name"],
                 "match": c["match"],
                 "kind": c["kind"],
                 "domain": c["domain"],
-                "vendor": vendors[c["vendor"]]["name"] if c["vendor"] in vendors else None,
-                "vendor_country": vendors[c["vendor"]]["country"]
-                if c["vendor"] in vendors
-                else None,
+                "vendor": vendor["name"],
+                "vendor_country": vendor["country"],
                 # None: the vendor's transfers are not known yet.
-                "transfers_outside_eea": vendors[c["vendor"]]["transfers_outside_eea"]
-                if c["vendor"] in vendors
-                else False,
-                "transfer_basis": vendors[c["vendor"]]["transfer_basis"]
-                if c["vendor"] in vendors
-                else None,
+                "transfers_outside_eea": vendor["transfers_outside_eea"],
+                "transfer_basis": vendor["transfer_basis"],
                 "duration_days": c["duration_days"],
                 "party": c["party"],
                 "description": pick(c["description"]),
-            }
-            for c in config["cookies"]
-            if c["purpose"] == purpose["key"]
-        ]
+            })
         purposes.append(
             {
                 "key": purpose["key"],
