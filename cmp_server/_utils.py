@@ -28,4 +28,9 @@ def utcnow() -> datetime:
 
 def new_site_key() -> str:
     # 96 random bits, URL safe; public (it is in every visitor's page), but not guessable.
-    return secrets.token_urlsafe(12)
+    # Drawn again until it starts with a letter or digit: a key starting with '-' reads as an
+    # option to `cmp-server … --site KEY` and as a formula to a spreadsheet opening an export.
+    while True:
+        key = secrets.token_urlsafe(12)
+        if key[0].isalnum():
+            return key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.applications import Starlette
 
+from cmp_server._utils import new_site_key
 from cmp_server.errors import InvalidRequest
 from cmp_server.models import Purpose
 from cmp_server.services import inventory, publishing, sites
@@ -107,3 +108,10 @@ async def test_options_and_texts_reach_the_next_version(app: Starlette) -> None:
         await sites.update_site(site, texts={"fi": {"title": "Evästeet"}})
     with pytest.raises(InvalidRequest):
         await sites.update_site(site, consent_lifetime_days=1000)
+
+
+def test_site_keys_start_with_a_letter_or_digit() -> None:
+    # token_urlsafe starts one key in 32 with '-' or '_': 2,000 keys would show it.
+    keys = {new_site_key() for _ in range(2000)}
+    assert len(keys) == 2000
+    assert all(key[0].isalnum() and len(key) == 16 for key in keys)
