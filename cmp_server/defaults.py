@@ -176,6 +176,7 @@ DEFAULT_PURPOSES: tuple[tuple[str, bool, dict[str, str], dict[str, str]], ...] =
 DEFAULT_OPTIONS: dict[str, Any] = {
     "cookie_name": "cmp_consent",
     "floating_button": True,
+    "reload_on_withdraw": True,
     "gpc": {"honour": True, "purposes": ["marketing"]},
     "consent_mode": {
         "enabled": True,

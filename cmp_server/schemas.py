@@ -111,6 +111,9 @@ class BannerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cookie_name: str = Field(default="cmp_consent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     floating_button: bool = True
+    # A script that already ran keeps running (and setting its cookies) until the page goes:
+    # reload when a purpose is withdrawn whose blocked scripts ran on this page.
+    reload_on_withdraw: bool = True
     gpc: GpcOptions = GpcOptions()
     consent_mode: ConsentModeOptions
 

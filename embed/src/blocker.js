@@ -23,6 +23,8 @@ export function createBlocker(granted, placeholder, declare) {
   /** @type {Map<Element, Element>} blocked iframe -> its placeholder */
   const holders = new Map();
   let started = false;
+  /** @type {Object<string, boolean>} purposes of the blocked scripts that have run */
+  const ran = {};
 
   /** @param {Element} el */
   const allowed = (el) => purposesOf(el, ATTR_CATEGORY).every(granted);
@@ -43,6 +45,7 @@ export function createBlocker(granted, placeholder, declare) {
     } else {
       s.text = old.text;
     }
+    for (const p of purposesOf(old, ATTR_CATEGORY)) ran[p] = true;
     old.parentNode.replaceChild(s, old);
     if (!s.src) resolve(undefined);
   });
@@ -109,5 +112,7 @@ export function createBlocker(granted, placeholder, declare) {
     _apply() {
       if (started) scan(document);
     },
+    /** @param {string} purpose  a blocked script of this purpose has run on this page */
+    _ran: (purpose) => !!ran[purpose],
   };
 }

@@ -42,6 +42,19 @@ function main(raw) {
   consent._subscribe(sender._record);
   consent._subscribe(ui._changed);
   consent._subscribe(domEvent());
+  // A script that has run keeps running, and setting the cookies just deleted, until the page
+  // goes: withdrawing its purpose reloads the page. The subscribers above have deleted the
+  // cookies and queued the receipt (its keepalive request outlives the page); the old page's
+  // timers still run until the new one arrives, so its cookies are deleted once more then.
+  if (site._options.reload_on_withdraw !== false) {
+    consent._subscribe((c, change) => {
+      const prev = change._previous;
+      const gone = prev ? change._denied.filter((p) => prev.choices[p]) : [];
+      if (!gone.some(blocker._ran)) return;
+      window.addEventListener('pagehide', () => deleteItems(site._items, gone));
+      location.reload();
+    });
+  }
 
   w.cmp = createApi(consent, ui);
   // Everything above is what must happen before the next tag. The rest runs in tasks of its

@@ -18,7 +18,8 @@ LISTEN = """<script>
 async def test_window_cmp_api(visit: Visit, host: HostServer, tag: Tag, path: str,
                               cmp: CmpServer) -> None:
     p = visit.page
-    await p.goto(host.add(path, page(tag, head=LISTEN)))
+    # No blocked scripts: withdrawing does not reload the page (test_withdrawal.py).
+    await p.goto(host.add(path, page(tag, head=LISTEN, body="")))
     await banner(p).wait_for()
     assert await p.evaluate("window.cmp.getConsent()") is None
     assert await p.evaluate("window.cmp.hasConsent('necessary')") is True

@@ -25,7 +25,8 @@ def signals(ad: str, analytics: str, functionality: str) -> dict[str, str]:
 async def test_default_before_any_tag_then_update_after_each_choice(
     visit: Visit, host: HostServer, tag: Tag, path: str
 ) -> None:
-    await visit.page.goto(host.add(path, page(tag, head=TAG_AFTER)))
+    # No blocked scripts: the withdrawal below does not reload the page (test_withdrawal.py).
+    await visit.page.goto(host.add(path, page(tag, head=TAG_AFTER, body="")))
     default = {**signals("denied", "denied", "denied"), "wait_for_update": 500}
     seen = await visit.page.evaluate("window.seenByTag")
     assert seen == [

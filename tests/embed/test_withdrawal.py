@@ -1,14 +1,22 @@
 """Withdrawal: reachable at any time, deletes the purpose's cookies on the host and every parent
-domain and path, and its storage keys; recorded as `withdraw`."""
+domain and path, and its storage keys; recorded as `withdraw`; reloads the page when a script of
+the withdrawn purpose has run in it."""
 
 from __future__ import annotations
 
 from .banner import banner, dialog, settled, stored_cookies
 from .conftest import Visit
-from .factories import Tag, page, published_site
+from .factories import BLOCKED, Tag, page, published_site
 from .servers import HOST, CmpServer, HostServer
 
 SUB = f"a.{HOST}"
+# A tracker that sets its cookie again and again, as analytics scripts do on each event.
+TRACKER = """
+<script type="text/plain" data-cmp-category="statistics">
+  window.trackerRan = true;
+  setInterval(function () { document.cookie = '_ga=tracked; path=/'; }, 5);
+</script>
+"""
 
 
 async def test_withdrawing_deletes_cookies_on_host_and_parent_domain(
@@ -16,7 +24,8 @@ async def test_withdrawing_deletes_cookies_on_host_and_parent_domain(
 ) -> None:
     site = await cmp.call(published_site(cookie_domain=HOST))
     tag = Tag(cmp.origin, site.key)
-    host.add(path + "shop/item", page(tag))
+    # No blocked script on the page: deletion alone, without the reload.
+    host.add(path + "shop/item", page(tag, body=""))
     url = host.url(path + "shop/item", host=SUB)
     await visit.page.goto(url)
     await visit.page.get_by_role("button", name="Accept all").click()
@@ -65,20 +74,24 @@ async def test_withdrawing_deletes_cookies_on_host_and_parent_domain(
 
 async def test_withdrawing_marketing_unloads_its_iframe(visit: Visit, host: HostServer, tag: Tag,
                                                        path: str) -> None:
-    await visit.page.goto(host.add(path, page(tag)))
+    # Only the iframe: no marketing script runs, so the page is not reloaded.
+    iframe = BLOCKED[BLOCKED.index("<iframe"):]
+    await visit.page.goto(host.add(path, page(tag, body=iframe)))
     await visit.page.get_by_role("button", name="Accept all").click()
     await visit.page.frame_locator("iframe").locator("#frame").wait_for()
+    await visit.page.evaluate("window.marker = 'same document'")
     await visit.page.evaluate("window.cmp.setConsent({marketing: false})")
     await visit.page.get_by_role("button", name="Allow Marketing").wait_for()
     has_src = await visit.page.evaluate("document.querySelector('iframe').hasAttribute('src')")
     assert has_src is False
+    assert await visit.page.evaluate("window.marker") == "same document"
 
 
 async def test_without_the_floating_button_data_cmp_open_still_reopens(
     visit: Visit, host: HostServer, cmp: CmpServer, path: str
 ) -> None:
     site = await cmp.call(published_site(options={"floating_button": False}))
-    url = host.add(path, page(Tag(cmp.origin, site.key)))
+    url = host.add(path, page(Tag(cmp.origin, site.key), body=""))
     p = visit.page
     await p.goto(url)
     await p.get_by_role("button", name="Accept all").click()
@@ -107,3 +120,49 @@ async def test_without_the_floating_button_data_cmp_open_still_reopens(
     await p.keyboard.press("Escape")
     assert await dialog(p).count() == 0
     assert await p.get_by_role("button", name="Cookie settings").count() == 0
+
+
+async def test_withdrawing_a_purpose_whose_script_ran_reloads_the_page(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    site = await cmp.call(published_site())
+    url = host.add(path, page(Tag(cmp.origin, site.key), body=TRACKER))
+    p = visit.page
+    await p.goto(url)
+    await p.get_by_role("button", name="Accept all").click()
+    await p.wait_for_function("document.cookie.indexOf('_ga=tracked') >= 0")
+    await p.evaluate("window.marker = 'first document'")
+
+    # Withdrawing a purpose whose script did not run keeps the page.
+    await p.evaluate("window.cmp.setConsent({marketing: false})")
+    await p.wait_for_timeout(200)
+    assert await p.evaluate("window.marker") == "first document"
+
+    await p.get_by_role("button", name="Cookie settings").click()
+    await dialog(p).get_by_role("switch", name="Statistics").uncheck()
+    async with p.expect_navigation():
+        await dialog(p).get_by_role("button", name="Save my choices").click()
+    assert await p.evaluate("window.marker") is None
+    assert await p.evaluate("window.trackerRan") is None
+    # The old page's tracker ran until the new page came; its cookie is gone all the same.
+    await p.wait_for_timeout(100)
+    assert "_ga" not in await p.evaluate("document.cookie")
+    assert not [c for c in await visit.context.cookies() if c["name"] == "_ga"]
+    rows = await cmp.wait_receipts(site.key, 3)
+    assert [r["method"] for r in rows] == ["accept_all", "withdraw", "withdraw"]
+    assert rows[2]["choices"]["statistics"] is False
+
+
+async def test_a_site_can_turn_the_reload_off(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    site = await cmp.call(published_site(options={"reload_on_withdraw": False}))
+    p = visit.page
+    await p.goto(host.add(path, page(Tag(cmp.origin, site.key), body=TRACKER)))
+    await p.get_by_role("button", name="Accept all").click()
+    await p.wait_for_function("document.cookie.indexOf('_ga=tracked') >= 0")
+    await p.evaluate("window.marker = 'first document'")
+    await p.evaluate("window.cmp.setConsent({statistics: false})")
+    await cmp.wait_receipts(site.key, 2)
+    await p.wait_for_timeout(200)
+    assert await p.evaluate("window.marker") == "first document"
