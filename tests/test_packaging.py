@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+EMBED = ROOT / "cmp_server" / "static" / "cmp.js"
 PACKAGES = ("cmp_server", "scanner", "admin")
 NOT_SHIPPED = {"__pycache__", "node_modules"}
 
@@ -59,11 +60,11 @@ def test_the_wheel_holds_every_file_of_the_packages(wheel: Path) -> None:
         names = set(z.namelist())
         assert "cmp_server/static/cmp.js" in names
         assert not _package_files() - names
-        assert z.read("cmp_server/static/cmp.js") == (ROOT / "cmp_server/static/cmp.js").read_bytes()
+        assert z.read("cmp_server/static/cmp.js") == EMBED.read_bytes()
 
 
 def test_the_packages_read_their_files_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-c", READ_FROM_WHEEL, str(wheel)], cwd=tmp_path,
                          env={"PYTHONPATH": str(wheel)}, capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
-    assert run.stdout == (ROOT / "cmp_server/static/cmp.js").read_bytes()
+    assert run.stdout == EMBED.read_bytes()
