@@ -24,6 +24,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "preferences_title": "Cookie settings",
         "policy_link": "Cookie policy",
         "receipts_link": "My consent receipts",
+        "consent_id": "Your consent ID",
         "gpc_notice": (
             "Your browser sends a Global Privacy Control signal, so marketing is off unless you "
             "turn it on."
@@ -61,6 +62,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "preferences_title": "Inställningar för kakor",
         "policy_link": "Kakpolicy",
         "receipts_link": "Mina samtyckeskvitton",
+        "consent_id": "Ditt samtyckes-ID",
         "gpc_notice": (
             "Din webbläsare skickar en Global Privacy Control-signal, därför är marknadsföring "
             "avstängd om du inte själv slår på den."
@@ -97,6 +99,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "preferences_title": "Cookie-indstillinger",
         "policy_link": "Cookiepolitik",
         "receipts_link": "Mine samtykkekvitteringer",
+        "consent_id": "Dit samtykke-ID",
         "gpc_notice": (
             "Din browser sender et Global Privacy Control-signal, så markedsføring er slået fra, "
             "medmindre du selv slår det til."

@@ -89,6 +89,7 @@ export const FALLBACK_TEXTS = {
   preferences_title: 'Cookie settings',
   policy_link: 'Cookie policy',
   receipts_link: 'My consent receipts',
+  consent_id: 'Your consent ID',
   settings_button: 'Cookie settings',
   placeholder: 'This content is blocked until you allow {purpose}.',
   placeholder_button: 'Allow {purpose}',

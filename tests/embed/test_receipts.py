@@ -83,6 +83,11 @@ async def test_the_visitor_can_see_their_receipts(visit: Visit, host: HostServer
     # Oldest first: the refusal (necessary only), then statistics granted.
     assert texts[0].endswith("Necessary")
     assert texts[1].endswith("Necessary, Statistics")
+    # The consent id to quote to the site's privacy staff: the one in the cookie.
+    stored = await consent_cookie(visit.page)
+    assert stored is not None
+    shown = dialog(visit.page).get_by_text("Your consent ID:")
+    assert await shown.inner_text() == f"Your consent ID: {stored['consent_id']}"
 
 
 async def test_without_fetch_the_receipt_goes_by_send_beacon(visit: Visit, host: HostServer,

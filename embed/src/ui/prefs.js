@@ -6,7 +6,8 @@ import { duration, h, safeUrl } from './dom.js';
  * @typedef {import('../config.js').Site} Site
  * @typedef {{_accept: () => void, _reject: () => void,
  *   _save: (choices: Object<string, boolean>) => void, _close: () => void,
- *   _receipts: (() => Promise<any[]>) | null}} PrefsActions  `_receipts`: null before any choice
+ *   _receipts: (() => Promise<any[]>) | null, _consentId: string}} PrefsActions  `_receipts`:
+ *   null before any choice; `_consentId`: the visitor's, to quote to the site (empty before)
  */
 
 /**
@@ -74,15 +75,20 @@ export function buildPrefs(site, granted, act) {
   });
   const out = h('div', { 'aria-live': 'polite' });
   const load = act._receipts;
+  /** @param {Element | string} body */
+  const show = (body) => {
+    out.textContent = '';
+    // The consent id from the cookie, also when the server cannot be reached: staff find a
+    // visitor's receipts by it.
+    out.appendChild(h('p', null, [t('consent_id') + ': ', h('code', null, [act._consentId])]));
+    out.appendChild(h('div', null, [body]));
+  };
   const showReceipts = () => {
-    if (load) load().then((rs) => {
-      out.textContent = '';
-      out.appendChild(h('ul', null, rs.map((r) => h('li', null, [
-        new Date(r.recorded_at).toLocaleString(site._lang) + ': ' +
-        site._purposes.filter((p) => r.choices && r.choices[p.key])
-          .map((p) => site._pick(p.name, p.key)).join(', '),
-      ]))));
-    }, () => { out.textContent = '—'; });
+    if (load) load().then((rs) => show(h('ul', null, rs.map((r) => h('li', null, [
+      new Date(r.recorded_at).toLocaleString(site._lang) + ': ' +
+      site._purposes.filter((p) => r.choices && r.choices[p.key])
+        .map((p) => site._pick(p.name, p.key)).join(', '),
+    ])))), () => show('—'));
   };
   const save = () => {
     /** @type {Object<string, boolean>} */

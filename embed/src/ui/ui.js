@@ -114,6 +114,7 @@ export function createUI(site, consent, sender) {
       _save: (choices) => consent._custom(choices, LAYER_SECOND),
       _close: done,
       _receipts: c ? () => sender._history(c.consent_id) : null,
+      _consentId: c ? c.consent_id : '',
     });
     const dialog = built._dialog;
     dialog.addEventListener('keydown', (e) => safe(() => {
