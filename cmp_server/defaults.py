@@ -25,6 +25,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "policy_link": "Cookie policy",
         "receipts_link": "My consent receipts",
         "consent_id": "Your consent ID",
+        "current_choice": "Your current choice",
         "gpc_notice": (
             "Your browser sends a Global Privacy Control signal, so marketing is off unless you "
             "turn it on."
@@ -63,6 +64,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "policy_link": "Kakpolicy",
         "receipts_link": "Mina samtyckeskvitton",
         "consent_id": "Ditt samtyckes-ID",
+        "current_choice": "Ditt nuvarande val",
         "gpc_notice": (
             "Din webbläsare skickar en Global Privacy Control-signal, därför är marknadsföring "
             "avstängd om du inte själv slår på den."
@@ -100,6 +102,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "policy_link": "Cookiepolitik",
         "receipts_link": "Mine samtykkekvitteringer",
         "consent_id": "Dit samtykke-ID",
+        "current_choice": "Dit nuværende valg",
         "gpc_notice": (
             "Din browser sender et Global Privacy Control-signal, så markedsføring er slået fra, "
             "medmindre du selv slår det til."

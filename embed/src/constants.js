@@ -41,6 +41,8 @@ export const SEL_SCRIPT = 'script[type="text/plain"][' + ATTR_CATEGORY + ']';
 export const SEL_IFRAME = 'iframe[' + ATTR_SRC + '][' + ATTR_CATEGORY + ']';
 export const SEL_OPEN = '[' + ATTR_OPEN + ']';
 export const SEL_DECLARATION = '[' + ATTR_DECLARATION + ']';
+export const ATTR_STATE = 'data-cmp-state';
+export const SEL_STATE = SEL_DECLARATION + ' [' + ATTR_STATE + ']';
 export const JS_TYPE = 'text/javascript';
 export const HOST_TAG = 'cmp-banner';
 
@@ -90,6 +92,7 @@ export const FALLBACK_TEXTS = {
   policy_link: 'Cookie policy',
   receipts_link: 'My consent receipts',
   consent_id: 'Your consent ID',
+  current_choice: 'Your current choice',
   settings_button: 'Cookie settings',
   placeholder: 'This content is blocked until you allow {purpose}.',
   placeholder_button: 'Allow {purpose}',

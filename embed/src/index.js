@@ -4,10 +4,11 @@ import { createApi, domEvent } from './api.js';
 import { createBlocker } from './blocker.js';
 import { apiBase, resolveSite } from './config.js';
 import { createConsent } from './consent.js';
+import { SEL_STATE } from './constants.js';
 import { startConsentMode } from './consentmode.js';
 import { createSender } from './receipts.js';
 import { cookieStore, deleteItems } from './storage.js';
-import { fillDeclaration } from './ui/declaration.js';
+import { declarationState, fillDeclaration } from './ui/declaration.js';
 import { createUI } from './ui/ui.js';
 import { safe } from './util.js';
 
@@ -34,7 +35,7 @@ function main(raw) {
   const ui = createUI(site, consent, sender);
   // The blocker's MutationObserver also fills cookie declarations, also ones added later.
   const blocker = createBlocker(consent._granted, ui._placeholder,
-    (el) => fillDeclaration(site, el));
+    (el) => fillDeclaration(site, consent._get(), el));
 
   consent._subscribe((c, change) => deleteItems(site._items, change._denied));
   consent._subscribe(consentMode);
@@ -42,6 +43,11 @@ function main(raw) {
   consent._subscribe(sender._record);
   consent._subscribe(ui._changed);
   consent._subscribe(domEvent());
+  consent._subscribe((c) => {
+    for (const line of Array.prototype.slice.call(document.querySelectorAll(SEL_STATE))) {
+      declarationState(site, c, line);
+    }
+  });
   // A script that has run keeps running, and setting the cookies just deleted, until the page
   // goes: withdrawing its purpose reloads the page. The subscribers above have deleted the
   // cookies and queued the receipt (its keepalive request outlives the page); the old page's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cmp_server.services import publishing, sites
 
-from .banner import banner, poll
+from .banner import banner, consent_cookie, dialog, focused, poll
 from .conftest import Visit
 from .factories import BLOCKED, Tag, page
 from .servers import CmpServer, HostServer
@@ -127,3 +127,34 @@ async def test_cookie_declaration_added_later_is_filled(visit: Visit, host: Host
         stats = visit.page.locator(f"#{which} [data-purpose=statistics] tbody tr")
         rows = [await r.locator("td").all_inner_texts() for r in await stats.all()]
         assert ["_ga", "Google", "400 days", "First party"] in rows
+
+
+async def test_cookie_declaration_shows_the_current_choice_and_reopens_it(
+    visit: Visit, host: HostServer, tag: Tag, path: str
+) -> None:
+    body = "<h2>Cookies we use</h2><div data-cmp-declaration></div>"
+    p = visit.page
+    await p.goto(host.add(path, page(tag, body=body)))
+    state = p.locator("[data-cmp-declaration] [data-cmp-state]")
+    await p.locator("[data-cmp-declaration] table").first.wait_for()
+    assert await state.is_hidden()  # no choice yet
+
+    await p.get_by_role("button", name="Reject all").click()
+    await state.wait_for(state="visible")
+    stored = await consent_cookie(p)
+    assert stored is not None
+    text = await state.inner_text()
+    assert text.startswith("Your current choice (") and "): Necessary." in text
+    assert text.endswith(f"Your consent ID: {stored['consent_id']}")
+
+    # The declaration's own button reopens the choices; a change shows there at once, and
+    # focus goes back to the button.
+    button = p.locator("[data-cmp-declaration] button")
+    await button.focus()
+    await p.keyboard.press("Enter")
+    await dialog(p).get_by_role("switch", name="Statistics").check()
+    await dialog(p).get_by_role("button", name="Save my choices").click()
+    await p.wait_for_function("""() => document.querySelector('[data-cmp-state]')
+        .textContent.includes('Necessary, Statistics.')""")
+    assert await focused(p) == "Cookie settings"
+    assert await p.evaluate("document.activeElement.closest('[data-cmp-declaration]') !== null")

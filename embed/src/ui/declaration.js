@@ -1,20 +1,53 @@
 // The cookie declaration: `[data-cmp-declaration]` on the site's policy page is filled with the
-// published inventory, one table per purpose. Light DOM on purpose: the policy page styles it.
-// The blocker finds the elements (at DOMContentLoaded, and later ones with its MutationObserver).
+// visitor's current choice (when, what, their consent id), a button that reopens the choices,
+// and the published inventory, one table per purpose. Light DOM on purpose: the policy page
+// styles it. The blocker finds the elements (at DOMContentLoaded, and later ones with its
+// MutationObserver); a change of choice rewrites the state line only, so focus stays put.
+import { ATTR_OPEN, ATTR_STATE } from '../constants.js';
 import { duration, h } from './dom.js';
 
 /**
+ * @typedef {import('../config.js').Site} Site
+ * @typedef {import('../consent.js').Consent} Consent
+ */
+
+/**
+ * Write the visitor's current choice into a declaration's state line (empty before any).
+ * @param {Site} site
+ * @param {Consent | null} c
+ * @param {Element} line
+ */
+export function declarationState(site, c, line) {
+  const t = site._text;
+  line.textContent = '';
+  /** @type {HTMLElement} */ (line).hidden = !c;
+  if (!c) return;
+  const given = site._purposes.filter((p) => c.choices[p.key])
+    .map((p) => site._pick(p.name, p.key));
+  line.appendChild(h('span', null, [t('current_choice') + ' (' +
+    new Date(c.updated_at * 1000).toLocaleString(site._lang) + '): ' + given.join(', ') + '. ']));
+  line.appendChild(h('span', null, [t('consent_id') + ': ', h('code', null, [c.consent_id])]));
+}
+
+/**
  * Fill one `[data-cmp-declaration]` element (again, if it was filled before).
- * @param {import('../config.js').Site} site
+ * @param {Site} site
+ * @param {Consent | null} c  the visitor's current choice
  * @param {Element} el
  */
-export function fillDeclaration(site, el) {
+export function fillDeclaration(site, c, el) {
   const t = site._text;
+  const line = h('p', { [ATTR_STATE]: '' });
+  declarationState(site, c, line);
   /** @type {Object<string, string>} */
   const vname = {};
   for (const v of site._vendors) vname[v.key] = v.name;
   const cols = ['col_name', 'col_vendor', 'col_duration', 'col_party'];
   el.textContent = '';
+  el.appendChild(line);
+  // The UI opens the choices from any [data-cmp-open] element.
+  el.appendChild(h('p', null, [h('button', { type: 'button', [ATTR_OPEN]: '' },
+    [t('settings_button')])]));
   for (const p of site._purposes) {
     const items = site._items.filter((it) => it.purpose === p.key);
     const rows = items.map((it) => h('tr', null, [
