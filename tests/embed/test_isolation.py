@@ -6,7 +6,7 @@ from cmp_server.services import publishing, sites
 
 from .banner import banner, consent_cookie, dialog, focused, poll
 from .conftest import Visit
-from .factories import BLOCKED, Tag, page
+from .factories import BLOCKED, Tag, page, published_site
 from .servers import CmpServer, HostServer
 
 VIOLATIONS = """window.cspViolations = [];
@@ -158,3 +158,21 @@ async def test_cookie_declaration_shows_the_current_choice_and_reopens_it(
         .textContent.includes('Necessary, Statistics.')""")
     assert await focused(p) == "Cookie settings"
     assert await p.evaluate("document.activeElement.closest('[data-cmp-declaration]') !== null")
+
+
+async def test_a_purpose_without_items_gets_a_dash_row(visit: Visit, host: HostServer,
+                                                       cmp: CmpServer, path: str) -> None:
+    async def site_with_an_empty_purpose() -> str:
+        site = await published_site()
+        await sites.set_purpose(site, "video", name={"en": "Embedded video"})
+        await publishing.publish(site)
+        return site.key
+
+    key = await cmp.call(site_with_an_empty_purpose())
+    body = "<div data-cmp-declaration></div>"
+    await visit.page.goto(host.add(path, page(Tag(cmp.origin, key), body=body)))
+    video = visit.page.locator("[data-cmp-declaration] [data-purpose=video]")
+    await video.locator("caption").wait_for()
+    assert await video.locator("caption").inner_text() == "Embedded video"
+    assert await video.locator("tbody td").all_inner_texts() == ["—"]
+    assert await video.locator("tbody td").get_attribute("colspan") == "4"

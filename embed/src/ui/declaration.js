@@ -60,7 +60,9 @@ export function fillDeclaration(site, c, el) {
       h('table', null, [
         h('caption', null, [site._pick(p.name, p.key)]),
         h('thead', null, [h('tr', null, cols.map((c) => h('th', { scope: 'col' }, [t(c)])))]),
-        h('tbody', null, rows),
+        // A purpose with nothing in the inventory yet: a dash, not a table of headers alone.
+        h('tbody', null, rows.length ? rows
+          : [h('tr', null, [h('td', { colspan: cols.length }, ['—'])])]),
       ]),
       h('p', null, [site._pick(p.description, '')]),
     ]));
