@@ -4,7 +4,7 @@
 // styles it. The blocker finds the elements (at DOMContentLoaded, and later ones with its
 // MutationObserver); a change of choice rewrites the state line only, so focus stays put.
 import { ATTR_OPEN, ATTR_STATE } from '../constants.js';
-import { duration, h } from './dom.js';
+import { consentIdLine, duration, grantedNames, h } from './dom.js';
 
 /**
  * @typedef {import('../config.js').Site} Site
@@ -22,11 +22,10 @@ export function declarationState(site, c, line) {
   line.textContent = '';
   /** @type {HTMLElement} */ (line).hidden = !c;
   if (!c) return;
-  const given = site._purposes.filter((p) => c.choices[p.key])
-    .map((p) => site._pick(p.name, p.key));
   line.appendChild(h('span', null, [t('current_choice') + ' (' +
-    new Date(c.updated_at * 1000).toLocaleString(site._lang) + '): ' + given.join(', ') + '. ']));
-  line.appendChild(h('span', null, [t('consent_id') + ': ', h('code', null, [c.consent_id])]));
+    new Date(c.updated_at * 1000).toLocaleString(site._lang) + '): ' +
+    grantedNames(site, c.choices) + '. ']));
+  line.appendChild(consentIdLine(site, c.consent_id, 'span'));
 }
 
 /**

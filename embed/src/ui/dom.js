@@ -52,3 +52,24 @@ export function duration(site, it) {
   const kind = it.kind || KIND_COOKIE;
   return kind === KIND_COOKIE || kind === KIND_SESSION ? site._text('duration_session') : '';
 }
+
+/**
+ * The granted purposes' names, in display order: "Necessary, Statistics".
+ * @param {import('../config.js').Site} site
+ * @param {Object<string, boolean> | undefined} choices
+ * @returns {string}
+ */
+export function grantedNames(site, choices) {
+  return site._purposes.filter((p) => choices && choices[p.key])
+    .map((p) => site._pick(p.name, p.key)).join(', ');
+}
+
+/**
+ * "Your consent ID: <code>…</code>", the id privacy staff find a visitor's receipts by.
+ * @param {import('../config.js').Site} site
+ * @param {string} id
+ * @param {string} tag  the element holding the line
+ */
+export function consentIdLine(site, id, tag) {
+  return h(tag, null, [site._text('consent_id') + ': ', h('code', null, [id])]);
+}

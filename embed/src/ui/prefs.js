@@ -1,6 +1,6 @@
 // The second layer: a modal dialog with a switch per purpose, each purpose's vendors and
 // cookies (from the published inventory), and the visitor's own receipts.
-import { duration, h, safeUrl } from './dom.js';
+import { consentIdLine, duration, grantedNames, h, safeUrl } from './dom.js';
 
 /**
  * @typedef {import('../config.js').Site} Site
@@ -80,14 +80,12 @@ export function buildPrefs(site, granted, act) {
     out.textContent = '';
     // The consent id from the cookie, also when the server cannot be reached: staff find a
     // visitor's receipts by it.
-    out.appendChild(h('p', null, [t('consent_id') + ': ', h('code', null, [act._consentId])]));
+    out.appendChild(consentIdLine(site, act._consentId, 'p'));
     out.appendChild(h('div', null, [body]));
   };
   const showReceipts = () => {
     if (load) load().then((rs) => show(h('ul', null, rs.map((r) => h('li', null, [
-      new Date(r.recorded_at).toLocaleString(site._lang) + ': ' +
-      site._purposes.filter((p) => r.choices && r.choices[p.key])
-        .map((p) => site._pick(p.name, p.key)).join(', '),
+      new Date(r.recorded_at).toLocaleString(site._lang) + ': ' + grantedNames(site, r.choices),
     ])))), () => show('—'));
   };
   const save = () => {
