@@ -95,9 +95,25 @@ class Published:
 def render_script(bundle: bytes, config_json: bytes) -> bytes:
     if bundle.count(CONFIG_PLACEHOLDER) != 1:
         raise RuntimeError("the embed bundle must contain the config placeholder exactly once")
-    # JSON allows U+2028/2029 raw; older JavaScript engines do not.
-    safe = config_json.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
-    return bundle.replace(CONFIG_PLACEHOLDER, safe)
+    return bundle.replace(CONFIG_PLACEHOLDER, script_safe_json(config_json))
+
+
+# JSON allows U+2028/2029 raw, older JavaScript engines do not; and a site owner may paste the
+# script into an inline <script>, where a "</script>" (or "<!--") in a text would end it. In
+# JSON, these characters only occur inside strings, where the escapes mean the same.
+_SCRIPT_UNSAFE = {
+    "\u2028".encode(): b"\\u2028",
+    "\u2029".encode(): b"\\u2029",
+    b"<": b"\\u003c",
+    b">": b"\\u003e",
+    b"&": b"\\u0026",
+}
+
+
+def script_safe_json(config_json: bytes) -> bytes:
+    for raw, escaped in _SCRIPT_UNSAFE.items():
+        config_json = config_json.replace(raw, escaped)
+    return config_json
 
 
 def _published(site: Site, version: ConfigVersion) -> Published:

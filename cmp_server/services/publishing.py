@@ -15,22 +15,52 @@ from .._utils import canonical_json, sha256_hex
 from ..defaults import DEFAULT_TEXTS
 from ..models import ConfigVersion, InventoryItem, Purpose, Site, Vendor
 
-__all__ = ["build_config", "publish", "texts_for_language"]
+__all__ = ["build_config", "publish", "resolve_texts", "texts_for_language"]
+
+
+def resolve_texts(
+    site_texts: dict[str, dict[str, str]], languages: list[str], default_language: str
+) -> dict[str, dict[str, str]]:
+    """Every text the banner can render, for every language, decided once at publish time.
+
+    For each key: the site's own text in that language, our built-in text in that language,
+    the site's text in its default language, our built-in text in the default language, our
+    English. The embed renders only what this returns (it has no texts of its own), so the
+    hash on a receipt covers exactly the words on screen, also for a key added after the site
+    was created. Keys the banner does not render are left out; an empty text counts as none.
+    """
+    keys = DEFAULT_TEXTS["en"].keys()
+    resolved: dict[str, dict[str, str]] = {}
+    for lang in languages:
+        chain = (
+            site_texts.get(lang, {}),
+            DEFAULT_TEXTS.get(lang, {}),
+            site_texts.get(default_language, {}),
+            DEFAULT_TEXTS.get(default_language, {}),
+            DEFAULT_TEXTS["en"],
+        )
+        resolved[lang] = {key: next(t[key] for t in chain if t.get(key)) for key in keys}
+    return resolved
+
+
+def _resolve_i18n(values: dict[str, str], languages: list[str], default: str) -> dict[str, str]:
+    """A purpose's name or description in every language: its own, else the default's."""
+    fallback = values.get(default) or next((v for v in values.values() if v), "")
+    return {lang: values.get(lang) or fallback for lang in languages}
 
 
 def texts_for_language(config: dict[str, Any], language: str) -> dict[str, Any]:
-    """Exactly what a visitor reading ``language`` is shown: its hash goes on every receipt."""
-    texts = {**DEFAULT_TEXTS["en"], **config["texts"].get(config["default_language"], {})}
-    texts.update(config["texts"].get(language, {}))
-
-    def pick(values: dict[str, str]) -> str:
-        return values.get(language) or values.get(config["default_language"]) or ""
-
+    """Exactly what a visitor reading ``language`` is shown: its hash goes on every receipt.
+    The config's texts are already resolved (``resolve_texts``): nothing is filled in here."""
     return {
-        "texts": texts,
+        "texts": config["texts"].get(language, {}),
         "policy_url": config["policy_url"],
         "purposes": [
-            {"key": p["key"], "name": pick(p["name"]), "description": pick(p["description"])}
+            {
+                "key": p["key"],
+                "name": p["name"].get(language, ""),
+                "description": p["description"].get(language, ""),
+            }
             for p in config["purposes"]
         ],
         "vendors": [
@@ -40,8 +70,21 @@ def texts_for_language(config: dict[str, Any], language: str) -> dict[str, Any]:
                 "country": v["country"],
                 "transfers_outside_eea": v["transfers_outside_eea"],
                 "transfer_basis": v["transfer_basis"],
+                "privacy_policy_url": v["privacy_policy_url"],
             }
             for v in config["vendors"]
+        ],
+        # The second layer lists each purpose's cookies: their words are shown too.
+        "cookies": [
+            {
+                "name": c["name"],
+                "match": c["match"],
+                "vendor": c["vendor"],
+                "purpose": c["purpose"],
+                "duration_days": c["duration_days"],
+                "description": c["description"].get(language, ""),
+            }
+            for c in config["cookies"]
         ],
     }
 
@@ -55,6 +98,7 @@ async def build_config(site: Site, number: int) -> dict[str, Any]:
         .select_related("purpose", "vendor")
         .order_by("kind", "name", "id")
     )
+    languages, default = list(site.languages), site.default_language
     vendor_purposes: dict[str, set[str]] = {}
     for item in items:
         if item.vendor is not None and item.purpose is not None:
@@ -65,13 +109,13 @@ async def build_config(site: Site, number: int) -> dict[str, Any]:
         "default_language": site.default_language,
         "languages": list(site.languages),
         "policy_url": site.policy_url,
-        "texts": {lang: dict(site.texts.get(lang, {})) for lang in site.languages},
+        "texts": resolve_texts(site.texts, languages, default),
         "purposes": [
             {
                 "key": p.key,
                 "required": p.required,
-                "name": dict(p.name),
-                "description": dict(p.description),
+                "name": _resolve_i18n(p.name, languages, default),
+                "description": _resolve_i18n(p.description, languages, default),
             }
             for p in purposes
         ],
@@ -97,7 +141,7 @@ async def build_config(site: Site, number: int) -> dict[str, Any]:
                 "purpose": i.purpose.key if i.purpose else None,
                 "duration_days": i.duration_days,
                 "party": i.party,
-                "description": dict(i.description),
+                "description": _resolve_i18n(i.description, languages, default),
             }
             for i in items
         ],

@@ -1,6 +1,6 @@
 // The published config (docs/contracts.md), read once, plus language and text look-ups.
 import {
-  DEFAULT_COOKIE, DEFAULT_LANGUAGE, DEFAULT_LIFETIME_DAYS, FALLBACK_TEXTS, PURPOSE_VAR,
+  DEFAULT_COOKIE, DEFAULT_LANGUAGE, DEFAULT_LIFETIME_DAYS, PURPOSE_VAR,
 } from './constants.js';
 
 /**
@@ -44,7 +44,9 @@ export function resolveSite(raw, api) {
   const texts = cfg.texts || {};
   const def = cfg.default_language || DEFAULT_LANGUAGE;
   const lang = chooseLanguage(cfg.languages || Object.keys(texts), def);
-  const order = [lang, def, DEFAULT_LANGUAGE];
+  // The server resolves every text for every language at publish time: the texts a
+  // receipt's hash covers are exactly what is rendered, so nothing is filled in here.
+  const order = [lang, def];
 
   /** @type {Site['_pick']} */
   const pick = (i18n, fallback) => {
@@ -66,7 +68,6 @@ export function resolveSite(raw, api) {
     _text(key, purpose) {
       let s = '';
       for (const l of order) if (texts[l] && texts[l][key]) { s = texts[l][key]; break; }
-      s = s || /** @type {any} */ (FALLBACK_TEXTS)[key] || '';
       if (purpose != null) s = s.split(PURPOSE_VAR).join(purpose);
       return s;
     },

@@ -76,37 +76,5 @@ export const KIND_SESSION = 'sessionStorage';
 export const KIND_IDB = 'indexedDB';
 export const MATCH_PREFIX = 'prefix';
 
-/**
- * Last-resort English texts for a key missing from the config in every language: the same
- * words as the server's defaults (cmp_server/defaults.py), so the texts hash on a receipt
- * still describes what was shown.
- */
-export const FALLBACK_TEXTS = {
-  title: 'Your choice about cookies',
-  accept_all: 'Accept all',
-  reject_all: 'Reject all',
-  customize: 'Customize',
-  save: 'Save my choices',
-  close: 'Close',
-  preferences_title: 'Cookie settings',
-  policy_link: 'Cookie policy',
-  receipts_link: 'My consent receipts',
-  consent_id: 'Your consent ID',
-  current_choice: 'Your current choice',
-  settings_button: 'Cookie settings',
-  placeholder: 'This content is blocked until you allow {purpose}.',
-  placeholder_button: 'Allow {purpose}',
-  always_on: 'Always on',
-  vendors_heading: 'Vendors',
-  cookies_heading: 'Cookies and storage',
-  duration_session: 'Session',
-  days: 'days',
-  col_name: 'Name',
-  col_vendor: 'Vendor',
-  col_duration: 'Duration',
-  col_party: 'Party',
-  first_party: 'First party',
-  third_party: 'Third party',
-};
 /** Only these placeholders are substituted in texts; texts are always set as text. */
 export const PURPOSE_VAR = '{purpose}';

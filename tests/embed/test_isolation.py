@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
+
 from cmp_server.services import publishing, sites
 
 from .banner import banner, consent_cookie, dialog, focused, poll
 from .conftest import Visit
 from .factories import BLOCKED, Tag, page, published_site
-from .servers import CmpServer, HostServer
+from .servers import CMP_HOST, CmpServer, HostServer
 
 VIOLATIONS = """window.cspViolations = [];
 document.addEventListener('securitypolicyviolation',
@@ -62,6 +64,31 @@ async def test_texts_are_rendered_as_text(visit: Visit, host: HostServer, tag: T
     await visit.page.get_by_role("region", name=markup).wait_for()
     await visit.page.wait_for_timeout(200)
     assert await visit.page.evaluate("window.pwned") is None
+
+
+BREAKOUT = "</script><script>window.pwned = (window.pwned || 0) + 1</script><!-- & -->"
+
+
+async def test_the_script_is_safe_inline_and_by_src(visit: Visit, host: HostServer, tag: Tag,
+                                                    path: str, cmp: CmpServer) -> None:
+    """A site owner may paste cmp.js into an inline <script>: a "</script>" in a text must not
+    end it there (the inlined config escapes <, > and &), and it must still work by src."""
+
+    async def hostile_texts() -> None:
+        site = await sites.get_site(tag.site_key)
+        await sites.update_site(site, texts={"en": {"title": BREAKOUT}})
+        await publishing.publish(site)
+
+    await cmp.call(hostile_texts())
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(tag.src.replace(CMP_HOST, "127.0.0.1"))).text
+    assert "</script" not in body.lower() and "<!--" not in body
+    inline = page(None, head=f"<script>{body}</script>")
+    for url in (host.add(path + "inline", inline), host.add(path + "src", page(tag))):
+        await visit.page.goto(url)
+        await visit.page.get_by_role("region", name=BREAKOUT).wait_for()
+        await visit.page.wait_for_timeout(200)
+        assert await visit.page.evaluate("window.pwned") is None, url
 
 
 async def test_language_from_html_lang_then_browser_then_default(
