@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # axe-core for the accessibility tests, esbuild to rebuild the embed.
 NODE_STAMP := embed/node_modules/.installed
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+# `make demo PORT=8001` when 8000 is taken; HOST=0.0.0.0 to try it from a phone on the LAN.
+PORT ?= 8000
+HOST ?= 127.0.0.1
 
 .PHONY: demo serve test test-postgres test-all lint typecheck embed bench clean
 
@@ -20,7 +23,7 @@ $(NODE_STAMP): embed/package-lock.json
 	touch $(NODE_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cmp-server demo
+	$(BIN)/cmp-server demo --host $(HOST) --port $(PORT)
 
 serve: $(STAMP)
 	$(BIN)/cmp-server serve

@@ -3,6 +3,7 @@ body reading, the client's address behind trusted proxies, CORS for a site's ori
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import Iterable
@@ -20,18 +21,21 @@ from .settings import IPNetwork
 
 log = logging.getLogger(__name__)
 
-# The one table: domain error → status. The first matching class (most specific first) wins.
-STATUS: tuple[tuple[type[errors.CmpError], int], ...] = (
-    (errors.NotFound, 404),
-    (errors.NothingPublished, 404),
-    (errors.BodyTooLarge, 413),
-    (errors.UnsupportedMediaType, 415),
-    (errors.InvalidConsent, 422),
-    (errors.InvalidRequest, 400),
-    (errors.OriginNotAllowed, 403),
-    (errors.Conflict, 409),
-    (errors.Unavailable, 503),
-)
+# The one table: domain error → status. An error takes the status of the nearest class in its
+# hierarchy that is listed (as Starlette looks up exception handlers), so a new subclass gets
+# its parent's status and the order of the entries decides nothing.
+STATUS: dict[type[errors.CmpError], int] = {
+    errors.NotFound: 404,
+    errors.NothingPublished: 404,
+    errors.InvalidRequest: 400,
+    errors.BodyTooLarge: 413,
+    errors.BodyTimeout: 408,
+    errors.UnsupportedMediaType: 415,
+    errors.InvalidConsent: 422,
+    errors.OriginNotAllowed: 403,
+    errors.Conflict: 409,
+    errors.Unavailable: 503,
+}
 
 
 class PreparedResponse(Response):
@@ -81,8 +85,9 @@ def error_body(
 
 
 def status_for(exc: errors.CmpError) -> int:
-    for cls, status in STATUS:
-        if isinstance(exc, cls):
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
             return status
     return 500
 
@@ -123,22 +128,36 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client closed the connection before its body arrived: nothing to answer, and not
+    our error. One line at info level, no traceback."""
+    log.info("client went away before its request body arrived: %s %s", request.method,
+             request.url.path)
+    return Response(status_code=400)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_body("internal_error", "something went wrong on our side", 500)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float = 10.0) -> bytes:
+    """At most ``limit`` bytes, all arrived within ``timeout`` seconds. A client that goes
+    away mid-body raises Starlette's ``ClientDisconnect`` (``client_gone_handler``)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise errors.BodyTooLarge(f"the body may be at most {limit} bytes")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.BodyTooLarge(f"the body may be at most {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise errors.BodyTooLarge(f"the body may be at most {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise errors.BodyTimeout(f"the body did not arrive within {timeout:g} s") from None
     return b"".join(chunks)
 
 

@@ -22,6 +22,12 @@ def sha256_hex(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+def rfc3339(moment: datetime) -> str:
+    """The one way times are written, in the API, exports and configs: RFC 3339 in UTC with
+    ``Z`` (``2026-12-02T10:22:35.123456Z``), as orjson writes a datetime with OPT_UTC_Z."""
+    return orjson.dumps(moment.astimezone(UTC), option=orjson.OPT_UTC_Z)[1:-1].decode()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

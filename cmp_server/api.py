@@ -160,7 +160,9 @@ async def record_consent(request: Request) -> Response:
     latest = await configs.latest(request.path_params["site_key"])
     origin = _required_origin(request, latest)
     require_json_or_text(request)
-    body = parse_json(await read_body(request, settings.max_body_bytes))
+    body = parse_json(
+        await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+    )
     receipt = ReceiptIn.model_validate(body)
     published = await configs.version(latest.site.key, receipt.config_version)
     draft = draft_receipt(

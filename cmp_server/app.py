@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -57,9 +57,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         url = settings.resolved_database_url
-        await db.open_database(url, run_migrations=url.startswith("sqlite"))
+        backend = db.backend(url)
+        await db.open_database(url, run_migrations=backend.migrates_on_open)
         # SQLite has one connection and one writer at a time; PostgreSQL takes several lanes.
-        lanes = 1 if url.startswith("sqlite") else settings.receipt_writer_lanes
+        lanes = settings.receipt_writer_lanes if backend.concurrent_writers else 1
         writer = ReceiptWriter(settings.receipt_batch_max, lanes)
         await writer.start()
         app.state.writer = writer
@@ -96,6 +97,7 @@ def create_app(
             CmpError: _http.cmp_error_handler,
             ValidationError: _http.validation_error_handler,
             HTTPException: _http.http_error_handler,
+            ClientDisconnect: _http.client_gone_handler,
             Exception: _http.server_error_handler,
         },
         lifespan=lifespan,

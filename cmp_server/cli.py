@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from scanner.cli import scan as scan_command
 
@@ -23,14 +25,35 @@ T = TypeVar("T")
 def _settings() -> Settings:
     try:
         return Settings()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    except ValidationError as exc:
+        # Each problem by its setting and message only: pydantic's own text repeats the input,
+        # which for a model-wide check is every setting, the secret key included.
+        problems = "; ".join(
+            (f"CMP_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """Say what to do, instead of uvicorn's traceback-free but terse exit, when the port is
+    taken (another `make demo`, say)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}): stop what runs there, or "
+                f"choose another port: `cmp-server {click.get_current_context().info_name} "
+                f"--port {port + 1}` (`make demo PORT={port + 1}`)"
+            ) from None
 
 
 def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     async def run() -> T:
         url = settings.resolved_database_url
-        await db.open_database(url, run_migrations=url.startswith("sqlite"))
+        await db.open_database(url, run_migrations=db.backend(url).migrates_on_open)
         try:
             return await work()
         finally:
@@ -44,7 +67,7 @@ def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
 
 def _check_schema(settings: Settings) -> None:
     url = settings.resolved_database_url
-    if url.startswith("sqlite"):
+    if db.backend(url).migrates_on_open:
         return  # migrated by the server itself at start
     try:
         pending = asyncio.run(db.pending_migrations(url))
@@ -61,10 +84,24 @@ def main() -> None:
     """Self-hosted cookie consent platform: banner config, consent receipts, scanner."""
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with our own loggers (``cmp_server``, ``scanner``) at info beside
+    it: otherwise only warnings and errors of ours would reach the terminal."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("cmp_server", "scanner"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
     from .app import create_app
 
     _check_schema(settings)
+    _refuse_busy_port(host, port)
     if workers > 1:
         uvicorn.run(
             "cmp_server.asgi:app",
@@ -74,6 +111,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
             workers=workers,
             proxy_headers=False,
             access_log=False,
+            log_config=_log_config(),
         )
         return
     uvicorn.run(
@@ -82,6 +120,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
         port=port,
         proxy_headers=False,
         access_log=False,
+        log_config=_log_config(),
     )
 
 
@@ -98,7 +137,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the public API, the embed script and the admin on one port."""
     settings = _settings()
-    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+    if workers > 1 and not db.backend(settings.resolved_database_url).concurrent_writers:
         raise click.ClickException(
             "several workers need PostgreSQL (CMP_DATABASE_URL=postgres://…)"
         )
@@ -128,26 +167,33 @@ def migrate() -> None:
 )
 @click.option("--policy-url", default=None, help="The site's cookie policy page.")
 @click.option(
+    "--force", is_flag=True, help="Create it even if another site already has a domain."
+)
+@click.option(
     "--publish/--no-publish",
     default=True,
     show_default=True,
     help="Publish the default banner at once, so the tag works immediately.",
 )
-def create_site(name: str, domains: tuple[str, ...], policy_url: str | None, publish: bool) -> None:
+def create_site(
+    name: str, domains: tuple[str, ...], policy_url: str | None, force: bool, publish: bool
+) -> None:
     """Create a site with the default purposes and texts; print its public key."""
-    from .errors import CmpError
+    from .errors import CmpError, DomainClaimed
     from .services import publishing, sites
 
     settings = _settings()
 
     async def work() -> str:
-        site = await sites.create_site(name, list(domains), policy_url=policy_url)
+        site = await sites.create_site(name, list(domains), policy_url=policy_url, force=force)
         if publish:
             await publishing.publish(site, published_by="cli")
         return site.key
 
     try:
         key = _with_db(settings, work)
+    except DomainClaimed as exc:
+        raise click.ClickException(exc.detail.replace("(force)", "(--force)")) from None
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(key)
@@ -176,6 +222,11 @@ def export_receipts(
     from .services.export import export_receipts as export
     from .services.sites import get_site
 
+    if start and end and start > end:
+        raise click.BadParameter(
+            f"--from ({start:%Y-%m-%d %H:%M}) is later than --to ({end:%Y-%m-%d %H:%M})",
+            param_hint="--from/--to",
+        )
     settings = _settings()
 
     async def work() -> None:
@@ -208,15 +259,21 @@ def purge_receipts() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
-    """Create (once) a demo site on this machine and serve a page that carries its tag."""
-    from .demo import demo_routes, ensure_demo_site
+    """Create (once) a demo site on this machine and serve a page that carries its tag.
+
+    The demo site accepts receipts from the names this server is reached by: with
+    ``--host 0.0.0.0`` that includes this machine's network addresses, so a phone on the
+    same network can try the banner."""
+    from .demo import demo_hosts, demo_routes, ensure_demo_site
 
     settings = _settings()
-    hosts = sorted({"127.0.0.1", "localhost", host})
+    hosts = demo_hosts(host)
     site = _with_db(settings, lambda: ensure_demo_site(hosts))
+    shown = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
     click.echo(f"Demo site key: {site.key}")
-    click.echo(f"Demo page:     http://{host}:{port}/demo/")
-    click.echo(f"Config:        http://{host}:{port}/v1/sites/{site.key}/config")
+    click.echo(f"Demo page:     http://{shown}:{port}/demo/")
+    click.echo(f"Config:        http://{shown}:{port}/v1/sites/{site.key}/config")
+    click.echo(f"Accepts receipts from pages on: {', '.join(site.domains)}")
     _serve(settings, host, port, 1, demo_routes(site.key))
 
 

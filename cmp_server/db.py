@@ -6,6 +6,7 @@ never ask which one they run on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,11 +17,13 @@ from tortoise.migrations.executor import MigrationExecutor
 
 __all__ = [
     "TORTOISE_ORM",
+    "Backend",
     "DatabaseUnreachable",
     "SchemaOutOfDate",
     "close_database",
     "migrate",
     "open_database",
+    "backend",
     "pending_migrations",
     "tortoise_config",
 ]
@@ -37,20 +40,43 @@ class DatabaseUnreachable(RuntimeError):
 MODELS = ["cmp_server.models"]
 
 
+@dataclass(frozen=True)
+class Backend:
+    """What differs between the two databases for the rest of the program, decided here once
+    from the URL (as uvicorn's ``auto.py`` picks its loop), so that nothing else asks
+    ``url.startswith("sqlite")``."""
+
+    name: str
+    # SQLite is a file of this process: it is created and migrated on open. PostgreSQL is
+    # shared by many processes: `cmp-server migrate` brings it up, and a schema behind stops.
+    migrates_on_open: bool
+    # Several processes and several group-commit lanes may write at once (SQLite: one writer).
+    concurrent_writers: bool
+
+
+SQLITE = Backend("sqlite", migrates_on_open=True, concurrent_writers=False)
+POSTGRES = Backend("postgres", migrates_on_open=False, concurrent_writers=True)
+
+
+def backend(url: str) -> Backend:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return SQLITE
+    if scheme in ("postgres", "postgresql", "asyncpg"):
+        return POSTGRES
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: use sqlite or postgres")
+
+
 def _with_defaults(url: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    if parts.scheme == "sqlite":
+    if backend(url) is SQLITE:
         # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
         query.setdefault("journal_mode", "WAL")
         query.setdefault("synchronous", "FULL")
         query.setdefault("busy_timeout", "5000")
-    elif parts.scheme in ("postgres", "postgresql", "asyncpg"):
-        query.setdefault("maxsize", "20")
     else:
-        raise ValueError(
-            f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgres"
-        )
+        query.setdefault("maxsize", "20")
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

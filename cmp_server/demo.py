@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -10,7 +13,7 @@ from starlette.routing import Route
 from .models import Site
 from .services import inventory, publishing, sites
 
-__all__ = ["DEMO_NAME", "demo_routes", "ensure_demo_site"]
+__all__ = ["DEMO_NAME", "demo_hosts", "demo_routes", "ensure_demo_site"]
 
 DEMO_NAME = "Demo course provider"
 
@@ -19,11 +22,41 @@ _templates = Environment(
 )
 
 
+def demo_hosts(host: str) -> list[str]:
+    """The names the demo is reached by: this machine, the host it listens on, and, when it
+    listens on every interface, the machine's own network addresses (a phone on the LAN
+    opens the page by one of them, and its receipts carry that origin)."""
+    hosts = {"127.0.0.1", "localhost"}
+    if host in ("0.0.0.0", "::"):
+        hosts.update(_own_addresses())
+    else:
+        hosts.add(host)
+    return sorted(hosts)
+
+
+def _own_addresses() -> set[str]:
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            found.add(str(info[4][0]))
+    # The address of the interface a packet to the LAN would leave by; connecting a UDP
+    # socket sends nothing.
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))
+        found.add(s.getsockname()[0])
+    return {a for a in found if "%" not in a}
+
+
 async def ensure_demo_site(hosts: list[str]) -> Site:
+    """The demo site, created once; on each start its domains follow the hosts served on."""
     site = await Site.get_or_none(name=DEMO_NAME)
     if site is not None:
+        if sorted(site.domains) != sorted(hosts):
+            await sites.update_site(site, domains=hosts, force=True)
         return site
-    site = await sites.create_site(DEMO_NAME, hosts, policy_url="/demo/#declaration")
+    site = await sites.create_site(
+        DEMO_NAME, hosts, policy_url="/demo/#declaration", force=True
+    )
     await inventory.add_vendor(
         site,
         key="google",

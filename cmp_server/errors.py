@@ -1,7 +1,7 @@
 """Domain errors. They know nothing of HTTP; ``cmp_server/_http.py`` maps them to responses.
 
 CmpError
-├── NotFound                   (code: not_found)
+├── NotFound                   (not_found)
 │   ├── SiteNotFound           (site_not_found)
 │   ├── ConsentNotFound        (consent_not_found)
 │   └── VersionNotFound        (version_not_found)
@@ -9,11 +9,13 @@ CmpError
 │   ├── MalformedBody          (malformed_body)
 │   ├── UnsupportedMediaType   (unsupported_media_type)
 │   ├── BodyTooLarge           (body_too_large)
+│   ├── BodyTimeout            (body_timeout)
 │   └── InvalidConsent         (invalid_consent)
 ├── OriginNotAllowed           (origin_not_allowed)
 ├── Conflict                   (conflict)
 │   ├── ReceiptConflict        (receipt_conflict)
 │   └── SiteConflict           (site_conflict)
+│       └── DomainClaimed      (domain_claimed)
 ├── NothingPublished           (nothing_published)
 └── Unavailable                (unavailable)       -- retryable
     └── WriteFailed            (write_failed)
@@ -22,10 +24,12 @@ CmpError
 from __future__ import annotations
 
 __all__ = [
+    "BodyTimeout",
     "BodyTooLarge",
     "CmpError",
     "Conflict",
     "ConsentNotFound",
+    "DomainClaimed",
     "InvalidConsent",
     "InvalidRequest",
     "MalformedBody",
@@ -82,6 +86,10 @@ class BodyTooLarge(InvalidRequest):
     code = "body_too_large"
 
 
+class BodyTimeout(InvalidRequest):
+    code = "body_timeout"
+
+
 class InvalidConsent(InvalidRequest):
     code = "invalid_consent"
 
@@ -100,6 +108,10 @@ class ReceiptConflict(Conflict):
 
 class SiteConflict(Conflict):
     code = "site_conflict"
+
+
+class DomainClaimed(SiteConflict):
+    code = "domain_claimed"
 
 
 class NothingPublished(CmpError):

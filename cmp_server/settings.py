@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEV_SECRET_KEY", "Settings"]
@@ -21,17 +21,25 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CMP_", frozen=True, extra="forbid")
+    # hide_input_in_errors: a failed check must not print the settings it saw, the secret key
+    # among them.
+    model_config = SettingsConfigDict(
+        env_prefix="CMP_", frozen=True, extra="forbid", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("var")
     # Empty means a SQLite file in ``data_dir``; see ``resolved_database_url``.
     database_url: str = ""
-    secret_key: str = DEV_SECRET_KEY
+    # A SecretStr: shown as '**********' in reprs, dumps and validation errors.
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
     # Only these peers may tell us the client's address in X-Forwarded-For.
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # A request body that has not fully arrived by then is refused (408): a client sending it
+    # a byte at a time must not hold a connection and a task for long.
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     # Group commit: the most receipts one transaction takes.
     receipt_batch_max: int = Field(default=512, ge=1)
     # Group-commit writers side by side on PostgreSQL (each visitor always in the same one).
@@ -54,14 +62,23 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if value and scheme not in ("sqlite", "postgres", "postgresql", "asyncpg"):
+            raise ValueError("use sqlite://PATH or postgres://USER@HOST/DB")
+        return value
+
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:
-        if self.environment != "development" and self.secret_key == DEV_SECRET_KEY:
+        secret = self.secret_key.get_secret_value()
+        if self.environment != "development" and secret == DEV_SECRET_KEY:
             raise ValueError(
                 f"CMP_SECRET_KEY must be set to a random value outside development "
                 f"(CMP_ENVIRONMENT={self.environment})"
             )
-        if self.environment == "production" and len(self.secret_key) < 32:
+        if self.environment == "production" and len(secret) < 32:
             raise ValueError("CMP_SECRET_KEY must be at least 32 characters in production")
         return self
 

@@ -49,7 +49,10 @@ def run_cli(
 
 
 @contextmanager
-def serving(args: Sequence[str], env: dict[str, str], port: int) -> Iterator[str]:
+def serving(
+    args: Sequence[str], env: dict[str, str], port: int, output: list[str] | None = None
+) -> Iterator[str]:
+    """The server's base URL while it runs; its output lands in ``output`` once it stopped."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "cmp_server.cli", *args, "--port", str(port)],
         env=env,
@@ -77,3 +80,5 @@ def serving(args: Sequence[str], env: dict[str, str], port: int) -> Iterator[str
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if output is not None and proc.stdout:
+            output.append(proc.stdout.read())

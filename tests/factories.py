@@ -14,7 +14,9 @@ ORIGIN = "https://www.shop.example"
 async def published_site(
     name: str = "Shop", domains: tuple[str, ...] = ("shop.example",)
 ) -> tuple[Site, ConfigVersion]:
-    site = await sites.create_site(name, list(domains), policy_url="https://shop.example/cookies")
+    site = await sites.create_site(
+        name, list(domains), policy_url="https://shop.example/cookies", force=True
+    )
     await inventory.add_vendor(
         site,
         key="google",

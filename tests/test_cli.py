@@ -174,3 +174,115 @@ def test_request_scan_and_list_jobs(env: dict[str, str]) -> None:
     assert queued.returncode == 0, queued.stderr
     listed = run_cli(["scans", "--site", key], env)
     assert f"job {queued.stdout.strip()}  queued" in listed.stdout
+
+
+def test_export_refuses_from_later_than_to_and_writes_times_with_z(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    created = run_cli(["create-site", "--name", "Times", "--domain", "times.example"], env)
+    key = created.stdout.strip()
+    result = run_cli(
+        ["export-receipts", "--site", key, "--from", "2026-03-01", "--to", "2026-02-01"], env
+    )
+    assert result.returncode != 0
+    assert "--from (2026-03-01 00:00) is later than --to (2026-02-01 00:00)" in result.stderr
+    port = free_port()
+    body = receipt_body(page_url="https://times.example/")
+    with serving(["serve"], env, port) as base:
+        answer = httpx.post(
+            f"{base}/v1/sites/{key}/consents", content=orjson.dumps(body),
+            headers={"Origin": "https://times.example", "Content-Type": "text/plain"},
+        ).json()
+    out = tmp_path / "r.jsonl"
+    run_cli(["export-receipts", "--site", key, "--format", "jsonl", "--out", str(out)], env)
+    row = orjson.loads(out.read_text().splitlines()[0])
+    # One way of writing times, RFC 3339 with Z, in the API and in exports alike.
+    assert answer["recorded_at"].endswith("Z") and row["recorded_at"] == answer["recorded_at"]
+    assert row["expires_at"] == answer["expires_at"]
+
+
+def test_a_domain_another_site_has_needs_force(env: dict[str, str]) -> None:
+    first = run_cli(["create-site", "--name", "A", "--domain", "shared.example"], env)
+    assert first.returncode == 0
+    second = run_cli(["create-site", "--name", "B", "--domain", "shared.example"], env)
+    assert second.returncode != 0
+    assert "another site already has shared.example" in second.stderr
+    assert "--force" in second.stderr
+    forced = ["create-site", "--name", "B", "--domain", "shared.example", "--force"]
+    assert run_cli(forced, env).returncode == 0
+
+
+def test_a_settings_error_never_prints_the_secret(env: dict[str, str]) -> None:
+    secret = "a-secret-too-short"
+    result = run_cli(
+        ["migrate"], {**env, "CMP_ENVIRONMENT": "production", "CMP_SECRET_KEY": secret}
+    )
+    assert result.returncode != 0
+    assert "CMP_SECRET_KEY must be at least 32 characters" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_a_busy_port_says_what_to_do(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(["demo", "--port", str(port)], env)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"--port {port + 1}" in result.stderr and f"make demo PORT={port + 1}" in result.stderr
+
+
+def test_the_demo_on_every_interface_accepts_the_machines_own_addresses(
+    env: dict[str, str],
+) -> None:
+    from cmp_server.demo import demo_hosts
+
+    lan = [a for a in demo_hosts("0.0.0.0") if a not in ("127.0.0.1", "localhost", "::1")]
+    if not lan:
+        pytest.skip("this machine has no network address besides loopback")
+    port = free_port()
+    with serving(["demo", "--host", "0.0.0.0"], env, port) as base:
+        tag = httpx.get(f"{base}/demo/").text.split('<script src="', 1)[1].split('"', 1)[0]
+        key = tag.split("/")[3]
+        origin = f"http://{lan[0]}:{port}"
+        r = httpx.post(
+            f"{base}/v1/sites/{key}/consents",
+            content=orjson.dumps(receipt_body(page_url=f"{origin}/demo/")),
+            headers={"Origin": origin, "Content-Type": "text/plain"},
+        )
+        assert r.status_code == 201, r.text
+
+
+def test_a_client_gone_mid_body_is_one_quiet_line_and_a_stalled_body_times_out(
+    env: dict[str, str],
+) -> None:
+    import socket
+    import time
+
+    created = run_cli(["create-site", "--name", "Slow", "--domain", "slow.example"], env)
+    key = created.stdout.strip()
+    port = free_port()
+    output: list[str] = []
+    head = (
+        f"POST /v1/sites/{key}/consents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Origin: https://slow.example\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 500\r\n\r\n{\"receipt_id\": "
+    ).encode()
+    with serving(["serve"], {**env, "CMP_BODY_TIMEOUT_SECONDS": "1"}, port, output):
+        with socket.create_connection(("127.0.0.1", port)) as gone:
+            gone.sendall(head)
+            time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stalled.sendall(head)
+            started = time.monotonic()
+            answer = stalled.recv(4096).decode()
+            waited = time.monotonic() - started
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert '"error":"body_timeout"' in answer
+        assert waited < 8
+    log = output[0]
+    assert "Traceback" not in log and "unhandled error" not in log, log
+    assert log.count("client went away before its request body arrived") == 1, log

@@ -22,8 +22,24 @@ def test_default_secret_is_refused_outside_development() -> None:
         Settings(environment="test")
     with pytest.raises(ValidationError, match="32 characters"):
         Settings(environment="production", secret_key="short")
-    assert Settings(environment="production", secret_key="x" * 40).secret_key == "x" * 40
-    assert Settings().secret_key == DEV_SECRET_KEY
+    strong = Settings(environment="production", secret_key="x" * 40)
+    assert strong.secret_key.get_secret_value() == "x" * 40
+    assert Settings().secret_key.get_secret_value() == DEV_SECRET_KEY
+
+
+def test_the_secret_key_is_never_printed() -> None:
+    secret = "do-not-print-me-" * 2
+    assert secret not in repr(Settings(secret_key=secret))
+    assert secret not in str(Settings(secret_key=secret).model_dump())
+    # A model-wide check fails with every setting as its input: the secret stays hidden.
+    with pytest.raises(ValidationError) as failed:
+        Settings(environment="production", secret_key=secret[:20])
+    assert secret[:20] not in str(failed.value)
+
+
+def test_an_unknown_database_scheme_is_refused() -> None:
+    with pytest.raises(ValidationError, match="sqlite://PATH or postgres://"):
+        Settings(database_url="mysql://root@localhost/cmp")
 
 
 def test_trusted_proxies_parse_from_a_comma_list() -> None:

@@ -6,13 +6,13 @@ import pytest
 from starlette.applications import Starlette
 
 from cmp_server._utils import new_site_key
-from cmp_server.errors import InvalidRequest
-from cmp_server.models import Purpose
+from cmp_server.errors import DomainClaimed, InvalidRequest
+from cmp_server.models import Purpose, Site
 from cmp_server.services import inventory, publishing, sites
 
 
 async def test_new_site_has_four_default_purposes_in_three_languages(app: Starlette) -> None:
-    site = await sites.create_site("Kursgården", ["https://www.Kursgarden.se/"])
+    site = await sites.create_site("Kursgården", ["www.Kursgarden.se."])
     assert site.domains == ["www.kursgarden.se"]
     purposes = await Purpose.filter(site=site).order_by("order")
     assert [(p.key, p.required) for p in purposes] == [
@@ -28,10 +28,70 @@ async def test_new_site_has_four_default_purposes_in_three_languages(app: Starle
     assert site.consent_lifetime_days == 180
 
 
-@pytest.mark.parametrize("domains", [[], ["not a domain"], ["http://"]])
+@pytest.mark.parametrize(
+    "domains",
+    [
+        [],
+        ["not a domain"],
+        ["http://"],
+        # A scheme or a path: refused, not cut down to a host ("javascript" was stored).
+        ["javascript:alert(1)"],
+        ["https://www.kursgarden.se/"],
+        ["kursgarden.se/kurser"],
+        ["kursgarden.se:8443"],
+    ],
+)
 async def test_site_needs_real_domains(app: Starlette, domains: list[str]) -> None:
     with pytest.raises(InvalidRequest):
         await sites.create_site("X", domains)
+    assert await Site.filter(name="X").count() == 0
+
+
+async def test_domains_are_host_names_ip_addresses_or_international_names(app: Starlette) -> None:
+    site = await sites.create_site("X", ["Kursgården.se", "127.0.0.1", "::1"])
+    assert site.domains == ["xn--kursgrden-92a.se", "127.0.0.1", "::1"]
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil.example/",
+            "ftp://files.example/policy", "https://", "x" * 2001]
+)
+async def test_policy_urls_must_be_http(app: Starlette, url: str) -> None:
+    with pytest.raises(InvalidRequest, match="policy URL"):
+        await sites.create_site("X", ["x.example"], policy_url=url)
+    site = await sites.create_site("Y", ["y.example"], policy_url="/cookies")
+    with pytest.raises(InvalidRequest, match="policy URL"):
+        await sites.update_site(site, policy_url=url)
+    with pytest.raises(InvalidRequest, match="privacy policy URL"):
+        await inventory.add_vendor(site, key="v", name="V", privacy_policy_url=url)
+    await site.refresh_from_db()
+    assert site.policy_url == "/cookies"
+    assert await site.vendors.all().count() == 0
+
+
+async def test_policy_url_may_be_https_or_a_path_and_empty_clears_it(app: Starlette) -> None:
+    site = await sites.create_site("X", ["x.example"], policy_url="https://x.example/cookies")
+    assert site.policy_url == "https://x.example/cookies"
+    await sites.update_site(site, policy_url="")
+    assert site.policy_url is None
+    # A vendor's policy is on the vendor's own site: a path means nothing there.
+    with pytest.raises(InvalidRequest):
+        await inventory.add_vendor(site, key="v", name="V", privacy_policy_url="/privacy")
+
+
+async def test_a_domain_another_site_has_needs_force(app: Starlette) -> None:
+    first = await sites.create_site("First", ["kursgarden.se"])
+    with pytest.raises(DomainClaimed, match="kursgarden.se"):
+        await sites.create_site("Second", ["www.example.se", "Kursgarden.se"])
+    assert await Site.filter(name="Second").count() == 0
+    # A site keeps its own domains without force.
+    await sites.update_site(first, domains=["kursgarden.se", "www.kursgarden.se"])
+    other = await sites.create_site("Other", ["other.example"])
+    with pytest.raises(DomainClaimed):
+        await sites.update_site(other, domains=["www.kursgarden.se"])
+    second = await sites.create_site("Second", ["kursgarden.se"], force=True)
+    assert second.domains == ["kursgarden.se"]
+    assert await sites.claimed_domains(["kursgarden.se"], other_than=first) == ["kursgarden.se"]
 
 
 async def test_adding_a_purpose_is_material_but_renaming_is_not(app: Starlette) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
+from .._utils import rfc3339
 from ..models import ConsentReceipt, Site
 
 __all__ = ["EXPORT_FIELDS", "ExportFormat", "export_receipts"]
@@ -72,7 +73,7 @@ def _record(site: Site, row: dict[str, Any]) -> dict[str, Any]:
         if record[key] is not None:
             record[key] = str(record[key])
     for key in ("recorded_at", "expires_at"):
-        record[key] = row[key].isoformat()
+        record[key] = rfc3339(row[key])
     return record
 
 

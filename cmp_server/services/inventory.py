@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidRequest
 from ..models import InventoryItem, Purpose, Site, Vendor
+from .sites import check_url
 
 __all__ = ["ITEM_KINDS", "add_item", "add_vendor"]
 
@@ -27,7 +28,9 @@ async def add_vendor(
         defaults={
             "name": name,
             "country": country.upper() if country else None,
-            "privacy_policy_url": privacy_policy_url,
+            "privacy_policy_url": check_url(
+                privacy_policy_url, "the vendor's privacy policy URL", path_ok=False
+            ),
             "transfers_outside_eea": transfers_outside_eea,
             "transfer_basis": transfer_basis,
             "description": description or {},

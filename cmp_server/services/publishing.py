@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from tortoise.transactions import in_transaction
 
-from .._utils import canonical_json, sha256_hex
+from .._utils import canonical_json, rfc3339, sha256_hex
 from ..defaults import DEFAULT_TEXTS
 from ..models import ConfigVersion, InventoryItem, Purpose, Site, Vendor
 
@@ -184,7 +184,7 @@ async def publish(site: Site, *, published_by: str | None = None) -> ConfigVersi
             text_hashes=text_hashes,
             published_by=published_by,
         )
-        config["published_at"] = version.published_at.isoformat().replace("+00:00", "Z")
+        config["published_at"] = rfc3339(version.published_at)
         body = canonical_json(config)
         version.canonical_json = body.decode()
         version.content_hash = sha256_hex(body)

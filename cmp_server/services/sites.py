@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -13,11 +14,13 @@ from tortoise.transactions import in_transaction
 
 from .. import defaults
 from .._utils import new_site_key
-from ..errors import InvalidRequest, SiteNotFound
+from ..errors import DomainClaimed, InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
 from ..schemas import BannerOptions
 
 __all__ = [
+    "check_url",
+    "claimed_domains",
     "create_site",
     "get_site",
     "normalise_domain",
@@ -29,20 +32,81 @@ __all__ = [
 MAX_TEXT = 4000
 _PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
 
-_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]+")
+_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+MAX_URL = 2000
 
 
 def normalise_domain(value: str) -> str:
-    """``https://www.Example.se:8443/x`` → ``www.example.se``; raises on what is no host name."""
-    text = value.strip()
+    """``www.Kursgården.se.`` → ``www.xn--kursgrden-92a.se``; raises on what is no host name,
+    a URL included: ``javascript:alert(1)`` must not become the domain ``javascript``."""
+    text = value.strip().lower().rstrip(".")
+    if "/" in text or ":" in text and not _is_ip(text):
+        raise InvalidRequest(
+            f"{value!r} is not a domain name: give the host alone, like www.example.se"
+        )
+    if _is_ip(text):
+        return text
     try:
-        host = urlsplit(text if "://" in text else f"//{text}").hostname or ""
-    except ValueError:
+        host = text.encode("idna").decode("ascii")
+    except UnicodeError:
         host = ""
-    host = host.strip(".")
-    if not host or len(host) > 253 or not _HOST.fullmatch(host):
+    if not host or len(host) > 253 or not _NAME.fullmatch(host):
         raise InvalidRequest(f"not a domain name: {value!r}")
     return host
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_url(value: str | None, what: str, *, path_ok: bool = True) -> str | None:
+    """An http(s) URL, or (``path_ok``) a path on the site itself (``/cookies``); empty means
+    none.
+
+    A ``javascript:`` or ``data:`` URL is refused here with a message: the banner would drop
+    such a link silently, and the site would show a policy link that goes nowhere."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) > MAX_URL:
+        raise InvalidRequest(f"{what} may be at most {MAX_URL} characters")
+    if path_ok and text.startswith("/") and not text.startswith("//"):
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest(
+            f"{what} must be an http:// or https:// address"
+            + (" (or a path such as /cookies)" if path_ok else "")
+            + f", not {value!r}"
+        )
+    return text
+
+
+async def claimed_domains(hosts: Sequence[str], *, other_than: Site | None = None) -> list[str]:
+    """Which of ``hosts`` another site already lists (a shared domain: two banners on one
+    site, and receipts accepted for both)."""
+    wanted = set(hosts)
+    query = Site.all() if other_than is None else Site.exclude(id=other_than.id)
+    taken: set[str] = set()
+    for domains in await query.values_list("domains", flat=True):
+        taken.update(wanted.intersection(domains or ()))
+    return sorted(taken)
+
+
+async def _refuse_claimed(hosts: Sequence[str], site: Site | None, force: bool) -> None:
+    taken = await claimed_domains(hosts, other_than=site)
+    if taken and not force:
+        raise DomainClaimed(
+            f"another site already has {', '.join(taken)}: two sites sharing a domain means two"
+            " banners and receipts accepted for both; share it only on purpose (force)"
+        )
 
 
 async def create_site(
@@ -54,13 +118,16 @@ async def create_site(
     policy_url: str | None = None,
     consent_lifetime_days: int = 180,
     cookie_domain: str | None = None,
+    force: bool = False,
 ) -> Site:
-    """Create a site with the four default purposes and our texts in en, sv and da."""
+    """Create a site with the four default purposes and our texts in en, sv and da.
+    A domain another site has is refused (``DomainClaimed``) unless ``force``."""
     if not name.strip():
         raise InvalidRequest("a site needs a name")
     hosts = [normalise_domain(d) for d in domains]
     if not hosts:
         raise InvalidRequest("a site needs at least one domain")
+    policy_url = check_url(policy_url, "the policy URL")
     if default_language not in languages:
         raise InvalidRequest(f"default language {default_language!r} is not among {languages}")
     texts = {
@@ -68,6 +135,7 @@ async def create_site(
         for lang in languages
     }
     async with in_transaction():
+        await _refuse_claimed(hosts, None, force)
         site = await Site.create(
             key=new_site_key(),
             name=name.strip(),
@@ -113,6 +181,7 @@ async def update_site(
     options: dict[str, Any] | None = None,
     scan_url: str | None = None,
     scan_interval_hours: int | None = None,
+    force: bool = False,
 ) -> Site:
     """Edit the draft. Nothing a visitor sees changes until ``publishing.publish``."""
     if texts is not None:
@@ -136,13 +205,17 @@ async def update_site(
             raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}")
         site.options = checked.model_dump(mode="json")
     if scan_url is not None:
-        site.scan_url = scan_url or None
+        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False)
     if scan_interval_hours is not None:
         site.scan_interval_hours = scan_interval_hours or None
     if domains is not None:
-        site.domains = [normalise_domain(d) for d in domains]
+        hosts = [normalise_domain(d) for d in domains]
+        if not hosts:
+            raise InvalidRequest("a site needs at least one domain")
+        await _refuse_claimed(hosts, site, force)
+        site.domains = hosts
     if policy_url is not None:
-        site.policy_url = policy_url
+        site.policy_url = check_url(policy_url, "the policy URL")
     if consent_lifetime_days is not None:
         if not 1 <= consent_lifetime_days <= 395:
             # Regulators (CNIL, Datatilsynet) point to 6-13 months as the longest reasonable.

@@ -18,7 +18,7 @@ async def published_site(*, cookie_domain: str | None = None, lifetime_days: int
     ``options``: banner options to change from the defaults (docs/contracts.md)."""
     site = await sites.create_site(
         "Embed test", [HOST], policy_url=f"http://{HOST}/policy",
-        cookie_domain=cookie_domain, consent_lifetime_days=lifetime_days,
+        cookie_domain=cookie_domain, consent_lifetime_days=lifetime_days, force=True,
     )
     if options:
         await sites.update_site(site, options=options)

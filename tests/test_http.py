@@ -1,0 +1,48 @@
+"""The one table from domain errors to statuses (``cmp_server/_http.py``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from cmp_server import _http, errors
+
+ERRORS = [
+    cls for _, cls in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(cls, errors.CmpError) and cls is not errors.CmpError
+]
+
+
+@pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
+def test_every_domain_error_has_a_status_and_is_in_the_tree(cls: type[errors.CmpError]) -> None:
+    assert _http.status_for(cls("x")) != 500
+    assert cls.__name__ in errors.__all__
+    # The module docstring draws the tree: every class in it, with its code.
+    assert f"{cls.__name__} " in (errors.__doc__ or "") and f"({cls.code})" in errors.__doc__
+
+
+def test_the_nearest_listed_class_decides_whatever_the_order() -> None:
+    assert _http.status_for(errors.InvalidConsent("x")) == 422  # not InvalidRequest's 400
+    assert _http.status_for(errors.BodyTooLarge("x")) == 413
+    assert _http.status_for(errors.SiteNotFound("x")) == 404
+
+    class Stricter(errors.InvalidConsent):
+        code = "stricter"
+
+    class Other(errors.InvalidRequest):
+        code = "other"
+
+    assert _http.status_for(Stricter("x")) == 422
+    assert _http.status_for(Other("x")) == 400
+    # Reordered, the table gives the same answers.
+    reordered = dict(reversed(list(_http.STATUS.items())))
+    original = dict(_http.STATUS)
+    try:
+        _http.STATUS.clear()
+        _http.STATUS.update(reordered)
+        assert _http.status_for(Stricter("x")) == 422
+        assert _http.status_for(errors.BodyTooLarge("x")) == 413
+    finally:
+        _http.STATUS.clear()
+        _http.STATUS.update(original)
