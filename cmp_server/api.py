@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from starlette.requests import Request
@@ -199,64 +198,15 @@ async def consent_history(request: Request) -> Response:
     return json_response(out.model_dump(mode="json"), 200, headers)
 
 
-def declaration_of(published: Published, language: str | None) -> dict[str, Any]:
-    config = published.config
-    lang = str(language if language in config["languages"] else config["default_language"])
-
-    def pick(values: dict[str, str]) -> str:
-        return values.get(lang) or values.get(config["default_language"]) or ""
-
-    vendors = {v["key"]: v for v in config["vendors"]}
-    # An item without a vendor is the site's own: no transfer.
-    nobody = {"name": None, "country": None, "transfers_outside_eea": False,
-              "transfer_basis": None}
-    purposes = []
-    for purpose in config["purposes"]:
-        items = []
-        for c in config["cookies"]:
-            if c["purpose"] != purpose["key"]:
-                continue
-            vendor = vendors.get(c["vendor"], nobody)
-            items.append({
-                "name": c["name"],
-                "match": c["match"],
-                "kind": c["kind"],
-                "domain": c["domain"],
-                "vendor": vendor["name"],
-                "vendor_country": vendor["country"],
-                # None: the vendor's transfers are not known yet.
-                "transfers_outside_eea": vendor["transfers_outside_eea"],
-                "transfer_basis": vendor["transfer_basis"],
-                "duration_days": c["duration_days"],
-                "party": c["party"],
-                "description": pick(c["description"]),
-            })
-        purposes.append(
-            {
-                "key": purpose["key"],
-                "name": pick(purpose["name"]),
-                "description": pick(purpose["description"]),
-                "required": purpose["required"],
-                "items": items,
-            }
-        )
-    return {
-        "site_key": config["site_key"],
-        "version": config["version"],
-        "language": lang,
-        "purposes": purposes,
-    }
-
-
 async def declaration(request: Request) -> Response:
     published = await _configs(request).latest(request.path_params["site_key"])
-    body = declaration_of(published, request.query_params.get("lang"))
+    language, body = published.declaration(request.query_params.get("lang"))
     headers = {
         "Cache-Control": CONFIG_CACHE_CONTROL,
         "Access-Control-Allow-Origin": "*",
-        "ETag": f'"{published.content_hash[:32]}-{body["language"]}"',
+        "ETag": f'"{published.content_hash[:32]}-{language}"',
     }
-    return json_response(body, 200, headers)
+    return Response(body, 200, headers, media_type="application/json")
 
 
 routes = [

@@ -22,6 +22,7 @@ import orjson
 from .._utils import sha256_hex
 from ..errors import CmpError, NothingPublished, SiteNotFound, VersionNotFound
 from ..models import ConfigVersion, Site
+from .declaration import declaration_of
 
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
 
@@ -61,6 +62,10 @@ class Published:
     content_hash: str
     text_hashes: dict[str, str]
     config: dict[str, Any] = field(repr=False)
+    # language (None: the default) → (language, body); at most one entry per site language.
+    _declarations: dict[str | None, tuple[str, bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def etag(self) -> str:
@@ -78,6 +83,16 @@ class Published:
     @cached_property
     def optional(self) -> tuple[str, ...]:
         return tuple(k for k, required in self.purposes.items() if not required)
+
+    def declaration(self, language: str | None) -> tuple[str, bytes]:
+        """The cookie declaration's language and JSON body, serialised once per language."""
+        lang = language if language in self.config["languages"] else None
+        hit = self._declarations.get(lang)
+        if hit is None:
+            body = declaration_of(self.config, lang)
+            hit = (body["language"], orjson.dumps(body))
+            self._declarations[lang] = hit
+        return hit
 
     @cached_property
     def script(self) -> bytes:
