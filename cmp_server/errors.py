@@ -11,6 +11,7 @@ CmpError
 │   ├── BodyTooLarge           (body_too_large)
 │   ├── BodyTimeout            (body_timeout)
 │   └── InvalidConsent         (invalid_consent)
+│       └── ReceiptRefused     (receipt_refused)  -- the database refused this one receipt
 ├── OriginNotAllowed           (origin_not_allowed)
 ├── Conflict                   (conflict)
 │   ├── ReceiptConflict        (receipt_conflict)
@@ -37,6 +38,7 @@ __all__ = [
     "NothingPublished",
     "OriginNotAllowed",
     "ReceiptConflict",
+    "ReceiptRefused",
     "SiteConflict",
     "SiteNotFound",
     "Unavailable",
@@ -92,6 +94,13 @@ class BodyTimeout(InvalidRequest):
 
 class InvalidConsent(InvalidRequest):
     code = "invalid_consent"
+
+
+class ReceiptRefused(InvalidConsent):
+    """The database refused a value of this receipt (its neighbours in the batch were stored):
+    sending it again cannot help."""
+
+    code = "receipt_refused"
 
 
 class OriginNotAllowed(CmpError):
