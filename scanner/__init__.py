@@ -2,6 +2,8 @@
 
     from scanner import ScanOptions, scan_site
     report = await scan_site(ScanOptions(start_url="https://www.example.com/", max_pages=20))
+    report.violations      # a known non-necessary purpose before consent or after reject
+    report.review          # unclassified items seen then: possible violations, classify them
     report.model_dump_json()
 
 Usable alone (``python -m scanner scan URL``); imports nothing else of the project.
@@ -13,6 +15,8 @@ from ._models import (
     Page,
     Party,
     PassName,
+    PossibleViolation,
+    RefusedWrite,
     ReportItem,
     ScanOptions,
     ScanProgress,
@@ -42,7 +46,9 @@ __all__ = [
     "Page",
     "Party",
     "PassName",
+    "PossibleViolation",
     "PrivateTargetError",
+    "RefusedWrite",
     "ReportItem",
     "ScanError",
     "ScanOptions",

@@ -81,12 +81,18 @@
           return apply(cookie.get, this, []);
         },
         set(value) {
-          const result = apply(cookie.set, this, [value]);
-          let jar = "";
+          // The jar before and after tells whether the browser kept the write: a refused
+          // one (a public-suffix domain, say) leaves it as it was. null: not readable.
+          let before = null;
+          let after = null;
           try {
-            jar = apply(cookie.get, this, []);
+            before = apply(cookie.get, this, []);
           } catch (e) {}
-          report({ t: "cookie", value: StringCtor(value), jar: jar });
+          const result = apply(cookie.set, this, [value]);
+          try {
+            after = apply(cookie.get, this, []);
+          } catch (e) {}
+          report({ t: "cookie", value: StringCtor(value), before: before, jar: after });
           return result;
         },
       });

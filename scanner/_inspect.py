@@ -1,40 +1,64 @@
-"""Inspect: turn what the passes observed into attributed items, tracker requests, violations.
+"""Inspect: turn what the passes observed into attributed items, tracker requests, findings.
+
+Only what the browser kept is an item (``_jar.py`` decides which cookies that is); the writes
+it refused are listed apart in ``refused_writes``.
 
 Attribution order for every item, stopping at the first that answers:
-  1. the knowledge base knows the name (cookie name / storage key, exact or prefix);
+  1. the knowledge base knows the name (cookie name / storage key, exact or a pattern);
   2. the writer is known: the script that wrote it (from the stack) or the response that set
      it, by its host and path;
-  3. the item lives on a known vendor's host (a third-party cookie domain, an iframe origin);
-  4. nothing: ``unclassified`` with no vendor, for a person to review.
+  3. the writer is the site itself (its host is on the site's registrable domain): the
+     vendor is the site, the purpose stays for review;
+  4. the item lives on a known vendor's host (a third-party cookie domain, an iframe origin);
+  5. nothing: ``unclassified`` with no vendor, for a person to review.
 
-Violations: any item or tracker request whose category is not ``necessary`` seen in the
-``none`` pass (before any answer) or the ``reject`` pass. ``unclassified`` counts: an item
-nobody can vouch for, stored before consent, is exactly what an auditor asks about; its
-reason says it needs review rather than that it is a tracker.
+Findings, for items and tracker requests seen in the ``none`` pass (before any answer) or the
+``reject`` pass: a known non-necessary purpose is a violation; an unclassified one is a
+possible violation, listed apart in ``review``: nobody can vouch for it, but nothing says it
+is not necessary either, and a false alarm costs the report its reader's trust.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ._models import Category, PassName, ReportItem, TrackerRequest, Violation
-from ._records import CookieRecord, CookieWrite, PassCapture, RequestRecord, StorageRecord
-from ._site import in_site
+from ._jar import kept_cookies, pass_order
+from ._models import (
+    AttributedBy,
+    Category,
+    PassName,
+    PossibleViolation,
+    RefusedWrite,
+    ReportItem,
+    TrackerRequest,
+    Violation,
+    _Finding,
+)
+from ._records import PassCapture, RequestRecord, StorageRecord
+from ._site import host_of, in_site, registrable_domain
 from .kb import KnowledgeBase, Match, Vendor
 
-__all__ = ["inspect"]
+__all__ = ["Inspection", "inspect"]
 
 _BEFORE = {"none": "before consent", "reject": "after the visitor rejected"}
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    items: list[ReportItem]
+    requests: list[TrackerRequest]
+    violations: list[Violation]
+    review: list[PossibleViolation]
+    refused: list[RefusedWrite]
 
 
 @dataclass
 class _Attribution:
     vendor: Vendor | None = None
     category: Category = "unclassified"
-    by: str = "none"
+    by: AttributedBy = "none"
     rule: str | None = None
     description: str | None = None
     duration_days: float | None = None
@@ -46,6 +70,7 @@ class _Builder:
     sites: set[str]
     now: float = field(default_factory=time.time)
     _host_cache: dict[tuple[str, str], Vendor | None] = field(default_factory=dict)
+    _sites: dict[str, Vendor] = field(default_factory=dict)
 
     def vendor_for_url(self, url: str | None) -> Vendor | None:
         if not url:
@@ -62,6 +87,23 @@ class _Builder:
     def first_party(self, host: str) -> bool:
         return any(in_site(host, site) for site in self.sites)
 
+    def site_vendor(self, host: str) -> Vendor:
+        """The scanned site as a vendor: what its own server and scripts store."""
+        site = registrable_domain(host)
+        if site not in self._sites:
+            self._sites[site] = Vendor(
+                key=site,  # a domain has dots, so it never collides with a knowledge-base key
+                name=site,
+                country=None,
+                privacy_policy_url=None,
+                transfers_outside_eea=False,
+                transfer_basis=None,
+                category="unclassified",
+                hosts=(),
+                description="The site itself: set by its own server or its own scripts.",
+            )
+        return self._sites[site]
+
     def attribute(
         self, match: Match | None, initiator: str | None, owner_host: str
     ) -> _Attribution:
@@ -69,14 +111,17 @@ class _Builder:
             return _Attribution(
                 vendor=match.vendor,
                 category=match.category,
-                by="name",
+                by="name" if match.match == "exact" else "pattern",
                 rule=match.rule,
                 description=match.description or None,
                 duration_days=match.duration_days,
             )
         vendor = self.vendor_for_url(initiator)
         if vendor is not None:
-            return _Attribution(vendor, vendor.category, "initiator")
+            return _Attribution(vendor, vendor.category, "script-host")
+        writer = host_of(initiator) if initiator else ""
+        if writer and self.first_party(writer):
+            return _Attribution(self.site_vendor(writer), "unclassified", "first-party")
         if not self.first_party(owner_host):
             vendor = self.vendor_for_host(owner_host)
             if vendor is not None:
@@ -84,93 +129,41 @@ class _Builder:
         return _Attribution()
 
 
-def _passes(seen: Iterable[PassName]) -> tuple[PassName, ...]:
-    order: tuple[PassName, ...] = ("none", "accept", "reject")
-    present = set(seen)
-    return tuple(p for p in order if p in present)
+_passes = pass_order
 
 
-def _cookie_items(captures: list[PassCapture], b: _Builder) -> list[ReportItem]:
-    # Key cookies by (name, host without the leading dot, path); writes by (name, host),
-    # since a script write leaves the path to the browser's default.
-    jar: dict[tuple[str, str, str], tuple[CookieRecord, list[PassName]]] = {}
-    writes: dict[tuple[str, str], list[CookieWrite]] = {}
-    transient: dict[tuple[str, str, str], tuple[CookieWrite, list[PassName]]] = {}
-    for capture in captures:
-        for w in capture.writes:
-            if not w.deleted and w.accepted:
-                writes.setdefault((w.name, w.host), []).append(w)
-        in_jar = {(c.name, c.domain.lstrip(".")) for c in capture.cookies}
-        for c in capture.cookies:
-            entry = jar.setdefault((c.name, c.domain, c.path), (c, []))
-            entry[1].append(capture.name)
-        # Written and gone before the page ended (test cookies, short-lived ids): still set.
-        for w in capture.writes:
-            if w.deleted or not w.accepted or (w.name, w.host) in in_jar:
-                continue
-            domain = f".{w.host}" if w.domain_cookie else w.host
-            entry2 = transient.setdefault((w.name, domain, w.path or "/"), (w, []))
-            if capture.name not in entry2[1]:
-                entry2[1].append(capture.name)
-
-    items: list[ReportItem] = []
-    for (name, domain, path), (cookie, passes) in jar.items():
-        host = domain.lstrip(".")
-        history = writes.get((name, host), [])
-        writer = history[0] if history else None
-        expires = None if cookie.expires < 0 else round((cookie.expires - b.now) / 86400, 2)
-        items.append(
-            _item(b, name, domain, path, passes, writer, cookie.page_url, expires,
-                  cookie.http_only, cookie.secure, cookie.same_site)
-        )
-    for (name, domain, path), (w, passes) in transient.items():
-        if (name, domain, path) in jar:
-            continue
-        items.append(
-            _item(b, name, domain, path, passes, w, w.page_url, w.expires_days,
-                  w.http_only, w.secure, w.same_site)
-        )
-    return items
-
-
-def _item(
-    b: _Builder,
-    name: str,
-    domain: str,
-    path: str | None,
-    passes: list[PassName],
-    writer: CookieWrite | None,
-    seen_on: str,
-    expires: float | None,
-    http_only: bool | None,
-    secure: bool | None,
-    same_site: str | None,
-) -> ReportItem:
-    host = domain.lstrip(".")
-    initiator = writer.initiator if writer else None
-    a = b.attribute(b.kb.match_cookie(name, host), initiator, host)
-    return ReportItem(
-        kind="cookie",
-        name=name,
-        domain=domain,
-        path=path,
-        party="first" if b.first_party(host) else "third",
-        vendor=a.vendor.key if a.vendor else None,
-        vendor_name=a.vendor.name if a.vendor else None,
-        category=a.category,
-        passes=_passes(passes),
-        first_seen_url=writer.page_url if writer else seen_on,
-        set_by=writer.via if writer else "unknown",
-        initiator=initiator,
-        expires_days=expires,
-        http_only=http_only,
-        secure=secure,
-        same_site=same_site if same_site in ("Strict", "Lax", "None") else None,  # type: ignore[arg-type]
-        attributed_by=a.by,  # type: ignore[arg-type]
-        rule=a.rule,
-        description=a.description,
-        kb_duration_days=a.duration_days,
-    )
+def _cookie_items(
+    captures: list[PassCapture], b: _Builder
+) -> tuple[list[ReportItem], list[RefusedWrite]]:
+    kept, refused = kept_cookies(captures, b.now)
+    items = []
+    for c in kept:
+        host = c.domain.lstrip(".")
+        initiator = c.writer.initiator if c.writer else None
+        a = b.attribute(b.kb.match_cookie(c.name, host), initiator, host)
+        items.append(ReportItem(
+            kind="cookie",
+            name=c.name,
+            domain=c.domain,
+            path=c.path,
+            party="first" if b.first_party(host) else "third",
+            vendor=a.vendor.key if a.vendor else None,
+            vendor_name=a.vendor.name if a.vendor else None,
+            category=a.category,
+            passes=c.passes,
+            first_seen_url=c.writer.page_url if c.writer else c.seen_on,
+            set_by=c.writer.via if c.writer else "unknown",
+            initiator=initiator,
+            expires_days=c.expires_days,
+            http_only=c.http_only,
+            secure=c.secure,
+            same_site=c.same_site if c.same_site in ("Strict", "Lax", "None") else None,  # type: ignore[arg-type]
+            attributed_by=a.by,
+            rule=a.rule,
+            description=a.description,
+            kb_duration_days=a.duration_days,
+        ))  # fmt: skip
+    return items, refused
 
 
 def _storage_items(captures: list[PassCapture], b: _Builder) -> list[ReportItem]:
@@ -204,7 +197,7 @@ def _storage_items(captures: list[PassCapture], b: _Builder) -> list[ReportItem]
                 http_only=None,
                 secure=None,
                 same_site=None,
-                attributed_by=a.by,  # type: ignore[arg-type]
+                attributed_by=a.by,
                 rule=a.rule,
                 description=a.description,
                 kb_duration_days=a.duration_days,
@@ -251,25 +244,24 @@ def _requests(captures: list[PassCapture], b: _Builder) -> dict[str, _RequestGro
     return groups
 
 
-def _violations(items: list[ReportItem], requests: list[_RequestGroup]) -> list[Violation]:
-    out: list[Violation] = []
+def _findings(
+    items: list[ReportItem], requests: list[_RequestGroup]
+) -> tuple[list[Violation], list[PossibleViolation]]:
+    found: list[_Finding] = []
     for item in items:
         if item.category == "necessary":
             continue
-        what = (
-            "unclassified item (review needed)"
-            if item.category == "unclassified"
-            else f"{item.category} {item.kind}"
-        )
         for p in item.passes:
-            if p in _BEFORE:
-                out.append(
-                    Violation(
-                        pass_=p, kind=item.kind, name=item.name, domain=item.domain,
-                        vendor=item.vendor, category=item.category,
-                        reason=f"{what} set {_BEFORE[p]}", url=item.first_seen_url,
-                    )
-                )
+            if p not in _BEFORE:
+                continue
+            if item.category == "unclassified":
+                cls: type[_Finding] = PossibleViolation
+                reason = f"unclassified {item.kind} set {_BEFORE[p]}: possible violation"
+            else:
+                cls, reason = Violation, f"{item.category} {item.kind} set {_BEFORE[p]}"
+            found.append(cls(pass_=p, kind=item.kind, name=item.name, domain=item.domain,
+                             vendor=item.vendor, category=item.category, reason=reason,
+                             url=item.first_seen_url))
     for group in requests:
         req = group.report()
         if req.category == "necessary":
@@ -277,25 +269,27 @@ def _violations(items: list[ReportItem], requests: list[_RequestGroup]) -> list[
         for p, url in group.by_pass.items():
             if p not in _BEFORE:
                 continue
-            reason = f"request to a {req.category} tracker {_BEFORE[p]}"
-            if "gcs=G100" in url:
-                # Consent Mode's cookieless ping: no cookie, but data still goes to Google.
-                reason += " (consent-mode ping without cookies, gcs=G100)"
-            out.append(
-                Violation(
-                    pass_=p, kind="request", name=req.host, domain=req.host,
-                    vendor=req.vendor, category=req.category, reason=reason, url=url,
-                )
-            )
-    return out
+            if req.category == "unclassified":
+                cls = PossibleViolation
+                reason = f"beacon to an unclassified third party {_BEFORE[p]}: possible violation"
+            else:
+                cls, reason = Violation, f"request to a {req.category} tracker {_BEFORE[p]}"
+                if "gcs=G100" in url:
+                    # Consent Mode's cookieless ping: no cookie, but data still goes to Google.
+                    reason += " (consent-mode ping without cookies, gcs=G100)"
+            found.append(cls(pass_=p, kind="request", name=req.host, domain=req.host,
+                             vendor=req.vendor, category=req.category, reason=reason, url=url))
+    return (
+        [f for f in found if isinstance(f, Violation)],
+        [f for f in found if isinstance(f, PossibleViolation)],
+    )
 
 
-def inspect(
-    captures: list[PassCapture], kb: KnowledgeBase, sites: set[str]
-) -> tuple[list[ReportItem], list[TrackerRequest], list[Violation]]:
+def inspect(captures: list[PassCapture], kb: KnowledgeBase, sites: set[str]) -> Inspection:
     b = _Builder(kb, sites)
-    items = _cookie_items(captures, b) + _storage_items(captures, b)
+    cookies, refused = _cookie_items(captures, b)
+    items = cookies + _storage_items(captures, b)
     items.sort(key=lambda i: (i.kind != "cookie", i.party != "first", i.domain, i.name))
     groups = sorted(_requests(captures, b).values(), key=lambda g: (g.first.host, g.count))
-    return items, [g.report() for g in groups], _violations(items, groups)
-
+    violations, review = _findings(items, groups)
+    return Inspection(items, [g.report() for g in groups], violations, review, refused)

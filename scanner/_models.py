@@ -18,6 +18,8 @@ __all__ = [
     "Page",
     "Party",
     "PassName",
+    "PossibleViolation",
+    "RefusedWrite",
     "ReportItem",
     "ScanOptions",
     "ScanProgress",
@@ -33,6 +35,10 @@ ItemKind = Literal["cookie", "localStorage", "sessionStorage", "indexedDB"]
 Party = Literal["first", "third"]
 SetBy = Literal["http", "script", "unknown"]
 SameSite = Literal["Strict", "Lax", "None"]
+# How an item's vendor was decided: its name exactly, its name by a pattern (prefix or
+# suffix), the host of the script or response that wrote it, the vendor host it lives on, or
+# the site's own origin (the site wrote it: the vendor is the site); "none": nothing did.
+AttributedBy = Literal["name", "pattern", "script-host", "host", "first-party", "none"]
 ALL_PASSES: tuple[PassName, ...] = ("none", "accept", "reject")
 _PASS = AliasChoices("pass", "pass_")
 
@@ -107,7 +113,7 @@ class ReportItem(_Frozen):
     secure: bool | None
     same_site: SameSite | None
     # extra: how the item was attributed, so a reviewer can judge the suggestion.
-    attributed_by: Literal["name", "initiator", "host", "none"] = "none"
+    attributed_by: AttributedBy = "none"
     rule: str | None = None
     description: str | None = None
     vendor_name: str | None = None
@@ -125,7 +131,7 @@ class TrackerRequest(_Frozen):
     vendor_name: str | None = None  # extra
 
 
-class Violation(_Frozen):
+class _Finding(_Frozen):
     pass_: PassName = Field(validation_alias=_PASS, serialization_alias="pass")
     kind: Literal["cookie", "localStorage", "sessionStorage", "indexedDB", "request"]
     name: str
@@ -134,6 +140,29 @@ class Violation(_Frozen):
     category: Category
     reason: str
     url: str | None = None  # extra: where it was seen
+
+
+class Violation(_Finding):
+    """An item or tracker request of a known non-necessary purpose, seen in ``none`` or
+    ``reject``."""
+
+
+class PossibleViolation(_Finding):
+    """An item or request nothing classifies, seen in ``none`` or ``reject``: it is a
+    violation unless a person classifies it as necessary. Kept apart from violations."""
+
+
+class RefusedWrite(_Frozen):
+    """A cookie write the browser did not store: never an item, never a violation."""
+
+    name: str
+    domain: str  # as attempted: ".co.uk" for a Domain attribute, else the host
+    set_by: Literal["http", "script"]
+    initiator: str | None
+    reason: str
+    passes: tuple[PassName, ...]
+    first_seen_url: str
+    count: int = 1
 
 
 class ScanReport(_Frozen):
@@ -145,8 +174,10 @@ class ScanReport(_Frozen):
     requests: tuple[TrackerRequest, ...]
     violations: tuple[Violation, ...]
     # extra
+    review: tuple[PossibleViolation, ...] = ()
+    refused_writes: tuple[RefusedWrite, ...] = ()
     passes: tuple[PassName, ...] = ()
     consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
     # what the public_only proxy refused: a URL, or host:port for an https/WebSocket tunnel
     blocked: tuple[str, ...] = ()
-    scanner: str = "cmp-scanner/1"
+    scanner: str = "cmp-scanner/2"  # 2: unclassified findings moved from violations to review

@@ -23,6 +23,7 @@ from playwright.async_api import Error as PlaywrightError
 from ._consent import BannerDriver
 from ._models import ScanOptions
 from ._records import (
+    NOT_KEPT,
     CookieRecord,
     CookieWrite,
     PageVisit,
@@ -66,6 +67,23 @@ _SCROLL = """async () => {
     await new Promise((ok) => setTimeout(ok, 40));
   }
 }"""
+
+
+def _secure_origin(url: str) -> bool:
+    # Chromium treats http://localhost as secure too (a "potentially trustworthy" origin).
+    return url.startswith(("https:", "wss:")) or host_of(url) in ("localhost", "127.0.0.1")
+
+
+def _kept(pair: str, before: object, after: object) -> bool:
+    """Did the jar keep a ``document.cookie`` write, judged by the jar read around it?
+
+    A refused write leaves the jar as it was. Unchanged but holding the pair is a rewrite of
+    the same value (kept). An unreadable jar (a sandboxed frame) tells nothing: kept, and the
+    snapshot after the visit decides.
+    """
+    if not isinstance(before, str) or not isinstance(after, str):
+        return True
+    return before != after or pair in (part.strip() for part in after.split(";"))
 
 
 def _origin_host(origin: str, frame_url: str) -> str:
@@ -115,15 +133,15 @@ class PageRecorder:
         except PlaywrightError:
             return
         host = host_of(response.url)
+        secure = _secure_origin(response.url)
         for header in headers:
             if header["name"].lower() != "set-cookie":
                 continue
             for line in header["value"].split("\n"):
-                parsed = parse_cookie_line(line, request_host=host)
+                parsed = parse_cookie_line(line, request_host=host, secure_origin=secure)
                 if parsed is not None:
-                    self.writes.append(
-                        parsed.write("http", response.url[:_MAX_URL], self.url, accepted=True)
-                    )
+                    # Whether the jar kept it is seen in the snapshot after the visit.
+                    self.writes.append(parsed.write("http", response.url[:_MAX_URL], self.url))
 
     def on_hook(self, payload: dict[str, Any]) -> None:
         frame_url = str(payload.get("frame", ""))
@@ -131,13 +149,15 @@ class PageRecorder:
         initiator = initiator_from_stack(str(payload.get("stack", "")))
         kind = payload.get("t")
         if kind == "cookie":
-            parsed = parse_cookie_line(str(payload.get("value", "")), request_host=host)
+            parsed = parse_cookie_line(
+                str(payload.get("value", "")), request_host=host,
+                secure_origin=_secure_origin(frame_url),
+            )
             if parsed is None:
                 return
-            # The hook read document.cookie right after the write: was the cookie kept?
-            jar = {part.split("=", 1)[0].strip() for part in str(payload.get("jar", "")).split(";")}
-            accepted = parsed.deleted or parsed.name in jar
-            self.writes.append(parsed.write("script", initiator, self.url, accepted))
+            kept = _kept(parsed.pair, payload.get("before"), payload.get("jar"))
+            refused = None if kept or parsed.deleted else NOT_KEPT
+            self.writes.append(parsed.write("script", initiator, self.url, refused))
         elif kind == "cookieStore":
             domain = payload.get("domain")
             expires = payload.get("expires")
@@ -155,7 +175,7 @@ class PageRecorder:
                     page_url=self.url,
                     expires_days=days,
                     deleted=days == 0,
-                    accepted=True,
+                    refused=None,
                     http_only=False,
                     secure=True,
                     same_site="Strict",

@@ -13,8 +13,10 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from ._models import ItemKind, PassName
+from ._site import is_public_suffix
 
 __all__ = [
+    "NOT_KEPT",
     "CookieRecord",
     "CookieWrite",
     "PageVisit",
@@ -27,6 +29,10 @@ __all__ = [
 ]
 
 StorageKind = Literal["localStorage", "sessionStorage", "indexedDB"]
+# The refusal seen only in the jar (a script write left document.cookie as it was), not in
+# the write itself: the snapshot after the visit can still show the cookie (a path that is
+# not the page's hides it from document.cookie), and then the jar wins.
+NOT_KEPT = "the browser did not keep it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +62,16 @@ class CookieWrite:
     page_url: str
     expires_days: float | None
     deleted: bool  # an expiry in the past: a deletion, not a cookie being set
-    accepted: bool  # the browser stored it (script writes are checked right after)
+    # Why the browser did not store it (a public-suffix domain, ...); None: stored, as far as
+    # the write alone tells. Script writes are checked against the jar right after.
+    refused: str | None
     http_only: bool
     secure: bool
     same_site: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refused is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,29 +141,36 @@ class ParsedCookie:
     http_only: bool = False
     secure: bool = False
     same_site: str | None = None
+    refused: str | None = None  # the rule of RFC 6265bis / Chromium it breaks, if any
+    pair: str = ""  # "name=value" as document.cookie would list it
 
     def write(
         self,
         via: Literal["http", "script"],
         initiator: str | None,
         page_url: str,
-        accepted: bool,
+        refused: str | None = None,
     ) -> CookieWrite:
         return CookieWrite(
             name=self.name, host=self.host, domain_cookie=self.domain_cookie, path=self.path,
             via=via, initiator=initiator, page_url=page_url, expires_days=self.expires_days,
-            deleted=self.deleted, accepted=accepted, http_only=self.http_only,
+            deleted=self.deleted, refused=self.refused or refused, http_only=self.http_only,
             secure=self.secure, same_site=self.same_site,
         )
 
 
 def parse_cookie_line(
-    line: str, *, request_host: str, now: float | None = None
+    line: str, *, request_host: str, secure_origin: bool = True, now: float | None = None
 ) -> ParsedCookie | None:
     """Parse a ``Set-Cookie`` value or a ``document.cookie`` assignment.
 
-    None when it sets nothing: an empty line, or a Domain attribute that does not cover the
-    host (the browser refuses those; so do we).
+    None when it is empty. ``refused`` names the rule when the browser would not store it:
+    a Domain attribute that is a public suffix (analytics tags try ``.co.uk`` first on
+    purpose) or does not cover the host, ``SameSite=None`` without ``Secure``, ``Secure``
+    from an insecure page, or a broken ``__Host-`` / ``__Secure-`` prefix.
+
+    >>> parse_cookie_line("_ga=1; domain=.co.uk", request_host="www.shop.co.uk").refused
+    'domain .co.uk is a public suffix'
     """
     now = time.time() if now is None else now
     first, *attributes = line.split(";")
@@ -159,7 +178,8 @@ def parse_cookie_line(
         return None
     # A pair without "=" is a nameless cookie: the whole pair is the value.
     name = first.partition("=")[0].strip() if "=" in first else ""
-    host = request_host.lower()
+    request_host = host = request_host.lower()
+    refused: str | None = None
     domain_cookie = False
     path: str | None = None
     http_only = secure = False
@@ -171,9 +191,12 @@ def parse_cookie_line(
         key, value = key.strip().lower(), value.strip()
         if key == "domain" and value:
             domain = value.lstrip(".").lower()
-            if host != domain and not host.endswith("." + domain):
-                return None
-            host, domain_cookie = domain, True
+            if request_host != domain and not request_host.endswith("." + domain):
+                refused = f"domain .{domain} does not cover {request_host}"
+            elif is_public_suffix(domain) and domain != request_host:
+                refused = f"domain .{domain} is a public suffix"
+            # A public suffix that is the host itself gives a host-only cookie.
+            host, domain_cookie = domain, domain != request_host or not is_public_suffix(domain)
         elif key == "path" and value.startswith("/"):
             path = value
         elif key == "max-age":
@@ -194,6 +217,8 @@ def parse_cookie_line(
             same_site = value.capitalize()
     # Max-Age wins over Expires (RFC 6265 5.3 step 3).
     lifetime = max_age if max_age is not None else (expires - now if expires is not None else None)
+    if refused is None:
+        refused = _breaks(name, secure, secure_origin, same_site, domain_cookie, path)
     return ParsedCookie(
         name=name,
         host=host,
@@ -204,4 +229,22 @@ def parse_cookie_line(
         http_only=http_only,
         secure=secure,
         same_site=same_site,
+        refused=refused,
+        pair=first.strip(),
     )
+
+
+def _breaks(
+    name: str, secure: bool, secure_origin: bool, same_site: str | None, domain: bool,
+    path: str | None,
+) -> str | None:
+    # https://datatracker.ietf.org/doc/html/draft-ietf-httpbis-rfc6265bis#section-5.7
+    if secure and not secure_origin:
+        return "Secure from an insecure page"
+    if same_site == "None" and not secure:
+        return "SameSite=None without Secure"
+    if name.lower().startswith("__host-") and (not secure or domain or path != "/"):
+        return "__Host- prefix without Secure, Path=/ and no Domain"
+    if name.lower().startswith("__secure-") and not secure:
+        return "__Secure- prefix without Secure"
+    return None

@@ -61,6 +61,7 @@ async def scan_site(
     >>> options = ScanOptions(start_url="https://www.example.com/")
     >>> report = await scan_site(options)  # doctest: +SKIP
     >>> [v.reason for v in report.violations]  # doctest: +SKIP
+    >>> [v.reason for v in report.review]  # possible violations: classify them  # doctest: +SKIP
     """
     started_at = datetime.now(UTC)
     start = normalize_url(options.start_url)
@@ -87,7 +88,7 @@ async def scan_site(
         blocked = tuple(dict.fromkeys(proxy.blocked)) if proxy is not None else ()
     if progress is not None:
         progress(ScanProgress(phase="inspect"))
-    items, requests, violations = inspect(captures, kb, sites)
+    found = inspect(captures, kb, sites)
     report = ScanReport(
         start_url=start,
         started_at=started_at,
@@ -97,9 +98,11 @@ async def scan_site(
             for c in captures
             for v in c.pages
         ),
-        items=tuple(items),
-        requests=tuple(requests),
-        violations=tuple(violations),
+        items=tuple(found.items),
+        requests=tuple(found.requests),
+        violations=tuple(found.violations),
+        review=tuple(found.review),
+        refused_writes=tuple(found.refused),
         passes=tuple(c.name for c in captures),
         consent={c.name: c.consent for c in captures},
         blocked=blocked,

@@ -20,6 +20,7 @@ import tldextract
 __all__ = [
     "host_of",
     "in_site",
+    "is_public_suffix",
     "normalize_url",
     "parse_robots_sitemaps",
     "parse_sitemap",
@@ -62,6 +63,29 @@ def registrable_domain(host: str) -> str:
         return f"{parts.domain}.{parts.suffix}"
     labels = host.split(".")
     return ".".join(labels[-2:]) if len(labels) >= 2 else host
+
+
+@functools.lru_cache(maxsize=4096)
+def is_public_suffix(domain: str) -> bool:
+    """Whether a cookie Domain attribute names a public suffix, which Chromium refuses.
+
+    Private registries count (``github.io``), as they do for Chromium's cookies; so does a
+    single label (``se``, ``test``): an unknown TLD acts as the suffix, as in
+    :func:`registrable_domain`.
+
+    >>> is_public_suffix("co.uk"), is_public_suffix("shop.co.uk"), is_public_suffix("test")
+    (True, False, True)
+    """
+    domain = domain.lower().strip(".")
+    try:
+        ipaddress.ip_address(domain.strip("[]"))
+        return False
+    except ValueError:
+        pass
+    if "." not in domain:
+        return True
+    parts = _extract(domain)
+    return bool(parts.suffix) and not parts.domain
 
 
 def in_site(host_or_domain: str, site: str) -> bool:

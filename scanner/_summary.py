@@ -1,4 +1,9 @@
-"""The human summary of a report: what was found, by whom, and what fired too early."""
+"""The human summary of a report: what was found, by whom, and what fired too early.
+
+Violations (a known non-necessary purpose) and possible violations (nothing classifies the
+item: a person must) are two tables, never one: a false alarm read as a violation costs the
+report its reader's trust.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ._models import ReportItem, ScanReport
+from ._models import PossibleViolation, ReportItem, ScanReport, Violation
 
 __all__ = ["render_summary"]
 
@@ -81,25 +86,52 @@ def _requests(report: ScanReport) -> Table:
     return table
 
 
-def _violations(report: ScanReport) -> Table | Text:
-    if not report.violations:
-        return Text("No violations: nothing beyond necessary before consent or after reject.",
-                    style="bold green")
+_WHEN = {"none": "before consent", "reject": "after reject"}
+
+
+def _findings(
+    findings: tuple[Violation, ...] | tuple[PossibleViolation, ...], title: str, style: str
+) -> Table:
     # One row per item: the passes it broke say when (before consent, after reject).
     rows: dict[tuple[str, str, str, str, str], list[str]] = defaultdict(list)
-    for v in report.violations:
+    for v in findings:
         rows[(v.category, v.kind, v.name, v.domain, v.vendor or "-")].append(v.pass_)
-    table = Table(title=f"Violations ({len(rows)} items or trackers)", title_justify="left",
-                  title_style="bold red")
+    table = Table(title=f"{title} ({len(rows)} items or trackers)", title_justify="left",
+                  title_style=style)
     for column in ("category", "kind", "name", "domain", "vendor", "seen"):
         table.add_column(column)
-    when = {"none": "before consent", "reject": "after reject"}
     for (category, kind, name, domain, vendor), passes in sorted(
         rows.items(), key=lambda r: (_ORDER.index(r[0][0]), r[0][1], r[0][2])
     ):
         table.add_row(Text(category, style=_STYLE[category]), kind, name, domain, vendor,
-                      ", ".join(when[p] for p in passes))
+                      ", ".join(_WHEN[p] for p in passes))
     return table
+
+
+def _violations(report: ScanReport) -> Table | Text:
+    if not report.violations:
+        return Text("No violations: nothing known to be beyond necessary before consent or "
+                    "after reject.", style="bold green")
+    return _findings(report.violations, "Violations", "bold red")
+
+
+def _review(report: ScanReport) -> Table | Text:
+    if not report.review:
+        return Text("Nothing to review: every item seen before consent or after reject is "
+                    "classified.", style="green")
+    table = _findings(report.review, "Possible violations: unclassified, classify them",
+                      "bold magenta")
+    table.caption = "Not known to be necessary, nor known not to be: map each to a purpose."
+    return table
+
+
+def _refused(report: ScanReport) -> Text:
+    if not report.refused_writes:
+        return Text("")
+    names = sorted({f"{r.name} ({r.domain})" for r in report.refused_writes})
+    more = f" +{len(names) - 6}" if len(names) > 6 else ""
+    return Text(f"{len(report.refused_writes)} cookie writes refused by the browser, not "
+                f"reported as cookies: {', '.join(names[:6])}{more}", style="dim")
 
 
 def render_summary(report: ScanReport, console: Console) -> None:
@@ -111,5 +143,7 @@ def render_summary(report: ScanReport, console: Console) -> None:
             _items(report),
             _requests(report),
             _violations(report),
+            _review(report),
+            _refused(report),
         )
     )

@@ -1,3 +1,5 @@
+import pytest
+
 from scanner._records import initiator_from_stack, parse_cookie_line
 
 NOW = 1_700_000_000.0
@@ -23,7 +25,41 @@ def test_deletion_is_not_a_cookie_being_set() -> None:
 
 
 def test_foreign_domain_attribute_is_refused_like_the_browser_does() -> None:
-    assert parse_cookie_line("x=1; domain=other.test", request_host="www.shop.test") is None
+    parsed = parse_cookie_line("x=1; domain=other.test", request_host="www.shop.test")
+    assert parsed is not None and parsed.refused == "domain .other.test does not cover www.shop.test"
+
+
+@pytest.mark.parametrize(
+    ("line", "host", "reason"),
+    [
+        ("_ga=1; domain=.se; path=/", "www.butik.se", "domain .se is a public suffix"),
+        ("_ga=1; domain=co.uk", "www.shop.co.uk", "domain .co.uk is a public suffix"),
+        ("_ga=1; domain=.uk", "www.shop.co.uk", "domain .uk is a public suffix"),
+        ("_ga=1; domain=.github.io", "me.github.io", "domain .github.io is a public suffix"),
+        ("_ga=1; domain=.test", "www.shop.test", "domain .test is a public suffix"),
+        ("_ga=1; domain=.butik.se", "www.butik.se", None),
+        ("_ga=1; domain=shop.co.uk", "www.shop.co.uk", None),
+        ("id=1; SameSite=None", "ads.test", "SameSite=None without Secure"),
+        ("id=1; SameSite=None; Secure", "ads.test", None),
+        ("__Host-id=1; Secure; Path=/; Domain=shop.test", "www.shop.test",
+         "__Host- prefix without Secure, Path=/ and no Domain"),
+        ("__Host-id=1; Secure; Path=/", "www.shop.test", None),
+        ("__Secure-id=1", "www.shop.test", "__Secure- prefix without Secure"),
+    ],
+)
+def test_writes_chromium_refuses(line: str, host: str, reason: str | None) -> None:
+    parsed = parse_cookie_line(line, request_host=host)
+    assert parsed is not None and parsed.refused == reason
+
+
+def test_secure_from_an_insecure_page_is_refused() -> None:
+    parsed = parse_cookie_line("a=1; Secure", request_host="shop.test", secure_origin=False)
+    assert parsed is not None and parsed.refused == "Secure from an insecure page"
+
+
+def test_a_public_suffix_that_is_the_host_gives_a_host_only_cookie() -> None:
+    parsed = parse_cookie_line("a=1; domain=github.io", request_host="github.io")
+    assert parsed is not None and parsed.refused is None and not parsed.domain_cookie
 
 
 def test_initiator_is_the_innermost_script() -> None:

@@ -45,10 +45,13 @@ def test_nothing_from_hotjar_without_accept(report: ScanReport) -> None:
     assert not any(n.startswith("_hj") for n in _names(report, "none") | _names(report, "reject"))
 
 
-def test_unknown_consent_cookie_is_flagged_for_review_not_guessed(report: ScanReport) -> None:
+def test_unknown_consent_cookie_is_for_review_not_a_violation(report: ScanReport) -> None:
     # The site's own consent cookie is in no knowledge base: unclassified, and since it is
-    # stored in the reject pass it is listed for review (see scanner/_inspect.py).
-    assert [(v.pass_, v.name, v.category, v.reason) for v in report.violations] == [
-        ("reject", "kafe_consent", "unclassified",
-         "unclassified item (review needed) set after the visitor rejected"),
+    # stored in the reject pass it is a possible violation, listed apart (scanner/_inspect.py).
+    assert report.violations == ()
+    assert [(v.pass_, v.name, v.category, v.vendor, v.reason) for v in report.review] == [
+        ("reject", "kafe_consent", "unclassified", "kafe.test",
+         "unclassified cookie set after the visitor rejected: possible violation"),
     ]
+    consent = next(i for i in report.items if i.name == "kafe_consent")
+    assert (consent.vendor_name, consent.attributed_by) == ("kafe.test", "first-party")
