@@ -1,0 +1,38 @@
+"""The admin view for privacy staff: a Starlette app the composition root mounts at ``/admin``.
+
+Server-rendered (Jinja2, autoescape on), every page usable without JavaScript. Views call
+``cmp_server.services`` only. Every route is named (``url_for('admin:…')``) and declares the
+role it needs (``_security.requires``).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from cmp_server.errors import CmpError
+from cmp_server.settings import Settings
+
+from . import accounts, dashboard
+from ._pages import cmp_error_page
+from ._security import SecurityHeaders
+from .authentication import LoginLimiter, SessionCookies
+
+__all__ = ["create_admin"]
+
+
+def create_admin(settings: Settings) -> Starlette:
+    app = Starlette(
+        routes=[
+            *accounts.routes,
+            *dashboard.routes,
+            Mount("/static", StaticFiles(packages=[("admin", "static")]), name="static"),
+        ],
+        exception_handlers={CmpError: cmp_error_page},
+    )
+    app.state.settings = settings
+    app.state.cookies = SessionCookies(settings)
+    app.state.login_limiter = LoginLimiter()
+    app.add_middleware(SecurityHeaders)
+    return app

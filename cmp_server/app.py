@@ -13,7 +13,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+
+from admin import create_admin
 
 from . import _http, api, db
 from .errors import CmpError
@@ -92,6 +94,7 @@ def create_app(
             Route("/v1/openapi.json", _openapi),
             Route("/healthz", _health),
             *(extra_routes or []),
+            Mount("/admin", app=create_admin(settings), name="admin"),
         ],
         exception_handlers={
             CmpError: _http.cmp_error_handler,

@@ -202,6 +202,33 @@ def create_site(
     )
 
 
+@main.command("create-admin")
+@click.option("--email", required=True, help="The staff member's email: their sign-in name.")
+@click.option(
+    "--role", type=click.Choice(["owner", "privacy", "viewer"]), default="owner",
+    show_default=True,
+)
+@click.option("--name", default="", help="Their name, as other staff see it.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+def create_admin(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create a staff account for the admin view (asks for the password)."""
+    from .errors import CmpError
+    from .services import staff
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    try:
+        account = _with_db(settings, lambda: staff.create_staff(email, password, role, name=name))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{account.email} can sign in at {settings.public_base_url}/admin/ as {role}")
+
+
 @main.command("export-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
 @click.option(
@@ -268,12 +295,18 @@ def demo(host: str, port: int) -> None:
 
     settings = _settings()
     hosts = demo_hosts(host)
-    site = _with_db(settings, lambda: ensure_demo_site(hosts))
     shown = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
+    if "public_base_url" not in settings.model_fields_set:
+        # Install snippets in the admin then name the address the demo really serves on.
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
+    site, login = _with_db(settings, lambda: ensure_demo_site(hosts, settings.data_dir))
     click.echo(f"Demo site key: {site.key}")
     click.echo(f"Demo page:     http://{shown}:{port}/demo/")
     click.echo(f"Config:        http://{shown}:{port}/v1/sites/{site.key}/config")
     click.echo(f"Accepts receipts from pages on: {', '.join(site.domains)}")
+    click.echo(f"Admin:         http://{shown}:{port}/admin/")
+    click.echo(f"  sign in as   {login[0]}")
+    click.echo(f"  password     {login[1]}")
     _serve(settings, host, port, 1, demo_routes(site.key))
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import socket
+from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .models import Site
-from .services import inventory, publishing, sites
+from .models import Site, Staff
+from .services import inventory, publishing, sites, staff
 
 __all__ = ["DEMO_NAME", "demo_hosts", "demo_routes", "ensure_demo_site"]
 
@@ -47,13 +49,33 @@ def _own_addresses() -> set[str]:
     return {a for a in found if "%" not in a}
 
 
-async def ensure_demo_site(hosts: list[str]) -> Site:
-    """The demo site, created once; on each start its domains follow the hosts served on."""
+DEMO_EMAIL = "owner@demo.example"
+
+
+async def ensure_demo_owner(data_dir: Path) -> tuple[str, str]:
+    """The demo's owner account and its password, made once and kept in ``data_dir`` (only
+    this machine's user can read it) so that every start prints the same sign-in."""
+    path = data_dir / "demo-login.txt"
+    if path.exists() and await Staff.exists(email=DEMO_EMAIL):
+        return DEMO_EMAIL, path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    await Staff.filter(email=DEMO_EMAIL).delete()
+    await staff.create_staff(DEMO_EMAIL, password, "owner", name="Demo owner")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return DEMO_EMAIL, password
+
+
+async def ensure_demo_site(hosts: list[str], data_dir: Path) -> tuple[Site, tuple[str, str]]:
+    """The demo site, created once (its domains follow the hosts served on, at each start),
+    and the demo owner's sign-in."""
+    login = await ensure_demo_owner(data_dir)
     site = await Site.get_or_none(name=DEMO_NAME)
     if site is not None:
         if sorted(site.domains) != sorted(hosts):
             await sites.update_site(site, domains=hosts, force=True)
-        return site
+        return site, login
     site = await sites.create_site(
         DEMO_NAME, hosts, policy_url="/demo/#declaration", force=True
     )
@@ -108,7 +130,7 @@ async def ensure_demo_site(hosts: list[str]) -> Site:
         description={"en": "Meta Pixel: identifies the browser for ads."},
     )
     await publishing.publish(site, published_by="demo")
-    return site
+    return site, login
 
 
 def demo_routes(site_key: str) -> list[Route]:

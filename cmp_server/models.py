@@ -11,6 +11,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 __all__ = [
+    "AuditEntry",
     "ConfigVersion",
     "ConsentReceipt",
     "InventoryItem",
@@ -19,6 +20,8 @@ __all__ = [
     "Scan",
     "ScanJob",
     "Site",
+    "Staff",
+    "StaffSession",
     "Vendor",
 ]
 
@@ -230,3 +233,60 @@ class Scan(Model):
 
     class Meta:
         table = "scan"
+
+
+class Staff(Model):
+    """A staff account of the admin view, with one role: owner, privacy or viewer."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    password_hash = fields.CharField(max_length=255)
+    role = fields.CharField(max_length=16)  # owner | privacy | viewer
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    password_changed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "staff"
+
+
+class StaffSession(Model):
+    """A signed-in staff session, looked up by the id the signed cookie holds."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="sessions", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    csrf_token = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    user_agent = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "staff_session"
+
+
+class AuditEntry(Model):
+    """One change made by staff, written in the same transaction as the change."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True)
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="audit", null=True, on_delete=fields.SET_NULL
+    )
+    # Kept as written: the account may be renamed or removed later.
+    actor = fields.CharField(max_length=254)
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="audit", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=64)
+    object_type = fields.CharField(max_length=32)
+    object_id = fields.CharField(max_length=64, null=True)
+    before: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+    after: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+
+    class Meta:
+        table = "audit_entry"
+        indexes = (Index(fields=("site_id", "id")), Index(fields=("staff_id", "id")))

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     config_cache_seconds: float = Field(default=2.0, ge=0)
     purge_interval_seconds: float = Field(default=6 * 3600, gt=0)
     run_worker: bool = True
+    # A staff session ends after this long without a request.
+    admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     allow_private_scan_targets: bool = False
     chromium: str | None = None
 

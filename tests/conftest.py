@@ -20,6 +20,9 @@ from cmp_server.app import create_app
 from cmp_server.settings import Settings
 
 TABLES = (
+    "audit_entry",
+    "staff_session",
+    "staff",
     "consent_receipt",
     "purge_log",
     "scan",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cmp_server.models import ConfigVersion, Site
+from cmp_server.models import ConfigVersion, Site, Staff
 from cmp_server.services import inventory, publishing, sites
 
 ORIGIN = "https://www.shop.example"
@@ -60,3 +60,14 @@ def receipt_body(version: int = 1, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def staff_member(role: str = "owner", email: str | None = None) -> Staff:
+    """A staff account with ``PASSWORD``."""
+    from cmp_server.services import staff
+
+    address = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+    return await staff.create_staff(address, PASSWORD, role, name=f"A {role}")

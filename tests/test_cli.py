@@ -23,6 +23,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "serve",
         "migrate",
         "create-site",
+        "create-admin",
         "export-receipts",
         "purge-receipts",
         "demo",
@@ -286,3 +287,45 @@ def test_a_client_gone_mid_body_is_one_quiet_line_and_a_stalled_body_times_out(
     log = output[0]
     assert "Traceback" not in log and "unhandled error" not in log, log
     assert log.count("client went away before its request body arrived") == 1, log
+
+
+def test_create_admin_then_sign_in_and_the_demo_prints_its_login(env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    made = subprocess.run(
+        [sys.executable, "-m", "cmp_server.cli", "create-admin", "--email", "Ops@Example.org",
+         "--role", "privacy", "--password-stdin"],
+        input="a long enough password\n", env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "ops@example.org can sign in at" in made.stdout
+    short = subprocess.run(
+        [sys.executable, "-m", "cmp_server.cli", "create-admin", "--email", "b@example.org",
+         "--password-stdin"], input="short\n", env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert short.returncode != 0 and "12 to 1024 characters" in short.stderr
+    port = free_port()
+    output: list[str] = []
+    with serving(["demo"], env, port, output) as base:
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/admin/login").text
+            token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            login = {"csrf_token": token, "email": "ops@example.org",
+                     "password": "a long enough password"}
+            assert browser.post("/admin/login", data=login).status_code == 303
+            dashboard = browser.get("/admin/").text
+            assert "Demo course provider" in dashboard
+            # The install snippet names the address the demo serves on.
+            assert f'src="http://127.0.0.1:{port}/v1/sites/' in dashboard.replace("&#34;", '"')
+    printed = output[0]
+    assert "sign in as   owner@demo.example" in printed
+    password = printed.split("password     ", 1)[1].split()[0]
+    with serving(["demo"], env, port) as base, httpx.Client(base_url=base) as browser:
+        form = browser.get("/admin/login").text
+        token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        signed = browser.post("/admin/login", data={
+            "csrf_token": token, "email": "owner@demo.example", "password": password,
+        })
+        assert signed.status_code == 303

@@ -23,6 +23,7 @@ __all__ = [
     "claimed_domains",
     "create_site",
     "get_site",
+    "list_sites",
     "normalise_domain",
     "remove_purpose",
     "set_purpose",
@@ -160,6 +161,10 @@ async def create_site(
                 },
             )
     return site
+
+
+async def list_sites() -> list[Site]:
+    return await Site.all().order_by("name", "id")
 
 
 async def get_site(key: str) -> Site:

@@ -1,0 +1,60 @@
+"""Rendering pages: the one Jinja2 environment (autoescape on), and the one error table for
+HTML pages, keyed by the classes of ``cmp_server.errors`` as ``_http.py``'s is for JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from cmp_server import errors
+
+__all__ = ["render", "render_error", "status_for"]
+
+_env = Environment(
+    loader=PackageLoader("admin", "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+STATUS: dict[type[errors.CmpError], int] = {
+    errors.NotFound: 404,
+    errors.NothingPublished: 404,
+    errors.InvalidRequest: 422,
+    errors.OriginNotAllowed: 403,
+    errors.Conflict: 409,
+    errors.Unavailable: 503,
+}
+
+
+def status_for(exc: errors.CmpError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    actor = getattr(request.state, "actor", None)
+    page = _env.get_template(template).render(
+        request=request,
+        actor=actor,
+        csrf_token=actor.csrf_token if actor else "",
+        url_for=lambda name, **params: request.url_for(name, **params).path,
+        **(context or {}),
+    )
+    return HTMLResponse(page, status)
+
+
+async def render_error(request: Request, status: int, message: str) -> Response:
+    return render(request, "admin/error.html", {"status": status, "message": message}, status)
+
+
+async def cmp_error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.CmpError)
+    return await render_error(request, status_for(exc), exc.detail)

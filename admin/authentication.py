@@ -1,0 +1,92 @@
+"""Who is signed in: the session cookie and the sign-in rate limits.
+
+The cookie holds only the session's id, signed with the server's secret (itsdangerous), so a
+forged or altered cookie is refused before any lookup; the session itself is a row
+(``cmp_server.services.staff``) that signing out, a password change or inactivity removes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from limits import parse, storage, strategies
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cmp_server.services import staff
+from cmp_server.settings import Settings
+
+__all__ = ["LoginLimiter", "SessionCookies"]
+
+SESSION_COOKIE = "cmp_admin"
+LOGIN_COOKIE = "cmp_admin_login"  # the sign-in form's own CSRF token, before any session
+
+
+class SessionCookies:
+    def __init__(self, settings: Settings) -> None:
+        secret = settings.secret_key.get_secret_value()
+        self._session = URLSafeSerializer(secret, salt="cmp-admin-session")
+        self._login = URLSafeSerializer(secret, salt="cmp-admin-login")
+        self._secure = settings.public_base_url.startswith("https://")
+        self._idle = timedelta(minutes=settings.admin_session_idle_minutes)
+
+    async def actor(self, request: Request) -> staff.Actor | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            session_id = self._session.loads(raw)
+        except BadSignature:
+            return None
+        return await staff.session_for(str(session_id), self._idle)
+
+    def sign_in(self, response: Response, session_id: str) -> None:
+        self._set(response, SESSION_COOKIE, self._session.dumps(session_id))
+        response.delete_cookie(LOGIN_COOKIE, path="/admin")
+
+    def sign_out(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/admin")
+
+    def login_token(self, request: Request) -> str:
+        """The sign-in form's CSRF token (double submit): the one the browser's signed cookie
+        holds, or a new one for ``keep_login_token`` to set."""
+        return self.read_login_token(request) or secrets.token_urlsafe(24)
+
+    def keep_login_token(self, response: Response, token: str) -> None:
+        self._set(response, LOGIN_COOKIE, self._login.dumps(token))
+
+    def read_login_token(self, request: Request) -> str | None:
+        raw = request.cookies.get(LOGIN_COOKIE)
+        try:
+            return str(self._login.loads(raw)) if raw else None
+        except BadSignature:
+            return None
+
+    def _set(self, response: Response, name: str, value: str) -> None:
+        response.set_cookie(
+            name, value, path="/admin", httponly=True, samesite="lax", secure=self._secure
+        )
+
+
+class LoginLimiter:
+    """Failed sign-ins allowed per account and per address (moving windows, this process).
+
+    Several server processes each keep their own count: the limit per process is what one
+    attacker gets per process, still far from a guessing rate that matters against argon2."""
+
+    PER_ACCOUNT = parse("5 per 15 minutes")
+    PER_ADDRESS = parse("20 per 15 minutes")
+
+    def __init__(self) -> None:
+        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+
+    def allowed(self, email: str, address: str) -> bool:
+        return self._limiter.test(
+            self.PER_ACCOUNT, "account", email.strip().lower()
+        ) and self._limiter.test(self.PER_ADDRESS, "address", address)
+
+    def failed(self, email: str, address: str) -> None:
+        self._limiter.hit(self.PER_ACCOUNT, "account", email.strip().lower())
+        self._limiter.hit(self.PER_ADDRESS, "address", address)
