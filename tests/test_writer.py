@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -13,14 +14,14 @@ from starlette.applications import Starlette
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from cmp_server.errors import WriteFailed
+from cmp_server.errors import ReceiptRefused, WriteFailed
 from cmp_server.models import ConsentReceipt
 from cmp_server.schemas import ReceiptIn
 from cmp_server.services.configs import ConfigCache
 from cmp_server.services.receipt_store import NewReceipt
 from cmp_server.services.receipts import draft_receipt
 from cmp_server.services.verify import verify_receipts
-from cmp_server.services.writer import ReceiptWriter, _Chains
+from cmp_server.services.writer import ReceiptWriter, StoredReceipt, _Chains
 
 from .factories import ORIGIN, published_site, receipt_body
 
@@ -86,34 +87,87 @@ async def _cure(is_postgres: bool) -> None:
         await conn.execute_script("DROP TRIGGER test_poison")
 
 
-async def test_failed_batch_fails_only_its_requests_with_a_retryable_status(
-    client: httpx.AsyncClient, is_postgres: bool
+async def test_a_receipt_the_database_refuses_fails_alone(
+    database_url: str, client: httpx.AsyncClient, is_postgres: bool
 ) -> None:
+    # A fault only one receipt of the batch triggers, installed in the database itself.
     site, _ = await published_site()
+    published = await ConfigCache(ttl=60).version(site.key, 1)
+    bodies = [receipt_body() for _ in range(20)]
+    bodies[7] = receipt_body(page_url="https://www.shop.example/poison")
+    bodies[12] = receipt_body(consent_id=bodies[11]["consent_id"])  # a chain across halves
+    drafts = [
+        draft_receipt(ReceiptIn.model_validate(b), published, user_agent="", client_ip=None)
+        for b in bodies
+    ]
+    writer = ReceiptWriter()
+    await writer.start()
     await _poison(is_postgres)
     try:
-        bad = receipt_body(page_url="https://www.shop.example/poison")
-        r = await client.post(
-            f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS
+        # Submitted together, so the lane takes them as one batch.
+        outcomes = await asyncio.gather(*(writer.submit(d) for d in drafts),
+                                        return_exceptions=True)
+        assert writer.batches < len(bodies) - 1  # they did share batches
+        r = await client.post(  # and over HTTP: a clear 422, not to be sent again
+            f"/v1/sites/{site.key}/consents", content=orjson.dumps(bodies[7]), headers=HEADERS
         )
-        assert r.status_code == 503
-        assert r.headers["retry-after"] == "1"
-        assert r.json()["error"] == "write_failed"
-        assert await ConsentReceipt.filter(receipt_id=bad["receipt_id"]).count() == 0
-        # The next batch is not affected.
-        good = receipt_body()
-        r = await client.post(
-            f"/v1/sites/{site.key}/consents", content=orjson.dumps(good), headers=HEADERS
-        )
-        assert r.status_code == 201
     finally:
+        await writer.stop()
         await _cure(is_postgres)
-    # Sent again once the fault is gone, the receipt is stored: nothing was half-written.
-    r = await client.post(
-        f"/v1/sites/{site.key}/consents", content=orjson.dumps(bad), headers=HEADERS
+    assert isinstance(outcomes[7], ReceiptRefused)
+    assert all(isinstance(o, StoredReceipt) for i, o in enumerate(outcomes) if i != 7), outcomes
+    assert r.status_code == 422 and "retry-after" not in r.headers
+    assert r.json()["error"] == "receipt_refused"
+    stored = {str(x) for x in await ConsentReceipt.all().values_list("receipt_id", flat=True)}
+    assert stored == {b["receipt_id"] for i, b in enumerate(bodies) if i != 7}
+    assert (await verify_receipts(site)).ok
+
+
+async def _read_only(is_postgres: bool, database_url: str, on: bool) -> None:
+    """Real trouble with the database: it refuses every write (as a standby does)."""
+    if not is_postgres:
+        await connections.get("default").execute_script(f"PRAGMA query_only = {int(on)}")
+        return
+    conn = await asyncpg.connect(
+        database_url.replace("postgres://", "postgresql://", 1),
+        server_settings={"default_transaction_read_only": "off"},  # to turn it off again
     )
-    assert r.status_code == 201
-    assert await ConsentReceipt.all().count() == 2
+    try:
+        name = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f"ALTER DATABASE {name} SET default_transaction_read_only ="
+                           f" {'on' if on else 'off'}")
+        # Sessions take it when they start: end the ones open now (the writer's included).
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+
+
+async def test_database_trouble_fails_the_batch_with_a_retryable_status(
+    database_url: str, client: httpx.AsyncClient, is_postgres: bool
+) -> None:
+    site, _ = await published_site()
+    published = await ConfigCache(ttl=60).version(site.key, 1)
+    body = receipt_body()
+    draft = draft_receipt(ReceiptIn.model_validate(body), published, user_agent="",
+                          client_ip=None)
+    writer = ReceiptWriter()
+    await writer.start()
+    await _read_only(is_postgres, database_url, True)
+    try:
+        with pytest.raises(WriteFailed):
+            await writer.submit(draft)
+    finally:
+        await _read_only(is_postgres, database_url, False)
+    try:
+        # The database is back: the same lane, on a new connection, stores it once.
+        stored = await writer.submit(draft)
+    finally:
+        await writer.stop()
+    assert await ConsentReceipt.filter(receipt_id=body["receipt_id"]).count() == 1
+    assert str(stored.receipt_id) == body["receipt_id"]
 
 
 async def test_two_writers_keep_one_visitors_chain(client: httpx.AsyncClient) -> None:

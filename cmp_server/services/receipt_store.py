@@ -7,12 +7,23 @@ prepared statement on a connection the lane keeps, the batch sent as one JSON pa
 BEGIN/COMMIT round trips and no pool reset per batch. SQLite is in-process and has one
 connection, so it goes through the ORM. On both, unique indexes (migration 0005) refuse a
 second chain for a visitor, whatever wrote it.
+
+A store call ends in one of three ways: done; ``RowsRefused`` (the database refused a value of
+the batch, the statement failed as a whole and wrote nothing); or any other exception, which is
+trouble with the database itself (a restart, a killed backend, a lost connection, a timeout):
+an insert's outcome is then unknown, and the store has let go of its connection, so the next
+call takes a new one.
+
+``NewReceipt`` is the one list of a receipt's stored columns: the insert, the row read back, the
+fields copied from what the client sent and the fields the record hash covers all come from it
+(a test holds the model and the migrations to it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -26,7 +37,25 @@ from tortoise.expressions import Q
 
 from ..models import ConsentReceipt
 
-__all__ = ["KnownReceipt", "NewReceipt", "ReceiptStore", "open_store"]
+__all__ = [
+    "COLUMNS",
+    "HASHED",
+    "SENT",
+    "KnownReceipt",
+    "NewReceipt",
+    "ReceiptStore",
+    "RowsRefused",
+    "open_store",
+]
+
+# Longer than any batch takes; a statement past it is on a connection that went silent (a
+# failover that dropped packets instead of closing): the lane must not wait on it for ever.
+_STATEMENT_TIMEOUT = 10.0
+
+
+class RowsRefused(Exception):
+    """The database refused a value in the batch (a constraint, a value it cannot store):
+    nothing of the batch was written. A part of the batch without that receipt may go in."""
 
 
 class KnownReceipt(NamedTuple):
@@ -41,32 +70,47 @@ class KnownReceipt(NamedTuple):
     expires_at: datetime
 
 
+def _column(pg_type: str = "text", *, hashed: bool = True, sent: bool = False) -> Any:
+    """A stored column: its PostgreSQL type in the batch insert, whether the record hash covers
+    it (``receipts.record_hash``), whether it is copied from what the client sent (``ReceiptIn``
+    has a field of that name)."""
+    return field(metadata={"pg_type": pg_type, "hashed": hashed, "sent": sent})
+
+
 @dataclass(slots=True)
 class NewReceipt:
-    """A receipt row about to be inserted: every stored column but the serial id. The writer
-    sets ``record_hash`` last, as it covers the other fields."""
+    """A receipt row about to be inserted: every stored column but the serial id, in the order
+    of the insert. The writer sets ``record_hash`` last, as it covers the other fields."""
 
-    receipt_id: UUID
-    consent_id: UUID
-    site_id: int
-    config_version: int
-    texts_hash: str
-    language: str
-    choices: dict[str, bool]
-    method: str
-    layer: str
-    page_url: str
-    recorded_at: datetime
-    expires_at: datetime
-    user_agent: str
-    ip_truncated: str | None
-    previous_receipt_id: UUID | None
-    content_hash: str
-    record_hash: str = ""
+    receipt_id: UUID = _column("uuid", sent=True)
+    consent_id: UUID = _column("uuid", sent=True)
+    # Hashed as the site's key, which an auditor knows, not its serial id (record_hash).
+    site_id: int = _column("int", hashed=False)
+    config_version: int = _column("int", sent=True)
+    texts_hash: str = _column()
+    language: str = _column(sent=True)
+    choices: dict[str, bool] = _column("jsonb", sent=True)
+    method: str = _column(sent=True)
+    layer: str = _column(sent=True)
+    page_url: str = _column(sent=True)
+    recorded_at: datetime = _column("timestamptz")
+    expires_at: datetime = _column("timestamptz")
+    user_agent: str = _column()
+    ip_truncated: str | None = _column()
+    previous_receipt_id: UUID | None = _column("uuid")
+    content_hash: str = _column(hashed=False)
+    record_hash: str = field(default="", metadata={"pg_type": "text", "hashed": False,
+                                                   "sent": False})
 
     def known(self) -> KnownReceipt:
-        return KnownReceipt(self.receipt_id, self.consent_id, self.site_id, self.content_hash,
-                            self.record_hash, self.recorded_at, self.expires_at)
+        return KnownReceipt(*(getattr(self, name) for name in KnownReceipt._fields))
+
+
+_FIELDS = fields(NewReceipt)
+COLUMNS = tuple(f.name for f in _FIELDS)
+HASHED = tuple(f.name for f in _FIELDS if f.metadata["hashed"])
+SENT = tuple(f.name for f in _FIELDS if f.metadata["sent"])
+_PG_TYPES = {f.name: f.metadata["pg_type"] for f in _FIELDS}
 
 
 class ReceiptStore(Protocol):
@@ -79,7 +123,7 @@ class ReceiptStore(Protocol):
     ) -> bool:
         """Insert all of ``rows``, in order, if none of ``receipt_ids`` is stored and each
         visitor's last stored receipt is the one in ``last`` (None: no receipts); False,
-        having written nothing, if not."""
+        having written nothing, if not. ``RowsRefused`` if the database refused a value."""
 
     async def close(self) -> None: ...
 
@@ -98,41 +142,43 @@ class OrmStore:
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
         rows = await ConsentReceipt.filter(
             Q(receipt_id__in=receipt_ids) | Q(consent_id__in=consent_ids)
-        ).order_by("id").values_list(*KnownReceipt._fields)
-        return [KnownReceipt(*row) for row in rows]
+        ).order_by("id").values(*KnownReceipt._fields)
+        return [KnownReceipt(**row) for row in rows]
 
     async def _insert(self, rows: list[NewReceipt]) -> None:
         # One multi-row INSERT, which the driver runs as one transaction.
         await ConsentReceipt.bulk_create(
-            [ConsentReceipt(**{f: getattr(r, f) for f in _COLUMNS}) for r in rows]
+            [ConsentReceipt(**{c: getattr(r, c) for c in COLUMNS}) for r in rows]
+        )
+
+    async def _current(
+        self, receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        stored = await self.known(receipt_ids, list(last))
+        ids = set(receipt_ids)
+        latest = {k.consent_id: k.receipt_id for k in stored}
+        return not any(k.receipt_id in ids for k in stored) and all(
+            latest.get(c) == expected for c, expected in last.items()
         )
 
     async def insert_if_current(
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
     ) -> bool:
-        stored = await self.known(receipt_ids, list(last))
-        ids = set(receipt_ids)
-        latest = {k.consent_id: k.receipt_id for k in stored}
-        if any(k.receipt_id in ids for k in stored) or any(
-            latest.get(c) != expected for c, expected in last.items()
-        ):
+        if not await self._current(receipt_ids, last):
             return False
         try:
             await self._insert(rows)
-        except IntegrityError:  # another process wrote first (unique ids and chain links)
-            return False
+        except IntegrityError as exc:
+            if not await self._current(receipt_ids, last):
+                return False  # another process wrote first (unique ids and chain links)
+            # Nothing raced: a constraint (or trigger) refused a value of these rows.
+            raise RowsRefused(str(exc)) from exc
         return True
 
     async def close(self) -> None:
         pass
 
 
-_COLUMNS = tuple(NewReceipt.__dataclass_fields__)
-_PG_TYPES = {
-    "receipt_id": "uuid", "consent_id": "uuid", "site_id": "int", "config_version": "int",
-    "choices": "jsonb", "recorded_at": "timestamptz", "expires_at": "timestamptz",
-    "previous_receipt_id": "uuid",
-}
 # Each lookup by itself (LIMIT keeps the planner from turning it into a join), so that the
 # unique index and the (consent_id, id) index answer it whatever the planner knows.
 # "receipt_id = ANY($1) OR consent_id = ANY($2)" scanned the whole table while it had no
@@ -152,10 +198,10 @@ _PG_KNOWN = (
 # encoding seventeen typed arrays cost asyncpg more than the rest of the insert.
 # ``WITH ORDINALITY … ORDER BY``: serial ids follow the batch's order, which the chain relies on.
 _PG_INSERT = (
-    f"INSERT INTO consent_receipt ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)}"
+    f"INSERT INTO consent_receipt ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)}"
     " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS ("
-    + ", ".join(f"{c} {_PG_TYPES.get(c, 'text')}" for c in _COLUMNS)
-    + f")) WITH ORDINALITY AS batch({', '.join(_COLUMNS)}, n)"
+    + ", ".join(f"{c} {_PG_TYPES[c]}" for c in COLUMNS)
+    + f")) WITH ORDINALITY AS batch({', '.join(COLUMNS)}, n)"
 )
 # The same insert, made only if each visitor's last receipt is the expected one ($2, $3): a
 # compare-and-set in one statement. The index on (consent_id, id) finds each visitor's last
@@ -169,10 +215,19 @@ _PG_INSERT_IF_CURRENT = (
     " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id) "
     + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
 )
+# What a value of the batch makes the database refuse: class 22 (a value it cannot store: a
+# NUL in text or JSON, too long for its column), class 23 (a constraint; unique ones are a
+# race, caught before) and an exception a trigger raises. Anything else is the database's.
+_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError)
+
+
+def _plain(value: Any) -> Any:
+    # asyncpg's own UUID type is not uuid.UUID (orjson, for one, cannot write it).
+    return UUID(int=value.int) if isinstance(value, UUID) else value
 
 
 class PostgresStore:
-    """Keeps one pooled connection for the lane's life, and takes a new one if it breaks."""
+    """Keeps one pooled connection for the lane's life, and takes a new one when it breaks."""
 
     def __init__(self, client: BaseDBAsyncClient) -> None:
         self._client = client
@@ -180,7 +235,7 @@ class PostgresStore:
         self._conn: Any = None
 
     async def _connection(self) -> Any:
-        if self._conn is not None and not self._conn.is_closed():
+        if self._conn is not None and _usable(self._conn):
             return self._conn
         await self.close()
         stack = contextlib.AsyncExitStack()
@@ -188,31 +243,57 @@ class PostgresStore:
         self._held = stack
         return self._conn
 
+    async def _call(self, query: str, *args: Any, fetch: bool = False) -> Any:
+        try:
+            async with asyncio.timeout(_STATEMENT_TIMEOUT):
+                conn = await self._connection()
+                return await (conn.fetch if fetch else conn.execute)(query, *args)
+        except (asyncpg.UniqueViolationError, *_REFUSALS):
+            raise  # the statement failed; the connection is as good as before
+        except BaseException:
+            # A lost connection, a restart, a timeout, a cancel mid-statement: whatever state
+            # the connection is in, it is not used again.
+            await self._discard()
+            raise
+
     async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
-        conn = await self._connection()
-        rows = await conn.fetch(_PG_KNOWN, receipt_ids, consent_ids)
-        # asyncpg's own UUID type is not uuid.UUID (orjson, for one, cannot write it).
-        return [
-            KnownReceipt(UUID(int=r[0].int), UUID(int=r[1].int), *r[2:]) for r in rows
-        ]
+        rows = await self._call(_PG_KNOWN, receipt_ids, consent_ids, fetch=True)
+        return [KnownReceipt(**{name: _plain(value) for name, value in r.items()}) for r in rows]
 
     async def insert_if_current(
         self, rows: list[NewReceipt], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
     ) -> bool:
-        conn = await self._connection()
         try:
-            status = await conn.execute(
+            status = await self._call(
                 _PG_INSERT_IF_CURRENT, orjson.dumps(rows).decode(), list(last), list(last.values())
             )
         except asyncpg.UniqueViolationError:
             # A receipt id sent before, or a chain another writer has just extended (the
             # unique indexes of 0005): nothing was written.
             return False
+        except _REFUSALS as exc:
+            raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc
         inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
         return inserted == len(rows)
+
+    async def _discard(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # already closed, or released under us
+                self._conn.terminate()
+        await self.close()
 
     async def close(self) -> None:
         held, self._held, self._conn = self._held, None, None
         if held is not None:
             with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
                 await held.aclose()
+
+
+def _usable(conn: Any) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        # The pool took the connection back under us: its link to the server was lost (a
+        # restart, a killed backend, an idle connection the server closed), and asyncpg
+        # releases a lost connection by itself.
+        return False

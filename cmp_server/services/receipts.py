@@ -15,7 +15,7 @@ from ..errors import ConsentNotFound, InvalidConsent
 from ..models import ConsentReceipt
 from ..schemas import ReceiptIn
 from .configs import Published
-from .receipt_store import NewReceipt
+from .receipt_store import HASHED, NewReceipt
 
 __all__ = [
     "ReceiptDraft",
@@ -98,29 +98,17 @@ class ReceiptDraft:
 
 
 def record_hash(row: ConsentReceipt | NewReceipt, site_key: str, previous_hash: str) -> str:
-    """The hash that chains a visitor's receipts: over the previous receipt's hash and every
-    stored field of this one. Recomputing it later shows whether a stored receipt was altered.
+    """The hash that chains a visitor's receipts: over the previous receipt's hash and the
+    stored fields of this one that ``NewReceipt`` marks hashed. Recomputing it later shows
+    whether a stored receipt was altered.
 
     The record is the canonical JSON of the fields with ids as strings and times in UTC as
     ISO 8601, which is how orjson writes ``UUID`` and ``datetime`` values itself (a test holds
     this to the spelled-out form): no string per field per receipt on the way."""
-    record = {
-        "receipt_id": row.receipt_id,
-        "consent_id": row.consent_id,
-        "site": site_key,
-        "config_version": row.config_version,
-        "texts_hash": row.texts_hash,
-        "language": row.language,
-        "choices": row.choices,
-        "method": row.method,
-        "layer": row.layer,
-        "page_url": row.page_url,
-        "recorded_at": row.recorded_at.astimezone(UTC),
-        "expires_at": row.expires_at.astimezone(UTC),
-        "user_agent": row.user_agent,
-        "ip_truncated": row.ip_truncated,
-        "previous_receipt_id": row.previous_receipt_id,
-    }
+    record = {name: getattr(row, name) for name in HASHED}
+    record["site"] = site_key  # the site by its key, not by the serial id (see NewReceipt)
+    record["recorded_at"] = row.recorded_at.astimezone(UTC)
+    record["expires_at"] = row.expires_at.astimezone(UTC)
     return sha256_hex(previous_hash.encode(), canonical_json(record, default=_uuid_str))
 
 

@@ -12,6 +12,19 @@ lane reads what is stored, plans the batch again and inserts it with the same ch
 database decides between writers: the unique receipt id and the one-chain-per-visitor indexes
 (migration 0005) refuse the second of two inserts that raced, and its lane reads again. After
 three tries in a row the batch fails, retryable.
+
+Receipts are stored exactly once, whatever happens to the database. When the database is in
+trouble (a restart, a failover, a killed backend, a connection it closed), the store lets go of
+its connection and the lane tries the batch again on a new one, twice, after a pause. Whether
+the failed insert committed is then unknown, so each try again starts by reading what is
+stored: a receipt that did go in is answered from its stored row, never written twice (the
+unique receipt id would refuse it anyway). Only then does the batch fail, retryable, and the
+next batch starts on a new connection: the lane recovers as soon as the database is back.
+
+One receipt never fails its neighbours. When the database refuses a value of a batch (a
+constraint, a value it cannot store), nothing of it was written; the lane halves the batch until
+the refused receipt is alone, writes the others, and refuses that one (``ReceiptRefused``, not
+retryable). A retryable failure is left for trouble with the database itself.
 """
 
 from __future__ import annotations
@@ -24,8 +37,8 @@ from datetime import datetime
 from uuid import UUID
 
 from .._utils import utcnow
-from ..errors import CmpError, ReceiptConflict, Unavailable, WriteFailed
-from .receipt_store import KnownReceipt, NewReceipt, ReceiptStore, open_store
+from ..errors import CmpError, ReceiptConflict, ReceiptRefused, Unavailable, WriteFailed
+from .receipt_store import SENT, KnownReceipt, NewReceipt, ReceiptStore, RowsRefused, open_store
 from .receipts import ReceiptDraft, record_hash
 
 __all__ = ["ReceiptWriter", "StoredReceipt"]
@@ -49,6 +62,8 @@ _Item = tuple[ReceiptDraft, "asyncio.Future[StoredReceipt]"]
 
 
 _ATTEMPTS = 3  # plans per batch before it fails; each after the first follows a read
+_RECOVERIES = 2  # tries again after database trouble, each on a new connection
+_RECOVERY_PAUSE = 0.2  # seconds before the first of them, doubled for the next
 
 
 class ReceiptWriter:
@@ -111,13 +126,7 @@ class ReceiptWriter:
             await store.close()
 
     async def _commit(self, store: ReceiptStore, chains: _Chains, batch: list[_Item]) -> None:
-        try:
-            outcomes = await _insert(store, chains, batch)
-        except Exception:  # the insert rolled back as a whole: nothing of it was written
-            log.exception("receipt batch of %d failed", len(batch))
-            outcomes = [WriteFailed("the receipt could not be stored; send it again")] * len(batch)
-        else:
-            self.batches += 1
+        outcomes = await self._write(store, chains, [draft for draft, _ in batch])
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
@@ -125,6 +134,40 @@ class ReceiptWriter:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    async def _write(
+        self, store: ReceiptStore, chains: _Chains, drafts: list[ReceiptDraft]
+    ) -> list[StoredReceipt | CmpError]:
+        pause = _RECOVERY_PAUSE
+        for attempt in range(_RECOVERIES + 1):
+            try:
+                # After trouble the insert may have committed: read what is stored first.
+                outcomes = await _insert(store, chains, drafts, read_first=attempt > 0)
+            except RowsRefused as exc:
+                if len(drafts) == 1:
+                    log.warning("receipt %s refused by the database: %s",
+                                drafts[0].receipt.receipt_id, exc)
+                    return [ReceiptRefused("the database cannot store a value of this receipt,"
+                                           " so it was not recorded")]
+                # Nothing was written. Halve the batch until the refused receipt is alone.
+                middle = len(drafts) // 2
+                head = await self._write(store, chains, drafts[:middle])
+                return [*head, *await self._write(store, chains, drafts[middle:])]
+            except ChainContention:
+                log.warning("receipt batch of %d gave way to other writers", len(drafts))
+                break
+            except Exception as exc:
+                if attempt == _RECOVERIES:
+                    log.exception("receipt batch of %d failed", len(drafts))
+                    break
+                log.warning("receipt batch of %d failed (%s: %s); trying again on a new"
+                            " connection", len(drafts), type(exc).__name__, exc)
+                await asyncio.sleep(pause)
+                pause *= 2
+            else:
+                self.batches += 1
+                return outcomes
+        return [WriteFailed("the receipt could not be stored; send it again")] * len(drafts)
 
 
 class _Chains:
@@ -158,16 +201,18 @@ class _Chains:
 
 
 async def _insert(
-    store: ReceiptStore, chains: _Chains, batch: list[_Item]
+    store: ReceiptStore, chains: _Chains, drafts: list[ReceiptDraft], *, read_first: bool
 ) -> list[StoredReceipt | CmpError]:
-    drafts = [draft for draft, _ in batch]
     visitors = list({d.receipt.consent_id: None for d in drafts})
     # The common case in one round trip: no receipt id was sent before, and each visitor's
     # last receipt is the one this lane remembers (none for a new visitor). The store inserts
     # only if that holds (in the database, against any other writer); otherwise the batch is
     # planned again from what is stored, and checked again.
-    existing: dict[UUID, KnownReceipt] = {}
-    last = {c: known for c in visitors if (known := chains.get(c)) is not None}
+    if read_first:
+        existing, last = await _stored(store, drafts, visitors)
+    else:
+        existing = {}
+        last = {c: known for c in visitors if (known := chains.get(c)) is not None}
     for _ in range(_ATTEMPTS):
         outcomes, rows = _plan(drafts, existing, last)
         expected = {c: last[c][0] if c in last else None for c in visitors}
@@ -176,13 +221,21 @@ async def _insert(
         ):
             chains.remember(rows)
             return outcomes
-        # One read for both: receipts sent before with these ids (idempotency), and each
-        # visitor's receipts so far, the last of which the new one links to and chains.
-        existing, last = {}, {}
-        for stored in await store.known([d.receipt.receipt_id for d in drafts], visitors):
-            existing[stored.receipt_id] = stored
-            last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
+        existing, last = await _stored(store, drafts, visitors)
     raise ChainContention(f"the chain moved under {_ATTEMPTS} attempts in a row")
+
+
+async def _stored(
+    store: ReceiptStore, drafts: list[ReceiptDraft], visitors: list[UUID]
+) -> tuple[dict[UUID, KnownReceipt], dict[UUID, tuple[UUID, str]]]:
+    """One read for both: receipts sent before with these ids (idempotency), and each
+    visitor's last receipt, which the next one links to and chains."""
+    existing: dict[UUID, KnownReceipt] = {}
+    last: dict[UUID, tuple[UUID, str]] = {}
+    for stored in await store.known([d.receipt.receipt_id for d in drafts], visitors):
+        existing[stored.receipt_id] = stored
+        last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
+    return existing, last
 
 
 class ChainContention(Exception):
@@ -214,16 +267,9 @@ def _plan(
             continue
         previous_id, previous_hash = last.get(r.consent_id, (None, ""))
         row = NewReceipt(
-            receipt_id=r.receipt_id,
-            consent_id=r.consent_id,
+            **{name: getattr(r, name) for name in SENT},  # as the client sent them
             site_id=draft.site_id,
-            config_version=r.config_version,
             texts_hash=draft.texts_hash,
-            language=r.language,
-            choices=dict(r.choices),
-            method=r.method,
-            layer=r.layer,
-            page_url=r.page_url,
             recorded_at=now,
             expires_at=now + draft.lifetime,
             user_agent=draft.user_agent,

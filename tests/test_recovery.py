@@ -1,0 +1,230 @@
+"""The server recovers by itself when PostgreSQL goes away under it: a killed backend, a
+commit whose answer was lost on the way, a restart in the middle of a load. Every receipt a
+client sent again is stored once, and receipts are answered 201 again within seconds.
+
+PostgreSQL only: SQLite is a file in the process, with no connection to lose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from starlette.applications import Starlette
+
+from cmp_server.app import create_app
+from cmp_server.models import ConsentReceipt
+from cmp_server.services.verify import verify_receipts
+from cmp_server.settings import Settings
+
+from .factories import ORIGIN, published_site, receipt_body
+
+HEADERS = {"Origin": ORIGIN, "Content-Type": "text/plain"}
+
+
+@pytest.fixture
+def postgres(is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("PostgreSQL only: set CMP_TEST_DATABASE_URL")
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+async def terminate_backends(database_url: str) -> int:
+    """End every other session on the test database, as an operator's pg_terminate_backend
+    (or a server closing idle connections) does, and wait until they are gone."""
+    conn = await asyncpg.connect(_dsn(database_url))
+    try:
+        pids = [
+            r["pid"]
+            for r in await conn.fetch(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+        for _ in range(200):
+            left = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
+            )
+            if not left:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+    return len(pids)
+
+
+async def post(client: httpx.AsyncClient, key: str, body: dict[str, object]) -> httpx.Response:
+    return await client.post(f"/v1/sites/{key}/consents", content=orjson.dumps(body),
+                             headers=HEADERS)
+
+
+async def test_a_killed_writer_backend_is_replaced_without_a_failed_receipt(
+    postgres: None, database_url: str, client: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    consent = receipt_body()["consent_id"]
+    assert (await post(client, site.key, receipt_body(consent_id=consent))).status_code == 201
+    for _ in range(3):  # the writer's connection, and the pool's, killed again and again
+        assert await terminate_backends(database_url) >= 1
+        for _ in range(3):
+            r = await post(client, site.key, receipt_body(consent_id=consent))
+            assert r.status_code == 201, r.text
+    assert await ConsentReceipt.filter(consent_id=consent).count() == 10
+    assert (await verify_receipts(site)).ok
+
+
+class _CuttingProxy:
+    """A TCP proxy to PostgreSQL that, once armed, drops the connection on which an INSERT's
+    answer comes back instead of passing the answer on: the insert has committed, the client
+    cannot know it. (The test database runs without TLS, so the answer can be seen.)"""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.armed = False
+        self.cut = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> _CuttingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, answers: bool) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                while chunk := await src.read(65536):
+                    if answers and self.armed and b"INSERT 0 " in chunk:
+                        self.armed = False
+                        self.cut += 1
+                        break
+                    dst.write(chunk)
+                    await dst.drain()
+            for w in (writer, up_writer):
+                w.close()
+
+        await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
+
+
+@contextlib.asynccontextmanager
+async def _app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
+    app = create_app(settings.model_copy(update={"database_url": database_url}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
+    postgres: None, database_url: str, settings: Settings
+) -> None:
+    port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
+    proxy = _CuttingProxy(port)
+    async with proxy, _app(
+        settings, database_url.replace(f":{port}/", f":{proxy.port}/", 1)
+    ) as application:
+        transport = httpx.ASGITransport(app=application, client=("203.0.113.77", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            site, _ = await published_site()
+            first = receipt_body()
+            assert (await post(client, site.key, first)).status_code == 201
+            body = receipt_body(consent_id=first["consent_id"])
+            proxy.armed = True
+            r = await post(client, site.key, body)
+            assert proxy.cut == 1  # the insert committed, and its answer was lost
+            assert r.status_code == 201, r.text
+            after = receipt_body(consent_id=first["consent_id"])
+            assert (await post(client, site.key, after)).status_code == 201
+        rows = await ConsentReceipt.filter(consent_id=first["consent_id"]).order_by("id")
+        assert [str(row.receipt_id) for row in rows] == [
+            first["receipt_id"], body["receipt_id"], after["receipt_id"]
+        ]
+        # Answered from the stored row, read back after the connection was lost.
+        assert r.json()["recorded_at"] == rows[1].recorded_at.isoformat().replace("+00:00", "Z")
+        assert rows[2].previous_receipt_id == rows[1].receipt_id
+        assert (await verify_receipts(site)).ok
+
+
+def _cluster() -> list[str] | None:
+    """The command that restarts the local PostgreSQL cluster, when this machine has one we
+    may restart (CI runs as root on a Debian-style install)."""
+    versions = Path("/etc/postgresql")
+    tool = shutil.which("pg_ctlcluster")
+    if tool is None or not versions.is_dir() or os.geteuid() != 0:
+        return None
+    found = sorted(versions.iterdir())
+    if len(found) != 1:
+        return None
+    return [tool, "--skip-systemctl-redirect", found[0].name, "main", "restart"]
+
+
+@pytest.mark.slow
+async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
+    postgres: None, database_url: str, client: httpx.AsyncClient
+) -> None:
+    restart = _cluster()
+    if restart is None:
+        pytest.skip("needs pg_ctlcluster and root to restart the local PostgreSQL")
+    site, _ = await published_site()
+    clients, each = 50, 20
+    bodies = [[receipt_body() for _ in range(each)] for _ in range(clients)]
+    for chain in bodies:  # each client one visitor changing their mind
+        for body in chain[1:]:
+            body["consent_id"] = chain[0]["consent_id"]
+    statuses: dict[int, int] = {}
+    acked = 0
+    restarted_at: float | None = None
+    first_201_after: float | None = None
+
+    async def visitor(chain: list[dict[str, object]]) -> None:
+        nonlocal acked, first_201_after
+        for body in chain:
+            while True:  # as the embed does: a receipt not acknowledged is sent again
+                try:
+                    r = await post(client, site.key, body)
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+                    continue
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                if r.status_code == 201:
+                    acked += 1
+                    if restarted_at is not None and first_201_after is None:
+                        first_201_after = time.monotonic() - restarted_at
+                    break
+                await asyncio.sleep(0.2)
+
+    async def restart_halfway() -> None:
+        nonlocal restarted_at
+        while acked < clients * each // 2:
+            await asyncio.sleep(0.01)
+        done = await asyncio.create_subprocess_exec(*restart)
+        assert await done.wait() == 0
+        restarted_at = time.monotonic()
+
+    async with asyncio.timeout(120):
+        await asyncio.gather(restart_halfway(), *(visitor(chain) for chain in bodies))
+    assert set(statuses) <= {201, 503}, statuses  # trouble is retryable, never a 500
+    assert statuses.get(503, 0) > 0  # the restart was felt
+    assert first_201_after is not None and first_201_after < 5, first_201_after
+    stored = await ConsentReceipt.filter(site_id=site.id).values_list("receipt_id", flat=True)
+    assert len(stored) == clients * each
+    assert {str(s) for s in stored} == {str(b["receipt_id"]) for c in bodies for b in c}
+    assert (await verify_receipts(site)).ok
