@@ -88,13 +88,16 @@ async def test_a_killed_writer_backend_is_replaced_without_a_failed_receipt(
 class _CuttingProxy:
     """A TCP proxy to PostgreSQL that, once armed, drops the connection on which an INSERT's
     answer comes back instead of passing the answer on: the insert has committed, the client
-    cannot know it. (The test database runs without TLS, so the answer can be seen.)"""
+    cannot know it. (The test database runs without TLS, so the answer can be seen.) Set
+    ``down`` and it drops every connection and takes none: the database is gone."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.armed = False
         self.cut = 0
         self.port = 0
+        self._down = False
+        self._open: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> _CuttingProxy:
@@ -108,8 +111,23 @@ class _CuttingProxy:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 2)
 
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self._down = value
+        if value:
+            for w in self._open:
+                w.close()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down:
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._open.update((writer, up_writer))
 
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, answers: bool) -> None:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -122,15 +140,25 @@ class _CuttingProxy:
                     await dst.drain()
             for w in (writer, up_writer):
                 w.close()
+                self._open.discard(w)
 
         await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
 
 
 @contextlib.asynccontextmanager
-async def _app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
-    app = create_app(settings.model_copy(update={"database_url": database_url}))
+async def _app(settings: Settings, database_url: str, **update: object) -> AsyncIterator[Starlette]:
+    app = create_app(settings.model_copy(update={"database_url": database_url, **update}))
     async with app.router.lifespan_context(app):
         yield app
+
+
+@contextlib.asynccontextmanager
+async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    # A 500 comes back as a response, to be counted, not raised into the test.
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 50000),
+                                    raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
 
 
 async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
@@ -141,8 +169,7 @@ async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
     async with proxy, _app(
         settings, database_url.replace(f":{port}/", f":{proxy.port}/", 1)
     ) as application:
-        transport = httpx.ASGITransport(app=application, client=("203.0.113.77", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with _client(application) as client:
             site, _ = await published_site()
             first = receipt_body()
             assert (await post(client, site.key, first)).status_code == 201
@@ -163,6 +190,51 @@ async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
         assert (await verify_receipts(site)).ok
 
 
+@contextlib.asynccontextmanager
+async def _proxied(settings: Settings, database_url: str) -> AsyncIterator[
+    tuple[_CuttingProxy, httpx.AsyncClient]
+]:
+    port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
+    proxy = _CuttingProxy(port)
+    async with proxy, _app(
+        settings, database_url.replace(f":{port}/", f":{proxy.port}/", 1), config_cache_seconds=60
+    ) as application, _client(application) as client:
+        yield proxy, client
+
+
+async def test_receipts_are_503_while_the_database_is_gone_and_201_once_it_is_back(
+    postgres: None, database_url: str, settings: Settings
+) -> None:
+    async with _proxied(settings, database_url) as (proxy, client):
+        site, _ = await published_site()
+        assert (await post(client, site.key, receipt_body())).status_code == 201
+        proxy.down = True
+        body = receipt_body()
+        r = await post(client, site.key, body)
+        assert r.status_code == 503 and r.json()["error"] == "write_failed"
+        proxy.down = False
+        started = time.monotonic()
+        r = await post(client, site.key, body)
+        assert r.status_code == 201, r.text
+        assert time.monotonic() - started < 2
+        assert await ConsentReceipt.filter(receipt_id=body["receipt_id"]).count() == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="services/configs.py (not this change's file): a config lookup while the database"
+    " is gone raises the driver's error, a 500; it should serve the config it has, or 503",
+)
+async def test_a_config_lookup_while_the_database_is_gone_is_never_a_500(
+    postgres: None, database_url: str, settings: Settings
+) -> None:
+    async with _proxied(settings, database_url) as (proxy, client):
+        site, _ = await published_site()
+        proxy.down = True
+        r = await client.get(f"/v1/sites/{site.key}/config")
+        assert r.status_code in (200, 503), r.text
+
+
 def _cluster() -> list[str] | None:
     """The command that restarts the local PostgreSQL cluster, when this machine has one we
     may restart (CI runs as root on a Debian-style install)."""
@@ -178,34 +250,44 @@ def _cluster() -> list[str] | None:
 
 @pytest.mark.slow
 async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
-    postgres: None, database_url: str, client: httpx.AsyncClient
+    postgres: None, database_url: str, settings: Settings
 ) -> None:
     restart = _cluster()
     if restart is None:
         pytest.skip("needs pg_ctlcluster and root to restart the local PostgreSQL")
-    site, _ = await published_site()
-    clients, each = 50, 20
+    # The configs stay cached: this is the writer's test (the config cache has its own).
+    async with _app(settings, database_url, config_cache_seconds=3600) as app, _client(
+        app
+    ) as client:
+        site, _ = await published_site()
+        await _restart_mid_load(client, site.key, restart)
+        stored = await ConsentReceipt.filter(site_id=site.id).count()
+        assert stored == _LOAD[0] * _LOAD[1]
+        assert (await verify_receipts(site)).ok
+
+
+_LOAD = (50, 20)  # clients, receipts each
+
+
+async def _restart_mid_load(client: httpx.AsyncClient, key: str, restart: list[str]) -> None:
+    clients, each = _LOAD
     bodies = [[receipt_body() for _ in range(each)] for _ in range(clients)]
     for chain in bodies:  # each client one visitor changing their mind
         for body in chain[1:]:
             body["consent_id"] = chain[0]["consent_id"]
     statuses: dict[int, int] = {}
-    acked = 0
+    acked: set[object] = set()
     restarted_at: float | None = None
     first_201_after: float | None = None
 
     async def visitor(chain: list[dict[str, object]]) -> None:
-        nonlocal acked, first_201_after
+        nonlocal first_201_after
         for body in chain:
             while True:  # as the embed does: a receipt not acknowledged is sent again
-                try:
-                    r = await post(client, site.key, body)
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.2)
-                    continue
+                r = await post(client, key, body)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
                 if r.status_code == 201:
-                    acked += 1
+                    acked.add(body["receipt_id"])
                     if restarted_at is not None and first_201_after is None:
                         first_201_after = time.monotonic() - restarted_at
                     break
@@ -213,7 +295,7 @@ async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
 
     async def restart_halfway() -> None:
         nonlocal restarted_at
-        while acked < clients * each // 2:
+        while len(acked) < clients * each // 2:
             await asyncio.sleep(0.01)
         done = await asyncio.create_subprocess_exec(*restart)
         assert await done.wait() == 0
@@ -222,9 +304,6 @@ async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
     async with asyncio.timeout(120):
         await asyncio.gather(restart_halfway(), *(visitor(chain) for chain in bodies))
     assert set(statuses) <= {201, 503}, statuses  # trouble is retryable, never a 500
-    assert statuses.get(503, 0) > 0  # the restart was felt
+    assert statuses.get(503, 0) > 0, statuses  # the restart was felt
     assert first_201_after is not None and first_201_after < 5, first_201_after
-    stored = await ConsentReceipt.filter(site_id=site.id).values_list("receipt_id", flat=True)
-    assert len(stored) == clients * each
-    assert {str(s) for s in stored} == {str(b["receipt_id"]) for c in bodies for b in c}
-    assert (await verify_receipts(site)).ok
+    assert len(acked) == clients * each
