@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
 from starlette.requests import Request
@@ -153,13 +154,36 @@ async def preflight(request: Request) -> Response:
     )
 
 
+def _require_utf8(request: Request) -> None:
+    """JSON is UTF-8 (RFC 8259): a body declared in another charset is not what it says."""
+    for param in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise errors.UnsupportedMediaType(f"send the receipt in UTF-8, not {charset!r}")
+
+
+def _receipt_json(body: bytes) -> object:
+    try:
+        return parse_json(body)
+    except errors.MalformedBody as malformed:
+        # orjson refuses an escaped lone surrogate ("\ud800"), which is valid JSON text: read
+        # it with the standard parser, so that ReceiptIn refuses the value with a 422 as it
+        # does a NUL and the other values the databases do not store alike.
+        try:
+            return json.loads(body.decode("utf-8"))
+        except ValueError:
+            raise malformed from None
+
+
 async def record_consent(request: Request) -> Response:
     settings = _settings(request)
     configs = _configs(request)
     latest = await configs.latest(request.path_params["site_key"])
     origin = _required_origin(request, latest)
     require_json_or_text(request)
-    body = parse_json(
+    _require_utf8(request)
+    body = _receipt_json(
         await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     )
     receipt = ReceiptIn.model_validate(body)

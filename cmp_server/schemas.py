@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 __all__ = [
     "BannerOptions",
@@ -19,20 +29,45 @@ __all__ = [
 ]
 
 Method = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
-PurposeKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+# What the two databases do not store alike: PostgreSQL refuses a NUL in text and in JSON (and
+# so a whole batch of receipts), SQLite keeps it; a lone surrogate is no UTF-8 at all. The
+# other C0 controls have no business in a URL, a key or a language tag either.
+_UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    if (found := _UNSTORABLE.search(value)) is not None:
+        raise ValueError(
+            f"must not contain control characters or lone surrogates (found U+{ord(found[0]):04X})"
+        )
+    return value
+
+
+def _not_nil(value: UUID) -> UUID:
+    if value.int == 0:
+        raise ValueError("must not be the nil UUID: generate a random one")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+PurposeKey = Annotated[Text, StringConstraints(min_length=1, max_length=40)]
+RandomId = Annotated[UUID, AfterValidator(_not_nil)]
 
 
 class ReceiptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    receipt_id: UUID
-    consent_id: UUID
-    config_version: int = Field(ge=1, le=2**31 - 1)
+    receipt_id: RandomId
+    consent_id: RandomId
+    # Strict: ``true`` or ``"1"`` is not a version (pydantic would read both as 1).
+    config_version: Annotated[int, Strict()] = Field(ge=1, le=2**31 - 1)
     choices: dict[PurposeKey, StrictBool] = Field(min_length=1, max_length=64)
     method: Method
     layer: Literal["first", "second"]
-    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    page_url: str = Field(min_length=1, max_length=2048)
+    # At most the column's 8 characters (PostgreSQL refuses more, SQLite would keep them).
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", max_length=8)
+    page_url: Text = Field(min_length=1, max_length=2048)
 
     @field_validator("page_url")
     @classmethod

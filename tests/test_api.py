@@ -200,6 +200,12 @@ async def test_same_receipt_twice_is_one_row(client: httpx.AsyncClient) -> None:
         ({"page_url": "javascript:alert(1)"}, 422, "validation_error"),
         ({"choices": {"necessary": "yes"}}, 422, "validation_error"),
         ({"extra": 1}, 422, "validation_error"),
+        # Strict: what is not a version or a random id is not read as one.
+        ({"config_version": True}, 422, "validation_error"),
+        ({"config_version": "1"}, 422, "validation_error"),
+        ({"config_version": 1.0}, 422, "validation_error"),
+        ({"receipt_id": "00000000-0000-0000-0000-000000000000"}, 422, "validation_error"),
+        ({"consent_id": "00000000-0000-0000-0000-000000000000"}, 422, "validation_error"),
     ],
 )
 async def test_bad_receipts_get_clear_errors(
@@ -225,6 +231,53 @@ async def test_transport_level_mistakes(client: httpx.AsyncClient) -> None:
     assert r.status_code == 413
     r = await post(client, "unknown", receipt_body())
     assert r.status_code == 404
+
+
+_NUL_KEY = {"necessary": True, "preferences": False, "statistics": True, "marketing\u0000": False}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"page_url": "https://www.shop.example/\u0000"},
+        {"page_url": "https://www.shop.example/a\u001fb"},
+        {"page_url": "https://www.shop.example/a\tb"},
+        {"page_url": "https://www.shop.example/" + "a" * 2048},
+        {"page_url": "https://www.shop.example/LONE"},  # a lone surrogate, sent escaped
+        {"choices": _NUL_KEY},
+        {"language": "sv-abcdefgh"},  # longer than the column's 8 characters
+    ],
+)
+async def test_values_the_databases_do_not_store_alike_are_refused_at_the_edge(
+    client: httpx.AsyncClient, overrides: dict[str, object]
+) -> None:
+    # PostgreSQL refuses a NUL (and failed the batch of every receipt beside it), SQLite
+    # keeps it: neither may see one.
+    site, _ = await published_site()
+    body = orjson.dumps(receipt_body(**overrides)).replace(b"LONE", b"\\ud800")
+    r = await post(client, site.key, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation_error"
+    assert await ConsentReceipt.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain;charset=UTF-8", 201),
+        ('application/json; charset="utf-8"', 201),
+        ("application/json", 201),
+        ("text/plain;charset=ISO-8859-1", 415),
+        ("application/json; charset=utf-16", 415),
+    ],
+)
+async def test_a_receipt_is_utf8(client: httpx.AsyncClient, content_type: str, status: int) -> None:
+    site, _ = await published_site()
+    headers = {"Origin": ORIGIN, "Content-Type": content_type}
+    r = await post(client, site.key, receipt_body(), headers)
+    assert r.status_code == status, r.text
+    if status == 415:
+        assert r.json()["error"] == "unsupported_media_type"
 
 
 @pytest.mark.parametrize(
