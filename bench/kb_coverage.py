@@ -78,7 +78,7 @@ def judge(kb: KnowledgeBase, row: Row) -> Verdict:
         return Verdict(row, "vendor")
     if found.category == row.category:
         return Verdict(row, "same")
-    return Verdict(row, "noted" if getattr(found, "category_note", "") else "category")
+    return Verdict(row, "noted" if found.category_note else "category")
 
 
 def share(verdicts: list[Verdict]) -> str:

@@ -45,7 +45,9 @@ _VENDOR_KEYS = {
     "key", "name", "country", "privacy_policy_url", "transfers_outside_eea", "transfer_basis",
     "category", "hosts", "aliases", "description", "cookie", "storage",
 }  # fmt: skip
-_COOKIE_KEYS = {"name", "prefix", "category", "duration", "party", "domains", "description"}
+_COOKIE_KEYS = {
+    "name", "prefix", "category", "category_note", "duration", "party", "domains", "description",
+}  # fmt: skip
 _STORAGE_KEYS = _COOKIE_KEYS | {"kind"}
 _STORAGE_KINDS: dict[str, RuleKind] = {
     "localStorage": "storage",
@@ -177,6 +179,7 @@ def _rule(entry: Mapping[str, Any], vendor: Vendor, group: str, source: str, whe
         party=cast(Party | None, party),
         duration_text=duration,
         translations=_translations(entry, where),
+        category_note=_optional_text(entry, "category_note", where) or "",
     )
     return Rule(kind=kind, domains=domains, result=result)
 

@@ -92,6 +92,9 @@ class Match:
     party: Party | None = None
     duration_text: str = ""
     translations: Translations = ()
+    # Why our category differs from the Open Cookie Database's for this name (ours wins only
+    # with a reason); empty when they agree or the OCD does not list it.
+    category_note: str = ""
 
     def describe(self, language: str = "en") -> str:
         return _pick(self.description, self.translations, language)

@@ -13,6 +13,11 @@ is ours. Sites:
   fallback can answer it); after accepting, Hotjar writes a cookie 1.2 s late.
 * ``www.bistro.test``: a German banner inside an iframe (the fallback again).
 * ``www.fjord.test``: a Norwegian banner with "reject" only behind its settings layer.
+* ``www.butik.se``: a real public suffix. Its analytics tag tries ``.se`` before ``.butik.se``
+  (refused by the browser), its own server and scripts set cookies and storage nobody else
+  knows (the site's, for review), an F5 load balancer sets its affinity cookie, a hosted
+  banner (CookieHub) sets its own cookie, and an ad pixel sends a cross-site ``Set-Cookie``
+  without ``SameSite=None`` (refused).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ def install_vendors(web: FakeWeb) -> None:
         )),
     )
     web.add("consent.cmp.test", "/v1/sites/demo/cmp.js", Route(_vendor("cmp.js"), JS))
+    web.add("cdn.cookiehub.eu", "/c2/abc123.js", Route(_vendor("cookiehub.js"), JS))
 
 
 def _page(title: str, head: str = "", body: str = "") -> str:
@@ -268,6 +274,35 @@ def install_fjord(web: FakeWeb) -> None:
     web.add("www.fjord.test", "/", Route(_page("Fjord", "", "<p>Turer</p>" + _TWO_LAYER_BANNER)))
 
 
+_BUTIK_APP = """
+localStorage.setItem("butik_cart", "[]");
+document.cookie = "butik_valuta=SEK; path=/; max-age=2592000";
+"""
+
+
+def install_butik(web: FakeWeb) -> None:
+    host = "www.butik.se"
+    head = (
+        "<script src='https://cdn.cookiehub.eu:__PORT__/c2/abc123.js'></script>"
+        "<script async src='https://www.googletagmanager.com:__PORT__/gtag/js?id=G-ABC123'>"
+        "</script><script src='/js/app.js'></script>"
+    )
+    # A pixel whose cookie lacks SameSite=None: Chromium refuses it in a cross-site response.
+    pixel = "<img src='https://px.adnet.test:__PORT__/px.gif' width=1 height=1 alt=''>"
+    server = (
+        ("Set-Cookie", "butik_sess=9f2c1e; Path=/; HttpOnly; Secure; SameSite=Lax"),
+        ("Set-Cookie", "BIGipServer~butik~pool_web=rd5o00000000000000000000ffffc0a80a0b; "
+                       "path=/; Httponly; Secure"),
+    )
+    nav = "<a href='/'>Hem</a> <a href='/kassa'>Kassa</a>"
+    web.add(host, "/", Route(_page("Butik", head, nav + pixel), headers=server))
+    web.add(host, "/kassa", Route(_page("Kassa", head, nav), headers=server[1:]))
+    web.add(host, "/js/app.js", Route(_BUTIK_APP, JS))
+    web.add("px.adnet.test", "/px.gif", Route(GIF, "image/gif", headers=(
+        ("Set-Cookie", "adn_uid=77; Path=/; Max-Age=31536000; Secure"),
+    )))
+
+
 def install_all(web: FakeWeb) -> None:
     install_vendors(web)
     install_shop(web)
@@ -276,3 +311,4 @@ def install_all(web: FakeWeb) -> None:
     install_bistro(web)
     install_hostile(web)
     install_fjord(web)
+    install_butik(web)

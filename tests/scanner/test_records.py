@@ -26,7 +26,8 @@ def test_deletion_is_not_a_cookie_being_set() -> None:
 
 def test_foreign_domain_attribute_is_refused_like_the_browser_does() -> None:
     parsed = parse_cookie_line("x=1; domain=other.test", request_host="www.shop.test")
-    assert parsed is not None and parsed.refused == "domain .other.test does not cover www.shop.test"
+    assert parsed is not None
+    assert parsed.refused == "domain .other.test does not cover www.shop.test"
 
 
 @pytest.mark.parametrize(
