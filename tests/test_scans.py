@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 import pytest
 from starlette.applications import Starlette
@@ -14,10 +15,10 @@ from starlette.applications import Starlette
 from cmp_server.errors import InvalidRequest
 from cmp_server.models import InventoryItem, Scan, ScanJob, Vendor
 from cmp_server.services import scans
-from cmp_server.services.scan_results import store_scan
+from cmp_server.services.scan_results import latest_scan_summary, scan_summary, store_scan
 from cmp_server.settings import Settings
 from cmp_server.worker import ScanWorker
-from scanner import ReportItem, ScanReport, Violation
+from scanner import PossibleViolation, ReportItem, ScanReport, Violation
 from scanner.kb import KnowledgeBase
 
 from .factories import published_site
@@ -48,7 +49,11 @@ def item(
     return ReportItem.model_validate(fields)
 
 
-def report(*items: ReportItem, violations: tuple[Violation, ...] = ()) -> ScanReport:
+def report(
+    *items: ReportItem,
+    violations: tuple[Violation, ...] = (),
+    review: tuple[PossibleViolation, ...] = (),
+) -> ScanReport:
     now = datetime.now(UTC)
     return ScanReport(
         start_url="https://shop.example/",
@@ -58,7 +63,17 @@ def report(*items: ReportItem, violations: tuple[Violation, ...] = ()) -> ScanRe
         items=items,
         requests=(),
         violations=violations,
+        review=review,
     )
+
+
+F = TypeVar("F", Violation, PossibleViolation)
+
+
+def finding(cls: type[F], name: str, category: str, pass_: str = "none") -> F:
+    return cls.model_validate({"pass": pass_, "kind": "cookie", "name": name,
+                               "domain": "shop.example", "vendor": None, "category": category,
+                               "reason": "seen before consent"})
 
 
 async def test_private_targets_are_refused_unless_allowed(app: Starlette) -> None:
@@ -135,6 +150,60 @@ async def test_store_scan_updates_inventory_and_keeps_a_diff(app: Starlette) -> 
     vendor = await Vendor.get(site=site, key="hotjar")
     assert vendor.name and vendor.name != "hotjar"  # filled in from the knowledge base
     assert await Scan.filter(site=site).count() == 2
+
+
+async def test_violations_and_possible_violations_stay_apart(app: Starlette) -> None:
+    site, _ = await published_site()
+    ga = finding(Violation, "_ga", "statistics")
+    mystery = finding(PossibleViolation, "mystery", "unclassified")
+    first = await store_scan(site, report(
+        item("_ga"), item("mystery", "unclassified", None),
+        violations=(ga,), review=(mystery,),
+    ))
+    assert (first.summary["violations"], first.summary["review"]) == (1, 1)
+    summary = scan_summary(first)
+    assert [v.name for v in summary.violations] == ["_ga"]
+    assert [v.name for v in summary.review] == ["mystery"]
+    assert summary.finding("cookie", "_ga", "shop.example") == "violation"
+    assert summary.finding("cookie", "mystery", "shop.example") == "review"
+    assert summary.finding("cookie", "other", "shop.example") is None
+
+    again = finding(PossibleViolation, "mystery", "unclassified", "reject")
+    second = await store_scan(site, report(
+        item("_ga"), item("mystery", "unclassified", None), review=(again,),
+    ))
+    assert second.diff["violations_removed"] == ["none:cookie:_ga@shop.example"]
+    assert second.diff["review_added"] == ["reject:cookie:mystery@shop.example"]
+    assert second.diff["review_removed"] == ["none:cookie:mystery@shop.example"]
+    latest = await latest_scan_summary(site)
+    assert latest is not None and latest.scan_id == second.id and latest.violations == ()
+
+
+async def test_a_report_stored_before_review_reads_its_unclassified_as_review(
+    app: Starlette,
+) -> None:
+    site, _ = await published_site()
+    old = report(item("_ga"), item("mystery", "unclassified", None), violations=(
+        finding(Violation, "_ga", "statistics"),
+        finding(Violation, "mystery", "unclassified"),
+    ))
+    scan = await store_scan(site, old)
+    summary = scan_summary(scan)
+    assert ([v.name for v in summary.violations], [v.name for v in summary.review]) == (
+        ["_ga"], ["mystery"])
+    assert (summary.counts["violations"], summary.counts["review"]) == (1, 1)
+
+
+async def test_the_sites_own_items_get_the_site_as_vendor(app: Starlette) -> None:
+    site, _ = await published_site()
+    own = item("shop_sess", "unclassified", "shop.example", attributed_by="first-party",
+               vendor_name="shop.example")
+    await store_scan(site, report(own))
+    row = await InventoryItem.get(site=site, name="shop_sess").prefetch_related("vendor", "purpose")
+    assert row.purpose is None and row.review_status == "unreviewed"
+    assert row.vendor is not None
+    assert (row.vendor.key, row.vendor.name, row.vendor.transfers_outside_eea) == (
+        "shop.example", site.name, False)
 
 
 class _Fixture(BaseHTTPRequestHandler):

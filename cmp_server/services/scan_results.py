@@ -2,32 +2,54 @@
 
 New items are added as unreviewed with the scanner's suggested vendor and purpose; items seen
 again get ``last_seen``; items no longer seen are flagged with ``missing_since``.
+
+Violations (a known non-necessary purpose seen before consent or after reject) and possible
+violations (``review``: unclassified items seen then) stay apart in the stored report, its
+summary and its diff; :func:`scan_summary` hands both to the admin and the CLI, with each
+inventory key's finding, so a list can show "violation" and "classify it" side by side.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 import orjson
 from tortoise.transactions import in_transaction
 
-from scanner import ReportItem, ScanReport
+from scanner import PossibleViolation, ReportItem, ScanReport, Violation
 from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
 
-__all__ = ["diff_reports", "store_scan"]
+__all__ = [
+    "ScanSummary",
+    "diff_reports",
+    "item_key",
+    "latest_scan_summary",
+    "scan_summary",
+    "store_scan",
+]
+
+Finding = Literal["violation", "review"]
 
 _PURPOSES = ("necessary", "preferences", "statistics", "marketing")
 
 
 def _item_key(item: dict[str, Any]) -> str:
-    return f"{item['kind']}:{item['name']}@{item['domain']}"
+    return item_key(item["kind"], item["name"], item["domain"])
 
 
 def _violation_key(v: dict[str, Any]) -> str:
     return f"{v['pass']}:{v['kind']}:{v['name']}@{v['domain']}"
+
+
+def item_key(kind: str, name: str, domain: str) -> str:
+    """The key an inventory row and a finding share: ``cookie:_ga@.shop.example``."""
+    return f"{kind}:{name}@{domain}"
 
 
 def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +63,7 @@ def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> di
         ("items", _item_key),
         ("requests", lambda r: r["host"]),
         ("violations", _violation_key),
+        ("review", _violation_key),
     ):
         before, after = keys(previous, field, key), keys(current, field, key)
         diff[f"{field}_added"] = sorted(set(after) - set(before))
@@ -58,14 +81,72 @@ def _summary(report: ScanReport) -> dict[str, Any]:
         "items": len(report.items),
         "trackers": len(report.requests),
         "violations": len(report.violations),
+        "review": len(report.review),  # possible violations: unclassified, seen before consent
+        "refused_writes": len(report.refused_writes),
         "categories": categories,
     }
 
 
-async def _vendor_row(site: Site, key: str, kb: KnowledgeBase, cache: dict[str, Vendor]) -> Vendor:
+@dataclass(frozen=True, slots=True)
+class ScanSummary:
+    """One stored scan, its findings kept apart: ``violations`` are known to be non-necessary,
+    ``review`` are unclassified items seen in the ``none`` or ``reject`` pass."""
+
+    scan_id: int
+    finished_at: datetime
+    counts: Mapping[str, Any]
+    violations: tuple[Violation, ...]
+    review: tuple[PossibleViolation, ...]
+    # item_key(kind, name, domain) -> "violation" or "review"; a violation wins for an item
+    # that is both (a request host never is)
+    findings: Mapping[str, Finding]
+
+    def finding(self, kind: str, name: str, domain: str) -> Finding | None:
+        return self.findings.get(item_key(kind, name, domain))
+
+
+def scan_summary(scan: Scan) -> ScanSummary:
+    """Read a stored scan's findings (reports stored before ``review`` existed read as if
+    their unclassified violations were possible ones, which is what they were)."""
+    report = ScanReport.model_validate_json(scan.report)
+    violations = tuple(v for v in report.violations if v.category != "unclassified")
+    review = report.review or tuple(
+        PossibleViolation.model_validate(v.model_dump())
+        for v in report.violations
+        if v.category == "unclassified"
+    )
+    findings: dict[str, Finding] = {}
+    for possible in review:
+        findings[item_key(possible.kind, possible.name, possible.domain)] = "review"
+    for violation in violations:
+        findings[item_key(violation.kind, violation.name, violation.domain)] = "violation"
+    counts = dict(scan.summary)
+    counts["violations"], counts["review"] = len(violations), len(review)
+    return ScanSummary(scan.id, scan.finished_at, counts, violations, review, findings)
+
+
+async def latest_scan_summary(site: Site) -> ScanSummary | None:
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    return scan_summary(scan) if scan is not None else None
+
+
+async def _vendor_row(
+    site: Site, item: ReportItem, kb: KnowledgeBase, cache: dict[str, Vendor]
+) -> Vendor:
+    key = item.vendor or ""
     if key in cache:
         return cache[key]
     row = await Vendor.get_or_none(site=site, key=key)
+    if row is None and item.attributed_by == "first-party":
+        # The site itself (the scanner keys it by its registrable domain): named as the site,
+        # and nothing leaves the site's own hands.
+        row = await Vendor.create(
+            site=site,
+            key=key,
+            name=site.name,
+            transfers_outside_eea=False,
+            description={"en": f"{site.name} itself: set by its own server or scripts."},
+        )
     if row is None:
         facts = kb.vendor(key)
         row = await Vendor.create(
@@ -109,7 +190,7 @@ async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -
                 match.first_seen = now
             await match.save(update_fields=["last_seen", "missing_since", "first_seen"])
             continue
-        vendor = await _vendor_row(site, item.vendor, kb, vendors) if item.vendor else None
+        vendor = await _vendor_row(site, item, kb, vendors) if item.vendor else None
         row = await InventoryItem.create(
             site=site,
             name=item.name,
