@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -20,13 +21,14 @@ from typing import Any, TypeVar
 import orjson
 
 from .._utils import sha256_hex
-from ..errors import CmpError, NothingPublished, SiteNotFound, VersionNotFound
+from ..errors import CmpError, NothingPublished, SiteNotFound, Unavailable, VersionNotFound
 from ..models import ConfigVersion, Site
 from .declaration import declaration_of
 
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
 
 CONFIG_PLACEHOLDER = b'"__CMP_CONFIG__"'
+log = logging.getLogger(__name__)
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
 # What a site key can look like (``secrets.token_urlsafe``); anything else is not looked up.
@@ -185,7 +187,17 @@ class ConfigCache:
             loading = asyncio.ensure_future(self._load(site_key))
             self._loading[site_key] = loading
             loading.add_done_callback(lambda _: self._loading.pop(site_key, None))
-        return await asyncio.shield(loading)
+        try:
+            return await asyncio.shield(loading)
+        except CmpError:
+            raise
+        except Exception as exc:  # the driver's own: the database is gone or restarting
+            # Stale if error: the version we have is still a version the site published,
+            # and a banner that shows beats one that fails while the database comes back.
+            if hit is not None and isinstance(hit[1], Published):
+                log.warning("serving site %s's cached config: %s", site_key, exc)
+                return hit[1]
+            raise Unavailable("the configuration cannot be read right now") from exc
 
     async def _load(self, site_key: str) -> Published:
         now = time.monotonic()
@@ -225,10 +237,13 @@ class ConfigCache:
         published = self._versions.get(key)
         if published is not None and published.site.domains == latest.site.domains:
             return published
-        version = await ConfigVersion.get_or_none(site_id=latest.site.id, number=number)
-        if version is None:
+        try:
+            version = await ConfigVersion.get_or_none(site_id=latest.site.id, number=number)
+            site = await Site.get(id=latest.site.id) if version is not None else None
+        except Exception as exc:  # the driver's own, as in ``latest``
+            raise Unavailable("the configuration cannot be read right now") from exc
+        if version is None or site is None:
             raise VersionNotFound(f"site {site_key!r} has no config version {number}")
-        site = await Site.get(id=latest.site.id)
         published = _published(site, version)
         _put(self._versions, key, published, self._max_versions)
         return published
