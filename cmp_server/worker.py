@@ -2,6 +2,10 @@
 
 Runs as ``cmp-server worker`` (any number, on any host, with PostgreSQL) and inside
 ``cmp-server serve`` for the SQLite default.
+
+A database blip (a restart, a killed connection) costs a scan nothing: a heartbeat that fails
+is sent again at the next beat, and the end of a job is recorded again until it is, so that a
+scan that ran is not claimed and run again as stale.
 """
 
 from __future__ import annotations
@@ -84,17 +88,41 @@ class ScanWorker:
         if job is None:
             return False
         site = await Site.get(id=job.site_id)
+        error = None
         try:
             report = await self._scan(job)
             await store_scan(site, report, job=job, kb=KnowledgeBase.load(kb_files(self.settings)))
         except (ScanError, ValueError) as exc:
-            await scans.finish_job(job, error=str(exc))
+            error = str(exc)
         except Exception as exc:
             log.exception("scan job %s failed", job.id)
-            await scans.finish_job(job, error=f"internal error: {type(exc).__name__}")
-        else:
-            await scans.finish_job(job)
+            error = f"internal error: {type(exc).__name__}"
+        await self._finish(job, error)
         return True
+
+    async def _finish(self, job: ScanJob, error: str | None) -> None:
+        # Until half the time after which the job would be claimed again as stale.
+        deadline = time.monotonic() + scans.STALE_AFTER.total_seconds() / 2
+        pause = min(1.0, self.poll)
+        while True:
+            try:
+                await scans.finish_job(job, error=error)
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording the end of scan job %s failed (%s); trying again",
+                            job.id, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
+
+    async def _beat(self, job: ScanJob, latest: dict[str, Any]) -> None:
+        while True:
+            try:
+                await scans.heartbeat(job, dict(latest))
+            except Exception as exc:  # the next beat tries again: one lost beat is no stale job
+                log.warning("heartbeat of scan job %s failed: %s", job.id, exc)
+            await asyncio.sleep(self.heartbeat_every)
 
     async def _scan(self, job: ScanJob) -> Any:
         options = dict(job.options)
@@ -116,12 +144,7 @@ class ScanWorker:
         def on_progress(event: ScanProgress) -> None:
             latest.update(event.model_dump(mode="json", exclude_none=True))
 
-        async def beat() -> None:
-            while True:
-                await scans.heartbeat(job, dict(latest))
-                await asyncio.sleep(self.heartbeat_every)
-
-        beating = asyncio.create_task(beat())
+        beating = asyncio.create_task(self._beat(job, latest))
         try:
             return await scan_site(scan_options, on_progress)
         finally:
