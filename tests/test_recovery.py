@@ -256,7 +256,7 @@ def _cluster() -> list[str] | None:
 
 @pytest.mark.slow
 async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
-    postgres: None, database_url: str, settings: Settings
+    postgres: None, database_url: str, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     restart = _cluster()
     if restart is None:
@@ -267,6 +267,8 @@ async def test_receipts_are_recorded_again_after_postgresql_restarts_mid_load(
     ) as client:
         site, _ = await published_site()
         await _restart_mid_load(client, site.key, restart)
+        # The writer felt the restart (its connection was lost) and recovered by itself.
+        assert any("trying again on a new connection" in r.message for r in caplog.records)
         stored = await ConsentReceipt.filter(site_id=site.id).count()
         assert stored == _LOAD[0] * _LOAD[1]
         assert (await verify_receipts(site)).ok
@@ -282,34 +284,35 @@ async def _restart_mid_load(client: httpx.AsyncClient, key: str, restart: list[s
         for body in chain[1:]:
             body["consent_id"] = chain[0]["consent_id"]
     statuses: dict[int, int] = {}
+    answers: list[tuple[float, int]] = []
     acked: set[object] = set()
-    restarted_at: float | None = None
-    first_201_after: float | None = None
+    restart_done = 0.0
 
     async def visitor(chain: list[dict[str, object]]) -> None:
-        nonlocal first_201_after
         for body in chain:
             while True:  # as the embed does: a receipt not acknowledged is sent again
                 r = await post(client, key, body)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                answers.append((time.monotonic(), r.status_code))
                 if r.status_code == 201:
                     acked.add(body["receipt_id"])
-                    if restarted_at is not None and first_201_after is None:
-                        first_201_after = time.monotonic() - restarted_at
                     break
                 await asyncio.sleep(0.2)
 
     async def restart_halfway() -> None:
-        nonlocal restarted_at
+        nonlocal restart_done
         while len(acked) < clients * each // 2:
             await asyncio.sleep(0.01)
         done = await asyncio.create_subprocess_exec(*restart)
-        assert await done.wait() == 0
-        restarted_at = time.monotonic()
+        assert await done.wait() == 0  # returns once PostgreSQL takes connections again
+        restart_done = time.monotonic()
 
     async with asyncio.timeout(120):
         await asyncio.gather(restart_halfway(), *(visitor(chain) for chain in bodies))
+    oks = [t for t, status in answers if status == 201]
+    stall = max(b - a for a, b in zip(oks, oks[1:], strict=False))
+    print(f"restart mid-load: statuses {statuses}, longest time without a 201 {stall:.2f} s,"
+          f" last 201 {oks[-1] - restart_done:+.2f} s after pg_ctlcluster returned")
     assert set(statuses) <= {201, 503}, statuses  # trouble is retryable, never a 500
-    assert statuses.get(503, 0) > 0, statuses  # the restart was felt
-    assert first_201_after is not None and first_201_after < 5, first_201_after
+    assert stall < 5  # receipts were recorded again within seconds
     assert len(acked) == clients * each
