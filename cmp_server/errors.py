@@ -19,7 +19,8 @@ CmpError
 │       └── DomainClaimed      (domain_claimed)
 ├── NothingPublished           (nothing_published)
 └── Unavailable                (unavailable)       -- retryable
-    └── WriteFailed            (write_failed)
+    ├── WriteFailed            (write_failed)
+    └── ChainContention        (chain_contention)  -- other writers kept moving the chains
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "BodyTimeout",
     "BodyTooLarge",
+    "ChainContention",
     "CmpError",
     "Conflict",
     "ConsentNotFound",
@@ -133,3 +135,12 @@ class Unavailable(CmpError):
 
 class WriteFailed(Unavailable):
     code = "write_failed"
+
+
+class ChainContention(Unavailable):
+    """Other writers kept adding to these visitors' chains: the batch gives way, retryable."""
+
+    code = "chain_contention"
+
+    def __init__(self, detail: str = "other writers kept adding to these visitors' chains"):
+        super().__init__(detail)

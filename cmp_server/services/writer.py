@@ -37,7 +37,14 @@ from datetime import datetime
 from uuid import UUID
 
 from .._utils import utcnow
-from ..errors import CmpError, ReceiptConflict, ReceiptRefused, Unavailable, WriteFailed
+from ..errors import (
+    ChainContention,
+    CmpError,
+    ReceiptConflict,
+    ReceiptRefused,
+    Unavailable,
+    WriteFailed,
+)
 from .receipt_store import SENT, KnownReceipt, NewReceipt, ReceiptStore, RowsRefused, open_store
 from .receipts import ReceiptDraft, record_hash
 
@@ -236,10 +243,6 @@ async def _stored(
         existing[stored.receipt_id] = stored
         last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
     return existing, last
-
-
-class ChainContention(Exception):
-    """Other writers kept adding to these visitors' chains: the batch fails, retryable."""
 
 
 def _plan(
