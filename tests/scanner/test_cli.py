@@ -38,3 +38,17 @@ def test_report_file_and_summary(web: FakeWeb, tmp_path) -> None:  # type: ignor
 def test_bad_passes_are_refused() -> None:
     result = CliRunner().invoke(cli, ["scan", "https://x.test/", "--passes", "none,maybe"])
     assert result.exit_code == 2 and "maybe" in result.output
+
+
+def test_summary_shows_violations_and_possible_violations_apart(web: FakeWeb) -> None:
+    args = [web.url("www.butik.se"), "--max-pages", "2", "--passes", "none", "--settle", "0",
+            "--ignore-https-errors", "--no-sitemap", "--browser-arg", web.browser_args[0]]
+    result = CliRunner().invoke(scan, args)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    violations = out.index("Violations (")
+    review = out.index("Possible violations: unclassified, classify them (")
+    assert violations < out.index("_ga ", violations) < review  # _ga is a violation
+    assert out.index("butik_sess", review) > review  # the site's session cookie: for review
+    assert "butik_sess" not in out[violations:review]
+    assert "cookie writes refused by the browser" in out and "_ga (.se)" in out
