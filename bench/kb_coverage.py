@@ -10,7 +10,9 @@ the same vendor (OCD's "Platform" equals our vendor's key, name or an alias, ign
 punctuation) and the same category. Rows where we name the same vendor but another category
 are counted apart, and so are those of them whose rule carries a ``category_note``: the
 reason ours differs on purpose (OCD files Hotjar's recording cookies as Functional, say).
-The figure is printed overall and for the platforms with the most rows.
+The figure is printed overall and for the platforms with the most rows, twice: by name alone,
+and as a scan attributes a third-party cookie (by name, else by the vendor host it lives on:
+``lidc`` on ``.linkedin.com`` is LinkedIn's whatever its name).
 """
 
 from __future__ import annotations
@@ -69,16 +71,19 @@ def lookup(kb: KnowledgeBase, row: Row) -> Match | None:
     return kb.match_cookie(row.name, where) or kb.match_storage("localStorage", row.name, where)
 
 
-def judge(kb: KnowledgeBase, row: Row) -> Verdict:
+def judge(kb: KnowledgeBase, row: Row, by_host: bool = False) -> Verdict:
     found = lookup(kb, row)
-    if found is None or found.vendor is None:
+    if found is not None and found.vendor is not None:
+        vendor, category, note = found.vendor, found.category, found.category_note
+    elif by_host and row.domain and (host_vendor := kb.match_host(row.domain)) is not None:
+        vendor, category, note = host_vendor, host_vendor.category, ""
+    else:
         return Verdict(row, "unknown")
-    vendor = found.vendor
     if label(row.platform) not in {label(x) for x in (vendor.key, vendor.name, *vendor.aliases)}:
         return Verdict(row, "vendor")
-    if found.category == row.category:
+    if category == row.category:
         return Verdict(row, "same")
-    return Verdict(row, "noted" if found.category_note else "category")
+    return Verdict(row, "noted" if note else "category")
 
 
 def share(verdicts: list[Verdict]) -> str:
@@ -96,14 +101,21 @@ def main() -> None:
     parser.add_argument("--missing", type=int, default=0, help="list this many uncovered rows")
     args = parser.parse_args()
     kb = KnowledgeBase.builtin()
-    verdicts = [judge(kb, row) for row in read_rows(args.csv)]
+    rows = read_rows(args.csv)
+    verdicts = [judge(kb, row) for row in rows]
+    hosted = [judge(kb, row, by_host=True) for row in rows]
     by_platform: dict[str, list[Verdict]] = defaultdict(list)
     for verdict in verdicts:
         by_platform[verdict.row.platform].append(verdict)
     top = sorted(by_platform, key=lambda p: (-len(by_platform[p]), p))[: args.top]
+    in_top = {p for p in top}
     print(f"knowledge base: {kb!r}")
-    print(f"all {len(verdicts)} rows:        {share(verdicts)}")
-    print(f"top {len(top)} platforms:   {share([v for p in top for v in by_platform[p]])}")
+    print("by name:")
+    print(f"  all {len(verdicts)} rows:      {share(verdicts)}")
+    print(f"  top {len(top)} platforms: {share([v for v in verdicts if v.row.platform in in_top])}")
+    print("by name, else by the vendor host the cookie lives on:")
+    print(f"  all {len(hosted)} rows:      {share(hosted)}")
+    print(f"  top {len(top)} platforms: {share([v for v in hosted if v.row.platform in in_top])}")
     print(f"\n{'platform':<28} {'rows':>4} {'same':>5} {'noted':>5} {'other':>5}")
     for platform in top:
         group = by_platform[platform]
