@@ -32,7 +32,7 @@ from ._records import (
     initiator_from_stack,
     parse_cookie_line,
 )
-from ._site import host_of, normalize_url
+from ._site import host_of, is_public_suffix, normalize_url
 
 __all__ = ["SINK_BINDING", "PageRecorder", "hooks_script", "settle", "snapshot_cookies", "visit"]
 
@@ -160,6 +160,13 @@ class PageRecorder:
             self.writes.append(parsed.write("script", initiator, self.url, refused))
         elif kind == "cookieStore":
             domain = payload.get("domain")
+            target = str(domain).lstrip(".").lower() if domain else host
+            refused = None
+            # cookieStore.set rejects these as document.cookie does; the hook sees the call.
+            if target != host and not host.endswith("." + target):
+                refused = f"domain .{target} does not cover {host}"
+            elif target != host and is_public_suffix(target):
+                refused = f"domain .{target} is a public suffix"
             expires = payload.get("expires")
             days = None
             if isinstance(expires, int | float):
@@ -167,7 +174,7 @@ class PageRecorder:
             self.writes.append(
                 CookieWrite(
                     name=str(payload.get("name", "")),
-                    host=str(domain).lstrip(".").lower() if domain else host,
+                    host=target,
                     domain_cookie=bool(domain),
                     path=str(payload["path"]) if payload.get("path") else None,
                     via="script",
@@ -175,7 +182,7 @@ class PageRecorder:
                     page_url=self.url,
                     expires_days=days,
                     deleted=days == 0,
-                    refused=None,
+                    refused=refused,
                     http_only=False,
                     secure=True,
                     same_site="Strict",

@@ -277,6 +277,8 @@ def install_fjord(web: FakeWeb) -> None:
 _BUTIK_APP = """
 localStorage.setItem("butik_cart", "[]");
 document.cookie = "butik_valuta=SEK; path=/; max-age=2592000";
+// The Cookie Store API refuses a public suffix too (the promise rejects).
+cookieStore.set({ name: "butik_cs", value: "1", domain: "se" }).catch(function () {});
 """
 
 

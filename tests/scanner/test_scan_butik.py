@@ -29,10 +29,12 @@ def test_writes_to_a_public_suffix_are_refused_not_reported(report: ScanReport) 
     # so a check by name alone took the refused write for a cookie.
     assert {(i.name, i.domain) for i in report.items if i.name.startswith("_ga")} == {
         ("_ga", ".butik.se"), ("_ga_ABC123", ".butik.se")}
+    assert not any(i.domain == ".se" for i in report.items)
     assert not any(v.domain == ".se" for v in report.violations + report.review)
     refused = {(r.name, r.domain, r.reason, r.set_by) for r in report.refused_writes}
     assert ("_ga", ".se", "domain .se is a public suffix", "script") in refused
     assert ("_ga_ABC123", ".se", "domain .se is a public suffix", "script") in refused
+    assert ("butik_cs", ".se", "domain .se is a public suffix", "script") in refused
 
 
 def test_a_cross_site_cookie_without_samesite_none_is_refused(report: ScanReport) -> None:
