@@ -48,9 +48,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope.get("path", "").startswith("/static/") or "/static/" in scope.get(
-            "path", ""
-        )
+        # Inside the mount the path still starts with /admin: static files keep their caching.
+        static = "/static/" in scope.get("path", "")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
