@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from cmp_server.errors import CmpError
 from cmp_server.settings import Settings
 
-from . import accounts, dashboard
+from . import accounts, banner, dashboard, inventory, sites
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
 from .authentication import LoginLimiter, SessionCookies
@@ -27,6 +27,9 @@ def create_admin(settings: Settings) -> Starlette:
         routes=[
             *accounts.routes,
             *dashboard.routes,
+            *sites.routes,
+            *inventory.routes,
+            *banner.routes,
             Mount("/static", StaticFiles(packages=[("admin", "static")]), name="static"),
         ],
         exception_handlers={CmpError: cmp_error_page},
