@@ -18,6 +18,10 @@ import { loadJSON, report, saveJSON, uuid } from './util.js';
  * @param {import('./config.js').Site} site
  */
 export function createSender(site) {
+  // The admin's preview of a draft: a choice made there is no visitor's consent.
+  if (site._raw.preview) {
+    return { _record() {}, _flush() {}, _history: () => Promise.resolve([]) };
+  }
   const url = site._api + API_PREFIX + encodeURIComponent(site._raw.site_key) + API_CONSENTS;
   const key = QUEUE_KEY + site._raw.site_key;
   /** @type {Object<string, boolean>} receipt ids being sent by this page */

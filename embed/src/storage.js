@@ -18,6 +18,12 @@ import { safe, webStorage } from './util.js';
  * @returns {Store}
  */
 export function cookieStore(site) {
+  // The admin's preview keeps the choice in memory: nothing written on the admin's origin.
+  if (site._raw.preview) {
+    /** @type {any} */
+    let kept = null;
+    return { _read: () => kept, _write(value) { kept = value; } };
+  }
   const name = site._cookie;
   return {
     _read() {
