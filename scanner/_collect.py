@@ -17,7 +17,7 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
-from ._consent import BannerDriver
+from ._consent import BannerDriver, receipts_script
 from ._models import PassName, ScanOptions, ScanProgress
 from ._page import SINK_BINDING, PageRecorder, decode_hook, hooks_script, snapshot_cookies, visit
 from ._records import CookieRecord, PageVisit, PassCapture, StorageRecord
@@ -92,6 +92,8 @@ class _Pass:
     async def run(self, pages: list[str] | None) -> PassCapture:
         await self.context.expose_binding(SINK_BINDING, self._on_hook)
         await self.context.add_init_script(script=hooks_script())
+        # Every pass: a page may record a choice without us (GPC, an integrator's own call).
+        await self.context.add_init_script(script=receipts_script())
         if self.banner is not None:
             await self.banner.install(self.context)
         if pages is None:

@@ -8,6 +8,9 @@ Three ways, tried in this order on a page:
 3. a visible button whose text says accept/reject in English, Swedish, Danish, Norwegian,
    Finnish or German, inside something that mentions cookies or consent (iframes and open
    shadow roots included).
+
+Whichever way it answers, our own banner's consent receipt never reaches its server
+(``receipts_script``): a scan is no visitor, and its choices are no proof of consent.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, Literal
 from playwright.async_api import BrowserContext, Frame, Page
 from playwright.async_api import Error as PlaywrightError
 
-__all__ = ["AUTOCONSENT_BINDING", "BannerDriver", "autoconsent_init_script"]
+__all__ = ["AUTOCONSENT_BINDING", "BannerDriver", "autoconsent_init_script", "receipts_script"]
 
 Action = Literal["accept", "reject"]
 AUTOCONSENT_BINDING = "__cmpScanAutoconsent"
@@ -128,6 +131,13 @@ BANNER_CONTEXT = (
 @functools.cache
 def _banner_js() -> str:
     return files("scanner").joinpath("_banner.js").read_text(encoding="utf-8")
+
+
+@functools.cache
+def receipts_script() -> str:
+    """The init script that answers our embed's receipt posts in the page (``_receipts.js``;
+    docs/contracts.md, "Scanner traffic")."""
+    return files("scanner").joinpath("_receipts.js").read_text(encoding="utf-8")
 
 
 @functools.cache
