@@ -388,32 +388,43 @@ def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
 
 @main.command("scans")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
-@click.option("--limit", default=10, show_default=True, type=int)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 500))
 def list_scans(site_key: str, limit: int) -> None:
-    """Show a site's recent scan jobs, their progress, and what the last scan changed."""
+    """Show a site's recent scans, their progress, and what the last scan changed."""
     from .errors import CmpError
-    from .models import Scan, ScanJob
+    from .services.scan_findings import ItemChange, latest_changes
+    from .services.scan_history import scan_history
     from .services.sites import get_site
+
+    def names(found: tuple[ItemChange, ...]) -> str:
+        return ", ".join(f"{c.item.kind}:{c.item.name}" for c in found) or "none"
 
     async def work() -> list[str]:
         site = await get_site(site_key)
         lines = []
-        for job in await ScanJob.filter(site=site).order_by("-id").limit(limit):
-            progress = job.progress or {}
-            done, total = progress.get("pages_done", 0), progress.get("pages_total", 0)
+        for run in (await scan_history(site, limit=limit)).runs:
+            p = run.progress
             lines.append(
-                f"job {job.id}  {job.status:<8} {job.options.get('start_url')}  "
-                f"pass {progress.get('pass', '-')} {done}/{total} pages  "
-                f"requested {job.requested_at:%Y-%m-%d %H:%M}"
-                + (f"  error: {job.error}" if job.error else "")
+                (f"job {run.job_id}" if run.job_id else f"scan {run.scan_id}")
+                + f"  {run.status:<8} {run.start_url or '-'}  "
+                f"pass {p.pass_ or '-'} {p.pages_done}/{p.pages_total} pages  "
+                f"requested {run.requested_at:%Y-%m-%d %H:%M}"
+                + (f" by {run.requested_by}" if run.requested_by else "")
+                + (f"  violations {run.counts.get('violations', 0)}, possible "
+                   f"{run.counts.get('review', 0)}" if run.scan_id else "")
+                + (f"  error: {run.error}" if run.error else "")
+                + (f" ({run.hint})" if run.hint else "")
             )
-        last = await Scan.filter(site=site).order_by("-id").first()
-        if last is not None:
-            diff = last.diff
+        changes = await latest_changes(site)
+        if changes is not None:
             lines.append(
-                f"last scan {last.finished_at:%Y-%m-%d %H:%M}: {last.summary}; "
-                f"new items {diff.get('items_added')}, gone {diff.get('items_removed')}, "
-                f"new violations {diff.get('violations_added')}"
+                f"last scan {changes.scan_id}: "
+                + ("the first, nothing to compare with" if changes.first else
+                   f"since scan {changes.previous_scan_id}: new items {names(changes.new_items)}"
+                   f"; gone {names(changes.gone_items)}; changed "
+                   f"{names(changes.changed_items)}; new violations "
+                   + (", ".join(f"{v.pass_}:{v.kind}:{v.name}" for v in changes.new_violations)
+                      or "none"))
             )
         return lines
 

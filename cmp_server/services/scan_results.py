@@ -11,7 +11,7 @@ inventory key's finding, so a list can show "violation" and "classify it" side b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,8 +26,11 @@ from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
 
 __all__ = [
+    "CHANGED_FIELDS",
     "ScanSummary",
+    "changed_items",
     "diff_reports",
+    "inventory_match",
     "item_key",
     "latest_scan_summary",
     "scan_summary",
@@ -52,8 +55,63 @@ def item_key(kind: str, name: str, domain: str) -> str:
     return f"{kind}:{name}@{domain}"
 
 
+def inventory_match(
+    rows: Iterable[InventoryItem], kind: str, name: str
+) -> InventoryItem | None:
+    """The inventory row an item a scan found counts as: the exact name first, else a prefix
+    (``_ga_`` covers ``_ga_ABC123``), as :func:`store_scan` decides."""
+    candidates = [r for r in rows if r.kind == kind]
+    return next(
+        (r for r in candidates if r.match == "exact" and r.name == name), None
+    ) or next((r for r in candidates if r.match == "prefix" and name.startswith(r.name)), None)
+
+
+# What a reviewer mapped an item by: when one of these changes, its inventory entry (vendor,
+# duration, first or third party) may be wrong now.
+CHANGED_FIELDS = ("vendor", "duration_days", "party")
+
+
+def _duration_days(item: dict[str, Any]) -> float | None:
+    value = item.get("expires_days")
+    return float(value) if value is not None else None
+
+
+def _same_duration(a: float | None, b: float | None) -> bool:
+    # A cookie's remaining lifetime is measured at the scan: the same Max-Age reads a few
+    # seconds apart. A day or more apart, or a session cookie becoming persistent, is a change.
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 1
+
+
+def changed_items(
+    previous: dict[str, Any] | None, current: dict[str, Any]
+) -> dict[str, dict[str, tuple[Any, Any]]]:
+    """Items in both reports whose vendor, duration or party differ: ``{item key: {field:
+    (before, after)}}`` (durations in days, ``None`` for a session cookie or storage)."""
+    before = {_item_key(x): x for x in (previous or {}).get("items", [])}
+    changed: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for item in current.get("items", []):
+        key = _item_key(item)
+        old = before.get(key)
+        if old is None:
+            continue
+        fields: dict[str, tuple[Any, Any]] = {}
+        if old.get("vendor") != item.get("vendor"):
+            fields["vendor"] = (old.get("vendor"), item.get("vendor"))
+        if not _same_duration(_duration_days(old), _duration_days(item)):
+            fields["duration_days"] = (_duration_days(old), _duration_days(item))
+        if old.get("party") != item.get("party"):
+            fields["party"] = (old.get("party"), item.get("party"))
+        if fields:
+            changed[key] = fields
+    return dict(sorted(changed.items()))
+
+
 def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
-    """What appeared and disappeared since the previous report (items, trackers, violations)."""
+    """What appeared and disappeared since the previous report (items, trackers, violations),
+    and which items changed (``items_changed``: their keys; :func:`changed_items` says how).
+    Diffs stored before ``items_changed`` existed lack it: read them with ``.get``."""
 
     def keys(report: dict[str, Any] | None, field: str, key: Any) -> dict[str, dict[str, Any]]:
         return {key(x): x for x in (report or {}).get(field, [])}
@@ -68,6 +126,7 @@ def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> di
         before, after = keys(previous, field, key), keys(current, field, key)
         diff[f"{field}_added"] = sorted(set(after) - set(before))
         diff[f"{field}_removed"] = sorted(set(before) - set(after))
+    diff["items_changed"] = list(changed_items(previous, current))
     return diff
 
 

@@ -1,37 +1,88 @@
-"""Scan jobs: request, claim, heartbeat, finish. The queue lives in the database.
+"""Scan jobs: request, claim, heartbeat, finish, and the schedule. The queue lives in the
+database.
 
 On PostgreSQL several ``cmp-server worker`` processes on several hosts claim jobs with
 ``SELECT … FOR UPDATE SKIP LOCKED``, so no two take the same job. A running job whose worker
 stops sending heartbeats is claimed again, up to ``MAX_ATTEMPTS``.
+
+A scan staff request and a schedule they set are audited with the job or the site, in the
+same transaction; the scans the schedule queues are not (they are no one's change).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from scanner import TargetError, check_public_target
+from scanner import PrivateTargetError, TargetError, check_public_target
 
 from .._utils import utcnow
 from ..errors import InvalidRequest
 from ..models import ScanJob, Site
+from . import audit
+from .sites import check_url
+
+if TYPE_CHECKING:
+    from .staff import Actor
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "MAX_INTERVAL_HOURS",
+    "MAX_PAGES",
+    "PASSES",
+    "PRIVATE_TARGETS_SETTING",
     "STALE_AFTER",
+    "check_target",
     "claim_job",
+    "default_start_url",
     "enqueue_due_scans",
     "finish_job",
     "heartbeat",
+    "next_scan_at",
     "request_scan",
+    "set_schedule",
 ]
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=3)
+PASSES = ("none", "accept", "reject")
+MAX_PAGES = 2000
+MAX_INTERVAL_HOURS = 24 * 366
+PRIVATE_TARGETS_SETTING = "CMP_ALLOW_PRIVATE_SCAN_TARGETS"
+
+
+def default_start_url(site: Site) -> str:
+    """Where a scan of the site starts unless told otherwise."""
+    return site.scan_url or f"https://{site.domains[0]}/"
+
+
+async def check_target(url: str, allow_private: bool) -> None:
+    """Refuse a target the server may not scan, saying why, and for a private address which
+    setting allows it: a server that scans what it is told could otherwise be pointed at the
+    operator's own network (the admin port, a cloud metadata address)."""
+    if len(url) > 2000 or "\x00" in url:
+        raise InvalidRequest("a scan URL is an http(s) address of at most 2000 characters")
+    try:
+        await asyncio.to_thread(check_public_target, url, allow_private)
+    except PrivateTargetError as exc:
+        raise InvalidRequest(
+            f"{exc}: this server scans only public addresses. To scan a host on your own "
+            f"network (a staging site), the operator sets {PRIVATE_TARGETS_SETTING}=true."
+        ) from None
+    except TargetError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def _checked_passes(passes: tuple[str, ...] | list[str]) -> list[str]:
+    unknown = set(passes) - set(PASSES)
+    if unknown or not passes:
+        raise InvalidRequest("passes must be among none, accept, reject")
+    # The first pass discovers the pages; none first, as a visitor arrives before choosing.
+    return [p for p in PASSES if p in passes]
 
 
 async def request_scan(
@@ -39,27 +90,68 @@ async def request_scan(
     *,
     start_url: str | None = None,
     max_pages: int = 30,
-    passes: tuple[str, ...] = ("none", "accept", "reject"),
+    passes: tuple[str, ...] = PASSES,
     requested_by: str | None = None,
     allow_private: bool = False,
     extra: dict[str, Any] | None = None,
+    by: Actor | None = None,
 ) -> ScanJob:
-    """Queue a scan of ``site``. Private, loopback and link-local targets are refused unless
-    the operator allows them (``CMP_ALLOW_PRIVATE_SCAN_TARGETS``): a server that scans what it
-    is told could otherwise be pointed at the operator's own network."""
-    url = start_url or site.scan_url or f"https://{site.domains[0]}/"
-    try:
-        await asyncio.to_thread(check_public_target, url, allow_private)
-    except TargetError as exc:
-        raise InvalidRequest(str(exc)) from None
-    if not 1 <= max_pages <= 2000:
-        raise InvalidRequest("max_pages must be between 1 and 2000")
-    unknown = set(passes) - {"none", "accept", "reject"}
-    if unknown or not passes:
-        raise InvalidRequest("passes must be among none, accept, reject")
-    options: dict[str, Any] = {"start_url": url, "max_pages": max_pages, "passes": list(passes)}
+    """Queue a scan of ``site`` (audited as ``scan.request``, with ``by`` as the one who
+    asked). Private, loopback and link-local targets are refused unless the operator allows
+    them (``CMP_ALLOW_PRIVATE_SCAN_TARGETS``)."""
+    who = requested_by or (by.email if by else None)
+    job = _new_job(site, start_url, max_pages, passes, who, extra)
+    await check_target(str(job.options["start_url"]), allow_private)
+    async with in_transaction():
+        await job.save()
+        await audit.record(by, "scan.request", "scan_job", job.id, site=site,
+                           after=dict(job.options))
+    return job
+
+
+def _new_job(
+    site: Site,
+    start_url: str | None,
+    max_pages: int,
+    passes: tuple[str, ...] | list[str],
+    requested_by: str | None,
+    extra: dict[str, Any] | None,
+) -> ScanJob:
+    url = start_url or default_start_url(site)
+    if not 1 <= max_pages <= MAX_PAGES:
+        raise InvalidRequest(f"max_pages must be between 1 and {MAX_PAGES}")
+    options: dict[str, Any] = {
+        "start_url": url, "max_pages": max_pages, "passes": _checked_passes(passes),
+    }
     options.update(extra or {})
-    return await ScanJob.create(site=site, options=options, requested_by=requested_by)
+    return ScanJob(site=site, options=options, requested_by=requested_by)
+
+
+async def set_schedule(
+    site: Site,
+    *,
+    interval_hours: int | None,
+    scan_url: str | None,
+    by: Actor | None = None,
+    allow_private: bool = False,
+) -> Site:
+    """Scan the site every ``interval_hours`` (None: only on request), starting at
+    ``scan_url`` (None: the site's first domain). The URL is checked as a requested scan's
+    is, now, rather than refused silently at every due time. Audited as ``scan.schedule``."""
+    if interval_hours is not None and not 1 <= interval_hours <= MAX_INTERVAL_HOURS:
+        raise InvalidRequest(f"the interval must be between 1 and {MAX_INTERVAL_HOURS} hours")
+    url = check_url(scan_url, "the scan URL", path_ok=False)
+    if url is not None or interval_hours is not None:
+        await check_target(url or default_start_url(site), allow_private)
+    async with in_transaction():
+        before = {"scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours}
+        site.scan_url, site.scan_interval_hours = url, interval_hours
+        await site.save(update_fields=["scan_url", "scan_interval_hours"])
+        after = {"scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours}
+        if before != after:
+            await audit.record(by, "scan.schedule", "site", site.key, site=site,
+                               before=before, after=after)
+    return site
 
 
 async def claim_job(worker_id: str) -> ScanJob | None:
@@ -104,22 +196,43 @@ async def finish_job(job: ScanJob, *, error: str | None = None) -> None:
     )
 
 
+def _due_at(site: Site, last: ScanJob | None, now: datetime) -> datetime | None:
+    if site.scan_interval_hours is None:
+        return None
+    if last is None:
+        return now
+    return last.requested_at + timedelta(hours=site.scan_interval_hours)
+
+
+async def next_scan_at(site: Site) -> datetime | None:
+    """When the schedule queues the site's next scan (None: no schedule). A time already
+    past means at the worker's next look (once a minute), after any scan still running."""
+    last = await ScanJob.filter(site=site).order_by("-requested_at", "-id").first()
+    return _due_at(site, last, utcnow())
+
+
 async def enqueue_due_scans(*, allow_private: bool = False) -> list[ScanJob]:
-    """Queue a scan for each site whose schedule is due and that has none queued or running."""
+    """Queue a scan for each site whose schedule is due and that has none queued or running.
+    A due scan whose target is refused is recorded as a failed job with the reason, so the
+    site's history says why its schedule did not run (and it is tried again an interval on)."""
     queued = []
     now = utcnow()
     for site in await Site.filter(scan_interval_hours__isnull=False):
         busy = await ScanJob.filter(site=site, status__in=("queued", "running")).exists()
         if busy:
             continue
-        last = await ScanJob.filter(site=site).order_by("-requested_at").first()
-        interval = timedelta(hours=site.scan_interval_hours or 0)
-        if last is not None and now - last.requested_at < interval:
+        last = await ScanJob.filter(site=site).order_by("-requested_at", "-id").first()
+        due = _due_at(site, last, now)
+        if due is None or due > now:
             continue
         try:
-            queued.append(
-                await request_scan(site, requested_by="schedule", allow_private=allow_private)
+            job = _new_job(site, None, 30, PASSES, "schedule", None)
+            await check_target(str(job.options["start_url"]), allow_private)
+            await job.save()
+            queued.append(job)
+        except InvalidRequest as exc:
+            await ScanJob.create(
+                site=site, options={"start_url": default_start_url(site)},
+                requested_by="schedule", status="failed", error=exc.detail, finished_at=now,
             )
-        except InvalidRequest:
-            continue
     return queued

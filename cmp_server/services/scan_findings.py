@@ -1,0 +1,303 @@
+"""One stored scan's findings, and what changed since the scan before it.
+
+Each violation and possible violation comes with the pass and the page it was seen on and,
+for an item, the script (or HTTP response) that set it where the scanner knew. Each item comes
+with the inventory entry it counts as, so that a new one is one click from being mapped.
+
+The changes are computed from the two stored reports when read (``diff_reports`` and
+``changed_items``, as ``store_scan`` does), so scans stored before an item's changes were
+kept in the diff read alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from tortoise.expressions import Q
+
+from scanner import Page, PossibleViolation, ReportItem, ScanReport, TrackerRequest, Violation
+
+from ..errors import NotFound
+from ..models import InventoryItem, Scan, ScanJob, Site
+from .scan_history import parse_id
+from .scan_results import (
+    ScanSummary,
+    changed_items,
+    diff_reports,
+    inventory_match,
+    item_key,
+    scan_summary,
+)
+
+__all__ = [
+    "FieldChange",
+    "Finding",
+    "FoundItem",
+    "ItemChange",
+    "ScanChanges",
+    "ScanDetail",
+    "latest_changes",
+    "scan_changes",
+    "scan_detail",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A violation (or a possible one) as staff read it."""
+
+    pass_: str
+    kind: str  # cookie | localStorage | sessionStorage | indexedDB | request
+    name: str
+    domain: str
+    vendor: str | None  # the vendor's name where the knowledge base knows it, else its key
+    category: str
+    reason: str
+    page: str | None  # the page it was seen on
+    set_by: str | None  # script | http | unknown for an item; None for a request
+    source: str | None  # the script or response that set it, or the request's URL
+    inventory_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FoundItem:
+    item: ReportItem
+    finding: str | None  # "violation" | "review" | None
+    inventory_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str  # vendor | duration_days | party
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    item: ReportItem  # as this scan saw it (a gone item: as the previous scan did)
+    inventory_id: int | None
+    fields: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanChanges:
+    scan_id: int
+    previous_scan_id: int | None
+    previous_finished_at: datetime | None
+    new_items: tuple[ItemChange, ...]
+    gone_items: tuple[ItemChange, ...]
+    changed_items: tuple[ItemChange, ...]
+    new_requests: tuple[TrackerRequest, ...]
+    gone_requests: tuple[TrackerRequest, ...]
+    new_violations: tuple[Violation, ...]
+    resolved_violations: tuple[Violation, ...]
+    new_review: tuple[PossibleViolation, ...]
+    resolved_review: tuple[PossibleViolation, ...]
+
+    @property
+    def first(self) -> bool:
+        return self.previous_scan_id is None
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.new_items, self.gone_items, self.changed_items, self.new_requests,
+                        self.gone_requests, self.new_violations, self.resolved_violations,
+                        self.new_review, self.resolved_review))
+
+
+@dataclass(frozen=True, slots=True)
+class ScanDetail:
+    scan_id: int
+    job_id: int | None
+    requested_by: str | None
+    max_pages: int | None
+    report: ScanReport
+    summary: ScanSummary
+    violations: tuple[Finding, ...]
+    review: tuple[Finding, ...]
+    items: tuple[FoundItem, ...]
+    failed_pages: tuple[Page, ...]
+    changes: ScanChanges
+
+    @property
+    def page_count(self) -> int:
+        return len({p.url for p in self.report.pages})
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A stored scan read once: the report, its findings apart, the dict the diff compares."""
+
+    scan: Scan
+    report: ScanReport
+    summary: ScanSummary
+    compared: dict[str, Any]
+
+
+def _read(scan: Scan) -> _Read:
+    raw = orjson.loads(scan.report)
+    report = ScanReport.model_validate(raw)
+    summary = scan_summary(scan)
+    # Findings as scan_summary reads them: an old report's unclassified violations are review.
+    compared = {
+        "items": raw.get("items", []),
+        "requests": raw.get("requests", []),
+        "violations": [v.model_dump(mode="json") for v in summary.violations],
+        "review": [v.model_dump(mode="json") for v in summary.review],
+    }
+    return _Read(scan, report, summary, compared)
+
+
+async def _scan_of(site: Site, scan_id: object) -> Scan:
+    scan = await Scan.get_or_none(id=parse_id(scan_id, "scan"), site=site)
+    if scan is None:
+        raise NotFound(f"no scan {scan_id} for this site")
+    return scan
+
+
+async def _previous(scan: Scan) -> Scan | None:
+    """The scan stored before it, as ``store_scan`` chose the one to diff against."""
+    return (
+        await Scan.filter(
+            Q(finished_at__lt=scan.finished_at)
+            | Q(finished_at=scan.finished_at, id__lt=scan.id),
+            site_id=scan.site_id,  # type: ignore[attr-defined]
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+class _Inventory:
+    def __init__(self, rows: Iterable[InventoryItem]) -> None:
+        self.rows = list(rows)
+
+    def id_of(self, kind: str, name: str) -> int | None:
+        row = inventory_match(self.rows, kind, name)
+        return row.id if row is not None else None
+
+
+def _key(item: ReportItem) -> str:
+    return item_key(item.kind, item.name, item.domain)
+
+
+def _finding_key(f: Violation | PossibleViolation) -> str:
+    return f"{f.pass_}:{f.kind}:{f.name}@{f.domain}"
+
+
+def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> ScanChanges:
+    before = previous.compared if previous else None
+    diff = diff_reports(before, current.compared)
+    changed = changed_items(before, current.compared)
+    now = {_key(i): i for i in current.report.items}
+    then = {_key(i): i for i in previous.report.items} if previous else {}
+
+    def items(keys: list[str], source: dict[str, ReportItem]) -> tuple[ItemChange, ...]:
+        return tuple(
+            ItemChange(source[k], inventory.id_of(source[k].kind, source[k].name),
+                       tuple(FieldChange(f, a, b) for f, (a, b) in changed.get(k, {}).items()))
+            for k in keys if k in source
+        )
+
+    def requests(keys: list[str], report: ScanReport | None) -> tuple[TrackerRequest, ...]:
+        by_host = {r.host: r for r in report.requests} if report else {}
+        return tuple(by_host[k] for k in keys if k in by_host)
+
+    def findings(keys: list[str], found: Iterable[Any]) -> tuple[Any, ...]:
+        by_key = {_finding_key(f): f for f in found}
+        return tuple(by_key[k] for k in keys if k in by_key)
+
+    old = previous.summary if previous else None
+    return ScanChanges(
+        scan_id=current.scan.id,
+        previous_scan_id=previous.scan.id if previous else None,
+        previous_finished_at=previous.scan.finished_at if previous else None,
+        new_items=items(diff["items_added"], now),
+        gone_items=items(diff["items_removed"], then),
+        changed_items=items(diff["items_changed"], now),
+        new_requests=requests(diff["requests_added"], current.report),
+        gone_requests=requests(diff["requests_removed"], previous.report if previous else None),
+        new_violations=findings(diff["violations_added"], current.summary.violations),
+        resolved_violations=findings(diff["violations_removed"], old.violations if old else ()),
+        new_review=findings(diff["review_added"], current.summary.review),
+        resolved_review=findings(diff["review_removed"], old.review if old else ()),
+    )
+
+
+def _findings(
+    found: Iterable[Violation | PossibleViolation], report: ScanReport, inventory: _Inventory
+) -> tuple[Finding, ...]:
+    items = {_key(i): i for i in report.items}
+    hosts = {r.host: r for r in report.requests}
+    out = []
+    for f in found:
+        if f.kind == "request":
+            req = hosts.get(f.name)
+            out.append(Finding(
+                f.pass_, f.kind, f.name, f.domain,
+                (req.vendor_name if req else None) or f.vendor, f.category, f.reason,
+                page=req.first_seen_url if req else None, set_by=None, source=f.url,
+                inventory_id=None,
+            ))
+            continue
+        item = items.get(item_key(f.kind, f.name, f.domain))
+        out.append(Finding(
+            f.pass_, f.kind, f.name, f.domain,
+            (item.vendor_name if item else None) or f.vendor, f.category, f.reason,
+            page=f.url or (item.first_seen_url if item else None),
+            set_by=item.set_by if item else None,
+            source=item.initiator if item else None,
+            inventory_id=inventory.id_of(f.kind, f.name),
+        ))
+    return tuple(out)
+
+
+async def _inventory(site_id: int) -> _Inventory:
+    return _Inventory(await InventoryItem.filter(site_id=site_id).only("id", "kind", "name",
+                                                                       "match"))
+
+
+async def scan_changes(site: Site, scan_id: object) -> ScanChanges:
+    """What changed between the site's scan ``scan_id`` and the scan before it."""
+    scan = await _scan_of(site, scan_id)
+    previous = await _previous(scan)
+    return _changes(_read(scan), _read(previous) if previous else None,
+                    await _inventory(site.id))
+
+
+async def latest_changes(site: Site) -> ScanChanges | None:
+    """The changes the site's last scan found (None: never scanned)."""
+    last = await Scan.filter(site=site).order_by("-finished_at", "-id").only("id").first()
+    return await scan_changes(site, last.id) if last is not None else None
+
+
+async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
+    """One scan of the site: its findings, every item and request, and its changes."""
+    scan = await _scan_of(site, scan_id)
+    previous = await _previous(scan)
+    current = _read(scan)
+    inventory = await _inventory(site.id)
+    job = await ScanJob.get_or_none(id=scan.job_id) if scan.job_id else None  # type: ignore[attr-defined]
+    budget = job.options.get("max_pages") if job else None
+    return ScanDetail(
+        scan_id=scan.id,
+        job_id=job.id if job else None,
+        requested_by=job.requested_by if job else None,
+        max_pages=budget if isinstance(budget, int) else None,
+        report=current.report,
+        summary=current.summary,
+        violations=_findings(current.summary.violations, current.report, inventory),
+        review=_findings(current.summary.review, current.report, inventory),
+        items=tuple(
+            FoundItem(i, current.summary.finding(i.kind, i.name, i.domain),
+                      inventory.id_of(i.kind, i.name))
+            for i in current.report.items
+        ),
+        failed_pages=tuple(p for p in current.report.pages if p.error),
+        changes=_changes(current, _read(previous) if previous else None, inventory),
+    )
