@@ -1,25 +1,259 @@
-"""Placeholder: the site pages are being built (issue 11)."""
+"""Sites: create one (owners), and one site's settings page with its install snippet.
+
+Everyone signed in may read a site's settings; owners change them. The consent mode mapping
+and the GPC purposes are checked against the site's purposes by ``sites.update_site``.
+"""
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
+from pydantic import Field, ValidationError, field_validator
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from cmp_server.errors import CmpError, DomainClaimed
+from cmp_server.schemas import ConsentSignal
 from cmp_server.services import sites
 
-from ._pages import render
+from ._forms import Form, field_errors, one_line, text_of
+from ._pages import render, render_error, status_for
 from ._security import requires
 
 __all__ = ["routes"]
 
+SIGNALS: tuple[str, ...] = get_args(ConsentSignal)
+MAX_DOMAINS = 50
+
+
+def _split(value: str) -> list[str]:
+    return [part for part in value.replace(",", "\n").split() if part]
+
+
+class SiteForm(Form):
+    """What the site form sends; each value is checked by the service's own rule, so the
+    error lands beside its field."""
+
+    name: str = Field(min_length=1, max_length=sites.MAX_NAME)
+    domains: list[str] = Field(min_length=1, max_length=MAX_DOMAINS)
+    languages: list[str] = Field(min_length=1, max_length=20)
+    default_language: str = Field(default="", max_length=20)
+    policy_url: str = Field(default="", max_length=sites.MAX_URL)
+    cookie_domain: str = Field(default="", max_length=255)
+    consent_lifetime_days: int = Field(default=180, ge=1, le=395)
+    receipt_retention_days: int = Field(default=1095, ge=1, le=sites.MAX_RETENTION_DAYS)
+    force: bool = False
+
+    _name = field_validator("name")(one_line)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        return [_checked(sites.normalise_domain, v) for v in values]
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, values: list[str]) -> list[str]:
+        return list(_checked(sites.check_languages, values))
+
+    @field_validator("policy_url")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        return _checked(sites.check_url, value, "the policy URL") or ""
+
+    @field_validator("cookie_domain")
+    @classmethod
+    def _cookie_domain(cls, value: str) -> str:
+        return _checked(sites.check_cookie_domain, value) or ""
+
+
+class OptionsForm(Form):
+    """Global Privacy Control and Google Consent Mode: which purposes each one names."""
+
+    gpc_honour: bool = False
+    gpc_purposes: list[str] = []
+    consent_mode_enabled: bool = False
+    consent_mode_map: dict[str, list[str]] = {}
+    wait_for_update: int = Field(default=500, ge=0, le=10000)
+    region: list[str] = Field(default=[], max_length=300)
+    ads_data_redaction: bool = False
+    url_passthrough: bool = False
+
+    def as_options(self, current: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "gpc": {"honour": self.gpc_honour, "purposes": self.gpc_purposes},
+            "consent_mode": {
+                **dict(current.get("consent_mode") or {}),
+                "enabled": self.consent_mode_enabled,
+                "map": {signal: self.consent_mode_map.get(signal, []) for signal in SIGNALS},
+                "wait_for_update": self.wait_for_update,
+                "region": self.region,
+                "ads_data_redaction": self.ads_data_redaction,
+                "url_passthrough": self.url_passthrough,
+            },
+        }
+
+
+def _checked(check: Any, *args: Any) -> Any:
+    try:
+        return check(*args)
+    except CmpError as exc:
+        raise ValueError(exc.detail) from None
+
+
+def _site_values(form: FormData) -> dict[str, Any]:
+    return {
+        "name": text_of(form, "name"),
+        "domains": _split(text_of(form, "domains")),
+        "languages": _split(text_of(form, "languages")),
+        "default_language": text_of(form, "default_language"),
+        "policy_url": text_of(form, "policy_url"),
+        "cookie_domain": text_of(form, "cookie_domain"),
+        "consent_lifetime_days": text_of(form, "consent_lifetime_days") or 180,
+        "receipt_retention_days": text_of(form, "receipt_retention_days") or 1095,
+        "force": form.get("force") == "on",
+    }
+
+
+def _options_values(form: FormData) -> dict[str, Any]:
+    return {
+        "gpc_honour": form.get("gpc_honour") == "on",
+        "gpc_purposes": [str(v) for v in form.getlist("gpc_purposes")],
+        "consent_mode_enabled": form.get("consent_mode_enabled") == "on",
+        "consent_mode_map": {
+            signal: [str(v) for v in form.getlist(f"cm_{signal}")] for signal in SIGNALS
+        },
+        "wait_for_update": text_of(form, "wait_for_update") or 500,
+        "region": [r.upper() for r in _split(text_of(form, "region"))],
+        "ads_data_redaction": form.get("ads_data_redaction") == "on",
+        "url_passthrough": form.get("url_passthrough") == "on",
+    }
+
+
+def _service_error(exc: CmpError) -> dict[str, str]:
+    """A service's refusal, put beside the field it is about."""
+    detail = exc.detail
+    if isinstance(exc, DomainClaimed):
+        return {"domains": detail}
+    for needle, field in (("default language", "default_language"),
+                          ("options", "options"), ("gpc", "options"),
+                          ("cookie domain", "cookie_domain"), ("domain", "domains"),
+                          ("retention", "receipt_retention_days"),
+                          ("lifetime", "consent_lifetime_days"), ("policy", "policy_url"),
+                          ("language", "languages"), ("name", "name")):
+        if needle in detail:
+            return {field: detail}
+    return {"form": detail}
+
+
+def _snippet(request: Request, key: str) -> dict[str, str]:
+    base = request.app.state.settings.public_base_url.rstrip("/")
+    return {
+        "script": f'<script src="{base}/v1/sites/{key}/cmp.js"></script>',
+        "declaration": "<div data-cmp-declaration></div>",
+    }
+
 
 @requires("viewer")
-async def placeholder(request: Request) -> Response:
+async def site_page(request: Request) -> Response:
     site = await sites.get_site(request.path_params["key"])
-    return render(request, "admin/todo.html", {"site": site, "tab": ""})
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        if not request.state.actor.can("owner"):
+            return await _forbidden(request)
+        form = await request.form()
+        values = {**_site_values(form), **_options_values(form)}
+        try:
+            site_form = SiteForm.model_validate(_site_values(form))
+            options_form = OptionsForm.model_validate(_options_values(form))
+        except ValidationError as exc:
+            errors, status = field_errors(exc), 422
+        else:
+            try:
+                await sites.update_site(
+                    site,
+                    name=site_form.name,
+                    domains=site_form.domains,
+                    languages=site_form.languages,
+                    default_language=site_form.default_language or None,
+                    policy_url=site_form.policy_url,
+                    cookie_domain=site_form.cookie_domain,
+                    consent_lifetime_days=site_form.consent_lifetime_days,
+                    receipt_retention_days=site_form.receipt_retention_days,
+                    options=options_form.as_options(site.options),
+                    force=site_form.force,
+                    by=request.state.actor,
+                )
+                saved = request.url_for("admin:site", key=site.key).path
+                return RedirectResponse(f"{saved}?saved=1", 303)
+            except CmpError as exc:
+                errors, status = _service_error(exc), status_for(exc)
+                site = await sites.get_site(site.key)  # what is stored, not the refused edit
+    return render(request, "admin/site.html", {
+        "site": site, "tab": "site", "errors": errors, "values": values or _current(site),
+        "purposes": await sites.purpose_keys(site), "signals": SIGNALS,
+        "snippet": _snippet(request, site.key), "saved": "saved" in request.query_params,
+    }, status)
+
+
+def _current(site: Any) -> dict[str, Any]:
+    gpc = site.options.get("gpc", {})
+    mode = site.options.get("consent_mode", {})
+    return {
+        "name": site.name, "domains": site.domains, "languages": site.languages,
+        "default_language": site.default_language, "policy_url": site.policy_url or "",
+        "cookie_domain": site.cookie_domain or "",
+        "consent_lifetime_days": site.consent_lifetime_days,
+        "receipt_retention_days": site.receipt_retention_days, "force": False,
+        "gpc_honour": gpc.get("honour", False), "gpc_purposes": gpc.get("purposes", []),
+        "consent_mode_enabled": mode.get("enabled", False),
+        "consent_mode_map": mode.get("map", {}),
+        "wait_for_update": mode.get("wait_for_update", 500),
+        "region": mode.get("region", []),
+        "ads_data_redaction": mode.get("ads_data_redaction", False),
+        "url_passthrough": mode.get("url_passthrough", False),
+    }
+
+
+async def _forbidden(request: Request) -> Response:
+    return await render_error(
+        request, 403, f"Changing a site needs the owner role; you are signed in as "
+        f"{request.state.actor.role}."
+    )
+
+
+@requires("owner")
+async def site_new(request: Request) -> Response:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"languages": ["sv", "en"], "default_language": "sv",
+                              "consent_lifetime_days": 180, "receipt_retention_days": 1095}
+    status = 200
+    if request.method == "POST":
+        form = await request.form()
+        values = _site_values(form)
+        try:
+            new = SiteForm.model_validate(values)
+            site = await sites.create_site(
+                new.name, new.domains, languages=new.languages,
+                default_language=new.default_language or new.languages[0],
+                policy_url=new.policy_url or None, cookie_domain=new.cookie_domain or None,
+                consent_lifetime_days=new.consent_lifetime_days,
+                receipt_retention_days=new.receipt_retention_days, force=new.force,
+                by=request.state.actor,
+            )
+            return RedirectResponse(request.url_for("admin:site", key=site.key).path, 303)
+        except ValidationError as exc:
+            errors, status = field_errors(exc), 422
+        except CmpError as exc:
+            errors, status = _service_error(exc), status_for(exc)
+    return render(request, "admin/site_new.html", {"errors": errors, "values": values}, status)
 
 
 routes = [
-    Route("/sites/{key}", placeholder, methods=["GET"], name="site"),
+    Route("/sites/new", site_new, methods=["GET", "POST"], name="site_new"),
+    Route("/sites/{key}", site_page, methods=["GET", "POST"], name="site"),
 ]

@@ -1,6 +1,7 @@
 // npm run build: bundle src/ into ../cmp_server/static/cmp.js (minified, internal `_` names
 // mangled, CSS minified and inlined, V8 compile hint first) and check the config placeholder
-// is there exactly once.
+// is there exactly once; and bundle the admin's script (../admin/js/admin.js, with htmx) into
+// ../admin/static/admin.js.
 import * as esbuild from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -56,3 +57,19 @@ if (count !== 1) {
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, code);
 console.log(`build: ${out} ${code.length} B, ${gzipSync(code, { level: 9 }).length} B gzipped`);
+
+// The admin's script: htmx and our small enhancements, served from the admin's own origin.
+const adminOut = resolve(here, '../admin/static/admin.js');
+const admin = await esbuild.build({
+  entryPoints: [resolve(here, '../admin/js/admin.js')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2020',
+  legalComments: 'eof',
+  charset: 'utf8',
+  nodePaths: [resolve(here, 'node_modules')],
+  write: false,
+});
+writeFileSync(adminOut, admin.outputFiles[0].text);
+console.log(`build: ${adminOut} ${admin.outputFiles[0].text.length} B`);

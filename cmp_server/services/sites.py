@@ -6,7 +6,7 @@ import copy
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -17,20 +17,39 @@ from .._utils import new_site_key
 from ..errors import DomainClaimed, InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
 from ..schemas import BannerOptions
+from . import audit
+
+if TYPE_CHECKING:
+    from .staff import Actor
 
 __all__ = [
+    "check_cookie_domain",
+    "check_languages",
+    "check_name",
     "check_url",
     "claimed_domains",
     "create_site",
     "get_site",
     "list_sites",
     "normalise_domain",
+    "purpose_keys",
     "remove_purpose",
     "set_purpose",
     "update_site",
 ]
 
 MAX_TEXT = 4000
+MAX_NAME = 200
+MAX_RETENTION_DAYS = 3650
+# A language tag as the banner uses it: "sv", "en", "pt-BR", "sr-Latn".
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What the audit log keeps of a site before and after an edit (texts are the banner's).
+_AUDITED = (
+    "name", "domains", "languages", "default_language", "consent_lifetime_days",
+    "receipt_retention_days", "cookie_domain", "policy_url", "options", "scan_url",
+    "scan_interval_hours",
+)
 _PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
 
 _NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
@@ -118,19 +137,22 @@ async def create_site(
     default_language: str = "en",
     policy_url: str | None = None,
     consent_lifetime_days: int = 180,
+    receipt_retention_days: int = 1095,
     cookie_domain: str | None = None,
     force: bool = False,
+    by: Actor | None = None,
 ) -> Site:
     """Create a site with the four default purposes and our texts in en, sv and da.
     A domain another site has is refused (``DomainClaimed``) unless ``force``."""
-    if not name.strip():
-        raise InvalidRequest("a site needs a name")
+    name = check_name(name)
     hosts = [normalise_domain(d) for d in domains]
     if not hosts:
         raise InvalidRequest("a site needs at least one domain")
     policy_url = check_url(policy_url, "the policy URL")
+    languages = check_languages(languages)
     if default_language not in languages:
         raise InvalidRequest(f"default language {default_language!r} is not among {languages}")
+    cookie_domain = check_cookie_domain(cookie_domain)
     texts = {
         lang: dict(defaults.DEFAULT_TEXTS.get(lang, defaults.DEFAULT_TEXTS["en"]))
         for lang in languages
@@ -139,12 +161,13 @@ async def create_site(
         await _refuse_claimed(hosts, None, force)
         site = await Site.create(
             key=new_site_key(),
-            name=name.strip(),
+            name=name,
             domains=hosts,
             languages=list(languages),
             default_language=default_language,
             policy_url=policy_url,
             consent_lifetime_days=consent_lifetime_days,
+            receipt_retention_days=receipt_retention_days,
             cookie_domain=cookie_domain,
             texts=texts,
             options=copy.deepcopy(defaults.DEFAULT_OPTIONS),
@@ -160,7 +183,54 @@ async def create_site(
                     lang: descriptions.get(lang, descriptions["en"]) for lang in languages
                 },
             )
+        await audit.record(by, "site.create", "site", site.key, site=site,
+                           after=_snapshot(site))
     return site
+
+
+def check_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise InvalidRequest("a site needs a name")
+    if len(name) > MAX_NAME or _CONTROL.search(name):
+        raise InvalidRequest(f"a site name is at most {MAX_NAME} characters, on one line")
+    return name
+
+
+def check_languages(values: Sequence[str]) -> list[str]:
+    """Language tags as given (``sv``, ``pt-BR``), in order, each once; at least one."""
+    languages: list[str] = []
+    for value in values:
+        tag = value.strip()
+        if not LANGUAGE.fullmatch(tag):
+            raise InvalidRequest(f"{value!r} is not a language tag like sv, en or pt-BR")
+        if tag not in languages:
+            languages.append(tag)
+    if not languages:
+        raise InvalidRequest("a site needs at least one language")
+    return languages
+
+
+def check_cookie_domain(value: str | None) -> str | None:
+    """The domain the consent cookie is set on (``.example.se`` to share it between
+    subdomains); empty means the page's own host."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    host = normalise_domain(text.lstrip("."))
+    if _is_ip(host):
+        raise InvalidRequest("the cookie domain must be a domain name, not an IP address")
+    return ("." if text.startswith(".") else "") + host
+
+
+def _snapshot(site: Site) -> dict[str, Any]:
+    return {name: copy.deepcopy(getattr(site, name)) for name in _AUDITED}
+
+
+async def purpose_keys(site: Site) -> list[str]:
+    """The site's purposes' keys, in the banner's order."""
+    keys = await Purpose.filter(site=site).order_by("order", "id").values_list("key", flat=True)
+    return [str(k) for k in keys]
 
 
 async def list_sites() -> list[Site]:
@@ -177,6 +247,9 @@ async def get_site(key: str) -> Site:
 async def update_site(
     site: Site,
     *,
+    name: str | None = None,
+    languages: Sequence[str] | None = None,
+    default_language: str | None = None,
     texts: dict[str, dict[str, str]] | None = None,
     domains: Sequence[str] | None = None,
     policy_url: str | None = None,
@@ -187,8 +260,57 @@ async def update_site(
     scan_url: str | None = None,
     scan_interval_hours: int | None = None,
     force: bool = False,
+    by: Actor | None = None,
 ) -> Site:
-    """Edit the draft. Nothing a visitor sees changes until ``publishing.publish``."""
+    """Edit the draft. Nothing a visitor sees changes until ``publishing.publish``. The
+    change and its audit entry (the fields before and after) commit together."""
+    async with in_transaction():
+        before = _snapshot(site)
+        await _apply(site, name=name, languages=languages, default_language=default_language,
+                     texts=texts, domains=domains, policy_url=policy_url,
+                     consent_lifetime_days=consent_lifetime_days,
+                     receipt_retention_days=receipt_retention_days,
+                     cookie_domain=cookie_domain, options=options, scan_url=scan_url,
+                     scan_interval_hours=scan_interval_hours, force=force)
+        await site.save()
+        after = _snapshot(site)
+        changed = [k for k in _AUDITED if before[k] != after[k]]
+        if changed or texts is not None:
+            await audit.record(
+                by, "site.update", "site", site.key, site=site,
+                before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+            )
+    return site
+
+
+async def _apply(
+    site: Site,
+    *,
+    name: str | None,
+    languages: Sequence[str] | None,
+    default_language: str | None,
+    texts: dict[str, dict[str, str]] | None,
+    domains: Sequence[str] | None,
+    policy_url: str | None,
+    consent_lifetime_days: int | None,
+    receipt_retention_days: int | None,
+    cookie_domain: str | None,
+    options: dict[str, Any] | None,
+    scan_url: str | None,
+    scan_interval_hours: int | None,
+    force: bool,
+) -> None:
+    if name is not None:
+        site.name = check_name(name)
+    if languages is not None:
+        site.languages = check_languages(languages)
+    if default_language is not None:
+        site.default_language = default_language
+    if site.default_language not in site.languages:
+        raise InvalidRequest(
+            f"the default language {site.default_language!r} must be one of the site's "
+            f"languages ({', '.join(site.languages)})"
+        )
     if texts is not None:
         merged = copy.deepcopy(site.texts)
         for lang, entries in texts.items():
@@ -227,13 +349,13 @@ async def update_site(
             raise InvalidRequest("consent lifetime must be between 1 and 395 days")
         site.consent_lifetime_days = consent_lifetime_days
     if receipt_retention_days is not None:
-        if receipt_retention_days < 1:
-            raise InvalidRequest("receipt retention must be at least one day")
+        if not 1 <= receipt_retention_days <= MAX_RETENTION_DAYS:
+            raise InvalidRequest(
+                f"receipt retention must be between 1 and {MAX_RETENTION_DAYS} days"
+            )
         site.receipt_retention_days = receipt_retention_days
     if cookie_domain is not None:
-        site.cookie_domain = cookie_domain or None
-    await site.save()
-    return site
+        site.cookie_domain = check_cookie_domain(cookie_domain)
 
 
 async def set_purpose(
