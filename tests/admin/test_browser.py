@@ -113,3 +113,58 @@ async def test_sign_in_look_around_and_sign_out(
     assert response is not None and response.status == 403
     assert "needs the owner role" in await page.inner_text("main")
     await context.close()
+
+
+async def test_site_settings_with_and_without_javascript(
+    server: CmpServer, browser: Browser, shots: Path
+) -> None:
+    from cmp_server.services import sites, staff
+
+    async def make() -> str:
+        site = await sites.create_site("Fjordskolen", ["fjordskolen.example"], force=True,
+                                       languages=["da", "en"], default_language="da")
+        await staff.create_staff("owner2@kurs.example", PASSWORD, "owner")
+        return site.key
+
+    key = await server.call(make())
+    base = f"http://127.0.0.1:{server.port}"
+    for name, viewport in VIEWPORTS.items():
+        for javascript in (True, False):
+            context = await browser.new_context(
+                viewport=viewport, java_script_enabled=javascript)  # type: ignore[arg-type]
+            page = await context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda e, seen=problems: seen.append(str(e)))
+            # CSP violations and script errors are console errors; a refused form's own 422
+            # is not a problem.
+            page.on("console", lambda m, seen=problems: seen.append(m.text)
+                    if m.type == "error" and "status of 422" not in m.text else None)
+            await sign_in(page, base, "owner2@kurs.example")
+            await page.goto(f"{base}/admin/sites/{key}")
+            await page.get_by_role("heading", name="Install").wait_for()
+            copy = page.get_by_role("button", name="Copy")
+            # The copy buttons exist only where the script runs (and the clipboard API does).
+            assert await copy.count() == (2 if javascript else 0)
+            if javascript:
+                assert await page.evaluate("typeof window.htmx") == "object"
+            await page.get_by_label("Cookie policy URL").fill("javascript:alert(1)")
+            await page.get_by_role("button", name="Save settings").click()
+            error = page.locator("#e-policy_url")
+            await error.wait_for()
+            assert "must be an http:// or https://" in await error.inner_text()
+            await page.screenshot(path=shots / f"admin-site-error-{name}.png", full_page=True)
+            await page.get_by_label("Cookie policy URL").fill("/cookies")
+            await page.get_by_label("Consent lifetime (days)").fill("365")
+            await page.get_by_role("button", name="Save settings").click()
+            await page.get_by_role("status").wait_for()
+            assert await page.get_by_label("Consent lifetime (days)").input_value() == "365"
+            if javascript and name == "desktop" or not javascript and name == "mobile":
+                await page.screenshot(
+                    path=shots / f"admin-site-{name}{'' if javascript else '-nojs'}.png",
+                    full_page=True)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], (name, width)
+            assert problems == [], problems
+            await context.close()
+    saved = await server.call(sites.get_site(key))
+    assert (saved.policy_url, saved.consent_lifetime_days) == ("/cookies", 365)
