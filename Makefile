@@ -36,7 +36,7 @@ test: $(STAMP) $(NODE_STAMP)
 # run once, in `make test`.
 test-postgres: $(STAMP)
 	CMP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest --ignore=tests/embed --ignore=tests/scanner \
-		--ignore=tests/admin/test_browser.py
+		--ignore-glob="tests/admin/test_browser*.py"
 
 test-all: test test-postgres
 
