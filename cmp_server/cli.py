@@ -299,7 +299,13 @@ def demo(host: str, port: int) -> None:
     if "public_base_url" not in settings.model_fields_set:
         # Install snippets in the admin then name the address the demo really serves on.
         settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
-    site, login = _with_db(settings, lambda: ensure_demo_site(hosts, settings.data_dir))
+    if "allow_private_scan_targets" not in settings.model_fields_set:
+        # The demo site is this machine: its scans must reach it.
+        settings = settings.model_copy(update={"allow_private_scan_targets": True})
+    page_url = f"http://{shown}:{port}/demo/"
+    site, login = _with_db(
+        settings, lambda: ensure_demo_site(hosts, settings.data_dir, page_url)
+    )
     click.echo(f"Demo site key: {site.key}")
     click.echo(f"Demo page:     http://{shown}:{port}/demo/")
     click.echo(f"Config:        http://{shown}:{port}/v1/sites/{site.key}/config")
@@ -307,6 +313,7 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Admin:         http://{shown}:{port}/admin/")
     click.echo(f"  sign in as   {login[0]}")
     click.echo(f"  password     {login[1]}")
+    click.echo("Scans may reach this machine's own addresses (the demo site is one).")
     _serve(settings, host, port, 1, demo_routes(site.key))
 
 

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .models import Site, Staff
-from .services import inventory, publishing, sites, staff
+from .services import inventory, publishing, scans, sites, staff
 
 __all__ = ["DEMO_NAME", "demo_hosts", "demo_routes", "ensure_demo_site"]
 
@@ -67,9 +67,13 @@ async def ensure_demo_owner(data_dir: Path) -> tuple[str, str]:
     return DEMO_EMAIL, password
 
 
-async def ensure_demo_site(hosts: list[str], data_dir: Path) -> tuple[Site, tuple[str, str]]:
+async def ensure_demo_site(
+    hosts: list[str], data_dir: Path, page_url: str | None = None
+) -> tuple[Site, tuple[str, str]]:
     """The demo site, created once (its domains follow the hosts served on, at each start),
-    and the demo owner's sign-in."""
+    and the demo owner's sign-in. A new demo site also gets a scan of its own page
+    (``page_url``) queued: the server's worker runs it, and what it finds beyond the four
+    cookies declared here waits in the inventory as unreviewed, for staff to map."""
     login = await ensure_demo_owner(data_dir)
     site = await Site.get_or_none(name=DEMO_NAME)
     if site is not None:
@@ -130,6 +134,10 @@ async def ensure_demo_site(hosts: list[str], data_dir: Path) -> tuple[Site, tupl
         description={"en": "Meta Pixel: identifies the browser for ads."},
     )
     await publishing.publish(site, published_by="demo")
+    if page_url is not None:
+        await sites.update_site(site, scan_url=page_url)
+        await scans.request_scan(site, start_url=page_url, max_pages=5,
+                                 requested_by="demo", allow_private=True)
     return site, login
 
 
