@@ -46,6 +46,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "first_party": "First party",
         "third_party": "Third party",
         "transfer_notice": "Data may be transferred outside the EU/EEA",
+        "col_transfer": "Transfer outside the EU/EEA",
+        "transfer_yes": "Yes",
+        "transfer_no": "No",
+        "transfer_unknown": "Not known",
+        "transfer_basis": "basis",
+        "duration_persistent": "Until deleted",
     },
     "sv": {
         "title": "Ditt val om kakor",
@@ -85,6 +91,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "first_party": "Förstapart",
         "third_party": "Tredjepart",
         "transfer_notice": "Uppgifter kan föras över till länder utanför EU/EES",
+        "col_transfer": "Överföring utanför EU/EES",
+        "transfer_yes": "Ja",
+        "transfer_no": "Nej",
+        "transfer_unknown": "Okänt",
+        "transfer_basis": "grund",
+        "duration_persistent": "Tills den tas bort",
     },
     "da": {
         "title": "Dit valg om cookies",
@@ -123,6 +135,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "first_party": "Førstepart",
         "third_party": "Tredjepart",
         "transfer_notice": "Data kan blive overført til lande uden for EU/EØS",
+        "col_transfer": "Overførsel uden for EU/EØS",
+        "transfer_yes": "Ja",
+        "transfer_no": "Nej",
+        "transfer_unknown": "Ukendt",
+        "transfer_basis": "grundlag",
+        "duration_persistent": "Indtil den slettes",
     },
 }
 

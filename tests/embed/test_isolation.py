@@ -1,4 +1,5 @@
-"""Isolation and safety: strict CSP, hostile host styles, texts as text, languages, declaration."""
+"""Isolation and safety: strict CSP, hostile host styles, texts as text, languages (the cookie
+declaration's own: test_declaration.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import httpx
 
 from cmp_server.services import publishing, sites
 
-from .banner import banner, consent_cookie, dialog, focused, poll
+from .banner import banner, poll
 from .conftest import Visit
-from .factories import BLOCKED, Tag, page, published_site
+from .factories import BLOCKED, Tag, page
 from .servers import CMP_HOST, CmpServer, HostServer
 
 VIOLATIONS = """window.cspViolations = [];
@@ -112,94 +113,3 @@ async def test_language_from_html_lang_then_browser_then_default(
         await french.close()
     finally:
         await danish.close()
-
-
-async def test_cookie_declaration_is_filled(visit: Visit, host: HostServer, tag: Tag,
-                                            path: str) -> None:
-    body = "<h2>Cookies we use</h2><div data-cmp-declaration></div>"
-    await visit.page.goto(host.add(path, page(tag, body=body)))
-    tables = visit.page.locator("[data-cmp-declaration] table")
-    await tables.first.wait_for()
-    assert await tables.locator("caption").all_inner_texts() == [
-        "Necessary", "Preferences", "Statistics", "Marketing"]
-    stats = visit.page.locator("[data-cmp-declaration] [data-purpose=statistics] tbody tr")
-    rows = [await r.locator("td").all_inner_texts() for r in await stats.all()]
-    assert ["_ga", "Google", "400 days", "First party"] in rows
-    assert ["_ga_*", "Google", "400 days", "First party"] in rows
-    prefs = visit.page.locator("[data-cmp-declaration] [data-purpose=preferences] tbody tr")
-    assert await prefs.first.locator("td").all_inner_texts() == ["sess_pref", "", "Session",
-                                                                 "First party"]
-
-
-async def test_cookie_declaration_added_later_is_filled(visit: Visit, host: HostServer, tag: Tag,
-                                                        path: str) -> None:
-    await visit.page.goto(host.add(path, page(tag, body="")))
-    await visit.page.wait_for_load_state("load")
-    # A single-page app renders its policy page after load: a declaration inside new markup,
-    # and one added on its own.
-    await visit.page.evaluate("""() => {
-        const section = document.createElement('section');
-        section.innerHTML = '<h2>Cookies we use</h2><div id="nested" data-cmp-declaration></div>';
-        document.querySelector('main').appendChild(section);
-        const direct = document.createElement('div');
-        direct.id = 'direct';
-        direct.setAttribute('data-cmp-declaration', '');
-        document.body.appendChild(direct);
-    }""")
-    for which in ("nested", "direct"):
-        captions = visit.page.locator(f"#{which} table caption")
-        await captions.first.wait_for()
-        assert await captions.all_inner_texts() == [
-            "Necessary", "Preferences", "Statistics", "Marketing"]
-        stats = visit.page.locator(f"#{which} [data-purpose=statistics] tbody tr")
-        rows = [await r.locator("td").all_inner_texts() for r in await stats.all()]
-        assert ["_ga", "Google", "400 days", "First party"] in rows
-
-
-async def test_cookie_declaration_shows_the_current_choice_and_reopens_it(
-    visit: Visit, host: HostServer, tag: Tag, path: str
-) -> None:
-    body = "<h2>Cookies we use</h2><div data-cmp-declaration></div>"
-    p = visit.page
-    await p.goto(host.add(path, page(tag, body=body)))
-    state = p.locator("[data-cmp-declaration] [data-cmp-state]")
-    await p.locator("[data-cmp-declaration] table").first.wait_for()
-    assert await state.is_hidden()  # no choice yet
-
-    await p.get_by_role("button", name="Reject all").click()
-    await state.wait_for(state="visible")
-    stored = await consent_cookie(p)
-    assert stored is not None
-    text = await state.inner_text()
-    assert text.startswith("Your current choice (") and "): Necessary." in text
-    assert text.endswith(f"Your consent ID: {stored['consent_id']}")
-
-    # The declaration's own button reopens the choices; a change shows there at once, and
-    # focus goes back to the button.
-    button = p.locator("[data-cmp-declaration] button")
-    await button.focus()
-    await p.keyboard.press("Enter")
-    await dialog(p).get_by_role("switch", name="Statistics").check()
-    await dialog(p).get_by_role("button", name="Save my choices").click()
-    await p.wait_for_function("""() => document.querySelector('[data-cmp-state]')
-        .textContent.includes('Necessary, Statistics.')""")
-    assert await focused(p) == "Cookie settings"
-    assert await p.evaluate("document.activeElement.closest('[data-cmp-declaration]') !== null")
-
-
-async def test_a_purpose_without_items_gets_a_dash_row(visit: Visit, host: HostServer,
-                                                       cmp: CmpServer, path: str) -> None:
-    async def site_with_an_empty_purpose() -> str:
-        site = await published_site()
-        await sites.set_purpose(site, "video", name={"en": "Embedded video"})
-        await publishing.publish(site)
-        return site.key
-
-    key = await cmp.call(site_with_an_empty_purpose())
-    body = "<div data-cmp-declaration></div>"
-    await visit.page.goto(host.add(path, page(Tag(cmp.origin, key), body=body)))
-    video = visit.page.locator("[data-cmp-declaration] [data-purpose=video]")
-    await video.locator("caption").wait_for()
-    assert await video.locator("caption").inner_text() == "Embedded video"
-    assert await video.locator("tbody td").all_inner_texts() == ["—"]
-    assert await video.locator("tbody td").get_attribute("colspan") == "4"
