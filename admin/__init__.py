@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from cmp_server.errors import CmpError
 from cmp_server.settings import Settings
 
-from . import accounts, banner, dashboard, inventory, sites
+from . import accounts, banner, consents, dashboard, exports, inventory, sites
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
 from .authentication import LoginLimiter, SessionCookies
@@ -30,6 +30,7 @@ def create_admin(settings: Settings) -> Starlette:
             *sites.routes,
             *inventory.routes,
             *banner.routes,
+            *consents.routes, *exports.routes,
             Mount("/static", StaticFiles(packages=[("admin", "static")]), name="static"),
         ],
         exception_handlers={CmpError: cmp_error_page},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from cmp_server.models import ConfigVersion, Site, Staff
@@ -71,3 +72,59 @@ async def staff_member(role: str = "owner", email: str | None = None) -> Staff:
 
     address = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
     return await staff.create_staff(address, PASSWORD, role, name=f"A {role}")
+
+
+async def bulk_receipts(
+    site: Site,
+    n: int,
+    *,
+    at: datetime | None = None,
+    every: timedelta = timedelta(0),
+    **fields: Any,
+) -> list[uuid.UUID]:
+    """``n`` receipts stored directly, the first recorded ``at`` (default now) and each next
+    one ``every`` earlier; ``fields`` override the rest. Not written by the receipt writer:
+    each is its own visitor's first, and their record hashes do not verify. The receipt ids,
+    newest first."""
+    from cmp_server._utils import utcnow
+    from cmp_server.models import ConsentReceipt
+
+    start = at or utcnow()
+    rows = []
+    for i in range(n):
+        moment = start - i * every
+        values: dict[str, Any] = {
+            "receipt_id": uuid.uuid4(),
+            "consent_id": uuid.uuid4(),
+            "site": site,
+            "config_version": 1,
+            "texts_hash": "t" * 64,
+            "language": "en",
+            "choices": {"necessary": True, "statistics": i % 2 == 0, "marketing": False},
+            "method": "custom",
+            "layer": "second",
+            "page_url": "https://shop.example/",
+            "recorded_at": moment,
+            "expires_at": moment + timedelta(days=180),
+            "user_agent": "Mozilla/5.0 (test)",
+            "ip_truncated": "192.0.2.0",
+            "content_hash": "c" * 64,
+            "record_hash": "r" * 64,
+            **fields,
+        }
+        rows.append(ConsentReceipt(**values))
+    await ConsentReceipt.bulk_create(rows, batch_size=500)
+    return [row.receipt_id for row in rows]
+
+
+async def send_receipt(client: Any, site_key: str, **overrides: Any) -> dict[str, Any]:
+    """A receipt through the public API (the real writer: chained, hashed); the body sent."""
+    import orjson
+
+    body = receipt_body(**overrides)
+    r = await client.post(
+        f"/v1/sites/{site_key}/consents", content=orjson.dumps(body),
+        headers={"Origin": ORIGIN, "Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert r.status_code == 201, r.text
+    return body

@@ -1,6 +1,13 @@
-"""Export receipts for a date range as CSV or JSON Lines, streamed in keyset-paginated pages.
+"""Export receipts for a date range and a filter as CSV or JSON Lines, streamed in
+keyset-paginated pages; and one visitor's history as a JSON document for an access request.
 
-Memory stays flat whatever the number of rows: one page (``page_size`` rows) at a time.
+JSON is written with ``<``, ``>`` and ``&`` escaped (``configs.script_safe_json``): the same
+values to any JSON reader, and inert should a browser ever show a file inline.
+
+Memory stays flat whatever the number of rows: one page (``page_size`` rows) at a time, read in
+(recorded_at, id) order through the (site_id, recorded_at) index, so each page is a short range
+scan from where the last one ended (``consent_log.matching_ids``). Every export staff start
+(``begin_export``, ``visitor_export``) is written to the audit log before the first byte goes.
 """
 
 from __future__ import annotations
@@ -8,15 +15,29 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
 
 import orjson
 
-from .._utils import rfc3339
-from ..models import ConsentReceipt, Site
+from .._utils import rfc3339, utcnow
+from ..models import Site
+from . import audit
+from .configs import script_safe_json
+from .consent_log import Cursor, ReceiptFilter, page_rows, visitor_history
 
-__all__ = ["EXPORT_FIELDS", "ExportFormat", "export_receipts"]
+if TYPE_CHECKING:
+    from .staff import Actor
+
+__all__ = [
+    "EXPORT_FIELDS",
+    "ExportFormat",
+    "begin_export",
+    "export_receipts",
+    "visitor_export",
+]
 
 ExportFormat = Literal["csv", "jsonl"]
 
@@ -40,27 +61,19 @@ EXPORT_FIELDS = (
 )
 
 _COLUMNS = tuple(f for f in EXPORT_FIELDS if f != "site")
+# Excel reads a CSV without it as the machine's ANSI code page ("KursgÃ¥rden").
+BOM = "\ufeff".encode()
 
 
 async def _pages(
-    site: Site, start: datetime | None, end: datetime | None, page_size: int
+    site: Site, where: ReceiptFilter, page_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    query = ConsentReceipt.filter(site_id=site.id)
-    if start is not None:
-        query = query.filter(recorded_at__gte=start)
-    if end is not None:
-        query = query.filter(recorded_at__lt=end)
-    last_id = 0
+    after: Cursor | None = None
     while True:
-        rows = (
-            await query.filter(id__gt=last_id)
-            .order_by("id")
-            .limit(page_size)
-            .values("id", *_COLUMNS)
-        )
+        rows = await page_rows(site, where, _COLUMNS, after=after, limit=page_size)
         if not rows:
             return
-        last_id = rows[-1]["id"]
+        after = Cursor(rows[-1]["recorded_at"], rows[-1]["id"])
         yield rows
         if len(rows) < page_size:
             return
@@ -83,17 +96,26 @@ async def export_receipts(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    where: ReceiptFilter | None = None,
     page_size: int = 1000,
+    bom: bool = False,
 ) -> AsyncIterator[bytes]:
-    """Yield the export in chunks of bytes; CSV starts with a header row."""
+    """Yield the export in chunks of bytes, oldest first; CSV starts with a header row (and,
+    with ``bom``, the byte order mark spreadsheets need to read UTF-8). ``start`` and ``end``
+    narrow ``where``'s range."""
+    where = where or ReceiptFilter()
+    if start is not None or end is not None:
+        where = replace(where, start=start or where.start, end=end or where.end)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_FIELDS)
-        yield buffer.getvalue().encode()
-    async for page in _pages(site, start, end, page_size):
+        yield (BOM if bom else b"") + buffer.getvalue().encode()
+    async for page in _pages(site, where, page_size):
         if fmt == "jsonl":
-            yield b"".join(orjson.dumps(_record(site, row)) + b"\n" for row in page)
+            yield script_safe_json(
+                b"".join(orjson.dumps(_record(site, row)) + b"\n" for row in page)
+            )
             continue
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -112,3 +134,57 @@ def _csv_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+async def begin_export(
+    site: Site,
+    fmt: ExportFormat,
+    where: ReceiptFilter,
+    *,
+    by: Actor | None,
+    rows: int | None = None,
+    bom: bool = False,
+) -> AsyncIterator[bytes]:
+    """Write the export to the audit log (who, which site, format, filter and, if the caller
+    counted them, how many rows), then return the stream. The entry is written before the
+    first byte: an export that breaks off is still on record."""
+    after: dict[str, Any] = {"format": fmt, "filter": where.describe()}
+    if rows is not None:
+        after["rows"] = rows
+    await audit.record(by, "receipts.export", "consent_receipt", site=site, after=after)
+    return export_receipts(site, fmt, where=where, bom=bom)
+
+
+async def visitor_export(site: Site, consent_id: str | UUID, *, by: Actor | None) -> bytes:
+    """One visitor's receipts as a JSON document to send them (an access request): every stored
+    field, whether each receipt verifies, and the texts of each version and language they were
+    shown. Written to the audit log."""
+    history = await visitor_history(site, consent_id)
+    document = {
+        "site": site.key,
+        "consent_id": str(history.consent_id),
+        "exported_at": rfc3339(utcnow()),
+        "receipts": [
+            {
+                **_record(site, {c: getattr(e.receipt, c) for c in _COLUMNS}),
+                "verification": e.check,
+                "texts_hash_matches": e.texts_match,
+            }
+            for e in history.entries
+        ],
+        "texts_shown": [
+            {
+                "config_version": shown.version,
+                "language": shown.language,
+                "published_at": rfc3339(shown.published_at),
+                "texts_hash": shown.texts_hash,
+                "texts": shown.texts,
+            }
+            for shown in history.texts.values()
+        ],
+    }
+    await audit.record(
+        by, "visitor.export", "consent", history.consent_id, site=site,
+        after={"receipts": len(history.entries)},
+    )
+    return script_safe_json(orjson.dumps(document, option=orjson.OPT_INDENT_2))

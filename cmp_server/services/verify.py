@@ -14,7 +14,10 @@ from tortoise.expressions import Q
 from ..models import ConsentReceipt, Site
 from .receipts import record_hash
 
-__all__ = ["ChainProblem", "VerifyResult", "verify_receipts"]
+__all__ = ["ChainProblem", "VerifyResult", "check_receipt", "verify_receipts"]
+
+NOT_PREDECESSOR = "links to a receipt that is not its predecessor"
+ALTERED = "stored fields do not match the record hash"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,18 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def check_receipt(
+    row: ConsentReceipt, site_key: str, previous_id: UUID | None, previous_hash: str
+) -> str | None:
+    """Why ``row`` does not verify as the successor of the receipt ``previous_id`` with hash
+    ``previous_hash`` (None and "" for a visitor's first receipt), or None if it does."""
+    if row.previous_receipt_id != previous_id:
+        return NOT_PREDECESSOR
+    if record_hash(row, site_key, previous_hash) != row.record_hash:
+        return ALTERED
+    return None
 
 
 async def verify_receipts(site: Site, *, page_size: int = 1000) -> VerifyResult:
@@ -61,20 +76,9 @@ async def verify_receipts(site: Site, *, page_size: int = 1000) -> VerifyResult:
                 if row.previous_receipt_id is not None:
                     previous_id, previous_hash = row.receipt_id, row.record_hash
                     continue
-            if row.previous_receipt_id != previous_id:
-                problems.append(
-                    ChainProblem(
-                        row.consent_id,
-                        row.receipt_id,
-                        "links to a receipt that is not its predecessor",
-                    )
-                )
-            elif record_hash(row, site.key, previous_hash) != row.record_hash:
-                problems.append(
-                    ChainProblem(
-                        row.consent_id, row.receipt_id, "stored fields do not match the record hash"
-                    )
-                )
+            reason = check_receipt(row, site.key, previous_id, previous_hash)
+            if reason is not None:
+                problems.append(ChainProblem(row.consent_id, row.receipt_id, reason))
             previous_id, previous_hash = row.receipt_id, row.record_hash
         cursor = (rows[-1].consent_id, rows[-1].id)
     return VerifyResult(site.key, checked, chains, tuple(problems))

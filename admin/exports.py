@@ -1,0 +1,161 @@
+"""Proof out of the system: exports of receipts (CSV, JSON Lines) and the retention period with
+what the next purge takes and the purge log.
+
+Exports need the privacy role: they carry visitors' data (ids, truncated addresses, user
+agents) out of the system, so viewers read the log but do not download it. Each export is
+written to the audit log before its first byte (``export.begin_export``).
+
+A large range is streamed from the database page by page (a million rows are never in
+memory); the form counts the matching receipts first (in the database), so staff know what
+they are about to download, and the browser's own download shows the bytes coming. No
+background job: the stream needs no storage for finished files, nothing to clean up, and
+nothing that outlives the staff member's session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlencode
+
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from cmp_server.errors import CmpError
+from cmp_server.services import consent_log, export, retention, sites
+
+from ._forms import Form, field_errors, text_of
+from ._pages import render
+from ._security import requires
+from .consents import FILTER_FIELDS, filter_context, parse_filter
+
+if TYPE_CHECKING:
+    from cmp_server.models import Site
+
+__all__ = ["routes"]
+
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+LOOKAHEAD_DAYS = 7
+
+
+class FormatForm(Form):
+    format: Literal["csv", "jsonl"]
+
+
+@requires("privacy")
+async def export_page(request: Request) -> Response:
+    """GET: the form, and with a filter given, how many receipts match. POST: the download."""
+    site = await sites.get_site(request.path_params["key"])
+    if request.method == "POST":
+        return await _download(request, site)
+    params = request.query_params
+    form, values, errors = parse_filter(params)
+    matching = None
+    if form is not None and "preview" in params:
+        try:
+            matching = await consent_log.count(site, form.receipt_filter())
+        except CmpError as exc:
+            errors = {"form": exc.detail}
+    return render(request, "admin/export.html", {
+        "site": site, "tab": "consents", "section": "export", "values": values,
+        "errors": errors, "matching": matching, "fmt": params.get("format", "csv"),
+        **await filter_context(site),
+    }, 422 if errors else 200)
+
+
+async def _download(request: Request, site: Site) -> Response:
+    data = await request.form()
+    sent = {name: text_of(data, name)[:200] for name in FILTER_FIELDS}
+    form, values, errors = parse_filter(sent)
+    try:
+        fmt = FormatForm.model_validate({"format": text_of(data, "format")}).format
+    except ValidationError as exc:
+        errors = {**errors, **field_errors(exc)}
+    if form is None or errors:
+        # A good filter with a bad format: the download form again, the error beside it.
+        matching = await consent_log.count(site, form.receipt_filter()) if form else None
+        return render(request, "admin/export.html", {
+            "site": site, "tab": "consents", "section": "export", "values": values,
+            "errors": errors, "matching": matching, "fmt": text_of(data, "format"),
+            **await filter_context(site),
+        }, 422)
+    where = form.receipt_filter()
+    stream = await export.begin_export(site, fmt, where, by=request.state.actor, bom=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"receipts-{site.key}-{stamp}.{fmt}"
+    return StreamingResponse(stream, media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+    })
+
+
+class RetentionForm(Form):
+    days: int = Field(ge=1, le=retention.MAX_RETENTION_DAYS)
+    confirm: bool = False
+
+
+async def _retention_page(
+    request: Request, site: Site, *, errors: dict[str, str] | None = None,
+    days: str = "", confirm: retention.RetentionPreview | None = None, status: int = 200,
+) -> Response:
+    params = request.query_params
+    before = params.get("before", "")
+    before_id = int(before) if before.isdigit() and len(before) < 10 else None
+    log = await retention.purge_log(site, before_id=before_id)
+    preview = await retention.preview(site, lookahead_days=LOOKAHEAD_DAYS)
+
+    def export_url(until: datetime) -> str:
+        # Whole days: the export reaches the end of the horizon's day, more than goes by then.
+        query = urlencode({"to": until.date().isoformat(), "preview": "1"})
+        return f"{request.url_for('admin:export', key=site.key).path}?{query}"
+
+    return render(request, "admin/retention.html", {
+        "site": site, "tab": "consents", "section": "retention", "preview": preview,
+        "errors": errors or {}, "days": days or str(site.receipt_retention_days),
+        "confirm": confirm, "log": log, "lookahead": LOOKAHEAD_DAYS,
+        "next_before": log[-1].id if len(log) == 50 else None,
+        "export_url": export_url,
+    }, status)
+
+
+@requires("viewer")
+async def retention_page(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    return await _retention_page(request, site)
+
+
+@requires("privacy")
+async def retention_set(request: Request) -> Response:
+    """Change the retention period. Shortening it so that the next purge takes receipts asks
+    to confirm first, with the count and a link to export them."""
+    site = await sites.get_site(request.path_params["key"])
+    data = await request.form()
+    days = text_of(data, "days")
+    try:
+        form = RetentionForm.model_validate({"days": days, "confirm": data.get("confirm") == "1"})
+    except ValidationError as exc:
+        return await _retention_page(request, site, errors=field_errors(exc), days=days,
+                                     status=422)
+    try:
+        retention.check_retention(site, form.days)
+    except CmpError as exc:
+        return await _retention_page(request, site, errors={"days": exc.detail}, days=days,
+                                     status=422)
+    if form.days < site.receipt_retention_days and not form.confirm:
+        shorter = await retention.preview(site, days=form.days, lookahead_days=0)
+        if shorter.due:
+            return await _retention_page(request, site, days=days, confirm=shorter)
+    try:
+        await retention.set_retention(site, form.days, by=request.state.actor)
+    except CmpError as exc:
+        return await _retention_page(request, site, errors={"days": exc.detail}, days=days,
+                                     status=422)
+    return RedirectResponse(request.url_for("admin:retention", key=site.key).path, 303)
+
+
+routes = [
+    Route("/sites/{key}/export", export_page, methods=["GET", "POST"], name="export"),
+    Route("/sites/{key}/retention", retention_page, methods=["GET"], name="retention"),
+    Route("/sites/{key}/retention", retention_set, methods=["POST"], name="retention_set"),
+]
