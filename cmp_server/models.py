@@ -108,15 +108,26 @@ class InventoryItem(Model):
     party = fields.CharField(max_length=8, default="first")  # first | third
     description: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
     source = fields.CharField(max_length=16, default="manual")  # manual | scan | import
-    review_status = fields.CharField(max_length=16, default="unreviewed")  # unreviewed | reviewed
+    # unreviewed | reviewed | gone (staff said it is no longer set: left out of the banner)
+    review_status = fields.CharField(max_length=16, default="unreviewed")
     first_seen = fields.DatetimeField(null=True)
     last_seen = fields.DatetimeField(null=True)
-    missing_since = fields.DatetimeField(null=True)
+    missing_since = fields.DatetimeField(null=True)  # the last scan did not see it
+    # What the knowledge base suggested when a scan found the item, kept beside what staff
+    # chose: a category key (necessary ... marketing, or unclassified) and a vendor.
+    suggested_purpose = fields.CharField(max_length=16, null=True)
+    suggested_vendor = fields.CharField(max_length=64, null=True)
+    suggested_vendor_name = fields.CharField(max_length=200, null=True)
+    suggested_duration_days = fields.IntField(null=True)
+    suggested_description = fields.TextField(null=True)
+    # The latest scan that saw it saw it in the none or reject pass (before consent).
+    before_consent = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "inventory_item"
-        indexes = (Index(fields=("site_id", "kind", "name")),)
+        # (site_id, name): the inventory list's default order, paged by the database.
+        indexes = (Index(fields=("site_id", "kind", "name")), Index(fields=("site_id", "name")))
 
 
 class ConfigVersion(Model):

@@ -4,6 +4,7 @@ ways, on the suite's database (SQLite or PostgreSQL), in a scratch database of t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,7 +14,6 @@ from tortoise.migrations.api import migrate as migrate_api
 
 from cmp_server import db
 from cmp_server.models import InventoryItem, Site, Vendor
-from tests import factories
 
 BEFORE_0006 = "models.0005_one_chain_per_visitor"
 SCRATCH = "cmp_migration_scratch"
@@ -48,14 +48,85 @@ async def opened(url: str) -> None:
     await Tortoise.init(config=db.tortoise_config(url))
 
 
+async def _seed_as_of_0005() -> tuple[int, int]:
+    """A site, Google with two items, and a deleted vendor, written in SQL to the tables as
+    they were before 0006 (the models have columns added later, which that schema lacks).
+    Returns the site's id and the deleted vendor's."""
+    conn = Tortoise.get_connection("default")
+    sqlite = conn.capabilities.dialect == "sqlite"
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    now: object = at.isoformat(" ") if sqlite else at
+
+    async def insert(table: str, row: dict[str, object]) -> int:
+        names = ", ".join(f'"{name}"' for name in row)
+        marks = ", ".join("?" if sqlite else f"${n}" for n in range(1, len(row) + 1))
+        sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) RETURNING "id"'
+        rows = await conn.execute_query_dict(sql, list(row.values()))
+        return int(rows[0]["id"])
+
+    site_id = await insert(
+        "site",
+        {
+            "key": "s0005",
+            "name": "Shop",
+            "domains": '["shop.example"]',
+            "languages": "[]",
+            "default_language": "en",
+            "consent_lifetime_days": 180,
+            "receipt_retention_days": 1095,
+            "texts": "{}",
+            "options": "{}",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    google = await insert(
+        "vendor",
+        {
+            "site_id": site_id,
+            "key": "google",
+            "name": "Google",
+            "country": "US",
+            "transfers_outside_eea": True,
+            "description": "{}",
+        },
+    )
+    for name, match in (("_ga", "exact"), ("_ga_", "prefix")):
+        await insert(
+            "inventory_item",
+            {
+                "site_id": site_id,
+                "vendor_id": google,
+                "name": name,
+                "match": match,
+                "kind": "cookie",
+                "party": "first",
+                "description": "{}",
+                "source": "manual",
+                "review_status": "reviewed",
+                "created_at": now,
+            },
+        )
+    gone = await insert(
+        "vendor",
+        {
+            "site_id": site_id,
+            "key": "gone",
+            "name": "Deleted",
+            "transfers_outside_eea": False,
+            "description": "{}",
+        },
+    )
+    await conn.execute_query('DELETE FROM "vendor" WHERE "id" = ' + str(gone))
+    return site_id, gone
+
+
 async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     scratch_url: str,
 ) -> None:
     await migrate_to(scratch_url, BEFORE_0006)
     await opened(scratch_url)
-    site, _ = await factories.published_site()
-    gone = await Vendor.create(site=site, key="gone", name="Deleted", transfers_outside_eea=False)
-    await gone.delete()
+    site_id, gone_id = await _seed_as_of_0005()
     await Tortoise.close_connections()
 
     await migrate_to(scratch_url, None)
@@ -64,10 +135,10 @@ async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     assert google.transfers_outside_eea is True
     linked = await InventoryItem.filter(vendor=google).values_list("name", flat=True)
     assert sorted(linked) == ["_ga", "_ga_"]  # not set to NULL by a table rebuild
-    site = await Site.get(id=site.id)
+    site = await Site.get(id=site_id)
     unknown = await Vendor.create(site=site, key="unknown", name="Found by a scan")
     assert (await Vendor.get(key="unknown")).transfers_outside_eea is None
-    assert unknown.id > gone.id  # a deleted vendor's id is not given again
+    assert unknown.id > gone_id  # a deleted vendor's id is not given again
     await Tortoise.close_connections()
 
     await migrate_to(scratch_url, BEFORE_0006)  # and back: unknown becomes "no"
