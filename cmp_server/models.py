@@ -13,6 +13,7 @@ from tortoise.models import Model
 __all__ = [
     "AuditEntry",
     "ConfigVersion",
+    "ConsentDaily",
     "ConsentReceipt",
     "InventoryItem",
     "Purpose",
@@ -181,6 +182,27 @@ class ConsentReceipt(Model):
         # (consent_id, id): a visitor's receipts in order, and the last one found without
         # walking the primary key (what the receipt writer checks before each insert).
         indexes = (Index(fields=("site_id", "recorded_at")), Index(fields=("consent_id", "id")))
+
+
+class ConsentDaily(Model):
+    """Consent receipts counted per site, UTC day, method and purpose (services/counters.py)."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="consent_counts", on_delete=fields.CASCADE
+    )
+    site_id: int
+    day = fields.DateField()
+    method = fields.CharField(max_length=16)
+    # '': the method's receipts; a purpose key: the receipts that decided on that purpose.
+    purpose = fields.CharField(max_length=40, default="")
+    receipts = fields.IntField(default=0)
+    granted = fields.IntField(default=0)  # of those, the ones that granted the purpose
+
+    class Meta:
+        table = "consent_daily"
+        # The upsert's conflict target, and the index every read of the chart uses.
+        unique_together = (("site", "purpose", "day", "method"),)
 
 
 class PurgeLog(Model):

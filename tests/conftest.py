@@ -23,6 +23,7 @@ TABLES = (
     "audit_entry",
     "staff_session",
     "staff",
+    "consent_daily",
     "consent_receipt",
     "purge_log",
     "scan",

@@ -2,8 +2,9 @@
 chosen once when a writer lane starts (as uvicorn's ``auto.py`` picks its loop).
 
 The writer needs an insert that is checked (nothing of the batch stored yet, each visitor's
-last receipt as expected) and a read for when the check fails. On PostgreSQL each is one
-prepared statement on a connection the lane keeps, the batch sent as one JSON parameter: no
+last receipt as expected) and a read for when the check fails; the insert adds the batch's
+consent counters (``counters.tally``) in the same statement or transaction. On PostgreSQL each
+is one prepared statement on a connection the lane keeps, the batch sent as one JSON parameter: no
 BEGIN/COMMIT round trips and no pool reset per batch. SQLite is in-process and has one
 connection, so it goes through the ORM. On both, unique indexes (migration 0005) refuse a
 second chain for a visitor, whatever wrote it.
@@ -34,8 +35,10 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from ..models import ConsentReceipt
+from . import counters
 
 __all__ = [
     "COLUMNS",
@@ -146,10 +149,13 @@ class OrmStore:
         return [KnownReceipt(**row) for row in rows]
 
     async def _insert(self, rows: list[NewReceipt]) -> None:
-        # One multi-row INSERT, which the driver runs as one transaction.
-        await ConsentReceipt.bulk_create(
-            [ConsentReceipt(**{c: getattr(r, c) for c in COLUMNS}) for r in rows]
-        )
+        # One multi-row INSERT and the counters' upsert, in one transaction.
+        async with in_transaction() as conn:
+            await ConsentReceipt.bulk_create(
+                [ConsentReceipt(**{c: getattr(r, c) for c in COLUMNS}) for r in rows],
+                using_db=conn,
+            )
+            await counters.add_counts(conn, counters.tally(rows))
 
     async def _current(
         self, receipt_ids: list[UUID], last: dict[UUID, UUID | None]
@@ -208,12 +214,15 @@ _PG_INSERT = (
 # receipt in one step, whatever the plan. A receipt id already stored is left to the unique
 # index: checking it here too cost more than the insert, as the cached generic plan for
 # ``receipt_id = ANY($n)``, made while the table was small, scanned the whole table.
+# The receipts' counts ($4, ``counters.tally``) are added in the same statement, on the same
+# condition (``clash`` is one result for both), so they commit with the receipts or not at all.
 _PG_INSERT_IF_CURRENT = (
     "WITH expected(consent_id, last_id) AS (SELECT * FROM unnest($2::uuid[], $3::uuid[])),"
     " clash AS (SELECT 1 FROM expected e LEFT JOIN LATERAL (SELECT receipt_id"
     " FROM consent_receipt c WHERE c.consent_id = e.consent_id ORDER BY c.id DESC LIMIT 1) r"
-    " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id) "
-    + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
+    " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id),"
+    " counted AS (" + counters.pg_add_counts("$4", when="NOT EXISTS (SELECT 1 FROM clash)")
+    + ") " + _PG_INSERT + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
 )
 # What a value of the batch makes the database refuse: class 22 (a value it cannot store: a
 # NUL in text or JSON, too long for its column), class 23 (a constraint; unique ones are a
@@ -265,7 +274,8 @@ class PostgresStore:
     ) -> bool:
         try:
             status = await self._call(
-                _PG_INSERT_IF_CURRENT, orjson.dumps(rows).decode(), list(last), list(last.values())
+                _PG_INSERT_IF_CURRENT, orjson.dumps(rows).decode(), list(last),
+                list(last.values()), counters.counts_json(counters.tally(rows)),
             )
         except asyncpg.UniqueViolationError:
             # A receipt id sent before, or a chain another writer has just extended (the

@@ -21,6 +21,10 @@ stored: a receipt that did go in is answered from its stored row, never written 
 unique receipt id would refuse it anyway). Only then does the batch fail, retryable, and the
 next batch starts on a new connection: the lane recovers as soon as the database is back.
 
+Each batch's consent counters (``counters``: receipts per site, day, method and purpose, what
+the consent-rate chart reads) are added in the batch's own insert, so a receipt is counted
+exactly when it is stored: once, whether sent again or written by another process.
+
 One receipt never fails its neighbours. When the database refuses a value of a batch (a
 constraint, a value it cannot store), nothing of it was written; the lane halves the batch until
 the refused receipt is alone, writes the others, and refuses that one (``ReceiptRefused``, not
