@@ -6,16 +6,31 @@ the stored bytes (see ``configs.ConfigCache``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from tortoise.transactions import in_transaction
 
 from .._utils import canonical_json, rfc3339, sha256_hex
 from ..defaults import DEFAULT_TEXTS
+from ..errors import Conflict, SiteNotFound
 from ..models import ConfigVersion, InventoryItem, Purpose, Site, Vendor
+from . import audit
 
-__all__ = ["build_config", "publish", "resolve_texts", "texts_for_language"]
+if TYPE_CHECKING:
+    from .staff import Actor
+
+__all__ = [
+    "UNCOMPARED",
+    "build_config",
+    "comparable",
+    "fingerprint",
+    "material_hash",
+    "parse_config",
+    "publish",
+    "resolve_texts",
+    "texts_for_language",
+]
 
 
 def resolve_texts(
@@ -162,14 +177,47 @@ def material_hash(config: dict[str, Any]) -> str:
     return sha256_hex(canonical_json(material))
 
 
-async def publish(site: Site, *, published_by: str | None = None) -> ConfigVersion:
+# Not what a version says but when and as what it was made: left out when two configs (the
+# draft and a version, or two versions) are compared.
+UNCOMPARED = ("version", "published_at", "material_hash", "preview")
+
+
+def comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in UNCOMPARED}
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    """Equal for two configs that say the same (a draft and the version made from it)."""
+    return sha256_hex(canonical_json(comparable(config)))
+
+
+async def publish(
+    site: Site,
+    *,
+    by: Actor | None = None,
+    published_by: str | None = None,
+    expected: str | None = None,
+) -> ConfigVersion:
+    """Publish the draft as the next version, audited as ``by`` (the version names
+    ``published_by``, else ``by``'s email). No checks: ``changes.publish_draft`` lints first.
+    ``expected``: the draft's ``fingerprint`` when staff looked at it; a draft that has moved
+    since is refused (``Conflict``) instead of published unseen."""
+    if published_by is None and by is not None:
+        published_by = by.email
     async with in_transaction():
         # Lock the site row where the database can, so two publishes get distinct numbers;
         # the unique (site, number) constraint is the backstop everywhere.
-        await Site.select_for_update().filter(id=site.id).first()
-        last = await ConfigVersion.filter(site=site).order_by("-number").first()
+        # The row as it is now, not as the caller read it: the draft published is the draft.
+        fresh = await Site.select_for_update().filter(id=site.id).first()
+        if fresh is None:
+            raise SiteNotFound(f"no site with key {site.key!r}")
+        last = await ConfigVersion.filter(site=fresh).order_by("-number").first()
         number = (last.number if last else 0) + 1
-        config = await build_config(site, number)
+        config = await build_config(fresh, number)
+        if expected is not None and fingerprint(config) != expected:
+            raise Conflict(
+                "the draft changed since its summary was shown: look at the summary again"
+            )
         config["material_hash"] = material_hash(config)
         text_hashes = {
             lang: sha256_hex(canonical_json(texts_for_language(config, lang)))
@@ -189,6 +237,15 @@ async def publish(site: Site, *, published_by: str | None = None) -> ConfigVersi
         version.canonical_json = body.decode()
         version.content_hash = sha256_hex(body)
         await version.save(update_fields=["canonical_json", "content_hash"])
+        await audit.record(
+            by, "config.publish", "config_version", number, site=site,
+            after={
+                "number": number,
+                "content_hash": version.content_hash,
+                "material_hash": version.material_hash,
+                "material": last is None or last.material_hash != version.material_hash,
+            },
+        )
     return version
 
 

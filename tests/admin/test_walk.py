@@ -47,7 +47,8 @@ async def _hostile_site() -> dict[str, str]:
                                     source="scan")
     await publishing.publish(site)
     await sites.update_site(site, texts={"en": {"accept_all": PAYLOAD}})  # a draft change
-    return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id)}
+    return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
+            "purpose": "statistics", "number": "1"}
 
 
 async def _receipt(client: httpx.AsyncClient, key: str, values: dict[str, str]) -> None:

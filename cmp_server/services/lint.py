@@ -1,0 +1,133 @@
+"""Checks of a draft before it is published: errors refuse publishing, warnings are shown.
+
+- ``missing_text`` (error): a language of the site has no text for something the banner shows,
+  so visitors reading it would get another language's words.
+- ``purpose_without_description`` (error): a purpose that inventory items use has no
+  description in a language: visitors are asked to allow it without being told what it is.
+- ``first_layer`` (error): Accept all and Reject all must both be on the first layer, as
+  words a visitor can read and tell apart (the embed always renders both buttons: a blank or
+  an identical label is what can take one away).
+- ``untranslated`` (warning): a language without built-in texts still holds the English ones.
+- ``purpose_without_description`` (warning) for a purpose nothing uses yet.
+- ``unreviewed`` (warning): inventory items no one has reviewed, or items without a purpose
+  (they are left out of the banner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..defaults import DEFAULT_TEXTS
+from ..models import InventoryItem, Site
+from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
+
+__all__ = ["Finding", "lint"]
+
+Level = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    code: str
+    message: str
+    language: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+
+def _texts_findings(site: Site) -> list[Finding]:
+    found: list[Finding] = []
+    english = DEFAULT_TEXTS["en"]
+    for lang in site.languages:
+        own = site.texts.get(lang, {})
+        builtin = DEFAULT_TEXTS.get(lang, {})
+        # What ``publishing.resolve_texts`` picks before it leaves the language: the site's
+        # own text, else our built-in one; blank or none means another language's words.
+        shown = {k: (own.get(k) or builtin.get(k) or "").strip() for k in TEXT_KEYS}
+        missing = [k for k in TEXT_KEYS if not shown[k]]
+        if missing:
+            found.append(Finding(
+                "error", "missing_text",
+                f"{lang}: no text for {', '.join(missing)} (visitors reading {lang} would see "
+                f"the {site.default_language} text)",
+                lang,
+            ))
+        if lang != "en" and not builtin:
+            copied = [k for k in TEXT_KEYS if own.get(k) and own.get(k) == english[k]]
+            if copied:
+                found.append(Finding(
+                    "warning", "untranslated",
+                    f"{lang}: {len(copied)} texts are still the English built-in ones "
+                    f"({', '.join(copied[:3])}{', …' if len(copied) > 3 else ''})",
+                    lang,
+                ))
+        accept, reject = shown["accept_all"], shown["reject_all"]
+        if not accept or not reject:
+            found.append(Finding(
+                "error", "first_layer",
+                f"{lang}: the first layer needs both Accept all and Reject all, and "
+                f"{'accept_all' if not accept else 'reject_all'} has no words in {lang}",
+                lang,
+            ))
+        elif accept.casefold() == reject.casefold():
+            found.append(Finding(
+                "error", "first_layer",
+                f"{lang}: Accept all and Reject all read the same ({accept!r}): visitors "
+                "cannot tell them apart",
+                lang,
+            ))
+    return found
+
+
+def _purpose_findings(site: Site, purposes: list[DraftPurpose]) -> list[Finding]:
+    found: list[Finding] = []
+    for p in purposes:
+        for lang in site.languages:
+            if not p.name.get(lang, "").strip():
+                found.append(Finding(
+                    "error", "missing_text", f"{lang}: the purpose {p.key!r} has no name", lang
+                ))
+            if not p.description.get(lang, "").strip():
+                used = p.items > 0
+                found.append(Finding(
+                    "error" if used else "warning", "purpose_without_description",
+                    f"{lang}: the purpose {p.key!r} has no description"
+                    + (f" and {p.items} inventory items use it" if used else ""),
+                    lang,
+                ))
+    return found
+
+
+async def _inventory_findings(site: Site) -> list[Finding]:
+    found: list[Finding] = []
+    unreviewed = await InventoryItem.filter(site=site, review_status="unreviewed").count()
+    if unreviewed:
+        found.append(Finding(
+            "warning", "unreviewed",
+            f"{unreviewed} inventory items are not reviewed yet: check their purpose and "
+            "vendor before visitors are told about them",
+        ))
+    unmapped = await InventoryItem.filter(
+        site=site, purpose_id__isnull=True
+    ).exclude(review_status="gone").count()
+    if unmapped:
+        found.append(Finding(
+            "warning", "unreviewed",
+            f"{unmapped} inventory items have no purpose: they are left out of the banner and "
+            "the declaration",
+        ))
+    return found
+
+
+async def lint(site: Site) -> list[Finding]:
+    """Every finding for the draft, errors first."""
+    found = [
+        *_texts_findings(site),
+        *_purpose_findings(site, await draft_purposes(site)),
+        *await _inventory_findings(site),
+    ]
+    return sorted(found, key=lambda f: not f.is_error)
