@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from cmp_server.errors import CmpError
 from cmp_server.settings import Settings
 
-from . import accounts, banner, consents, dashboard, exports, inventory, sites
+from . import accounts, analytics, banner, consents, dashboard, exports, inventory, scans, sites
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
 from .authentication import LoginLimiter, SessionCookies
@@ -30,6 +30,8 @@ def create_admin(settings: Settings) -> Starlette:
             *sites.routes,
             *inventory.routes,
             *banner.routes,
+            *scans.routes,
+            *analytics.routes,
             *consents.routes, *exports.routes,
             Mount("/static", StaticFiles(packages=[("admin", "static")]), name="static"),
         ],

@@ -15,7 +15,7 @@ from cmp_server.services.scan_findings import latest_changes, scan_changes, scan
 from cmp_server.services.scan_history import scan_history, scan_overview, scan_run
 from cmp_server.services.scan_results import store_scan
 from cmp_server.services.staff import Actor
-from scanner import PossibleViolation, TrackerRequest, Violation
+from scanner import Category, PossibleViolation, TrackerRequest, Violation
 
 from .factories import published_site, staff_member
 from .test_scans import finding, item, report
@@ -28,7 +28,7 @@ async def actor(role: str = "privacy") -> Actor:
     return Actor(member.id, member.email, member.name, member.role, "session", "csrf")
 
 
-def tracker(host: str, category: str = "marketing") -> TrackerRequest:
+def tracker(host: str, category: Category = "marketing") -> TrackerRequest:
     return TrackerRequest(host=host, vendor="meta", category=category, passes=("none",),
                           example_url=f"https://{host}/tr?id=1", count=2,
                           first_seen_url="https://shop.example/kurser", vendor_name="Meta")
@@ -289,3 +289,18 @@ async def test_detail_findings_say_where_and_what_set_them(app: Starlette) -> No
                                                                "mystery": "review"}
     assert all(i.inventory_id is not None for i in detail.items)
     assert detail.changes.first and detail.failed_pages == ()
+
+
+async def test_the_start_form_offers_where_the_last_scan_that_ran_started(
+    app: Starlette,
+) -> None:
+    site, _ = await published_site()
+    assert await scans.suggested_start_url(site) == "https://shop.example/"
+    ran = await queue(site)
+    await ScanJob.filter(id=ran.id).update(status="done")
+    await scans.request_scan(site, start_url="http://127.0.0.2:9/typo", allow_private=True)
+    await ScanJob.filter(site=site, status="queued").update(status="failed")
+    assert await scans.suggested_start_url(site) == LOCAL
+    await Site.filter(id=site.id).update(scan_url="https://www.shop.example/start")
+    assert await scans.suggested_start_url(await Site.get(id=site.id)) == (
+        "https://www.shop.example/start")

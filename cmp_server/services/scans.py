@@ -45,6 +45,7 @@ __all__ = [
     "next_scan_at",
     "request_scan",
     "set_schedule",
+    "suggested_start_url",
 ]
 
 MAX_ATTEMPTS = 3
@@ -58,6 +59,16 @@ PRIVATE_TARGETS_SETTING = "CMP_ALLOW_PRIVATE_SCAN_TARGETS"
 def default_start_url(site: Site) -> str:
     """Where a scan of the site starts unless told otherwise."""
     return site.scan_url or f"https://{site.domains[0]}/"
+
+
+async def suggested_start_url(site: Site) -> str:
+    """What the start form offers: the schedule's URL, else where the last scan that ran
+    started (a failed one may have been a typo)."""
+    if site.scan_url:
+        return site.scan_url
+    last = await ScanJob.filter(site=site, status="done").order_by("-id").first()
+    url = last.options.get("start_url") if last is not None else None
+    return url if isinstance(url, str) and url else default_start_url(site)
 
 
 async def check_target(url: str, allow_private: bool) -> None:

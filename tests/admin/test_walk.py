@@ -17,7 +17,9 @@ from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
+from cmp_server.models import Scan, Site
 from cmp_server.services import inventory, publishing, sites
+from scanner import PossibleViolation
 
 from ..factories import ORIGIN, receipt_body, staff_member
 from ._client import sign_in, token_of
@@ -47,8 +49,27 @@ async def _hostile_site() -> dict[str, str]:
                                     source="scan")
     await publishing.publish(site)
     await sites.update_site(site, texts={"en": {"accept_all": PAYLOAD}})  # a draft change
+    scan = await _hostile_scan(site)
     return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
-            "purpose": "statistics", "number": "1"}
+            "purpose": "statistics", "number": "1", "scan_id": str(scan.id),
+            "job_id": str(scan.job_id)}  # type: ignore[attr-defined]
+
+
+async def _hostile_scan(site: Site) -> Scan:
+    """A scan that found the payload everywhere a page can read it: names, vendors, URLs,
+    reasons (a site may set any of them)."""
+    from cmp_server.services import scans
+    from cmp_server.services.scan_results import store_scan
+
+    from ..test_scans import finding, item, report
+
+    job = await scans.request_scan(site, start_url="http://127.0.0.1:9/", allow_private=True)
+    found = item(PAYLOAD, "unclassified", PAYLOAD, domain=PAYLOAD, vendor_name=PAYLOAD,
+                 initiator=f"https://x.example/{PAYLOAD}",
+                 first_seen_url=f"https://www.shop.example/?q={PAYLOAD}")
+    return await store_scan(site, report(found, review=(
+        finding(PossibleViolation, PAYLOAD, "unclassified").model_copy(
+            update={"domain": PAYLOAD, "reason": PAYLOAD, "url": PAYLOAD}),)), job=job)
 
 
 async def _receipt(client: httpx.AsyncClient, key: str, values: dict[str, str]) -> None:

@@ -1,0 +1,185 @@
+"""Consent rates: a site's consent outcomes per day or week over a range, and each purpose's
+granted rate, as SVG charts with the same numbers in tables beside them. Read from the
+counters (``services.analytics``), so a year answers as fast as a week."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cmp_server._utils import utcnow
+from cmp_server.services import analytics, sites
+
+from . import _charts
+from ._pages import render
+from ._security import requires
+
+__all__ = ["RangeQuery", "routes"]
+
+DEFAULT_DAYS = 30
+MAX_BUCKETS = {"day": 366, "week": 530}  # a year by day, ten years by week
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+LABELS = {
+    "accept_all": "Accept all",
+    "reject_all": "Reject all",
+    "custom": "Custom",
+    "withdraw": "Withdraw",
+    "gpc": "GPC",
+}
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
+
+
+def _iso_date(value: object) -> date:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("Give a date as YYYY-MM-DD, like 2026-01-31.")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is no date in the calendar.") from None
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"Give a date from {EARLIEST} to {LATEST}.")
+    return day
+
+
+class RangeQuery(BaseModel):
+    """The page's GET form: from, to (UTC days, both included) and the bucket."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    bucket: Literal["day", "week"] = "day"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> date:
+        return _iso_date(value)
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and value < start:
+            raise ValueError("Give a day on or after the first day.")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _not_too_many(cls, value: str, info: ValidationInfo) -> str:
+        start, end = info.data.get("start"), info.data.get("end")
+        if start is not None and end is not None:
+            count = len(analytics.buckets(start, end, value))  # type: ignore[arg-type]
+            if count > MAX_BUCKETS[value]:
+                raise ValueError(
+                    f"By {value}, at most {MAX_BUCKETS[value]} {value}s fit: this range has"
+                    f" {count}. Choose a shorter range"
+                    + (" or by week." if value == "day" else ".")
+                )
+        return value
+
+
+def _default_range() -> dict[str, str]:
+    today = utcnow().date()
+    return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            "to": today.isoformat(), "bucket": "day"}
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for e in exc.errors():
+        name = str(e["loc"][0]) if e["loc"] else "form"
+        message = e["msg"].removeprefix("Value error, ")
+        if name == "bucket" and e["type"] == "literal_error":
+            message = "Choose by day or by week."
+        errors.setdefault(name, message)
+    return errors
+
+
+def _long(b: Any, bucket: str) -> str:
+    if bucket == "day":
+        return f"{b.start:%a} {b.start.isoformat()}"
+    return f"week of {b.start.isoformat()} to {b.end.isoformat()}"
+
+
+def _outcome_chart(site_name: str, found: analytics.Outcomes) -> tuple[_charts.Chart, list[
+        _charts.Series]]:
+    series = [
+        _charts.Series(m, LABELS.get(m, m), _charts.COLOURS.get(m, _charts.OTHER_COLOUR),
+                       [b.counts[m] for b in found.buckets])
+        for m in found.methods
+    ]
+    labels = [_charts.day_label(b.start) for b in found.buckets]
+    longs = [_long(b, found.bucket) for b in found.buckets]
+    per = "day" if found.bucket == "day" else "week"
+    shares = ", ".join(
+        f"{LABELS.get(m, m).lower()} {n:,} ({_charts.percent(n, found.total)})"
+        for m in found.methods if (n := found.totals[m])
+    )
+    chart = _charts.stacked_bars(
+        "outcomes",
+        f"Consent outcomes per {per}, {site_name}, {found.start} to {found.end}",
+        f"Stacked bars, one per {per}: the receipts of each method. {found.total:,} receipts"
+        f" in all: {shares}." if found.total else "No receipts in this range.",
+        labels, longs, series,
+        x_title=f"{per.capitalize()} (UTC){', week starting' if per == 'week' else ''}",
+        y_title="Receipts",
+    )
+    return chart, series
+
+
+def _rate_charts(found: analytics.PurposeRates) -> list[tuple[str, _charts.Chart]]:
+    """A small chart per purpose a visitor may refuse (a required one is always granted)."""
+    labels = [_charts.day_label(b.start) for b in found.buckets]
+    longs = [_long(b, found.bucket) for b in found.buckets]
+    per = "day" if found.bucket == "day" else "week"
+    charts = []
+    for n, purpose in enumerate(found.purposes):
+        if purpose in found.required:
+            continue
+        total = found.totals[purpose]
+        charts.append((purpose, _charts.rate_columns(
+            f"rate-{n}",
+            f"Granted rate of {purpose} per {per}",
+            f"Columns from 0 to 100 %, one per {per} with decisions: the share of receipts"
+            f" that granted {purpose}. Over the range: "
+            f"{_charts.percent(total.granted, total.decided)}"
+            f" ({total.granted:,} of {total.decided:,}).",
+            labels, longs,
+            [(b.rates[purpose].decided, b.rates[purpose].granted) for b in found.buckets],
+            x_title=f"{per.capitalize()} (UTC)",
+        )))
+    return charts
+
+
+@requires("viewer")
+async def consent_rates(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    params = request.query_params
+    values = _default_range()
+    values.update({k: params[k] for k in ("from", "to", "bucket") if params.get(k)})
+    context: dict[str, Any] = {"site": site, "tab": "analytics", "values": values,
+                               "errors": {}, "labels": LABELS}
+    try:
+        query = RangeQuery.model_validate(values)
+    except ValidationError as exc:
+        context["errors"] = _field_errors(exc)
+        return render(request, "admin/analytics.html", context, 422)
+    found = await analytics.outcomes(site, query.start, query.end, query.bucket)
+    rates = await analytics.purpose_rates(site, query.start, query.end, query.bucket)
+    chart, series = _outcome_chart(site.name, found)
+    context.update(
+        query=query, outcomes=found, rates=rates, chart=chart, series=series,
+        rate_charts=_rate_charts(rates), percent=_charts.percent,
+    )
+    return render(request, "admin/analytics.html", context)
+
+
+routes = [
+    Route("/sites/{key}/analytics", consent_rates, methods=["GET"], name="analytics"),
+]

@@ -1,0 +1,188 @@
+"""Scans of one site: start one (page budget, passes), the schedule, the history, a running
+scan's progress, and one scan's findings with what changed since the scan before it.
+
+Everyone signed in reads them; starting a scan and changing the schedule need the privacy
+role. The progress page works without JavaScript (it reloads itself inside ``<noscript>``,
+and has a Refresh link); with htmx it polls its own progress box instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+from urllib.parse import urlencode
+
+from pydantic import Field, ValidationError, field_validator
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import NoMatchFound, Route
+
+from cmp_server.errors import CmpError
+from cmp_server.models import Site
+from cmp_server.services import scans, sites
+from cmp_server.services.scan_findings import scan_detail
+from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
+
+from ._forms import Form, field_errors, one_line, text_of
+from ._pages import render, status_for
+from ._security import requires
+
+__all__ = ["routes"]
+
+# The schedule's choices; a value set elsewhere (the command line) is shown beside them.
+INTERVALS = ((6, "Every 6 hours"), (12, "Every 12 hours"), (24, "Daily"), (168, "Weekly"),
+             (720, "Every 30 days"))
+PASS_LABELS = {
+    "none": ("No choice", "what the site sets before the visitor answers the banner"),
+    "accept": ("Accept all", "everything the site sets once a visitor accepts"),
+    "reject": ("Reject all", "what still fires after a visitor refuses"),
+}
+
+
+class StartScan(Form):
+    start_url: str = Field(min_length=1, max_length=2000)
+    max_pages: int = Field(ge=1, le=scans.MAX_PAGES)
+    passes: tuple[Literal["none", "accept", "reject"], ...] = Field(min_length=1, max_length=3)
+
+    _url = field_validator("start_url")(one_line)
+
+
+class Schedule(Form):
+    interval_hours: int | None = Field(default=None, ge=1, le=scans.MAX_INTERVAL_HOURS)
+    scan_url: str = Field(default="", max_length=2000)
+
+    _url = field_validator("scan_url")(one_line)
+
+    @field_validator("interval_hours", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+def _inventory_link(request: Request, site: Site) -> Callable[[int | None, str], str]:
+    """Where a found item is mapped: its inventory entry, or the inventory searched by its
+    name (until the inventory has a page per entry, or when nothing matches yet)."""
+
+    def link(item_id: int | None, name: str) -> str:
+        if item_id is not None:
+            try:
+                return request.url_for("admin:item", key=site.key, item_id=str(item_id)).path
+            except NoMatchFound:
+                pass
+        return request.url_for("admin:inventory", key=site.key).path + "?" + urlencode(
+            {"q": name})
+
+    return link
+
+
+async def _history_page(
+    request: Request, site: Site, *, start: dict[str, object] | None = None,
+    schedule: dict[str, object] | None = None, errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    before = request.query_params.get("before", "")
+    history = await scan_history(site, before=parse_id(before, "page") if before else None)
+    settings = request.app.state.settings
+    return render(request, "admin/scans.html", {
+        "site": site,
+        "tab": "scans",
+        "overview": await scan_overview(site),
+        "history": history,
+        "start": start or {"start_url": await scans.suggested_start_url(site), "max_pages": 30,
+                           "passes": list(scans.PASSES)},
+        "schedule": schedule or {"interval_hours": site.scan_interval_hours or "",
+                                 "scan_url": site.scan_url or ""},
+        "intervals": INTERVALS,
+        "pass_labels": PASS_LABELS,
+        "private_allowed": settings.allow_private_scan_targets,
+        "private_setting": scans.PRIVATE_TARGETS_SETTING,
+        "errors": errors or {},
+    }, status)
+
+
+@requires("viewer")
+async def history(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    return await _history_page(request, site)
+
+
+@requires("privacy")
+async def start(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    form = await request.form()
+    values: dict[str, object] = {
+        "start_url": text_of(form, "start_url"),
+        "max_pages": text_of(form, "max_pages"),
+        "passes": [p for p in form.getlist("passes") if isinstance(p, str)][:3],
+    }
+    try:
+        new = StartScan.model_validate(values)
+        job = await scans.request_scan(
+            site, start_url=new.start_url, max_pages=new.max_pages, passes=new.passes,
+            by=request.state.actor,
+            allow_private=request.app.state.settings.allow_private_scan_targets,
+        )
+    except ValidationError as exc:
+        return await _history_page(request, site, start=values, errors=field_errors(exc),
+                                   status=422)
+    except CmpError as exc:
+        return await _history_page(request, site, start=values,
+                                   errors={"start_url": exc.detail}, status=status_for(exc))
+    return RedirectResponse(
+        request.url_for("admin:scan_job", key=site.key, job_id=str(job.id)).path, 303)
+
+
+@requires("privacy")
+async def schedule(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    form = await request.form()
+    values: dict[str, object] = {
+        "interval_hours": text_of(form, "interval_hours").strip(),
+        "scan_url": text_of(form, "scan_url"),
+    }
+    try:
+        new = Schedule.model_validate(values)
+        await scans.set_schedule(
+            site, interval_hours=new.interval_hours, scan_url=new.scan_url or None,
+            by=request.state.actor,
+            allow_private=request.app.state.settings.allow_private_scan_targets,
+        )
+    except ValidationError as exc:
+        return await _history_page(request, site, schedule=values, errors=field_errors(exc),
+                                   status=422)
+    except CmpError as exc:
+        return await _history_page(request, site, schedule=values,
+                                   errors={"scan_url": exc.detail}, status=status_for(exc))
+    return RedirectResponse(request.url_for("admin:scans", key=site.key).path, 303)
+
+
+@requires("viewer")
+async def job(request: Request) -> Response:
+    """A scan's progress while it runs, why it failed, or a link to its findings. htmx asks
+    for the progress box alone (``HX-Request``) and swaps it in place."""
+    site = await sites.get_site(request.path_params["key"])
+    run = await scan_run(site, request.path_params["job_id"])
+    context = {"site": site, "tab": "scans", "run": run, "pass_labels": PASS_LABELS}
+    if request.headers.get("hx-request") == "true":
+        return render(request, "admin/scan_progress.html", context)
+    return render(request, "admin/scan_job.html", context)
+
+
+@requires("viewer")
+async def scan(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    detail = await scan_detail(site, request.path_params["scan_id"])
+    return render(request, "admin/scan.html", {
+        "site": site, "tab": "scans", "detail": detail, "changes": detail.changes,
+        "inventory_link": _inventory_link(request, site), "pass_labels": PASS_LABELS,
+        "private_setting": scans.PRIVATE_TARGETS_SETTING,
+    })
+
+
+routes = [
+    Route("/sites/{key}/scans", history, methods=["GET"], name="scans"),
+    Route("/sites/{key}/scans", start, methods=["POST"], name="scan_start"),
+    Route("/sites/{key}/scans/schedule", schedule, methods=["POST"], name="scan_schedule"),
+    Route("/sites/{key}/scans/jobs/{job_id}", job, methods=["GET"], name="scan_job"),
+    Route("/sites/{key}/scans/{scan_id}", scan, methods=["GET"], name="scan"),
+]
