@@ -121,12 +121,45 @@ async def _seed_as_of_0005() -> tuple[int, int]:
     return site_id, gone
 
 
+async def _rows_at_0005() -> tuple[int, int]:
+    """A site with a vendor and two items, written as the 0005 schema has them (in SQL: the
+    models and services of today write columns that did not exist then). Returns the site's
+    id and the id of a vendor that was deleted."""
+    conn = Tortoise.get_connection("default")
+    when = "'2026-01-01 00:00:00'"
+    site = "(SELECT id FROM site WHERE key = 'k0005')"
+    google = "(SELECT id FROM vendor WHERE key = 'google')"
+    stats = "(SELECT id FROM purpose WHERE key = 'statistics')"
+    item = (f"{site}, 'cookie', {google}, {stats}, 'first', '{{}}', 'manual', 'reviewed', "
+            f"{when}")
+    await conn.execute_script(f"""
+        INSERT INTO site (key, name, domains, languages, default_language,
+            consent_lifetime_days, receipt_retention_days, texts, options, created_at,
+            updated_at)
+        VALUES ('k0005', 'Shop', '["shop.example"]', '["en"]', 'en', 180, 1095, '{{}}',
+            '{{}}', {when}, {when});
+        INSERT INTO purpose (site_id, key, required, "order", name, description)
+        VALUES ({site}, 'statistics', false, 0, '{{}}', '{{}}');
+        INSERT INTO vendor (site_id, key, name, country, transfers_outside_eea, description)
+        VALUES ({site}, 'google', 'Google', 'US', true, '{{}}');
+        INSERT INTO vendor (site_id, key, name, country, transfers_outside_eea, description)
+        VALUES ({site}, 'gone', 'Deleted', NULL, false, '{{}}');
+        INSERT INTO inventory_item (name, match, site_id, kind, vendor_id, purpose_id, party,
+            description, source, review_status, created_at)
+        VALUES ('_ga', 'exact', {item}), ('_ga_', 'prefix', {item});
+    """)
+    site_id = await Site.get(key="k0005").values_list("id", flat=True)
+    gone_id = await Vendor.get(key="gone").values_list("id", flat=True)
+    await conn.execute_script("DELETE FROM vendor WHERE key = 'gone'")
+    return int(site_id), int(gone_id)  # type: ignore[call-overload]
+
+
 async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     scratch_url: str,
 ) -> None:
     await migrate_to(scratch_url, BEFORE_0006)
     await opened(scratch_url)
-    site_id, gone_id = await _seed_as_of_0005()
+    site_id, gone_id = await _rows_at_0005()
     await Tortoise.close_connections()
 
     await migrate_to(scratch_url, None)
