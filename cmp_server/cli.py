@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from scanner.cli import scan as scan_command
 
-from . import db
+from . import cli_site, db
 from .settings import Settings
 
 T = TypeVar("T")
@@ -465,6 +465,7 @@ def kb_import(csv_file: Path) -> None:
 
 
 main.add_command(scan_command, "scan")
+main.add_command(cli_site.publish, "publish")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,71 @@
+"""``cmp-server publish`` and ``cmp-server inventory`` (``cmp_server/cli_site.py``): the admin's
+publish summary, lint and inventory from the command line, on the suite's database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+
+from cmp_server.models import AuditEntry, ConfigVersion
+from cmp_server.services import drafts, sites
+
+from ._server import cli_env, run_cli
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_env(database_url, tmp_path)
+
+
+async def test_publish_shows_what_changes_then_publishes(
+    app: Starlette, env: dict[str, str]
+) -> None:
+    created = run_cli(["create-site", "--name", "Kursgården", "--domain", "kurs.example"], env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    same = run_cli(["publish", "--site", key, "--yes"], env)
+    assert same.returncode == 0, same.stderr
+    assert "nothing to publish: the draft is the published version" in same.stdout
+
+    site = await sites.get_site(key)
+    await drafts.edit_texts(site, "sv", {"title": "Vi använder kakor"})
+    dry = run_cli(["publish", "--site", key, "--dry-run"], env)
+    assert dry.returncode == 0, dry.stderr
+    assert "Draft of" in dry.stdout and "against version 1" in dry.stdout
+    assert "text sv.title:" in dry.stdout and "'Vi använder kakor'" in dry.stdout
+    assert "Visitors keep their choices" in dry.stdout
+    assert await ConfigVersion.filter(site=site).count() == 1
+
+    unsure = run_cli(["publish", "--site", key], env)  # no --yes, nobody to answer
+    assert unsure.returncode != 0
+    assert await ConfigVersion.filter(site=site).count() == 1
+    done = run_cli(["publish", "--site", key, "--yes"], env)
+    assert done.returncode == 0, done.stderr
+    assert "published version 2" in done.stdout
+    assert await AuditEntry.filter(action="config.publish", site=site).exists()
+
+
+async def test_publish_refuses_while_the_lint_finds_errors(
+    app: Starlette, env: dict[str, str]
+) -> None:
+    created = run_cli(["create-site", "--name", "Fjord", "--domain", "fjord.example"], env)
+    key = created.stdout.strip()
+    site = await sites.get_site(key)
+    await drafts.add_purpose(site, "support", name={"en": "Support chat"})
+    # A purpose without a description in use by the inventory, and a text missing: refused.
+    from cmp_server.services import inventory
+
+    await inventory.add_item(site, name="chat_id", purpose="support")
+    result = run_cli(["publish", "--site", key, "--yes"], env)
+    assert result.returncode != 0
+    assert "error" in result.stdout and "not published" in result.stderr
+    assert "+ " in result.stdout  # the new purpose is in the summary
+    assert await ConfigVersion.filter(site=site).count() == 1
+
+
+def test_publish_of_an_unknown_site_says_so(env: dict[str, str]) -> None:
+    result = run_cli(["publish", "--site", "nosuchsite", "--yes"], env)
+    assert result.returncode != 0
+    assert "no site with key 'nosuchsite'" in result.stderr
