@@ -186,7 +186,9 @@ async def _editor(
         "language": language,
         "groups": _groups(),
         "own": site.texts.get(language, {}),
-        "builtin": DEFAULT_TEXTS.get(language) or DEFAULT_TEXTS.get(site.default_language) or {},
+        # Ours in this language only: without them the visitor gets another language's words
+        # (``publishing.resolve_texts``), which the field's hint and the lint say.
+        "builtin": DEFAULT_TEXTS.get(language, {}),
         "long": LONG,
         "purposes": await drafts.draft_purposes(site),
         "summary": summary,

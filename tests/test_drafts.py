@@ -22,6 +22,7 @@ async def actor(role: str = "privacy") -> Actor:
 async def test_a_text_edit_is_saved_and_audited_with_before_and_after(app: Starlette) -> None:
     site, _ = await published_site()
     by = await actor()
+    before = await AuditEntry.all().count()
     changed = await drafts.edit_texts(
         site, "sv", {"title": "  Kakor hos oss  ", "accept_all": "Godkänn alla"}, by=by
     )
@@ -34,6 +35,9 @@ async def test_a_text_edit_is_saved_and_audited_with_before_and_after(app: Starl
     assert entry.actor == by.email and entry.staff_id == by.id  # type: ignore[attr-defined]
     assert entry.before == {"language": "sv", "texts": {"title": "Ditt val om kakor"}}
     assert entry.after == {"language": "sv", "texts": {"title": "Kakor hos oss"}}
+    # Whatever else the edit wrote to the log is the same staff member's.
+    written = await AuditEntry.all().order_by("id").offset(before).values_list("actor", flat=True)
+    assert set(written) == {by.email}
     # The same again changes nothing and writes nothing.
     assert await drafts.edit_texts(site, "sv", {"title": "Kakor hos oss"}, by=by) == {}
     assert await AuditEntry.filter(action="banner.texts").count() == 1

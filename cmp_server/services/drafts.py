@@ -114,7 +114,9 @@ async def edit_texts(
             for key, text in checked.items() if own.get(key, "") != text
         }
         if changed:
-            await sites.update_site(fresh, texts={language: {k: v[1] for k, v in changed.items()}})
+            await sites.update_site(
+                fresh, texts={language: {k: v[1] for k, v in changed.items()}}, by=by
+            )
             await audit.record(
                 by, "banner.texts", "site", site.key, site=fresh,
                 before={"language": language, "texts": {k: v[0] for k, v in changed.items()}},

@@ -186,3 +186,20 @@ async def test_the_diff_between_any_two_versions(
     for number in ("0", "9", "abc", "1.0", "٣"):
         r = await client.get(f"/admin/sites/{site.key}/versions/{number}")
         assert r.status_code == 404, number
+
+
+async def test_the_first_publish_of_a_new_site(app: Starlette, client: httpx.AsyncClient) -> None:
+    site = await sites.create_site("Nytt", ["nytt.example"], languages=("sv", "en"),
+                                   default_language="sv")
+    await signed_in(client, "privacy")
+    empty = await client.get(f"/admin/sites/{site.key}/versions")
+    assert "Nothing published yet" in empty.text
+    page = await client.get(f"/admin/sites/{site.key}/publish")
+    assert "Nothing is published yet" in page.text and "What the first version holds" in page.text
+    assert '<span class="badge added">added</span> Nödvändiga' in page.text
+    assert "Visitors will be asked" not in page.text  # nobody has chosen anything yet
+    assert (await confirm(client, site.key)).status_code == 303
+    assert (await client.get(f"/v1/sites/{site.key}/config")).json()["version"] == 1
+    editor = await client.get(f"/admin/sites/{site.key}/banner")
+    assert "The draft is unchanged since version 1 was published" in editor.text
+    assert '<a href="/admin/sites/' in editor.text and "sv (default)" in editor.text
