@@ -110,6 +110,7 @@ async def build_config(site: Site, number: int) -> dict[str, Any]:
     vendors = await Vendor.filter(site=site).order_by("key")
     items = (
         await InventoryItem.filter(site=site, purpose_id__isnull=False)
+        .exclude(review_status="gone")  # staff said the site no longer sets it
         .select_related("purpose", "vendor")
         .order_by("kind", "name", "id")
     )

@@ -230,24 +230,46 @@ def _matches(row: InventoryItem, item: ReportItem) -> bool:
     return row.name == item.name
 
 
+_BEFORE_CONSENT = ("none", "reject")
+_SUGGESTED = (
+    "suggested_purpose", "suggested_vendor", "suggested_vendor_name", "suggested_duration_days",
+    "suggested_description",
+)
+
+
+def _suggested(item: ReportItem) -> dict[str, Any]:
+    """What the knowledge base said of the item, kept beside what staff choose."""
+    return {
+        "suggested_purpose": item.category,
+        "suggested_vendor": item.vendor,
+        "suggested_vendor_name": item.vendor_name,
+        "suggested_duration_days": (
+            round(item.kb_duration_days) if item.kb_duration_days is not None else None
+        ),
+        "suggested_description": item.description,
+    }
+
+
 async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -> dict[str, int]:
     now = utcnow()
     rows = list(await InventoryItem.filter(site=site))
     purposes = {p.key: p for p in await Purpose.filter(site=site)}
     vendors: dict[str, Vendor] = {}
-    seen: set[int] = set()
-    added = 0
+    seen: dict[int, InventoryItem] = {}
+    before_consent: dict[int, bool] = {}
+    new: set[int] = set()
     for item in report.items:
+        early = any(p in _BEFORE_CONSENT for p in item.passes)
         match = next((r for r in rows if r.match == "exact" and _matches(r, item)), None) or next(
             (r for r in rows if _matches(r, item)), None
         )
         if match is not None:
-            seen.add(match.id)
-            match.last_seen = now
-            match.missing_since = None
-            if match.first_seen is None:
-                match.first_seen = now
-            await match.save(update_fields=["last_seen", "missing_since", "first_seen"])
+            # A prefix row stands for every name it covers: seen before consent if any was.
+            before_consent[match.id] = before_consent.get(match.id, False) or early
+            if match.id not in seen:
+                seen[match.id] = match
+                for name, value in _suggested(item).items():
+                    setattr(match, name, value)
             continue
         vendor = await _vendor_row(site, item, kb, vendors) if item.vendor else None
         row = await InventoryItem.create(
@@ -265,14 +287,27 @@ async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -
             review_status="unreviewed",
             first_seen=now,
             last_seen=now,
+            before_consent=early,
+            **_suggested(item),
         )
         rows.append(row)
-        seen.add(row.id)
-        added += 1
-    missing = [r.id for r in rows if r.id not in seen and r.missing_since is None]
+        new.add(row.id)
+    for row_id, row in seen.items():
+        row.last_seen = now
+        row.missing_since = None
+        row.first_seen = row.first_seen or now
+        row.before_consent = before_consent[row_id]
+        if row.review_status == "gone":  # staff said gone, and it is back: look again
+            row.review_status = "unreviewed"
+        await row.save(update_fields=[
+            "last_seen", "missing_since", "first_seen", "before_consent", "review_status",
+            *_SUGGESTED,
+        ])
+    seen_ids = set(seen) | new
+    missing = [r.id for r in rows if r.id not in seen_ids and r.missing_since is None]
     if missing:
-        await InventoryItem.filter(id__in=missing).update(missing_since=now)
-    return {"added": added, "seen": len(seen), "missing": len(missing)}
+        await InventoryItem.filter(id__in=missing).update(missing_since=now, before_consent=False)
+    return {"added": len(new), "seen": len(seen_ids), "missing": len(missing)}
 
 
 async def store_scan(
