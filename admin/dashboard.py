@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cmp_server.services import audit, sites, staff
+from cmp_server.services import attention, audit, sites, staff
 
 from ._pages import render
 from ._security import requires
@@ -17,8 +17,7 @@ __all__ = ["routes"]
 @requires("viewer")
 async def dashboard(request: Request) -> Response:
     return render(request, "admin/dashboard.html", {
-        "sites": await sites.list_sites(),
-        "public_base_url": request.app.state.settings.public_base_url,
+        "sites": await attention.attention(await sites.list_sites()),
     })
 
 

@@ -275,7 +275,7 @@ async def update_site(
         await site.save()
         after = _snapshot(site)
         changed = [k for k in _AUDITED if before[k] != after[k]]
-        if changed or texts is not None:
+        if changed:
             await audit.record(
                 by, "site.update", "site", site.key, site=site,
                 before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
