@@ -272,12 +272,21 @@ async def test_recount_builds_the_counters_from_the_receipts(app: Starlette) -> 
     }
     # Counters gone wrong (or never made, before the counters existed) are made right again,
     # and another site's are left alone.
+    ids = dict(await ConsentDaily.filter(site_id=site.id).values_list("day", "id"))
     await ConsentDaily.filter(site_id=site.id, day=monday).update(receipts=99)
     await ConsentDaily.filter(site_id=site.id, day=date(2026, 3, 3)).delete()
+    await ConsentDaily.create(site=site, day=monday, method="withdraw", receipts=5)  # no such
     assert await counters.stored_counts(site, monday, date(2026, 3, 31)) != stored
     await counters.recount(site, monday, date(2026, 3, 3), chunk_days=1)
     assert await counters.stored_counts(site, monday, date(2026, 3, 31)) == stored
     assert await ConsentDaily.filter(site_id=other.id).count() == 0
+    # Right counters are left as they are (updated in place, never deleted and made again).
+    kept = dict(await ConsentDaily.filter(site_id=site.id).values_list("day", "id"))
+    assert kept[date(2026, 3, 22)] == ids[date(2026, 3, 22)]
+    before = await ConsentDaily.filter(site_id=site.id).order_by("id").values_list("id", flat=True)
+    await counters.recount(site)
+    after = await ConsentDaily.filter(site_id=site.id).order_by("id").values_list("id", flat=True)
+    assert after == before
 
 
 async def test_the_purge_leaves_the_counters_and_a_recount_keeps_them(

@@ -109,14 +109,20 @@ def tally(rows: Iterable[NewReceipt]) -> list[Count]:
 
 # ------------------------------------------------------------------------------ adding counts
 
-_SET = ", ".join(f"{c} = {_TABLE}.{c} + EXCLUDED.{c}" for c in ("receipts", "granted"))
+_ADD = ", ".join(f"{c} = {_TABLE}.{c} + EXCLUDED.{c}" for c in ("receipts", "granted"))
+# A recount sets the counts, and writes a row only where they differ: recounting counters
+# that are right writes nothing.
+_REPLACE = (
+    ", ".join(f"{c} = EXCLUDED.{c}" for c in ("receipts", "granted"))
+    + f" WHERE {_TABLE}.receipts <> EXCLUDED.receipts OR {_TABLE}.granted <> EXCLUDED.granted"
+)
 
 
-def pg_add_counts(param: str, *, when: str = "") -> str:
+def pg_add_counts(param: str, *, when: str = "", replace: bool = False) -> str:
     """The PostgreSQL upsert that adds the counts in the JSON array ``param`` (``Count``s as
     arrays, ``counts_json``), for the writer to make part of its insert statement; ``when`` is
     a condition on the rest of that statement (counts are added only if the receipts went
-    in)."""
+    in). ``replace``: set the counts instead of adding them."""
     types = ("int", "date", "text", "text", "int", "int")
     return (
         f"INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) SELECT "
@@ -124,7 +130,7 @@ def pg_add_counts(param: str, *, when: str = "") -> str:
         + f" FROM jsonb_array_elements({param}::jsonb) AS c"
         + (f" WHERE {when}" if when else "")
         + " ORDER BY 1, 4, 2, 3"  # the unique index's order: site, purpose, day, method
-        + f" ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}"
+        + f" ON CONFLICT ({_KEY}) DO UPDATE SET {_REPLACE if replace else _ADD}"
     )
 
 
@@ -132,26 +138,29 @@ def counts_json(counts: list[Count]) -> str:
     return orjson.dumps([tuple(c) for c in counts]).decode()
 
 
-def _sqlite_add(n: int) -> str:
+def _sqlite_add(n: int, replace: bool) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
     return (
         f"INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) VALUES {values}"
-        f" ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}"
+        f" ON CONFLICT ({_KEY}) DO UPDATE SET {_REPLACE if replace else _ADD}"
     )
 
 
 _SQLITE_MAX_ROWS = 5000  # 6 parameters each, under SQLite's 32,766
 
 
-async def add_counts(conn: BaseDBAsyncClient, counts: list[Count]) -> None:
-    """Add ``counts`` in the transaction ``conn`` is in (the writer's on SQLite)."""
+async def add_counts(
+    conn: BaseDBAsyncClient, counts: list[Count], *, replace: bool = False
+) -> None:
+    """Add ``counts`` in the transaction ``conn`` is in (the writer's on SQLite), or with
+    ``replace`` set them."""
     for i in range(0, len(counts), _SQLITE_MAX_ROWS):
         part = counts[i:i + _SQLITE_MAX_ROWS]
         if conn.capabilities.dialect == "postgres":
-            await conn.execute_query(pg_add_counts("$1"), [counts_json(part)])
+            await conn.execute_query(pg_add_counts("$1", replace=replace), [counts_json(part)])
         else:
             values = [v.isoformat() if isinstance(v, date) else v for c in part for v in c]
-            await conn.execute_query(_sqlite_add(len(part)), values)
+            await conn.execute_query(_sqlite_add(len(part), replace), values)
 
 
 # ----------------------------------------------------------------------- counting the receipts
@@ -236,7 +245,7 @@ class RecountResult:
     start: date | None  # None: nothing to recount (no receipts, no counters)
     end: date | None
     receipts: int  # receipts counted
-    rows: int  # counter rows written
+    rows: int  # counter rows of the days recounted
 
 
 async def _purged_until(site: Site) -> date | None:
@@ -279,10 +288,11 @@ async def recount(
     receipts or counters, after the last purge.
 
     A week at a time, each in its own transaction, which holds off the receipt writers (a
-    lock on the counter table) so that no receipt is written between the delete and the
-    count: a short pause for the live writers, not one as long as the whole recount. Days at
-    or before the last purge are refused: their receipts are (partly) gone, and their
-    counters are all that remains of them."""
+    lock on the counter table) so that no receipt is written between the count and the
+    write: a short pause for the live writers, not one as long as the whole recount. Only
+    counters that differ are written (and those of no receipt deleted): a recount of right
+    counters leaves the table as it was. Days at or before the last purge are refused: their
+    receipts are (partly) gone, and their counters are all that remains of them."""
     purged = await _purged_until(site)
     first, last = await _extent(site)
     if start is None:
@@ -305,13 +315,19 @@ async def recount(
                 # Blocks the writers' counter upserts (and so their inserts) until commit;
                 # readers go on.
                 await conn.execute_script(f"LOCK TABLE {_TABLE} IN SHARE ROW EXCLUSIVE MODE")
-            await ConsentDaily.filter(
-                site_id=site.id, day__gte=chunk, day__lte=chunk_end
-            ).using_db(conn).delete()
             query, values = _raw_query(conn, site.id, chunk, chunk_end)
             _, found = await conn.execute_query(query, values)
             counts = sorted((_count(r) for r in found), key=_index_order)
-            await add_counts(conn, counts)
+            kept = {(c.day, c.method, c.purpose) for c in counts}
+            stored = ConsentDaily.filter(site_id=site.id, day__gte=chunk, day__lte=chunk_end)
+            stale = [
+                row_id for row_id, day, method, purpose in await stored.using_db(conn)
+                .values_list("id", "day", "method", "purpose")
+                if (day, method, purpose) not in kept
+            ]
+            if stale:
+                await ConsentDaily.filter(id__in=stale).using_db(conn).delete()
+            await add_counts(conn, counts, replace=True)
             receipts += sum(c.receipts for c in counts if c.purpose == TOTAL)
             rows += len(counts)
             if chunk_end == end:
