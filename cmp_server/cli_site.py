@@ -10,7 +10,7 @@ import click
 if TYPE_CHECKING:
     from .services.changes import Change, Summary
 
-__all__ = ["publish"]
+__all__ = ["inventory", "publish"]
 
 
 def _db() -> Any:
@@ -90,3 +90,87 @@ def publish(site_key: str, yes: bool, dry_run: bool) -> None:
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"published version {number}")
+
+
+# What `cmp-server inventory` prints of an item, in this order, in every format.
+COLUMNS = ("name", "match", "kind", "domain", "vendor", "purpose", "duration_days", "party",
+           "source", "review_status", "flag", "first_seen", "last_seen", "missing_since",
+           "suggested_purpose", "suggested_vendor")
+# The table's columns and widths (longer values are cut with an ellipsis).
+TABLE = (("name", 32), ("kind", 14), ("domain", 24), ("vendor", 20), ("purpose", 12),
+         ("duration_days", 8), ("party", 5), ("review_status", 10), ("flag", 9))
+
+
+def item_record(row: Any) -> dict[str, Any]:
+    from ._utils import rfc3339
+
+    record: dict[str, Any] = {
+        "name": row.name, "match": row.match, "kind": row.kind, "domain": row.domain,
+        "vendor": row.vendor_key, "purpose": row.purpose_key,
+        "duration_days": row.duration_days, "party": row.party, "source": row.source,
+        "review_status": row.review_status, "flag": row.flag,
+        "suggested_purpose": row.suggested_purpose, "suggested_vendor": row.suggested_vendor,
+    }
+    for name in ("first_seen", "last_seen", "missing_since"):
+        value = getattr(row, name)
+        record[name] = rfc3339(value) if value else None
+    return record
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "" if value is None else str(value)
+    return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+
+@click.command()
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--unreviewed", is_flag=True, help="Only the items waiting for review.")
+@click.option("--flag", type=click.Choice(["violation", "review"]), default=None,
+              help="Only items the latest scan saw before consent (review: unclassified).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+def inventory(site_key: str, unreviewed: bool, flag: str | None, fmt: str) -> None:
+    """List a site's cookie inventory (read in batches: any size in flat memory)."""
+    import csv
+    import sys
+
+    import orjson
+
+    from .errors import CmpError
+    from .services import sites
+    from .services.export import csv_safe
+    from .services.inventory import ItemQuery, iter_items
+
+    cli = _db()
+    query = ItemQuery(status="unreviewed" if unreviewed else None, flag=flag)  # type: ignore[arg-type]
+    out = sys.stdout
+
+    async def work() -> int:
+        site = await sites.get_site(site_key)
+        count = 0
+        writer = csv.writer(out, lineterminator="\n")
+        if fmt == "csv":
+            writer.writerow(COLUMNS)
+        elif fmt == "table":
+            out.write("  ".join(_cell(name, width) for name, width in TABLE).rstrip() + "\n")
+        elif fmt == "json":
+            out.write("[")
+        async for row in iter_items(site, query):
+            record = item_record(row)
+            if fmt == "csv":
+                writer.writerow(csv_safe(record[c]) for c in COLUMNS)
+            elif fmt == "json":
+                out.write(("," if count else "") + "\n  " + orjson.dumps(record).decode())
+            else:
+                out.write("  ".join(_cell(record[n], w) for n, w in TABLE).rstrip() + "\n")
+            count += 1
+        if fmt == "json":
+            out.write("\n]\n" if count else "]\n")
+        return count
+
+    try:
+        count = cli._with_db(cli._settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    if fmt == "table":
+        click.echo(f"{count} item{'' if count == 1 else 's'}", err=True)

@@ -33,6 +33,8 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "scans",
         "scan",
         "kb",
+        "publish",
+        "inventory",
     ],
 )
 def test_every_command_has_help(command: str, env: dict[str, str]) -> None:

@@ -69,3 +69,49 @@ def test_publish_of_an_unknown_site_says_so(env: dict[str, str]) -> None:
     result = run_cli(["publish", "--site", "nosuchsite", "--yes"], env)
     assert result.returncode != 0
     assert "no site with key 'nosuchsite'" in result.stderr
+
+
+async def test_inventory_as_table_json_and_csv(app: Starlette, env: dict[str, str]) -> None:
+    import csv
+    import io
+
+    import orjson
+
+    from cmp_server.services import inventory
+
+    created = run_cli(["create-site", "--name", "Butik", "--domain", "butik.example"], env)
+    key = created.stdout.strip()
+    site = await sites.get_site(key)
+    await inventory.add_vendor(site, key="google", name="Google", country="US")
+    await inventory.add_item(site, name="_ga", purpose="statistics", vendor="google",
+                             duration_days=400)
+    await inventory.add_item(site, name="=HYPERLINK(\"http://x\")", source="scan",
+                             review_status="unreviewed", domain=".butik.example")
+
+    as_json = run_cli(["inventory", "--site", key, "--format", "json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    items = orjson.loads(as_json.stdout)
+    assert [i["name"] for i in items] == ["=HYPERLINK(\"http://x\")", "_ga"]
+    ga = items[1]
+    assert (ga["vendor"], ga["purpose"], ga["duration_days"]) == ("google", "statistics", 400)
+    assert ga["review_status"] == "reviewed" and ga["source"] == "manual"
+
+    only = run_cli(["inventory", "--site", key, "--unreviewed", "--format", "json"], env)
+    assert [i["name"] for i in orjson.loads(only.stdout)] == ["=HYPERLINK(\"http://x\")"]
+    empty = run_cli(["inventory", "--site", key, "--flag", "violation", "--format", "json"],
+                    env)
+    assert orjson.loads(empty.stdout) == []
+
+    as_csv = run_cli(["inventory", "--site", key, "--format", "csv"], env)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    # A scanned name that a spreadsheet would run as a formula is neutralised.
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1]["name"] == "_ga" and rows[1]["vendor"] == "google"
+
+    table = run_cli(["inventory", "--site", key], env)
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["name", "kind", "domain"]
+    assert any(line.startswith("_ga ") and "statistics" in line for line in lines)
+    assert "2 items" in table.stderr
+    unknown = run_cli(["inventory", "--site", "nosuchsite"], env)
+    assert unknown.returncode != 0 and "no site with key" in unknown.stderr

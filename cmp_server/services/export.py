@@ -35,6 +35,7 @@ __all__ = [
     "EXPORT_FIELDS",
     "ExportFormat",
     "begin_export",
+    "csv_safe",
     "export_receipts",
     "visitor_export",
 ]
@@ -124,11 +125,11 @@ async def export_receipts(
             record["choices"] = orjson.dumps(
                 record["choices"], option=orjson.OPT_SORT_KEYS
             ).decode()
-            writer.writerow(_csv_safe(record[field]) for field in EXPORT_FIELDS)
+            writer.writerow(csv_safe(record[field]) for field in EXPORT_FIELDS)
         yield buffer.getvalue().encode()
 
 
-def _csv_safe(value: Any) -> Any:
+def csv_safe(value: Any) -> Any:
     # A cell starting with = + - @ is a formula to a spreadsheet: page URLs and user agents come
     # from visitors, so neutralise them (OWASP "CSV injection").
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
