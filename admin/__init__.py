@@ -14,7 +14,18 @@ from starlette.staticfiles import StaticFiles
 from cmp_server.errors import CmpError
 from cmp_server.settings import Settings
 
-from . import accounts, analytics, banner, consents, dashboard, exports, inventory, scans, sites
+from . import (
+    accounts,
+    analytics,
+    banner,
+    consents,
+    dashboard,
+    exports,
+    inventory,
+    scans,
+    sites,
+    vendors,
+)
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
 from .authentication import LoginLimiter, SessionCookies
@@ -29,6 +40,7 @@ def create_admin(settings: Settings) -> Starlette:
             *dashboard.routes,
             *sites.routes,
             *inventory.routes,
+            *vendors.routes,
             *banner.routes,
             *scans.routes,
             *analytics.routes,

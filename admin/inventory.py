@@ -1,26 +1,361 @@
-"""Placeholder: the inventory pages are being built (issue 11)."""
+"""The cookie inventory of a site: the list (filtered, sorted and paged by the database, from
+the query string), bulk actions on the rows ticked, one item's page, and adding one by hand.
+
+Everyone signed in reads; the privacy role changes. The list's filters survive a bulk action:
+the form carries them (``back``, rebuilt from the parsed query, never echoed) and the answer
+redirects to the same list. What the statuses and flags mean: ``cmp_server.services.inventory``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.services import sites
+from cmp_server.errors import CmpError, Conflict, InvalidRequest, NotFound
+from cmp_server.models import Site
+from cmp_server.services import inventory, items, sites
+from cmp_server.services.inventory import (
+    ITEM_KINDS,
+    PER_PAGE,
+    REVIEW_STATUSES,
+    SORTS,
+    Choices,
+    ItemQuery,
+)
+from cmp_server.services.items import BULK_ACTIONS, MAX_BULK, ItemChange
 
-from ._pages import render
+from ._forms import field_errors, text_of
+from ._pages import render, render_error, status_for
 from ._security import requires
 
-__all__ = ["routes"]
+__all__ = ["changes", "parse_id", "parse_query", "query_string", "routes"]
+
+# The query string's names for ItemQuery's fields.
+PARAMS = {"status": "status", "seen": "seen", "flag": "flag", "purpose": "purpose",
+          "vendor": "vendor", "kind": "kind", "q": "search", "sort": "sort", "page": "page",
+          "per_page": "per_page"}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "status": REVIEW_STATUSES, "seen": ("new", "missing"), "flag": ("violation", "review"),
+    "kind": ITEM_KINDS,
+}
+DEFAULT = ItemQuery()
+DONE = {
+    "set_purpose": "purpose set, and marked reviewed", "set_vendor": "vendor set",
+    "mark_reviewed": "marked reviewed", "mark_gone": "marked gone",
+}
+
+
+def parse_id(value: str, what: str) -> int:
+    """An id from the path, or NotFound (``/inventory/x`` is a 404, never a 500)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise NotFound(f"no {what} {value[:40]!r} on this site")
+    return int(value)
+
+
+def _number(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 7 else None
+
+
+def parse_query(params: Mapping[str, str], known: Choices) -> tuple[ItemQuery, dict[str, str]]:
+    """The list's query from a query string: a value it cannot use is left out and named in
+    the errors (by parameter), so the page still answers."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, allowed in CHOICES.items():
+        value = params.get(name, "")
+        if value in allowed:
+            values[name] = value
+        elif value:
+            errors[name] = f"choose one of: {', '.join(allowed)}"
+    for name, keys in (("purpose", known.purpose_keys), ("vendor", known.vendor_keys)):
+        value = params.get(name, "")
+        if value == "none" or value in keys:
+            values[name] = value
+        elif value:
+            errors[name] = f"this site has no {name} with that key"
+    try:
+        values["search"] = ItemQuery(search=params.get("q", "").strip()).search
+    except InvalidRequest as exc:
+        errors["q"] = exc.detail
+    sort = params.get("sort", "")
+    if sort.removeprefix("-") in SORTS:
+        values["sort"] = sort
+    elif sort:
+        errors["sort"] = "not a column the list sorts by"
+    page, per_page = _number(params.get("page", "")), _number(params.get("per_page", ""))
+    if page is not None and page >= 1:
+        values["page"] = page
+    elif params.get("page"):
+        errors["page"] = "a page is a number from 1"
+    if per_page in PER_PAGE:
+        values["per_page"] = per_page
+    elif params.get("per_page"):
+        errors["per_page"] = f"rows per page: {', '.join(map(str, PER_PAGE))}"
+    return ItemQuery(**values), errors
+
+
+def query_string(query: ItemQuery, **changes: Any) -> str:
+    """The query string of ``query`` with ``changes``, defaults left out."""
+    query = replace(query, **changes)
+    pairs = [
+        (name, str(getattr(query, field)))
+        for name, field in PARAMS.items()
+        if getattr(query, field) not in (None, getattr(DEFAULT, field))
+    ]
+    return urlencode(pairs)
+
+
+def _sort_link(query: ItemQuery, column: str) -> tuple[str, str | None]:
+    """The query string a column heading links to, and how the list is sorted by it now."""
+    if query.sort == column:
+        return query_string(query, sort=f"-{column}", page=1), "ascending"
+    if query.sort == f"-{column}":
+        return query_string(query, sort=column, page=1), "descending"
+    return query_string(query, sort=column, page=1), None
+
+
+async def _list_page(
+    request: Request, site: Site, query: ItemQuery, known: Choices, *,
+    errors: Mapping[str, str] | None = None, bulk: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    page = await inventory.list_items(site, query)
+    params = request.query_params
+    done = _number(params.get("done", ""))
+    did = params.get("did", "")
+    return render(request, "admin/inventory.html", {
+        "site": site, "tab": "inventory", "page": page, "query": page.query,
+        "counts": await inventory.counts(site), "known": known,
+        "purpose_names": {k: _label(n, site, k) for k, n, _ in known.purposes},
+        "errors": errors or {}, "bulk": bulk or {},
+        "done": f"{done} item{'' if done == 1 else 's'}: {DONE[did]}."
+        if done is not None and did in DONE else "",
+        "raw": {name: params.get(name, "") for name in PARAMS},
+        "link": lambda **changes: query_string(page.query, **changes),
+        "sort_link": lambda column: _sort_link(page.query, column),
+        "back": query_string(page.query),
+        "kind_options": [(k, k) for k in ITEM_KINDS], "per_page_choices": PER_PAGE,
+        "actions": BULK_ACTIONS,
+    }, status)
+
+
+def _label(names: Mapping[str, str], site: Site, key: str) -> str:
+    return names.get(site.default_language) or names.get("en") or key
 
 
 @requires("viewer")
-async def placeholder(request: Request) -> Response:
+async def inventory_list(request: Request) -> Response:
     site = await sites.get_site(request.path_params["key"])
-    return render(request, "admin/todo.html", {"site": site, "tab": ""})
+    known = await inventory.choices(site)
+    query, errors = parse_query(request.query_params, known)
+    return await _list_page(request, site, query, known, errors=errors,
+                            status=422 if errors else 200)
+
+
+def _selected(form: FormData) -> tuple[list[int], str | None]:
+    ids: list[int] = []
+    for value in form.getlist("item"):
+        text = value if isinstance(value, str) else ""
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            return [], "the selection holds something that is not an item"
+        ids.append(int(text))
+    if not ids:
+        return [], "tick one or more rows first"
+    if len(ids) > MAX_BULK:
+        return [], f"one action changes at most {MAX_BULK} items"
+    return ids, None
+
+
+@requires("privacy")
+async def inventory_bulk(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    known = await inventory.choices(site)
+    form = await request.form()
+    query, _ = parse_query(dict(parse_qsl(text_of(form, "back")[:4000])), known)
+    action, to_purpose = text_of(form, "action"), text_of(form, "to_purpose")
+    to_vendor = text_of(form, "to_vendor")
+    bulk = {"action": action, "to_purpose": to_purpose, "to_vendor": to_vendor,
+            "items": {v for v in form.getlist("item") if isinstance(v, str)}}
+    errors: dict[str, str] = {}
+    ids, problem = _selected(form)
+    if problem:
+        errors["item"] = problem
+    if action not in BULK_ACTIONS:
+        errors["action"] = "choose what to do with the rows ticked"
+    elif action == "set_purpose" and to_purpose not in known.purpose_keys:
+        errors["to_purpose"] = "choose the purpose to set"
+    elif action == "set_vendor" and to_vendor not in (known.vendor_keys | {"none"}):
+        errors["to_vendor"] = "choose the vendor to set (or no vendor)"
+    if not errors:
+        try:
+            changed = await items.bulk_update(
+                site, ids, action,  # type: ignore[arg-type]
+                purpose=to_purpose or None,
+                vendor=None if to_vendor in ("", "none") else to_vendor,
+                by=request.state.actor,
+            )
+        except CmpError as exc:
+            errors["action"] = exc.detail
+        else:
+            back = query_string(query)
+            target = request.url_for("admin:inventory", key=site.key).path
+            done = urlencode({"done": changed, "did": action})
+            return RedirectResponse(f"{target}?{back}&{done}" if back else f"{target}?{done}",
+                                    303)
+    return await _list_page(request, site, query, known, bulk=bulk,
+                            errors={f"bulk_{k}": v for k, v in errors.items()}, status=422)
+
+
+# -- one item -------------------------------------------------------------------------------
+
+
+def _languages(site: Site, description: Mapping[str, str] | None = None) -> list[str]:
+    """The site's languages, then any other a description already has (never lost)."""
+    langs = list(site.languages or [site.default_language])
+    return langs + [lang for lang in (description or {}) if lang not in langs]
+
+
+def _item_values(form: FormData, languages: list[str]) -> dict[str, Any]:
+    return {
+        "name": text_of(form, "name"),
+        "match": text_of(form, "match") or "exact",
+        "kind": text_of(form, "kind") or "cookie",
+        "domain": text_of(form, "domain"),
+        "party": text_of(form, "party") or "first",
+        "purpose": text_of(form, "purpose"),
+        "vendor": text_of(form, "vendor"),
+        "duration_days": text_of(form, "duration_days").strip() or None,
+        "description": {lang: text_of(form, f"description_{lang}") for lang in languages},
+        "review_status": text_of(form, "review_status") or "reviewed",
+    }
+
+
+def _current(item: Any) -> dict[str, Any]:
+    return {
+        "name": item.name, "match": item.match, "kind": item.kind, "domain": item.domain or "",
+        "party": item.party, "purpose": item.purpose.key if item.purpose else "",
+        "vendor": item.vendor.key if item.vendor else "",
+        "duration_days": "" if item.duration_days is None else item.duration_days,
+        "description": dict(item.description or {}), "review_status": item.review_status,
+    }
+
+
+def _service_error(exc: CmpError) -> dict[str, str]:
+    if isinstance(exc, Conflict):
+        return {"name": exc.detail}
+    for field in ("purpose", "vendor"):
+        if f"no {field}" in exc.detail:
+            return {field: exc.detail}
+    return {"form": exc.detail}
+
+
+async def _save_item(
+    request: Request, site: Site, known: Choices, item_id: int | None
+) -> tuple[int | None, dict[str, Any], dict[str, str], int]:
+    """Parse and save the item form: (the item's id when saved, the values, errors, status)."""
+    form = await request.form()
+    sent = {k.removeprefix("description_"): "" for k in form if k.startswith("description_")}
+    values = _item_values(form, _languages(site, sent))
+    try:
+        change = ItemChange.model_validate(values, context={"choices": known})
+    except ValidationError as exc:
+        return None, values, field_errors(exc), 422
+    try:
+        if item_id is None:
+            saved = await items.create_item(site, change, by=request.state.actor)
+        else:
+            saved = await items.update_item(site, item_id, change, by=request.state.actor)
+    except NotFound:
+        raise
+    except CmpError as exc:
+        return None, values, _service_error(exc), status_for(exc)
+    return saved.id, values, {}, 200
+
+
+def _item_context(site: Site, known: Choices, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "site": site, "tab": "inventory", "known": known, "values": values,
+        "languages": _languages(site, values.get("description")),
+        "kinds": ITEM_KINDS, "statuses": REVIEW_STATUSES,
+        "purpose_names": {k: _label(n, site, k) for k, n, _ in known.purposes},
+    }
+
+
+@requires("viewer")
+async def item_page(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    item_id = parse_id(request.path_params["item_id"], "inventory item")
+    known = await inventory.choices(site)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        if not request.state.actor.can("privacy"):
+            return await render_error(request, 403, "Changing the inventory needs the privacy "
+                                      f"role; you are signed in as {request.state.actor.role}.")
+        saved, values, errors, status = await _save_item(request, site, known, item_id)
+        if saved is not None:
+            here = request.url_for("admin:item", key=site.key, item_id=str(saved)).path
+            return RedirectResponse(f"{here}?saved=1", 303)
+    detail = await items.get_item(site, item_id)
+    context = _item_context(site, known, values or _current(detail.item))
+    return render(request, "admin/item.html", {
+        **context, "detail": detail, "item": detail.item, "errors": errors,
+        "saved": "saved" in request.query_params, "history": [
+            (e.at, e.actor, e.action, changes(e.before, e.after)) for e in detail.history
+        ],
+    }, status)
+
+
+def changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """An audit entry as ``(field, before, after)`` for what it changed, as text."""
+
+    def text(value: Any) -> str:
+        if value is None or value == {}:
+            return "—"
+        if isinstance(value, dict):
+            return "; ".join(f"{k}: {v}" for k, v in value.items())
+        return str(value)
+
+    return [
+        (name, text((before or {}).get(name)) if before else "", text(value))
+        for name, value in (after or {}).items()
+        if not before or before.get(name) != value
+    ]
+
+
+@requires("privacy")
+async def item_new(request: Request) -> Response:
+    site = await sites.get_site(request.path_params["key"])
+    known = await inventory.choices(site)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"match": "exact", "kind": "cookie", "party": "first",
+                              "review_status": "reviewed", "description": {}}
+    status = 200
+    if request.method == "POST":
+        saved, values, errors, status = await _save_item(request, site, known, None)
+        if saved is not None:
+            here = request.url_for("admin:item", key=site.key, item_id=str(saved)).path
+            return RedirectResponse(f"{here}?saved=1", 303)
+    return render(request, "admin/item_new.html", {
+        **_item_context(site, known, values), "errors": errors,
+    }, status)
 
 
 routes = [
-    Route("/sites/{key}/inventory", placeholder, methods=["GET"], name="inventory"),
-    Route("/sites/{key}/vendors", placeholder, methods=["GET"], name="vendors"),
+    Route("/sites/{key}/inventory", inventory_list, methods=["GET"], name="inventory"),
+    Route("/sites/{key}/inventory/bulk", inventory_bulk, methods=["POST"],
+          name="inventory_bulk"),
+    Route("/sites/{key}/inventory/new", item_new, methods=["GET", "POST"], name="item_new"),
+    Route("/sites/{key}/inventory/{item_id}", item_page, methods=["GET", "POST"], name="item"),
 ]

@@ -138,6 +138,7 @@ class ItemRow:
     match: str
     kind: str
     domain: str | None
+    vendor_id: int | None
     vendor_key: str | None
     vendor_name: str | None
     purpose_key: str | None
@@ -204,7 +205,7 @@ class Choices:
 _ROW_FIELDS = (
     "id", "name", "match", "kind", "domain", "duration_days", "party", "source",
     "review_status", "first_seen", "last_seen", "missing_since", "suggested_purpose",
-    "suggested_vendor", "suggested_vendor_name", "before_consent", "created_at",
+    "suggested_vendor", "suggested_vendor_name", "before_consent", "created_at", "vendor_id",
 )
 
 
@@ -304,6 +305,7 @@ def _row(values: dict[str, Any], required: dict[str, bool], new_since: datetime 
         match=values["match"],
         kind=values["kind"],
         domain=values["domain"],
+        vendor_id=values["vendor_id"],
         vendor_key=values["vendor__key"],
         vendor_name=values["vendor__name"],
         purpose_key=purpose,

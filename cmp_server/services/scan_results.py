@@ -238,15 +238,20 @@ _SUGGESTED = (
 
 
 def _suggested(item: ReportItem) -> dict[str, Any]:
-    """What the knowledge base said of the item, kept beside what staff choose."""
+    """What the knowledge base said of the item, kept beside what staff choose (cut to the
+    columns: a site's own vendor is keyed by its domain, which may be longer)."""
+
+    def text(value: str | None, limit: int | None) -> str | None:
+        return value.replace("\x00", "")[:limit] if value else None
+
     return {
         "suggested_purpose": item.category,
-        "suggested_vendor": item.vendor,
-        "suggested_vendor_name": item.vendor_name,
+        "suggested_vendor": text(item.vendor, 64),
+        "suggested_vendor_name": text(item.vendor_name, 200),
         "suggested_duration_days": (
             round(item.kb_duration_days) if item.kb_duration_days is not None else None
         ),
-        "suggested_description": item.description,
+        "suggested_description": text(item.description, None),
     }
 
 

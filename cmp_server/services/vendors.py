@@ -19,7 +19,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from ..errors import Conflict, InvalidRequest, NotFound
-from ..models import Site, Vendor
+from ..models import AuditEntry, InventoryItem, Site, Vendor
 from . import audit
 from ._text import check_text, check_texts
 from .sites import check_url
@@ -31,6 +31,8 @@ __all__ = [
     "VendorRow",
     "create_vendor",
     "get_vendor",
+    "history",
+    "item_count",
     "list_vendors",
     "update_vendor",
 ]
@@ -169,6 +171,17 @@ async def get_vendor(site: Site, vendor_id: int) -> Vendor:
     if vendor is None:
         raise NotFound(f"no vendor {vendor_id} on this site")
     return vendor
+
+
+async def item_count(site: Site, vendor_id: int) -> int:
+    return await InventoryItem.filter(site_id=site.id, vendor_id=vendor_id).count()
+
+
+async def history(site: Site, vendor_id: int, *, limit: int = 20) -> list[AuditEntry]:
+    """Staff's changes to the vendor, newest first."""
+    return list(await AuditEntry.filter(
+        site_id=site.id, object_type="vendor", object_id=str(vendor_id)
+    ).order_by("-id").limit(limit))
 
 
 def _snapshot(vendor: Vendor) -> dict[str, Any]:
