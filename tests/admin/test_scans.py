@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cmp_server.models import AuditEntry, ScanJob, Site
+from cmp_server.models import AuditEntry, InventoryItem, ScanJob, Site
 from cmp_server.services import scans
 from cmp_server.services.scan_results import store_scan
 from scanner import Violation
@@ -216,11 +216,17 @@ async def test_findings_and_changes(app: Starlette, client: httpx.AsyncClient) -
     assert f'href="/admin/sites/{site.key}/scans/{first.id}"' in page.text  # the one before
     new = text[text.index("<h3>New"):text.index("<h3>Changed")]
     assert "_hjid" in new and "Map in the inventory" in new
-    # A new item is one click from its inventory entry (the inventory searched by its name
-    # until the inventory has a page per entry).
+    # A new item is one click from its inventory entry, to map it.
+    hotjar = await InventoryItem.get(site=site, name="_hjid")
     link = re.search(r'<a class="map" href="([^"]+)"', new)
-    assert link is not None and link.group(1).startswith(f"/admin/sites/{site.key}/inventory")
-    assert "_hjid" in link.group(1)
+    assert link is not None and link.group(1) == f"/admin/sites/{site.key}/inventory/{hotjar.id}"
+    entry = await client.get(link.group(1))
+    assert entry.status_code == 200 and "_hjid" in entry.text
+    # An item whose entry is gone (deleted since) leads to the inventory searched by its name.
+    await hotjar.delete()
+    again = (await client.get(f"/admin/sites/{site.key}/scans/{second.id}")).text
+    link = re.search(r'<a class="map" href="([^"]+)"', again)
+    assert link is not None and link.group(1) == f"/admin/sites/{site.key}/inventory?q=_hjid"
     changed = text[text.index("<h3>Changed"):text.index("<h3>Gone")]
     assert "_ga" in changed and "duration: <del>400 days</del> → <ins>30 days</ins>" in changed
     assert "gone_one" in text[text.index("<h3>Gone"):]
