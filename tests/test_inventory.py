@@ -225,6 +225,7 @@ async def test_bulk_actions_change_only_this_sites_rows_and_audit_each(app: Star
     assert entries[0].before == {"purpose": None, "review_status": "unreviewed"}
     assert entries[0].after == {"purpose": "marketing", "review_status": "reviewed"}
     assert entries[0].staff_id == by.id and entries[0].site_id == site.id  # type: ignore[attr-defined]
+    assert all(e.at is not None and e.actor == by.email for e in entries)
 
     assert await items.bulk_update(site, [rows[0].id], "set_vendor", vendor="google", by=by) == 1
     assert await items.bulk_update(site, [rows[0].id], "set_vendor", vendor=None, by=by) == 1

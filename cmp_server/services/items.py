@@ -302,11 +302,16 @@ async def bulk_update(
         after = {audited: value}
         if action == "set_purpose":
             after["review_status"] = "reviewed"
-        for r in rows:
-            before = {audited: r[column], "review_status": r["review_status"]}
-            # One entry per item, so an item's history shows bulk changes too.
-            await audit.record(
-                by, f"inventory.bulk_{action}", "inventory_item", r["id"], site=site,
-                before={k: before[k] for k in after}, after=after,
+
+        def entry(row: dict[str, Any]) -> AuditEntry:
+            was = {audited: row[column], "review_status": row["review_status"]}
+            return AuditEntry(
+                staff_id=by.id if by else None, actor=by.email if by else audit.SYSTEM,
+                site=site, action=f"inventory.bulk_{action}", object_type="inventory_item",
+                object_id=str(row["id"]), before={k: was[k] for k in after}, after=after,
             )
+
+        # One entry per item, so an item's history shows bulk changes too; in one INSERT
+        # (as audit.record writes each: 50 round trips were most of a bulk action's time).
+        await AuditEntry.bulk_create([entry(r) for r in rows])
     return int(changed)
