@@ -309,3 +309,12 @@ async def test_hostile_cookie_and_vendor_names_render_inert(
     listed = await client.get(f"/admin/sites/{site.key}/inventory")
     assert str(escape(PAYLOAD)) in listed.text  # shown, as text
     assert PAYLOAD in _rows(listed.text)
+
+
+def test_every_field_of_the_query_has_its_parameter() -> None:
+    from dataclasses import fields
+
+    from admin.inventory import PARAMS
+    from cmp_server.services.inventory import ItemQuery
+
+    assert sorted(PARAMS.values()) == sorted(f.name for f in fields(ItemQuery))
