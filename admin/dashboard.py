@@ -28,7 +28,7 @@ async def audit_log(request: Request) -> Response:
 
     def as_int(name: str) -> int | None:
         value = params.get(name, "")
-        return int(value) if value.isdigit() and len(value) < 19 else None
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
     site_id, staff_id = as_int("site"), as_int("staff")
     entries = await audit.entries(site_id=site_id, staff_id=staff_id, before_id=as_int("before"))

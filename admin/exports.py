@@ -101,7 +101,7 @@ async def _retention_page(
 ) -> Response:
     params = request.query_params
     before = params.get("before", "")
-    before_id = int(before) if before.isdigit() and len(before) < 10 else None
+    before_id = int(before) if before.isascii() and before.isdigit() and len(before) < 10 else None
     log = await retention.purge_log(site, before_id=before_id)
     preview = await retention.preview(site, lookahead_days=LOOKAHEAD_DAYS)
 

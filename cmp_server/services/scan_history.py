@@ -40,7 +40,7 @@ _SUMMARY_FIELDS = ("id", "job_id", "started_at", "finished_at", "summary", "diff
 def parse_id(value: object, what: str) -> int:
     """An id from a URL or a form, or ``NotFound`` (never a 500 for ``/scans/x``)."""
     text = str(value)
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise NotFound(f"no {what} {text[:40]!r}")
     return int(text)
 

@@ -169,3 +169,32 @@ async def test_malformed_input_to_every_form_is_answered_never_a_500(
                 assert raw not in r.text, f"{action} echoes the payload raw"
         # Still signed in: nothing above ended the session by accident.
         assert (await client.get("/admin/")).status_code == 200
+
+
+ODD = ["²", "-1", "0", "9" * 30, "x" * 300, "%00", "1.5", "ü", "..", "%2e%2e"]
+QUERY_NAMES = ("page", "before", "after", "lang", "a", "b", "from", "to", "q", "sort",
+               "status", "purpose", "vendor", "per_page", "bucket", "method", "language",
+               "consent_id", "receipt_id", "granted", "site", "staff", "done", "did", "next")
+
+
+async def test_odd_path_and_query_values_never_get_a_500(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    values = await _hostile_site()
+    await _receipt(client, values["key"], values)
+    await _signed_in_owner(client)
+    for route in _routes(app):
+        if "GET" not in (route.methods or ()) or route.path == LOGIN:
+            continue
+        good = _params(route, values)
+        for name in good:
+            for odd in ODD:
+                path = "/admin" + route.path.replace("{" + name + "}", odd)
+                for param, value in good.items():
+                    path = path.replace("{" + param + "}", value)
+                r = await client.get(path)
+                assert r.status_code < 500, (path, r.status_code)
+        path = "/admin" + route.url_path_for(route.name, **good)
+        for odd in [*ODD, "\x00", "2026-13-45", "-"]:
+            r = await client.get(path, params=dict.fromkeys(QUERY_NAMES, odd))
+            assert r.status_code < 500, (path, odd, r.status_code)
