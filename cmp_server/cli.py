@@ -246,7 +246,8 @@ def export_receipts(
     from datetime import UTC
 
     from .errors import CmpError
-    from .services.export import export_receipts as export
+    from .services.consent_log import ReceiptFilter
+    from .services.export import begin_export
     from .services.sites import get_site
 
     if start and end and start > end:
@@ -258,12 +259,11 @@ def export_receipts(
 
     async def work() -> None:
         site = await get_site(site_key)
-        async for chunk in export(
-            site,
-            fmt,  # type: ignore[arg-type]
-            start=start.replace(tzinfo=UTC) if start else None,
-            end=end.replace(tzinfo=UTC) if end else None,
-        ):
+        where = ReceiptFilter(start=start.replace(tzinfo=UTC) if start else None,
+                              end=end.replace(tzinfo=UTC) if end else None)
+        # On the audit log like the admin's exports (as "system": no staff account).
+        stream = await begin_export(site, fmt, where, by=None)  # type: ignore[arg-type]
+        async for chunk in stream:
             out.write(chunk)
         out.flush()
 

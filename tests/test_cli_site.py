@@ -115,3 +115,18 @@ async def test_inventory_as_table_json_and_csv(app: Starlette, env: dict[str, st
     assert "2 items" in table.stderr
     unknown = run_cli(["inventory", "--site", "nosuchsite"], env)
     assert unknown.returncode != 0 and "no site with key" in unknown.stderr
+
+
+async def test_a_command_line_export_is_on_the_audit_log(
+    app: Starlette, env: dict[str, str], tmp_path: Path
+) -> None:
+    created = run_cli(["create-site", "--name", "Export", "--domain", "export.example"], env)
+    key = created.stdout.strip()
+    out = tmp_path / "receipts.csv"
+    result = run_cli(["export-receipts", "--site", key, "--from", "2026-01-01",
+                      "--out", str(out)], env)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("receipt_id,")
+    entry = await AuditEntry.get(action="receipts.export", site=await sites.get_site(key))
+    assert entry.actor == "system" and entry.after is not None
+    assert entry.after["format"] == "csv"
