@@ -167,3 +167,35 @@ async def test_site_settings_with_and_without_javascript(
             await context.close()
     saved = await server.call(sites.get_site(key))
     assert (saved.policy_url, saved.consent_lifetime_days) == ("/cookies", 365)
+
+
+async def test_with_javascript_one_box_ticks_every_row_of_the_inventory_page(
+    server: CmpServer, browser: Browser
+) -> None:
+    from cmp_server.services import inventory, sites, staff
+
+    async def make() -> str:
+        site = await sites.create_site("Tick site", ["tick.example"], force=True)
+        for name in ("a_cookie", "b_cookie", "c_cookie"):
+            await inventory.add_item(site, name=name, review_status="unreviewed")
+        await staff.create_staff("privacy-tick@kurs.example", PASSWORD, "privacy")
+        return site.key
+
+    key = await server.call(make())
+    base = f"http://127.0.0.1:{server.port}"
+    for javascript in (True, False):
+        context = await browser.new_context(java_script_enabled=javascript)
+        page = await context.new_page()
+        await sign_in(page, base, "privacy-tick@kurs.example")
+        await page.goto(f"{base}/admin/sites/{key}/inventory")
+        every = page.get_by_label("Tick every row on this page")
+        if not javascript:
+            assert not await every.is_visible()  # nothing that cannot work
+            await context.close()
+            continue
+        await every.check()
+        for name in ("a_cookie", "b_cookie", "c_cookie"):
+            assert await page.get_by_label(f"Tick {name}").is_checked()
+        await every.uncheck()
+        assert not await page.get_by_label("Tick b_cookie").is_checked()
+        await context.close()
