@@ -467,6 +467,7 @@ def kb_import(csv_file: Path) -> None:
 main.add_command(scan_command, "scan")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
+main.add_command(cli_site.recount_consents, "recount-consents")
 
 
 if __name__ == "__main__":  # pragma: no cover

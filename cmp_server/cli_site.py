@@ -10,7 +10,7 @@ import click
 if TYPE_CHECKING:
     from .services.changes import Change, Summary
 
-__all__ = ["inventory", "publish"]
+__all__ = ["inventory", "publish", "recount_consents"]
 
 
 def _db() -> Any:
@@ -174,3 +174,38 @@ def inventory(site_key: str, unreviewed: bool, flag: str | None, fmt: str) -> No
         raise click.ClickException(exc.detail) from None
     if fmt == "table":
         click.echo(f"{count} item{'' if count == 1 else 's'}", err=True)
+
+
+@click.command("recount-consents")
+@click.option("--site", "site_key", default=None, help="One site's key (default: every site).")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First UTC day to recount (default: the first after the last purge).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last UTC day to recount, included.")
+def recount_consents(site_key: str | None, start: Any, end: Any) -> None:
+    """Recount the consent-rate counters from the stored receipts (once after upgrading a
+    database whose servers ran older code side by side; a recount of right counters changes
+    nothing)."""
+    from .errors import CmpError
+    from .services import counters, sites
+
+    if start and end and start > end:
+        raise click.BadParameter("--from is later than --to", param_hint="--from/--to")
+    cli = _db()
+
+    async def work() -> list[str]:
+        chosen = [await sites.get_site(site_key)] if site_key else await sites.list_sites()
+        lines = []
+        for site in chosen:
+            result = await counters.recount(
+                site, start.date() if start else None, end.date() if end else None)
+            days = f" ({result.start} to {result.end})" if result.start else ""
+            lines.append(f"{result.site_key}: {result.receipts} receipts counted, "
+                         f"{result.rows} counter rows{days}")
+        return lines
+
+    try:
+        lines = cli._with_db(cli._settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo("\n".join(lines) if lines else "no sites")

@@ -35,6 +35,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "kb",
         "publish",
         "inventory",
+        "recount-consents",
     ],
 )
 def test_every_command_has_help(command: str, env: dict[str, str]) -> None:

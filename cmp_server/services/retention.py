@@ -4,6 +4,10 @@ is itself logged (PurgeLog), so that the absence of old proof is explained.
 Before a purge, staff see what is about to go (``preview``) and can export it; the retention
 period is changed with ``set_retention`` (audited), never shorter than the consent lifetime: a
 consent still in use would lose its proof.
+
+The consent-rate counters (``counters``, ``ConsentDaily``) are kept when their receipts go:
+they are counts per day, method and purpose and hold nothing about a visitor, so the chart
+keeps its history; a recount never reaches back past a purge.
 """
 
 from __future__ import annotations
