@@ -229,7 +229,9 @@ async def _one(site: Site, key: str) -> DraftPurpose:
 
 
 async def _purpose(site: Site, key: str) -> Purpose:
-    purpose = await Purpose.get_or_none(site=site, key=key) if len(key) <= 40 else None
+    # Only what a purpose key can be: a NUL from a URL's "%00" never reaches PostgreSQL.
+    known = re.fullmatch(r"[a-z0-9_-]{1,40}", key)
+    purpose = await Purpose.get_or_none(site=site, key=key) if known else None
     if purpose is None:
         raise NotFound(f"no purpose {key!r} on this site")
     return purpose

@@ -50,6 +50,7 @@ _AUDITED = (
     "receipt_retention_days", "cookie_domain", "policy_url", "options", "scan_url",
     "scan_interval_hours",
 )
+_SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
 
 _NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
@@ -238,7 +239,9 @@ async def list_sites() -> list[Site]:
 
 
 async def get_site(key: str) -> Site:
-    site = await Site.get_or_none(key=key) if 0 < len(key) <= 32 else None
+    # A key is URL-safe base64: anything else (a NUL from "%00" in a path, which PostgreSQL
+    # would refuse to compare) is no site, without asking the database.
+    site = await Site.get_or_none(key=key) if _SITE_KEY.fullmatch(key) else None
     if site is None:
         raise SiteNotFound(f"no site with key {key!r}")
     return site

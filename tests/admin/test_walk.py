@@ -198,3 +198,23 @@ async def test_odd_path_and_query_values_never_get_a_500(
         for odd in [*ODD, "\x00", "2026-13-45", "-"]:
             r = await client.get(path, params=dict.fromkeys(QUERY_NAMES, odd))
             assert r.status_code < 500, (path, odd, r.status_code)
+
+
+async def test_a_nul_in_a_path_is_no_such_thing_on_every_route(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """``%00`` in any path parameter of any route, GET or POST: PostgreSQL refuses NUL in a
+    text comparison, so each lookup must refuse it first (a 404 or a 303 to the list)."""
+    values = await _hostile_site()
+    await _receipt(client, values["key"], values)
+    await _signed_in_owner(client)
+    token = await token_of(client)
+    for route in _routes(app):
+        good = _params(route, values)
+        for name in good:
+            path = "/admin" + route.path.replace("{" + name + "}", "%00")
+            for param, value in good.items():
+                path = path.replace("{" + param + "}", value)
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                r = await client.request(method, path, data={"csrf_token": token})
+                assert r.status_code < 500, (method, path, r.status_code)
