@@ -3,14 +3,11 @@ mobile, for someone to look at (written to ``CMP_TEST_SCREENSHOTS`` when set).""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, Page
 
 from ..embed.servers import CmpServer, running
 from ..factories import PASSWORD
@@ -26,22 +23,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
     s = CmpServer(tmp_path_factory.mktemp("admin-db"))
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 async def accounts(server: CmpServer) -> tuple[str, str]:

@@ -4,18 +4,15 @@ chart's table and in the SVG's bars, by day and by week; screenshots, desktop an
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, Page
 
 from ..embed.servers import CmpServer, running
 from ..factories import ORIGIN, PASSWORD, published_site, receipt_body
@@ -35,22 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
     s = CmpServer(tmp_path_factory.mktemp("analytics-db"))
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 async def _earlier_days(site_id: int) -> None:

@@ -5,7 +5,6 @@ desktop and mobile, of the editor, the preview, the summary and the version diff
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,14 +44,6 @@ async def browser() -> AsyncIterator[Browser]:
         b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
         yield b
         await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 async def site_and_officer(server: CmpServer, email: str) -> str:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, Page
 
 from ..embed.servers import CmpServer, running
 from ..factories import ORIGIN, PASSWORD, bulk_receipts, published_site, receipt_body
@@ -35,22 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
     s = CmpServer(tmp_path_factory.mktemp("consents-db"))
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 async def _data(server: CmpServer) -> dict[str, Any]:

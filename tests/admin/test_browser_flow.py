@@ -8,12 +8,10 @@ server (its cookie no longer opens anything)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, BrowserContext, Page
 
 from ..embed.servers import CmpServer, HostServer, Route, running
 from ..factories import PASSWORD, published_site
@@ -39,14 +37,6 @@ def host() -> Iterator[HostServer]:
     h = HostServer()
     with running(h):
         yield h
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
 
 
 def fixture_site(host: HostServer, tag: str) -> str:

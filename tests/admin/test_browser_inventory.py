@@ -4,18 +4,16 @@ an item and a vendor, desktop and mobile (to ``CMP_TEST_SCREENSHOTS`` when set).
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page
 
 from scanner import ReportItem, ScanReport
-from scanner.browser import launch_chromium
 
 from ..embed.servers import CmpServer, running
 from ..factories import PASSWORD
@@ -31,22 +29,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
     s = CmpServer(tmp_path_factory.mktemp("inventory-db"))
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def found(name: str, category: str, vendor: str | None, passes: tuple[str, ...],

@@ -7,15 +7,12 @@ Screenshots of each page, desktop and mobile, go to ``CMP_TEST_SCREENSHOTS`` whe
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, BrowserContext, Locator, Page
 
 from ..embed.servers import CmpServer, HostServer, Route, running
 from ..factories import PASSWORD, published_site
@@ -41,22 +38,6 @@ def host() -> Iterator[HostServer]:
     h = HostServer()
     with running(h):
         yield h
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p)
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("CMP_TEST_SCREENSHOTS")
-    path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def shop(host: HostServer, tag: str, *, version: int) -> str:
