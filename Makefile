@@ -43,6 +43,7 @@ test-all: test test-postgres
 lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The embed's JSDoc types, checked by tsc (esbuild bundles without checking types).
 typecheck: $(NODE_STAMP)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cmp_server._utils import utcnow
+from cmp_server.schemas import METHOD_LABELS
 from cmp_server.services import analytics, sites
 
 from . import _charts
@@ -25,13 +26,7 @@ __all__ = ["RangeQuery", "routes"]
 DEFAULT_DAYS = 30
 MAX_BUCKETS = {"day": 366, "week": 530}  # a year by day, ten years by week
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
-LABELS = {
-    "accept_all": "Accept all",
-    "reject_all": "Reject all",
-    "custom": "Custom",
-    "withdraw": "Withdraw",
-    "gpc": "GPC",
-}
+LABELS = METHOD_LABELS
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 
 

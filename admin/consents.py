@@ -20,9 +20,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cmp_server.errors import CmpError
-from cmp_server.schemas import Method
+from cmp_server.schemas import METHOD_LABELS, METHODS, Method
 from cmp_server.services import consent_log, export, sites
-from cmp_server.services.consent_log import METHODS, Cursor, ReceiptFilter
+from cmp_server.services.consent_log import Cursor, ReceiptFilter
 
 from ._forms import Form, field_errors
 from ._pages import render
@@ -126,23 +126,17 @@ def parse_filter(
         return None, values, field_errors(exc)
 
 
-METHOD_NAMES = {
-    "accept_all": "Accept all", "reject_all": "Reject all", "custom": "Own choice",
-    "withdraw": "Withdrawal", "gpc": "GPC signal",
-}
-
-
 async def filter_context(site: Site) -> dict[str, Any]:
     """What the filter form offers (methods, the site's languages and purposes) and what the
     result tables need to show choices in the banner's order."""
     purposes = await sites.purpose_keys(site)
     return {
         "options": {
-            "methods": [(m, METHOD_NAMES[m]) for m in METHODS],
+            "methods": [(m, METHOD_LABELS[m]) for m in METHODS],
             "languages": [(lang, lang) for lang in site.languages],
             "purposes": [(p, p) for p in purposes],
         },
-        "method_names": METHOD_NAMES,
+        "method_names": METHOD_LABELS,
         "purpose_order": purposes,
         "window": consent_log.WINDOW,
     }
@@ -187,7 +181,7 @@ async def receipt(request: Request) -> Response:
     proof = await consent_log.receipt_proof(site, request.path_params["receipt_id"])
     return render(request, "admin/receipt.html", {
         "site": site, "tab": "consents", "proof": proof, "r": proof.receipt,
-        "method_names": METHOD_NAMES,
+        "method_names": METHOD_LABELS,
         "purpose_order": _purpose_order(proof.shown.texts if proof.shown else None,
                                         proof.receipt.choices),
     })

@@ -12,6 +12,7 @@ from tortoise.models import Model
 
 __all__ = [
     "AuditEntry",
+    "BlockingRule",
     "ConfigVersion",
     "ConsentDaily",
     "ConsentReceipt",
@@ -129,6 +130,26 @@ class InventoryItem(Model):
         table = "inventory_item"
         # (site_id, name): the inventory list's default order, paged by the database.
         indexes = (Index(fields=("site_id", "kind", "name")), Index(fields=("site_id", "name")))
+
+
+class BlockingRule(Model):
+    """Staff's own blocking rule for a host and path prefix (``services/blocking.py``): added
+    by hand, or a derived rule changed (``purposes``) or turned off (``enabled``)."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="blocking_rules", on_delete=fields.CASCADE
+    )
+    host = fields.CharField(max_length=253)
+    path = fields.CharField(max_length=500, default="")
+    # None: the derived rule's purposes; []: never blocked (an exemption)
+    purposes: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    enabled = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "blocking_rule"
+        unique_together = (("site", "host", "path"),)
 
 
 class ConfigVersion(Model):

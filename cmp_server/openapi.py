@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .schemas import ErrorOut, ReceiptHistoryOut, ReceiptIn, ReceiptOut
+from .schemas import ErrorOut, PublishedConfig, ReceiptHistoryOut, ReceiptIn, ReceiptOut
 
 __all__ = ["openapi_document"]
 
@@ -23,7 +23,9 @@ def _error(description: str) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [(m, "validation") for m in (ReceiptIn, ReceiptOut, ReceiptHistoryOut, ErrorOut)],
+        [(ReceiptIn, "validation"),
+         *((m, "serialization") for m in (ReceiptOut, ReceiptHistoryOut, ErrorOut,
+                                          PublishedConfig))],
         ref_template="#/components/schemas/{model}",
     )
     components = schemas.get("$defs", {})
@@ -40,7 +42,12 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getConfig",
                     "parameters": [site_key],
                     "responses": {
-                        "200": {"description": "The published config", "content": json_ok},
+                        "200": {
+                            "description": "The published config (docs/contracts.md)",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/PublishedConfig"}
+                            }},
+                        },
                         "304": {"description": "Not modified"},
                         "404": _error("No such site, or nothing published"),
                     },

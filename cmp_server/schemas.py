@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -20,8 +20,17 @@ from pydantic import (
 
 __all__ = [
     "BannerOptions",
+    "BlockingRule",
+    "ConfigBlocking",
+    "ConfigCookie",
+    "ConfigOptions",
+    "ConfigPurpose",
+    "ConfigVendor",
     "ErrorOut",
+    "METHODS",
+    "METHOD_LABELS",
     "Method",
+    "PublishedConfig",
     "ReceiptHistoryOut",
     "ReceiptIn",
     "ReceiptOut",
@@ -29,6 +38,16 @@ __all__ = [
 ]
 
 Method = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc"]
+# Stored methods are only ever added to (DESIGN.md): add a new one here, with its label.
+METHODS: tuple[str, ...] = get_args(Method)
+# How staff read each method, on every page and in the CLI.
+METHOD_LABELS: dict[str, str] = {
+    "accept_all": "Accept all",
+    "reject_all": "Reject all",
+    "custom": "Custom",
+    "withdraw": "Withdraw",
+    "gpc": "GPC",
+}
 
 # What the two databases do not store alike: PostgreSQL refuses a NUL in text and in JSON (and
 # so a whole batch of receipts), SQLite keeps it; a lone surrogate is no UTF-8 at all. The
@@ -123,7 +142,7 @@ ConsentSignal = Literal[
 
 
 class GpcOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     honour: bool = True
     purposes: list[PurposeKey] = ["marketing"]
 
@@ -131,7 +150,7 @@ class GpcOptions(BaseModel):
 class ConsentModeOptions(BaseModel):
     """Google Consent Mode v2: which purposes grant each signal (all of them must be granted)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
     map: dict[ConsentSignal, list[PurposeKey]]
     wait_for_update: int = Field(default=500, ge=0, le=10000)
@@ -143,12 +162,15 @@ class ConsentModeOptions(BaseModel):
 class BannerOptions(BaseModel):
     """A site's banner options (the draft's ``options``), checked before they are stored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     cookie_name: str = Field(default="cmp_consent", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     floating_button: bool = True
     # A script that already ran keeps running (and setting its cookies) until the page goes:
     # reload when a purpose is withdrawn whose blocked scripts ran on this page.
     reload_on_withdraw: bool = True
+    # Automatic blocking of unmodified tags by the published rules: "report" blocks nothing
+    # and says what it would block (try it safely first), "off" publishes no rules.
+    auto_blocking: Literal["enforce", "report", "off"] = "enforce"
     gpc: GpcOptions = GpcOptions()
     consent_mode: ConsentModeOptions
 
@@ -157,3 +179,96 @@ class BannerOptions(BaseModel):
         for purposes in self.consent_mode.map.values():
             keys.update(purposes)
         return keys
+
+
+# The published config (docs/contracts.md, "Published banner config"): built once by
+# ``publishing.build_config``, stored as canonical JSON per version, inlined into ``cmp.js``,
+# and read back as this model wherever the server needs a fact of it. The embed's JSDoc
+# typedefs (embed/src/config.js) name the same fields (tests/test_schemas.py holds them to it).
+# Stored versions are read with ``extra="ignore"``: a key an older version carried and this
+# model no longer knows is no reason to refuse the proof of what a visitor was shown.
+I18n = dict[str, str]
+
+
+class _Published(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ConfigPurpose(_Published):
+    key: str
+    required: bool
+    name: I18n
+    description: I18n
+
+
+class ConfigVendor(_Published):
+    key: str
+    name: str
+    country: str | None
+    privacy_policy_url: str | None
+    # None: not known yet (a vendor a scan found that the knowledge base has no facts for).
+    transfers_outside_eea: bool | None
+    transfer_basis: str | None
+    purposes: list[str]
+
+
+class ConfigCookie(_Published):
+    """An inventory item as the banner and the declaration show it."""
+
+    name: str
+    match: Literal["exact", "prefix"]
+    kind: str  # cookie | localStorage | sessionStorage | indexedDB
+    domain: str | None
+    vendor: str | None
+    purpose: str | None
+    duration_days: int | None  # None: a session cookie
+    party: str  # first | third
+    description: I18n
+
+
+class ConfigOptions(BannerOptions):
+    """The site's banner options with the two that have columns of their own."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    consent_lifetime_days: int
+    cookie_domain: str | None
+
+
+class BlockingRule(_Published):
+    """A resource whose URL's host is ``host`` or under it and whose path starts with ``path``
+    waits until every purpose in ``purposes`` is granted; of several rules, the most specific
+    (longest host, then path) decides, so one without purposes is an exemption."""
+
+    host: str
+    path: str = ""
+    purposes: list[str]
+
+
+class ConfigBlocking(_Published):
+    """Automatic blocking (docs/contracts.md): ``report``: block nothing, report each match."""
+
+    mode: Literal["enforce", "report"] = "enforce"
+    rules: list[BlockingRule] = []
+
+
+class PublishedConfig(_Published):
+    site_key: str
+    version: int
+    # Both set when the version is stored; a draft has no time and no hash of its own yet.
+    published_at: str | None = None
+    material_hash: str = ""
+    default_language: str
+    languages: list[str]
+    policy_url: str | None
+    texts: dict[str, dict[str, str]]
+    purposes: list[ConfigPurpose]
+    vendors: list[ConfigVendor]
+    cookies: list[ConfigCookie]
+    options: ConfigOptions
+    # Versions published before automatic blocking read as blocking nothing.
+    blocking: ConfigBlocking = ConfigBlocking()
+
+    def json_object(self) -> dict[str, object]:
+        """As served (``published_at`` left out while there is none)."""
+        return self.model_dump(mode="json", exclude_none=False,
+                               exclude={"published_at"} if self.published_at is None else None)

@@ -9,6 +9,8 @@
 Usable alone (``python -m scanner scan URL``); imports nothing else of the project.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._models import (
     Category,
     ItemKind,
@@ -25,7 +27,6 @@ from ._models import (
     TrackerRequest,
     Violation,
 )
-from ._scan import scan_site
 from .errors import (
     BrowserError,
     InvalidTargetError,
@@ -36,6 +37,20 @@ from .errors import (
     UnresolvableTargetError,
 )
 from .targets import check_public_target
+
+if TYPE_CHECKING:
+    from ._scan import scan_site
+
+
+def __getattr__(name: str) -> Any:
+    # The crawler (and Playwright under it) loads on first use, not with the report's models:
+    # the server's services read reports and the knowledge base without a browser.
+    if name == "scan_site":
+        from ._scan import scan_site
+
+        return scan_site
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BrowserError",

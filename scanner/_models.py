@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, IPvAnyNetwork
 
+# The knowledge base's vocabulary is the report's: one definition of each.
+from .kb._model import Category, Party
+
 __all__ = [
     "Category",
     "ItemKind",
@@ -30,9 +33,7 @@ __all__ = [
 ]
 
 PassName = Literal["none", "accept", "reject"]
-Category = Literal["necessary", "preferences", "statistics", "marketing", "unclassified"]
 ItemKind = Literal["cookie", "localStorage", "sessionStorage", "indexedDB"]
-Party = Literal["first", "third"]
 SetBy = Literal["http", "script", "unknown"]
 SameSite = Literal["Strict", "Lax", "None"]
 # How an item's vendor was decided: its name exactly, its name by a pattern (prefix or

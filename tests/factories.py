@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cmp_server.models import ConfigVersion, Site, Staff
 from cmp_server.services import inventory, publishing, sites
@@ -128,3 +131,13 @@ async def send_receipt(client: Any, site_key: str, **overrides: Any) -> dict[str
     )
     assert r.status_code == 201, r.text
     return body
+
+
+def shared_data(name: str) -> Path:
+    """A file of ../shared/data (the Open Cookie Database, the vendor fact sheet), beside the
+    checkout on every machine the suite runs on, CI's included: missing, the test fails rather
+    than skipping and passing unseen."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the tests read ../shared/data beside the checkout")
+    return path

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cmp_server._utils import canonical_json, sha256_hex
+from cmp_server.defaults import DEFAULT_OPTIONS
 from cmp_server.errors import InvalidConsent
-from cmp_server.schemas import ReceiptIn
+from cmp_server.schemas import ConfigOptions, ConfigPurpose, PublishedConfig, ReceiptIn
 from cmp_server.services.configs import Published, SiteInfo
 from cmp_server.services.receipt_store import NewReceipt
 from cmp_server.services.receipts import check_choices, content_hash, record_hash, truncate_ip
@@ -23,11 +24,16 @@ PURPOSES = {"necessary": True, "preferences": False, "statistics": False, "marke
 
 
 def published(purposes: dict[str, bool] = PURPOSES) -> Published:
-    config: dict[str, Any] = {
-        "purposes": [{"key": k, "required": r} for k, r in purposes.items()],
-        "languages": ["en", "sv", "da"],
-        "options": {"gpc": {"purposes": ["marketing"]}},
-    }
+    config = PublishedConfig(
+        site_key="k", version=1, default_language="en", languages=["en", "sv", "da"],
+        policy_url=None, texts={}, vendors=[], cookies=[],
+        purposes=[ConfigPurpose(key=k, required=r, name={}, description={})
+                  for k, r in purposes.items()],
+        options=ConfigOptions.model_validate({
+            **DEFAULT_OPTIONS, "gpc": {"purposes": ["marketing"]},
+            "consent_lifetime_days": 180, "cookie_domain": None,
+        }),
+    )
     return Published(SiteInfo(1, "k", ("shop.example",), 180), 1, b"{}", "h", {}, config)
 
 

@@ -216,7 +216,7 @@ async def test_publish_creates_the_version_audited_and_the_summary_moves_on(
     version = await changes.publish_draft(site, by=by, expected=summary.fingerprint)
     assert version.number == 2 and version.published_by == by.email
     config = publishing.parse_config(version)
-    assert config["texts"]["sv"]["title"] == "Kakor hos oss"
+    assert config.texts["sv"]["title"] == "Kakor hos oss"
     entry = await AuditEntry.get(action="config.publish", object_id="2")
     assert entry.actor == by.email and entry.site_id == site.id  # type: ignore[attr-defined]
     assert entry.after is not None and entry.after["material"] is False

@@ -197,7 +197,7 @@ async def test_a_gone_item_is_not_published_and_comes_back_when_seen(app: Starle
     ga = await InventoryItem.get(site=site, name="_ga")
     assert await items.bulk_update(site, [ga.id], "mark_gone") == 1
     config = await publishing.build_config(site, 2)
-    assert [c["name"] for c in config["cookies"]] == ["_ga_", "cmp_consent"]
+    assert [c.name for c in config.cookies] == ["_ga_", "cmp_consent"]
     assert names(await inventory.list_items(site, ItemQuery(status="gone"))) == ["_ga"]
     await store_scan(site, scan(seen("_ga")))
     await ga.refresh_from_db()

@@ -96,3 +96,13 @@ async def test_the_insert_writes_every_column_and_the_table_has_them(app: Starle
     else:
         _, rows = await conn.execute_query("SELECT name FROM pragma_table_info('consent_receipt')")
     assert {r["name"] for r in rows} == {"id", *COLUMNS}
+
+
+def test_an_export_holds_every_field_the_record_hash_covers() -> None:
+    from cmp_server.services.export import EXPORT_FIELDS
+
+    # An auditor recomputes the hash from an export alone: the site is exported by its key,
+    # as the hash names it, and the hash itself goes along.
+    assert set(HASHED) <= set(EXPORT_FIELDS)
+    assert {"site", "record_hash"} <= set(EXPORT_FIELDS)
+    assert "site_id" not in EXPORT_FIELDS

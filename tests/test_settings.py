@@ -58,4 +58,4 @@ def test_unknown_setting_is_an_error() -> None:
 
 
 def test_public_names() -> None:
-    assert cmp_server.__all__ == ["Settings", "__version__", "create_app"]
+    assert cmp_server.__all__ == ["Settings", "__version__"]

@@ -104,7 +104,7 @@ async def test_adding_a_purpose_is_material_but_renaming_is_not(app: Starlette) 
     v3 = await publishing.publish(site)
     assert v3.material_hash != v2.material_hash
     config = publishing.parse_config(v3)
-    assert [p["key"] for p in config["purposes"]][-1] == "personalisation"
+    assert [p.key for p in config.purposes][-1] == "personalisation"
     await sites.set_purpose(site, "personalisation", required=True)
     assert (await publishing.publish(site)).material_hash != v3.material_hash
 
@@ -123,7 +123,7 @@ async def test_removed_purpose_leaves_its_items_unclassified(app: Starlette) -> 
     await item.refresh_from_db()
     assert item.purpose_id is None  # type: ignore[attr-defined]
     config = publishing.parse_config(await publishing.publish(site))
-    assert config["cookies"] == []  # unclassified items are not published under a purpose
+    assert config.cookies == []  # unclassified items are not published under a purpose
     with pytest.raises(InvalidRequest):
         await sites.remove_purpose(site, "statistics")
 
@@ -159,11 +159,11 @@ async def test_options_and_texts_reach_the_next_version(app: Starlette) -> None:
         consent_lifetime_days=365,
     )
     config = publishing.parse_config(await publishing.publish(site))
-    assert config["options"]["floating_button"] is False
-    assert config["options"]["gpc"]["purposes"] == ["marketing", "statistics"]
-    assert config["options"]["cookie_domain"] == ".shop.example"
-    assert config["options"]["consent_lifetime_days"] == 365
-    assert config["texts"]["sv"]["title"] == "Kakor på Kursgården"
+    assert config.options.floating_button is False
+    assert config.options.gpc.purposes == ["marketing", "statistics"]
+    assert config.options.cookie_domain == ".shop.example"
+    assert config.options.consent_lifetime_days == 365
+    assert config.texts["sv"]["title"] == "Kakor på Kursgården"
     with pytest.raises(InvalidRequest):
         await sites.update_site(site, texts={"fi": {"title": "Evästeet"}})
     with pytest.raises(InvalidRequest):

@@ -15,13 +15,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from tortoise.functions import Sum
 
 from .._utils import utcnow
 from ..models import ConsentDaily, Purpose, Site
-from ..schemas import Method
+from ..schemas import METHODS
 from .counters import TOTAL, utc_day
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "recent_by_site",
 ]
 
-METHODS: tuple[str, ...] = get_args(Method)
 BucketSize = Literal["day", "week"]
 
 

@@ -10,15 +10,17 @@ two versions), which also gets a line diff of the two configs (``difflib``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
+from pydantic import BaseModel
 
 from ..errors import Conflict, InvalidRequest, VersionNotFound
 from ..models import ConfigVersion, Site
+from ..schemas import BlockingRule, ConfigCookie, ConfigPurpose, ConfigVendor, PublishedConfig
 from . import publishing
 from .drafts import draft_config
 from .lint import Finding, lint
@@ -80,13 +82,14 @@ class Changes:
     vendors: tuple[Change, ...]
     cookies: tuple[Change, ...]
     settings: tuple[Change, ...]
+    rules: tuple[Change, ...]  # automatic blocking's rules, by host and path
     material: bool  # the material hash differs: visitors are asked to choose again
     unchanged: bool  # the two say the same
 
     @property
     def count(self) -> int:
         return sum(map(len, (self.texts, self.purposes, self.vendors, self.cookies,
-                             self.settings)))
+                             self.settings, self.rules)))
 
 
 def _show(value: Any) -> str:
@@ -101,7 +104,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"name": {"sv": "x"}}`` → ``{"name.sv": "x"}``: nested settings compared per leaf."""
     out: dict[str, Any] = {}
     for key, value in record.items():
@@ -112,66 +115,61 @@ def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
-    a, b = _flat(old), _flat(new)
+def _fields(old: BaseModel, new: BaseModel, **extra: tuple[Any, Any]) -> tuple[FieldChange, ...]:
+    a = _flat({**old.model_dump(mode="json"), **{k: v[0] for k, v in extra.items()}})
+    b = _flat({**new.model_dump(mode="json"), **{k: v[1] for k, v in extra.items()}})
     return tuple(
         FieldChange(name, _show(a.get(name)), _show(b.get(name)))
         for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)
     )
 
 
+_R = TypeVar("_R", ConfigPurpose, ConfigVendor, ConfigCookie, BlockingRule)
+
+
 def _records(
-    old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]],
-    key: Callable[[dict[str, Any]], str], label: Callable[[dict[str, Any]], str],
+    old: Sequence[_R], new: Sequence[_R], key: Callable[[_R], str], label: Callable[[_R], str],
+    *, positions: bool = False,
 ) -> tuple[Change, ...]:
-    before = {key(r): r for r in old}
-    after = {key(r): r for r in new}
+    """Each record added, removed or changed field by field; ``positions``: the place in
+    the list is part of a record (the purposes' order is what visitors see)."""
+    before = {key(r): (i + 1, r) for i, r in enumerate(old)}
+    after = {key(r): (i + 1, r) for i, r in enumerate(new)}
     out: list[Change] = []
-    for k, record in after.items():
+    for k, (at, record) in after.items():
         if k not in before:
             out.append(Change("added", k, label(record)))
-        elif fields := _fields(before[k], record):
+            continue
+        was, previous = before[k]
+        extra = {"position": (was, at)} if positions else {}
+        if fields := _fields(previous, record, **extra):
             out.append(Change("changed", k, label(record), fields))
-    out.extend(Change("removed", k, label(r)) for k, r in before.items() if k not in after)
+    out.extend(Change("removed", k, label(r)) for k, (_, r) in before.items() if k not in after)
     return tuple(out)
 
 
-def _purposes(config: dict[str, Any]) -> list[dict[str, Any]]:
-    # The position is part of a purpose: the order is what visitors see.
-    return [{**p, "position": i + 1} for i, p in enumerate(config["purposes"])]
+def _cookie_key(c: ConfigCookie) -> str:
+    return f"{c.kind}:{c.name}@{c.domain or ''}"
 
 
-def _cookie_key(c: dict[str, Any]) -> str:
-    return f"{c['kind']}:{c['name']}@{c['domain'] or ''}"
+def _cookie_label(c: ConfigCookie) -> str:
+    name = c.name + ("*" if c.match == "prefix" else "")
+    kind = "" if c.kind == "cookie" else f" ({c.kind})"
+    return name + kind + (f" on {c.domain}" if c.domain else "")
 
 
-def _cookie_label(c: dict[str, Any]) -> str:
-    name = str(c["name"]) + ("*" if c["match"] == "prefix" else "")
-    kind = "" if c["kind"] == "cookie" else f" ({c['kind']})"
-    return name + kind + (f" on {c['domain']}" if c["domain"] else "")
+def _settings(config: PublishedConfig) -> dict[str, Any]:
+    skip = {"texts", "purposes", "vendors", "cookies", "site_key", "blocking"}
+    shown = {k: v for k, v in publishing.comparable(config).items() if k not in skip}
+    return _flat(shown)
 
 
-def _name(record: dict[str, Any], config: dict[str, Any]) -> str:
-    names = record.get("name")
-    if isinstance(names, dict):
-        return str(names.get(config["default_language"]) or record["key"])
-    return str(names or record["key"])
-
-
-def _settings(config: dict[str, Any]) -> dict[str, Any]:
-    skip = {"texts", "purposes", "vendors", "cookies", "site_key"}
-    return _flat({k: v for k, v in publishing.comparable(config).items() if k not in skip})
-
-
-def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> Changes:
+def compare(old: PublishedConfig | None, new: PublishedConfig) -> Changes:
     """``old`` None: nothing published yet, everything is new."""
-    base: dict[str, Any] = old or {
-        "texts": {}, "purposes": [], "vendors": [], "cookies": [], "languages": [],
-        "default_language": new["default_language"],
-    }
+    old_texts = old.texts if old else {}
     texts = []
-    for lang in sorted(set(base["texts"]) | set(new["texts"])):
-        a, b = base["texts"].get(lang, {}), new["texts"].get(lang, {})
+    for lang in sorted(set(old_texts) | set(new.texts)):
+        a, b = old_texts.get(lang, {}), new.texts.get(lang, {})
         for key in [*b, *(k for k in a if k not in b)]:
             if a.get(key) != b.get(key):
                 texts.append(TextChange(lang, key, a.get(key), b.get(key)))
@@ -183,14 +181,18 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any]) -> Changes:
         for name in sorted(set(a_settings) | set(b_settings))
         if a_settings.get(name) != b_settings.get(name)
     )
+    default = new.default_language
     return Changes(
         texts=tuple(texts),
-        purposes=_records(_purposes(base), _purposes(new), lambda p: p["key"],
-                          lambda p: _name(p, new)),
-        vendors=_records(base["vendors"], new["vendors"], lambda v: v["key"],
-                         lambda v: _name(v, new)),
-        cookies=_records(base["cookies"], new["cookies"], _cookie_key, _cookie_label),
+        purposes=_records(old.purposes if old else [], new.purposes, lambda p: p.key,
+                          lambda p: p.name.get(default) or p.key, positions=True),
+        vendors=_records(old.vendors if old else [], new.vendors, lambda v: v.key,
+                         lambda v: v.name or v.key),
+        cookies=_records(old.cookies if old else [], new.cookies, _cookie_key, _cookie_label),
         settings=settings,
+        rules=_records(old.blocking.rules if old else [], new.blocking.rules,
+                       lambda r: r.host + r.path,
+                       lambda r: r.host + r.path + ("" if r.purposes else " (never blocked)")),
         material=old is None or publishing.material_hash(old) != publishing.material_hash(new),
         unchanged=old is not None
         and publishing.fingerprint(old) == publishing.fingerprint(new),
@@ -203,7 +205,7 @@ class DiffLine:
     text: str
 
 
-def config_lines(config: dict[str, Any]) -> list[str]:
+def config_lines(config: PublishedConfig) -> list[str]:
     """The config as indented JSON lines, keys sorted (version and times left out)."""
     body = orjson.dumps(
         publishing.comparable(config), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
@@ -212,7 +214,7 @@ def config_lines(config: dict[str, Any]) -> list[str]:
 
 
 def diff_lines(
-    old: dict[str, Any] | None, new: dict[str, Any], old_name: str, new_name: str
+    old: PublishedConfig | None, new: PublishedConfig, old_name: str, new_name: str
 ) -> tuple[DiffLine, ...]:
     """A unified diff of the two configs as indented JSON (version and times left out)."""
     out = []
@@ -279,7 +281,7 @@ async def publish_summary(site: Site) -> Summary:
     return Summary(
         site_key=site.key,
         published=latest.number if latest else None,
-        number=draft["version"],
+        number=draft.version,
         changes=compare(old, draft),
         findings=tuple(await lint(site)),
         fingerprint=publishing.fingerprint(draft),
@@ -340,7 +342,7 @@ async def _version(site: Site, number: int) -> ConfigVersion:
     return version
 
 
-async def version_config(site: Site, number: int) -> dict[str, Any]:
+async def version_config(site: Site, number: int) -> PublishedConfig:
     return publishing.parse_config(await _version(site, number))
 
 

@@ -16,13 +16,14 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
 from .._utils import sha256_hex
 from ..errors import CmpError, NothingPublished, SiteNotFound, Unavailable, VersionNotFound
 from ..models import ConfigVersion, Site
+from ..schemas import PublishedConfig
 from .declaration import declaration_of
 
 __all__ = ["CONFIG_PLACEHOLDER", "ConfigCache", "Published", "SiteInfo", "embed_bundle"]
@@ -63,7 +64,7 @@ class Published:
     body: bytes
     content_hash: str
     text_hashes: dict[str, str]
-    config: dict[str, Any] = field(repr=False)
+    config: PublishedConfig = field(repr=False)
     # language (None: the default) → (language, body); at most one entry per site language.
     _declarations: dict[str | None, tuple[str, bytes]] = field(
         default_factory=dict, repr=False, compare=False
@@ -76,7 +77,7 @@ class Published:
     @cached_property
     def purposes(self) -> dict[str, bool]:
         """purpose key → required."""
-        return {p["key"]: p["required"] for p in self.config["purposes"]}
+        return {p.key: p.required for p in self.config.purposes}
 
     @cached_property
     def required(self) -> tuple[str, ...]:
@@ -88,7 +89,7 @@ class Published:
 
     def declaration(self, language: str | None) -> tuple[str, bytes]:
         """The cookie declaration's language and JSON body, serialised once per language."""
-        lang = language if language in self.config["languages"] else None
+        lang = language if language in self.config.languages else None
         hit = self._declarations.get(lang)
         if hit is None:
             body = declaration_of(self.config, lang)
@@ -135,13 +136,13 @@ def script_safe_json(config_json: bytes) -> bytes:
 
 def _published(site: Site, version: ConfigVersion) -> Published:
     body = version.canonical_json.encode()
-    config = orjson.loads(body)
+    config = PublishedConfig.model_validate_json(body)
     return Published(
         site=SiteInfo(
             id=site.id,
             key=site.key,
             domains=tuple(site.domains),
-            consent_lifetime_days=int(config["options"]["consent_lifetime_days"]),
+            consent_lifetime_days=config.options.consent_lifetime_days,
         ),
         number=version.number,
         body=body,

@@ -32,6 +32,7 @@ from tortoise import connections
 from .._utils import canonical_json, sha256_hex
 from ..errors import ConsentNotFound, InvalidRequest, NotFound
 from ..models import ConfigVersion, ConsentReceipt, Site
+from ..schemas import METHODS
 from .publishing import parse_config, texts_for_language
 from .verify import ALTERED, NOT_PREDECESSOR, check_receipt
 
@@ -53,7 +54,6 @@ __all__ = [
     "visitor_history",
 ]
 
-METHODS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
 PAGE = 50
 WINDOW = 20_000
 _PURPOSE = re.compile(r"[a-z0-9_-]{1,40}")

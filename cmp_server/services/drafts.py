@@ -20,9 +20,10 @@ from .._utils import canonical_json, rfc3339, utcnow
 from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import ConfigVersion, InventoryItem, Purpose, Site
+from ..schemas import PublishedConfig
 from . import audit, sites
 from .configs import embed_bundle, render_script
-from .publishing import build_config, material_hash
+from .publishing import build_config
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -321,13 +322,11 @@ async def move_purpose(
     return await reorder_purposes(site, order, by=by)
 
 
-async def draft_config(site: Site) -> dict[str, Any]:
+async def draft_config(site: Site) -> PublishedConfig:
     """The draft as the next version's config would be, hashes included (``published_at``
     aside: it is not published)."""
     last = await ConfigVersion.filter(site=site).order_by("-number").first()
-    config = await build_config(site, (last.number if last else 0) + 1)
-    config["material_hash"] = material_hash(config)
-    return config
+    return await build_config(site, (last.number if last else 0) + 1)
 
 
 async def preview_script(site: Site) -> bytes:
@@ -335,6 +334,5 @@ async def preview_script(site: Site) -> bytes:
     ``GET /v1/sites/{key}/cmp.js``. ``preview: true`` tells the embed to send no receipt and
     write no cookie (it keeps the choice in memory)."""
     config = await draft_config(site)
-    config["published_at"] = rfc3339(utcnow())
-    config["preview"] = True
-    return render_script(embed_bundle(), canonical_json(config))
+    shown = config.model_copy(update={"published_at": rfc3339(utcnow())}).json_object()
+    return render_script(embed_bundle(), canonical_json({**shown, "preview": True}))

@@ -27,6 +27,7 @@ from ..models import Site
 from . import audit
 from .configs import script_safe_json
 from .consent_log import Cursor, ReceiptFilter, page_rows, visitor_history
+from .receipt_store import COLUMNS
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -42,23 +43,11 @@ __all__ = [
 
 ExportFormat = Literal["csv", "jsonl"]
 
-EXPORT_FIELDS = (
-    "receipt_id",
-    "consent_id",
-    "site",
-    "config_version",
-    "texts_hash",
-    "language",
-    "choices",
-    "method",
-    "layer",
-    "page_url",
-    "recorded_at",
-    "expires_at",
-    "user_agent",
-    "ip_truncated",
-    "previous_receipt_id",
-    "record_hash",
+# Every stored column of a receipt (receipt_store.NewReceipt, the one list), in its order: a
+# column added there is exported too, so an export always holds what the record hash covers.
+# The site is named by its key (as the hash names it); the idempotency hash is the server's.
+EXPORT_FIELDS: tuple[str, ...] = tuple(
+    "site" if column == "site_id" else column for column in COLUMNS if column != "content_hash"
 )
 
 _COLUMNS = tuple(f for f in EXPORT_FIELDS if f != "site")

@@ -11,16 +11,23 @@
 - ``purpose_without_description`` (warning) for a purpose nothing uses yet.
 - ``unreviewed`` (warning): inventory items no one has reviewed, or items without a purpose
   (they are left out of the banner).
+- ``no_rule`` (warning): a third-party host the latest scan saw set a cookie or storage key
+  that is not necessary, and no blocking rule holds it back (its tags run before consent);
+  ``report_only`` (warning): automatic blocking reports and blocks nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from ..defaults import DEFAULT_TEXTS
-from ..models import InventoryItem, Site
+from ..models import InventoryItem, Purpose, Scan, Site
+from ..schemas import BlockingRule
+from . import blocking
 from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
+from .scan_results import inventory_match, read_report
 
 __all__ = ["Finding", "lint"]
 
@@ -123,11 +130,52 @@ async def _inventory_findings(site: Site) -> list[Finding]:
     return found
 
 
+async def _blocking_findings(site: Site) -> list[Finding]:
+    mode = site.options.get("auto_blocking", "enforce")
+    if mode == "off":
+        return []
+    found: list[Finding] = []
+    if mode == "report":
+        found.append(Finding(
+            "warning", "report_only",
+            "automatic blocking is in report-only mode: it blocks nothing and only says what "
+            "it would block",
+        ))
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    if scan is None:
+        return found
+    rules = [BlockingRule(host=r.host, path=r.path, purposes=list(r.purposes))
+             for r in await blocking.derive_rules(site) if r.enabled]
+    required = {p.key for p in await Purpose.filter(site=site) if p.required}
+    rows = list(await InventoryItem.filter(site=site).exclude(review_status="gone")
+                .select_related("purpose"))
+    unheld: dict[str, set[str]] = {}
+    for item in read_report(scan).items:
+        host = (urlsplit(item.initiator).hostname or "").lower() if item.initiator else ""
+        if not host or blocking.first_party(site, host):
+            continue
+        row = inventory_match(rows, item.kind, item.name)
+        if row is not None and row.purpose is not None and row.purpose.key in required:
+            continue
+        rule = blocking.match(rules, item.initiator or "")
+        if rule is None or not rule.purposes:
+            unheld.setdefault(host, set()).add(item.name)
+    for host, names in sorted(unheld.items()):
+        shown = sorted(names)
+        found.append(Finding(
+            "warning", "no_rule",
+            f"{host} set {', '.join(shown[:3])}{', …' if len(shown) > 3 else ''} and no "
+            "blocking rule holds it back: map the items to a purpose or add a rule",
+        ))
+    return found
+
+
 async def lint(site: Site) -> list[Finding]:
     """Every finding for the draft, errors first."""
     found = [
         *_texts_findings(site),
         *_purpose_findings(site, await draft_purposes(site)),
         *await _inventory_findings(site),
+        *await _blocking_findings(site),
     ]
     return sorted(found, key=lambda f: not f.is_error)

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from tortoise.transactions import in_transaction
 
 from .._utils import canonical_json, rfc3339, sha256_hex
 from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, SiteNotFound
 from ..models import ConfigVersion, InventoryItem, Purpose, Site, Vendor
-from . import audit
+from ..schemas import (
+    ConfigCookie,
+    ConfigOptions,
+    ConfigPurpose,
+    ConfigVendor,
+    PublishedConfig,
+)
+from . import audit, blocking
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -64,48 +70,49 @@ def _resolve_i18n(values: dict[str, str], languages: list[str], default: str) ->
     return {lang: values.get(lang) or fallback for lang in languages}
 
 
-def texts_for_language(config: dict[str, Any], language: str) -> dict[str, Any]:
-    """Exactly what a visitor reading ``language`` is shown: its hash goes on every receipt.
+def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]:
+    """Exactly what a visitor reading ``language`` is shown: its hash goes on every receipt
+    (so this JSON's shape is part of every stored receipt's proof: never change it).
     The config's texts are already resolved (``resolve_texts``): nothing is filled in here."""
     return {
-        "texts": config["texts"].get(language, {}),
-        "policy_url": config["policy_url"],
+        "texts": config.texts.get(language, {}),
+        "policy_url": config.policy_url,
         "purposes": [
             {
-                "key": p["key"],
-                "name": p["name"].get(language, ""),
-                "description": p["description"].get(language, ""),
+                "key": p.key,
+                "name": p.name.get(language, ""),
+                "description": p.description.get(language, ""),
             }
-            for p in config["purposes"]
+            for p in config.purposes
         ],
         "vendors": [
             {
-                "key": v["key"],
-                "name": v["name"],
-                "country": v["country"],
-                "transfers_outside_eea": v["transfers_outside_eea"],
-                "transfer_basis": v["transfer_basis"],
-                "privacy_policy_url": v["privacy_policy_url"],
+                "key": v.key,
+                "name": v.name,
+                "country": v.country,
+                "transfers_outside_eea": v.transfers_outside_eea,
+                "transfer_basis": v.transfer_basis,
+                "privacy_policy_url": v.privacy_policy_url,
             }
-            for v in config["vendors"]
+            for v in config.vendors
         ],
         # The second layer lists each purpose's cookies: their words are shown too.
         "cookies": [
             {
-                "name": c["name"],
-                "match": c["match"],
-                "vendor": c["vendor"],
-                "purpose": c["purpose"],
-                "duration_days": c["duration_days"],
-                "description": c["description"].get(language, ""),
+                "name": c.name,
+                "match": c.match,
+                "vendor": c.vendor,
+                "purpose": c.purpose,
+                "duration_days": c.duration_days,
+                "description": c.description.get(language, ""),
             }
-            for c in config["cookies"]
+            for c in config.cookies
         ],
     }
 
 
-async def build_config(site: Site, number: int) -> dict[str, Any]:
-    """The config as in docs/contracts.md, without ``published_at`` and the hashes."""
+async def build_config(site: Site, number: int) -> PublishedConfig:
+    """The config as in docs/contracts.md, with its material hash, without ``published_at``."""
     purposes = await Purpose.filter(site=site).order_by("order", "id")
     vendors = await Vendor.filter(site=site).order_by("key")
     items = (
@@ -119,75 +126,81 @@ async def build_config(site: Site, number: int) -> dict[str, Any]:
     for item in items:
         if item.vendor is not None and item.purpose is not None:
             vendor_purposes.setdefault(item.vendor.key, set()).add(item.purpose.key)
-    return {
-        "site_key": site.key,
-        "version": number,
-        "default_language": site.default_language,
-        "languages": list(site.languages),
-        "policy_url": site.policy_url,
-        "texts": resolve_texts(site.texts, languages, default),
-        "purposes": [
-            {
-                "key": p.key,
-                "required": p.required,
-                "name": _resolve_i18n(p.name, languages, default),
-                "description": _resolve_i18n(p.description, languages, default),
-            }
+    options = ConfigOptions.model_validate({
+        **site.options,
+        "consent_lifetime_days": site.consent_lifetime_days,
+        "cookie_domain": site.cookie_domain,
+    })
+    rules = await blocking.derive_rules(site) if options.auto_blocking != "off" else []
+    config = PublishedConfig(
+        site_key=site.key,
+        version=number,
+        default_language=site.default_language,
+        languages=list(site.languages),
+        policy_url=site.policy_url,
+        texts=resolve_texts(site.texts, languages, default),
+        purposes=[
+            ConfigPurpose(
+                key=p.key,
+                required=p.required,
+                name=_resolve_i18n(p.name, languages, default),
+                description=_resolve_i18n(p.description, languages, default),
+            )
             for p in purposes
         ],
-        "vendors": [
-            {
-                "key": v.key,
-                "name": v.name,
-                "country": v.country,
-                "privacy_policy_url": v.privacy_policy_url,
-                "transfers_outside_eea": v.transfers_outside_eea,
-                "transfer_basis": v.transfer_basis,
-                "purposes": sorted(vendor_purposes.get(v.key, ())),
-            }
+        vendors=[
+            ConfigVendor(
+                key=v.key,
+                name=v.name,
+                country=v.country,
+                privacy_policy_url=v.privacy_policy_url,
+                transfers_outside_eea=v.transfers_outside_eea,
+                transfer_basis=v.transfer_basis,
+                purposes=sorted(vendor_purposes.get(v.key, ())),
+            )
             for v in vendors
         ],
-        "cookies": [
-            {
-                "name": i.name,
-                "match": i.match,
-                "kind": i.kind,
-                "domain": i.domain,
-                "vendor": i.vendor.key if i.vendor else None,
-                "purpose": i.purpose.key if i.purpose else None,
-                "duration_days": i.duration_days,
-                "party": i.party,
-                "description": _resolve_i18n(i.description, languages, default),
-            }
+        cookies=[
+            ConfigCookie(
+                name=i.name,
+                match=i.match,  # type: ignore[arg-type]  # a CharField holding exact | prefix
+                kind=i.kind,
+                domain=i.domain,
+                vendor=i.vendor.key if i.vendor else None,
+                purpose=i.purpose.key if i.purpose else None,
+                duration_days=i.duration_days,
+                party=i.party,
+                description=_resolve_i18n(i.description, languages, default),
+            )
             for i in items
         ],
-        "options": {
-            **site.options,
-            "consent_lifetime_days": site.consent_lifetime_days,
-            "cookie_domain": site.cookie_domain,
-        },
-    }
+        options=options,
+        blocking=blocking.published_blocking(rules, options.auto_blocking),
+    )
+    return config.model_copy(update={"material_hash": material_hash(config)})
 
 
-def material_hash(config: dict[str, Any]) -> str:
+def material_hash(config: PublishedConfig) -> str:
     """Changes when what a visitor consented to changes, not when a text is reworded."""
     material = {
-        "purposes": [[p["key"], p["required"]] for p in config["purposes"]],
-        "vendors": [v["key"] for v in config["vendors"]],
+        "purposes": [[p.key, p.required] for p in config.purposes],
+        "vendors": [v.key for v in config.vendors],
     }
     return sha256_hex(canonical_json(material))
 
 
 # Not what a version says but when and as what it was made: left out when two configs (the
 # draft and a version, or two versions) are compared.
-UNCOMPARED = ("version", "published_at", "material_hash", "preview")
+UNCOMPARED = frozenset({"version", "published_at", "material_hash"})
 
 
-def comparable(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in UNCOMPARED}
+def comparable(config: PublishedConfig) -> dict[str, Any]:
+    """The config as JSON, without what ``UNCOMPARED`` names: the diff's and the
+    fingerprint's input."""
+    return config.model_dump(mode="json", exclude=set(UNCOMPARED))
 
 
-def fingerprint(config: dict[str, Any]) -> str:
+def fingerprint(config: PublishedConfig) -> str:
     """Equal for two configs that say the same (a draft and the version made from it)."""
     return sha256_hex(canonical_json(comparable(config)))
 
@@ -219,22 +232,21 @@ async def publish(
             raise Conflict(
                 "the draft changed since its summary was shown: look at the summary again"
             )
-        config["material_hash"] = material_hash(config)
         text_hashes = {
             lang: sha256_hex(canonical_json(texts_for_language(config, lang)))
-            for lang in config["languages"]
+            for lang in config.languages
         }
         version = await ConfigVersion.create(
             site=site,
             number=number,
             canonical_json="",
             content_hash="",
-            material_hash=config["material_hash"],
+            material_hash=config.material_hash,
             text_hashes=text_hashes,
             published_by=published_by,
         )
-        config["published_at"] = rfc3339(version.published_at)
-        body = canonical_json(config)
+        config = config.model_copy(update={"published_at": rfc3339(version.published_at)})
+        body = canonical_json(config.json_object())
         version.canonical_json = body.decode()
         version.content_hash = sha256_hex(body)
         await version.save(update_fields=["canonical_json", "content_hash"])
@@ -250,6 +262,5 @@ async def publish(
     return version
 
 
-def parse_config(version: ConfigVersion) -> dict[str, Any]:
-    parsed: dict[str, Any] = orjson.loads(version.canonical_json)
-    return parsed
+def parse_config(version: ConfigVersion) -> PublishedConfig:
+    return PublishedConfig.model_validate_json(version.canonical_json)

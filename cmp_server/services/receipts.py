@@ -74,12 +74,11 @@ def check_choices(receipt: ReceiptIn, published: Published) -> None:
     if receipt.method == "reject_all" and any(choices[k] for k in optional):
         raise InvalidConsent("method reject_all needs every optional purpose refused")
     if receipt.method == "gpc":
-        gpc_purposes = published.config["options"].get("gpc", {}).get("purposes", [])
-        if any(receipt.choices.get(k) for k in gpc_purposes):
+        if any(receipt.choices.get(k) for k in published.config.options.gpc.purposes):
             raise InvalidConsent("method gpc needs the purposes the GPC signal covers refused")
-    if receipt.language not in published.config["languages"]:
+    if receipt.language not in published.config.languages:
         raise InvalidConsent(
-            f"language {receipt.language!r} is not one of {published.config['languages']}"
+            f"language {receipt.language!r} is not one of {published.config.languages}"
         )
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from tortoise.expressions import Q
 
 from scanner import Page, PossibleViolation, ReportItem, ScanReport, TrackerRequest, Violation
@@ -28,8 +27,10 @@ from .scan_results import (
     ScanSummary,
     changed_items,
     diff_reports,
+    finding_key,
     inventory_match,
     item_key,
+    read_report,
     scan_summary,
 )
 
@@ -131,26 +132,17 @@ class ScanDetail:
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """A stored scan read once: the report, its findings apart, the dict the diff compares."""
+    """A stored scan read once: the report (findings as ``read_report`` reads them) and its
+    summary."""
 
     scan: Scan
     report: ScanReport
     summary: ScanSummary
-    compared: dict[str, Any]
 
 
 def _read(scan: Scan) -> _Read:
-    raw = orjson.loads(scan.report)
-    report = ScanReport.model_validate(raw)
-    summary = scan_summary(scan)
-    # Findings as scan_summary reads them: an old report's unclassified violations are review.
-    compared = {
-        "items": raw.get("items", []),
-        "requests": raw.get("requests", []),
-        "violations": [v.model_dump(mode="json") for v in summary.violations],
-        "review": [v.model_dump(mode="json") for v in summary.review],
-    }
-    return _Read(scan, report, summary, compared)
+    report = read_report(scan)
+    return _Read(scan, report, scan_summary(scan, report))
 
 
 async def _scan_of(site: Site, scan_id: object) -> Scan:
@@ -186,14 +178,10 @@ def _key(item: ReportItem) -> str:
     return item_key(item.kind, item.name, item.domain)
 
 
-def _finding_key(f: Violation | PossibleViolation) -> str:
-    return f"{f.pass_}:{f.kind}:{f.name}@{f.domain}"
-
-
 def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> ScanChanges:
-    before = previous.compared if previous else None
-    diff = diff_reports(before, current.compared)
-    changed = changed_items(before, current.compared)
+    before = previous.report if previous else None
+    diff = diff_reports(before, current.report)
+    changed = changed_items(before, current.report)
     now = {_key(i): i for i in current.report.items}
     then = {_key(i): i for i in previous.report.items} if previous else {}
 
@@ -209,7 +197,7 @@ def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> S
         return tuple(by_host[k] for k in keys if k in by_host)
 
     def findings(keys: list[str], found: Iterable[Any]) -> tuple[Any, ...]:
-        by_key = {_finding_key(f): f for f in found}
+        by_key = {finding_key(f): f for f in found}
         return tuple(by_key[k] for k in keys if k in by_key)
 
     old = previous.summary if previous else None
@@ -217,15 +205,15 @@ def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> S
         scan_id=current.scan.id,
         previous_scan_id=previous.scan.id if previous else None,
         previous_finished_at=previous.scan.finished_at if previous else None,
-        new_items=items(diff["items_added"], now),
-        gone_items=items(diff["items_removed"], then),
-        changed_items=items(diff["items_changed"], now),
-        new_requests=requests(diff["requests_added"], current.report),
-        gone_requests=requests(diff["requests_removed"], previous.report if previous else None),
-        new_violations=findings(diff["violations_added"], current.summary.violations),
-        resolved_violations=findings(diff["violations_removed"], old.violations if old else ()),
-        new_review=findings(diff["review_added"], current.summary.review),
-        resolved_review=findings(diff["review_removed"], old.review if old else ()),
+        new_items=items(diff.items_added, now),
+        gone_items=items(diff.items_removed, then),
+        changed_items=items(diff.items_changed, now),
+        new_requests=requests(diff.requests_added, current.report),
+        gone_requests=requests(diff.requests_removed, previous.report if previous else None),
+        new_violations=findings(diff.violations_added, current.summary.violations),
+        resolved_violations=findings(diff.violations_removed, old.violations if old else ()),
+        new_review=findings(diff.review_added, current.summary.review),
+        resolved_review=findings(diff.review_removed, old.review if old else ()),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
+from pydantic import BaseModel, ConfigDict
 from tortoise.transactions import in_transaction
 
 from scanner import PossibleViolation, ReportItem, ScanReport, Violation
@@ -27,27 +27,30 @@ from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
 
 __all__ = [
     "CHANGED_FIELDS",
+    "InventoryCounts",
+    "ReportDiff",
     "ScanSummary",
     "changed_items",
     "diff_reports",
+    "finding_key",
     "inventory_match",
     "item_key",
     "latest_scan_summary",
+    "read_report",
     "scan_summary",
     "store_scan",
 ]
 
 Finding = Literal["violation", "review"]
 
-_PURPOSES = ("necessary", "preferences", "statistics", "marketing")
+
+def _item_key(item: ReportItem) -> str:
+    return item_key(item.kind, item.name, item.domain)
 
 
-def _item_key(item: dict[str, Any]) -> str:
-    return item_key(item["kind"], item["name"], item["domain"])
-
-
-def _violation_key(v: dict[str, Any]) -> str:
-    return f"{v['pass']}:{v['kind']}:{v['name']}@{v['domain']}"
+def finding_key(v: Violation | PossibleViolation) -> str:
+    """A violation's or possible violation's key in a diff: ``reject:cookie:_ga@.shop.se``."""
+    return f"{v.pass_}:{v.kind}:{v.name}@{v.domain}"
 
 
 def item_key(kind: str, name: str, domain: str) -> str:
@@ -71,11 +74,6 @@ def inventory_match(
 CHANGED_FIELDS = ("vendor", "duration_days", "party")
 
 
-def _duration_days(item: dict[str, Any]) -> float | None:
-    value = item.get("expires_days")
-    return float(value) if value is not None else None
-
-
 def _same_duration(a: float | None, b: float | None) -> bool:
     # A cookie's remaining lifetime is measured at the scan: the same Max-Age reads a few
     # seconds apart. A day or more apart, or a session cookie becoming persistent, is a change.
@@ -85,49 +83,94 @@ def _same_duration(a: float | None, b: float | None) -> bool:
 
 
 def changed_items(
-    previous: dict[str, Any] | None, current: dict[str, Any]
+    previous: ScanReport | None, current: ScanReport
 ) -> dict[str, dict[str, tuple[Any, Any]]]:
     """Items in both reports whose vendor, duration or party differ: ``{item key: {field:
     (before, after)}}`` (durations in days, ``None`` for a session cookie or storage)."""
-    before = {_item_key(x): x for x in (previous or {}).get("items", [])}
+    before = {_item_key(x): x for x in (previous.items if previous else ())}
     changed: dict[str, dict[str, tuple[Any, Any]]] = {}
-    for item in current.get("items", []):
+    for item in current.items:
         key = _item_key(item)
         old = before.get(key)
         if old is None:
             continue
         fields: dict[str, tuple[Any, Any]] = {}
-        if old.get("vendor") != item.get("vendor"):
-            fields["vendor"] = (old.get("vendor"), item.get("vendor"))
-        if not _same_duration(_duration_days(old), _duration_days(item)):
-            fields["duration_days"] = (_duration_days(old), _duration_days(item))
-        if old.get("party") != item.get("party"):
-            fields["party"] = (old.get("party"), item.get("party"))
+        if old.vendor != item.vendor:
+            fields["vendor"] = (old.vendor, item.vendor)
+        if not _same_duration(old.expires_days, item.expires_days):
+            fields["duration_days"] = (old.expires_days, item.expires_days)
+        if old.party != item.party:
+            fields["party"] = (old.party, item.party)
         if fields:
             changed[key] = fields
     return dict(sorted(changed.items()))
 
 
-def diff_reports(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
-    """What appeared and disappeared since the previous report (items, trackers, violations),
-    and which items changed (``items_changed``: their keys; :func:`changed_items` says how).
-    Diffs stored before ``items_changed`` existed lack it: read them with ``.get``."""
+class InventoryCounts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    added: int
+    seen: int
+    missing: int
 
-    def keys(report: dict[str, Any] | None, field: str, key: Any) -> dict[str, dict[str, Any]]:
-        return {key(x): x for x in (report or {}).get(field, [])}
 
-    diff: dict[str, Any] = {"previous_scan": previous is not None}
-    for field, key in (
-        ("items", _item_key),
-        ("requests", lambda r: r["host"]),
-        ("violations", _violation_key),
-        ("review", _violation_key),
-    ):
-        before, after = keys(previous, field, key), keys(current, field, key)
-        diff[f"{field}_added"] = sorted(set(after) - set(before))
-        diff[f"{field}_removed"] = sorted(set(before) - set(after))
-    diff["items_changed"] = list(changed_items(previous, current))
-    return diff
+class ReportDiff(BaseModel):
+    """What appeared and disappeared since the previous report, by key: items
+    (:func:`item_key`), tracker hosts, violations and possible ones (pass, kind, name,
+    domain); ``items_changed``: the keys :func:`changed_items` finds. Stored with the scan;
+    diffs stored before a field existed read it as empty."""
+
+    model_config = ConfigDict(frozen=True)
+    previous_scan: bool = True
+    items_added: list[str] = []
+    items_removed: list[str] = []
+    items_changed: list[str] = []
+    requests_added: list[str] = []
+    requests_removed: list[str] = []
+    violations_added: list[str] = []
+    violations_removed: list[str] = []
+    review_added: list[str] = []
+    review_removed: list[str] = []
+    inventory: InventoryCounts | None = None
+
+
+def diff_reports(previous: ScanReport | None, current: ScanReport) -> ReportDiff:
+    """``previous`` None: the site's first scan. Both as :func:`read_report` reads them."""
+
+    def delta(before: Iterable[str], after: Iterable[str]) -> tuple[list[str], list[str]]:
+        a, b = set(before), set(after)
+        return sorted(b - a), sorted(a - b)
+
+    old = previous or current.model_copy(update={
+        "items": (), "requests": (), "violations": (), "review": ()
+    })
+    items = delta(map(_item_key, old.items), map(_item_key, current.items))
+    requests = delta((r.host for r in old.requests), (r.host for r in current.requests))
+    violations = delta(map(finding_key, old.violations), map(finding_key, current.violations))
+    review = delta(map(finding_key, old.review), map(finding_key, current.review))
+    return ReportDiff(
+        previous_scan=previous is not None,
+        items_added=items[0], items_removed=items[1],
+        items_changed=list(changed_items(previous, current)),
+        requests_added=requests[0], requests_removed=requests[1],
+        violations_added=violations[0], violations_removed=violations[1],
+        review_added=review[0], review_removed=review[1],
+    )
+
+
+def read_report(scan: Scan) -> ScanReport:
+    """A stored scan's report, its findings as :func:`scan_summary` reads them (a report
+    stored before ``review`` existed has its unclassified violations read as possible
+    ones, which is what they were)."""
+    report = ScanReport.model_validate_json(scan.report)
+    if report.review:
+        return report
+    return report.model_copy(update={
+        "violations": tuple(v for v in report.violations if v.category != "unclassified"),
+        "review": tuple(
+            PossibleViolation.model_validate(v.model_dump())
+            for v in report.violations if v.category == "unclassified"
+        ),
+    })
 
 
 def _summary(report: ScanReport) -> dict[str, Any]:
@@ -164,16 +207,10 @@ class ScanSummary:
         return self.findings.get(item_key(kind, name, domain))
 
 
-def scan_summary(scan: Scan) -> ScanSummary:
-    """Read a stored scan's findings (reports stored before ``review`` existed read as if
-    their unclassified violations were possible ones, which is what they were)."""
-    report = ScanReport.model_validate_json(scan.report)
-    violations = tuple(v for v in report.violations if v.category != "unclassified")
-    review = report.review or tuple(
-        PossibleViolation.model_validate(v.model_dump())
-        for v in report.violations
-        if v.category == "unclassified"
-    )
+def scan_summary(scan: Scan, report: ScanReport | None = None) -> ScanSummary:
+    """Read a stored scan's findings (``report``: the scan's, already read)."""
+    report = report or read_report(scan)
+    violations, review = report.violations, report.review
     findings: dict[str, Finding] = {}
     for possible in review:
         findings[item_key(possible.kind, possible.name, possible.domain)] = "review"
@@ -255,7 +292,9 @@ def _suggested(item: ReportItem) -> dict[str, Any]:
     }
 
 
-async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -> dict[str, int]:
+async def _update_inventory(
+    site: Site, report: ScanReport, kb: KnowledgeBase
+) -> InventoryCounts:
     now = utcnow()
     rows = list(await InventoryItem.filter(site=site))
     purposes = {p.key: p for p in await Purpose.filter(site=site)}
@@ -284,7 +323,7 @@ async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -
             domain=item.domain,
             vendor=vendor,
             # An unclassified item gets no purpose: it waits for a reviewer, never a guess.
-            purpose=purposes.get(item.category) if item.category in _PURPOSES else None,
+            purpose=purposes.get(item.category) if item.category != "unclassified" else None,
             duration_days=round(item.expires_days) if item.expires_days is not None else None,
             party=item.party,
             description={"en": item.description} if item.description else {},
@@ -312,18 +351,17 @@ async def _update_inventory(site: Site, report: ScanReport, kb: KnowledgeBase) -
     missing = [r.id for r in rows if r.id not in seen_ids and r.missing_since is None]
     if missing:
         await InventoryItem.filter(id__in=missing).update(missing_since=now, before_consent=False)
-    return {"added": len(new), "seen": len(seen_ids), "missing": len(missing)}
+    return InventoryCounts(added=len(new), seen=len(seen_ids), missing=len(missing))
 
 
 async def store_scan(
     site: Site, report: ScanReport, *, job: ScanJob | None = None, kb: KnowledgeBase | None = None
 ) -> Scan:
     body = report.model_dump_json()
-    current = report.model_dump(mode="json")
     async with in_transaction():
         previous = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
-        diff = diff_reports(orjson.loads(previous.report) if previous else None, current)
-        diff["inventory"] = await _update_inventory(site, report, kb or KnowledgeBase.builtin())
+        diff = diff_reports(read_report(previous) if previous else None, report)
+        counts = await _update_inventory(site, report, kb or KnowledgeBase.builtin())
         return await Scan.create(
             site=site,
             job=job,
@@ -331,5 +369,5 @@ async def store_scan(
             finished_at=report.finished_at,
             report=body,
             summary=_summary(report),
-            diff=diff,
+            diff=diff.model_copy(update={"inventory": counts}).model_dump(mode="json"),
         )

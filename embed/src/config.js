@@ -11,7 +11,7 @@ import {
  * @typedef {{name: string, match?: string, kind?: string, domain?: string, vendor?: string,
  *   purpose: string, duration_days?: number | null, party?: string,
  *   description?: Object<string,string>}} Item
- * @typedef {{site_key: string, version: number, material_hash: string,
+ * @typedef {{site_key: string, version: number, material_hash: string, published_at?: string,
  *   default_language?: string, languages?: string[], policy_url?: string,
  *   texts?: Object<string, Object<string,string>>, purposes: Purpose[], vendors?: Vendor[],
  *   cookies?: Item[], options?: any, preview?: boolean}} Config  `preview`: the admin's

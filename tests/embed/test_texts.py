@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
-import orjson
 import pytest
 
 from cmp_server._utils import canonical_json, sha256_hex
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.models import ConfigVersion, Site
+from cmp_server.schemas import PublishedConfig
 from cmp_server.services import publishing
 
 from .banner import settled
@@ -50,7 +50,7 @@ async def site_from_before_a_text_key() -> tuple[Site, dict[str, object]]:
     await publishing.publish(site)
     version = await ConfigVersion.filter(site=site).order_by("-number").first()
     assert version is not None
-    return site, {"config": orjson.loads(version.canonical_json), "hashes": version.text_hashes}
+    return site, {"config": publishing.parse_config(version), "hashes": version.text_hashes}
 
 
 def hashed_strings(payload: dict[str, object]) -> list[str]:
@@ -85,7 +85,7 @@ async def test_every_string_on_screen_is_covered_by_the_receipts_hash(
 ) -> None:
     site, published = await cmp.call(site_from_before_a_text_key())
     config, hashes = published["config"], published["hashes"]
-    assert isinstance(config, dict) and isinstance(hashes, dict)
+    assert isinstance(config, PublishedConfig) and isinstance(hashes, dict)
     payload = publishing.texts_for_language(config, lang)
     assert sha256_hex(canonical_json(payload)) == hashes[lang]
     # The keys the site lacked come from our built-in texts of that language.

@@ -21,8 +21,8 @@ from scanner.kb import (
     read_rules,
     write_rules,
 )
+from tests.factories import shared_data
 
-OCD = Path(__file__).resolve().parents[3] / "shared/data/open-cookie-database.csv"
 CATEGORIES = {"necessary", "preferences", "statistics", "marketing"}
 
 
@@ -33,9 +33,7 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture(scope="module")
 def ocd_path() -> Path:
-    if not OCD.exists():
-        pytest.skip(f"{OCD} not present")
-    return OCD
+    return shared_data("open-cookie-database.csv")
 
 
 # Expectations written from shared/data/vendor-ground-truth.md (section → suggested purpose,
