@@ -100,19 +100,21 @@ def normalise_rule_target(value: str) -> tuple[str, str]:
         text = "https://" + text
     try:
         parts = urlsplit(text)
-        host = (parts.hostname or "").rstrip(".")
+        scheme, host, path = parts.scheme, (parts.hostname or "").rstrip("."), parts.path
     except ValueError:
-        host = ""
-    if parts.scheme not in ("http", "https") or not host or "." not in host or (
+        scheme, host, path = "", "", ""
+    if scheme not in ("http", "https") or not host or "." not in host or (
         len(host) > 253 or not all(c.isascii() and (c.isalnum() or c in "-.") for c in host)
     ):
         raise InvalidRequest(
             f"{value!r} is not a host or URL prefix: give one like connect.facebook.net "
             "or https://www.example.com/tracker/",
         )
-    path = parts.path if parts.path not in ("", "/") else ""
+    path = path if path not in ("", "/") else ""
     if len(path) > 500:
         raise InvalidRequest("the path may be at most 500 characters")
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in path):
+        raise InvalidRequest("the path must not contain spaces or control characters")
     return host, path
 
 
