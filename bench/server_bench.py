@@ -393,7 +393,7 @@ def bench(args: argparse.Namespace) -> int:
         return done.stdout
 
     cli("migrate")
-    key = cli("create-site", "--name", "Bench", "--domain", "bench.example").split()[0]
+    key = cli("create-site", "--name", "Bench", "--domain", "bench.example", "--force").split()[0]
 
     with tempfile.TemporaryDirectory(prefix="cmp-bench-") as tmp:
         logdir = Path(tmp)

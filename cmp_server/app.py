@@ -105,6 +105,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # Cache hits of the config and the script skip routing (api.PublishedFastPath).
+    app.add_middleware(api.PublishedFastPath)
     app.state.settings = settings
     app.state.configs = ConfigCache(settings.config_cache_seconds)
     app.state.openapi = openapi_document()

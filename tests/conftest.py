@@ -28,6 +28,7 @@ TABLES = (
     "purge_log",
     "scan",
     "scan_job",
+    "blocking_rule",
     "inventory_item",
     "vendor",
     "purpose",

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
 
+from cmp_server.app import create_app
 from cmp_server.errors import SiteNotFound
 from cmp_server.models import ConsentReceipt
 from cmp_server.schemas import ReceiptOut
@@ -405,3 +408,55 @@ async def test_config_cache_holds_a_bounded_number_of_site_keys(app, settings) -
     assert len(cache) == 5
     published = await cache.latest(site.key)  # written out long ago, and loaded again
     assert published.site.key == site.key
+
+
+@pytest.fixture
+async def cached(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app that caches configs (the suite's ``app`` looks each one up)."""
+    app = create_app(settings.model_copy(update={"config_cache_seconds": 3600}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.mark.parametrize("leaf", ["config", "cmp.js"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Accept-Encoding": "gzip"}, {"If-None-Match": "stale"}, {"If-None-Match": "*"}],
+)
+async def test_the_cached_answer_is_the_routes_answer(
+    app: Starlette, cached: httpx.AsyncClient, leaf: str, headers: dict[str, str]
+) -> None:
+    """The first request goes through the route (a miss); the next ones are answered from
+    the cache by api.PublishedFastPath: status, headers and body the same, 304 included."""
+    client = cached
+    site, _ = await published_site()
+    url = f"/v1/sites/{site.key}/{leaf}"
+    first = await client.get(url, headers=headers)
+    assert first.status_code == (304 if headers.get("If-None-Match") == "*" else 200)
+    etag = first.headers["etag"]
+    for sent in (headers, {**headers, "If-None-Match": etag}):
+        route = await client.get(url, headers=sent) if sent is headers else None
+        cached = await client.get(url, headers=sent)
+        if route is not None:
+            assert (route.status_code, route.headers.raw, route.content) == (
+                first.status_code, first.headers.raw, first.content)
+        assert cached.status_code == (200 if cached.content else 304)
+    revalidated = await client.get(url, headers={"If-None-Match": f'"x", {etag}'})
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    assert revalidated.headers["etag"] == etag
+
+
+async def test_what_the_cache_cannot_answer_goes_to_the_routes(
+    app: Starlette, cached: httpx.AsyncClient
+) -> None:
+    client = cached
+    site, _ = await published_site()
+    await client.get(f"/v1/sites/{site.key}/config")  # now cached
+    assert (await client.head(f"/v1/sites/{site.key}/config")).status_code == 200
+    assert (await client.post(f"/v1/sites/{site.key}/config")).status_code == 405
+    assert (await client.get(f"/v1/sites/{site.key}/other")).status_code == 404
+    assert (await client.get(f"/v1/sites/{site.key}/config/x")).status_code == 404
+    missing = await client.get("/v1/sites/nosuchsite/config")
+    assert missing.status_code == 404 and missing.json()["error"] == "site_not_found"

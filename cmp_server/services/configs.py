@@ -172,6 +172,16 @@ class ConfigCache:
     def forget(self, site_key: str) -> None:
         self._latest.pop(site_key, None)
 
+    def fresh(self, site_key: str) -> Published | None:
+        """The site's latest version if the cache holds it, looked up less than ``ttl``
+        seconds ago; else None (``latest`` then looks, or says why there is none)."""
+        hit = self._latest.get(site_key)
+        if hit is not None and isinstance(hit[1], Published) and (
+            time.monotonic() - hit[0] < self._ttl
+        ):
+            return hit[1]
+        return None
+
     async def latest(self, site_key: str) -> Published:
         hit = self._latest.get(site_key)
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
