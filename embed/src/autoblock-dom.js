@@ -35,16 +35,17 @@ export function guardElements(hold, frame) {
   const ep = Element.prototype;
   const setAttr = ep.setAttribute;
   const insertBefore = Node.prototype.insertBefore;
-  const imgSrc = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+  const imgSrc = /** @type {PropertyDescriptor} */ (
+    Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src')).set;
 
-  /** @param {HTMLScriptElement} s  @param {string | null} type  @returns {Promise<void>} */
+  /** @param {HTMLScriptElement} s  @param {string | null} type  @returns {Promise<any>} */
   const run = (s, type) => new Promise((done) => {
     if (type == null) s.removeAttribute('type');
     else setAttr.call(s, 'type', type);
     const p = s.parentNode;
-    if (!p) return done();
-    s.addEventListener('load', () => done());
-    s.addEventListener('error', () => done());
+    if (!p) return done(0);
+    s.addEventListener('load', done);
+    s.addEventListener('error', done);
     insertBefore.call(p, s, s.nextSibling);
   });
 
@@ -64,7 +65,7 @@ export function guardElements(hold, frame) {
       return true;
     }
     if (tag === 'IMG') {
-      return !!imgSrc && !!hold(url, T_IMG, () => imgSrc.set && imgSrc.set.call(el, url));
+      return !!hold(url, T_IMG, () => imgSrc && imgSrc.call(el, url));
     }
     const rule = tag === 'IFRAME' && hold(url, T_IFRAME, () => 0);
     if (!rule) return false;
@@ -87,20 +88,20 @@ export function guardElements(hold, frame) {
     if (!n || (n.nodeType !== 1 && n.nodeType !== 11)) return;
     if (n.nodeType === 1 && n.matches(SEL_AUTO)) check(n);
     if (n.firstElementChild) {
-      for (const el of Array.prototype.slice.call(n.querySelectorAll(SEL_AUTO))) check(el);
+      for (const el of n.querySelectorAll(SEL_AUTO)) check(el);
     }
   };
 
   // Parser-inserted elements (and any other insertion the patches below do not see).
   new MutationObserver((records) => safe(() => {
-    for (const r of records) for (const n of Array.prototype.slice.call(r.addedNodes)) scan(n);
+    for (const r of records) for (const n of r.addedNodes) scan(n);
   })).observe(document.documentElement, { childList: true, subtree: true });
 
   // Script-created: before the element is connected.
   /** @param {number} i  which argument is the node (-1: all of them) */
   const inserting = (i) => (/** @type {Node} */ self, /** @type {IArguments} */ a) => {
     if (!self.isConnected) return;
-    if (i < 0) for (const n of Array.prototype.slice.call(a)) scan(n);
+    if (i < 0) for (const n of a) scan(n);
     else scan(a[i]);
   };
   const np = Node.prototype;

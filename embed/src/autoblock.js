@@ -93,7 +93,10 @@ export function createAutoblock(blocking, granted, frame) {
     if (release) held.push({ _e: e, _go: release });
     return r;
   };
-  guardElements(hold, frame);
-  guardRequests(hold);
+  // A browser without what a hook needs: the hooks installed so far stay, the embed goes on.
+  safe(() => {
+    guardElements(hold, frame);
+    guardRequests(hold);
+  });
   return api;
 }

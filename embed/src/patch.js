@@ -31,20 +31,11 @@ export function patchMethod(obj, name, hook) {
  * true when it has dealt with the value (the browser's setter is then not called).
  * @param {any} proto
  * @param {string} prop
- * @param {(self: any, value: any, setter: (this: any, v: any) => void) => any} hook
+ * @param {(self: any, value: any, setter: Function) => any} hook
  */
 export function patchSetter(proto, prop, hook) {
   const d = Object.getOwnPropertyDescriptor(proto, prop);
-  if (!d || !d.set || !d.configurable) return;
-  const set = d.set;
-  d.set = function (v) {
-    let done;
-    try {
-      done = hook(this, v, set);
-    } catch (e) {
-      report(e);
-    }
-    if (!done) set.call(this, v);
-  };
+  if (!d || !d.configurable) return;
+  patchMethod(d, 'set', (self, a, set) => hook(self, a[0], set) || undefined);
   Object.defineProperty(proto, prop, d);
 }

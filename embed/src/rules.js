@@ -15,7 +15,7 @@
  * @returns {(url: string, base: string) => {host: string, path: string, purposes: string[]} | null}
  */
 export function matcher(rules) {
-  const list = rules.filter((r) => r && typeof r.host === 'string' && r.host).map((r) => ({
+  const list = rules.filter((r) => r && r.host).map((r) => ({
     host: r.host.toLowerCase().replace(/\.$/, ''),
     path: r.path || '',
     purposes: r.purposes || [],
@@ -29,10 +29,10 @@ export function matcher(rules) {
       return null;
     }
     if (!/^https?:$/.test(u.protocol)) return null;
-    const host = u.hostname.replace(/\.$/, '');
+    // "." + host ends with "." + rule host: the host itself or a subdomain of it.
+    const host = '.' + u.hostname.replace(/\.$/, '');
     for (const r of list) {
-      if ((host === r.host || host.slice(-r.host.length - 1) === '.' + r.host) &&
-        u.pathname.indexOf(r.path) === 0) return r;
+      if (host.endsWith('.' + r.host) && u.pathname.indexOf(r.path) === 0) return r;
     }
     return null;
   };
