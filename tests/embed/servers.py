@@ -293,8 +293,8 @@ class VendorServer:
     """Third parties on one port, over https (as their snippets say; Chromium would upgrade
     several of them anyway, from its HSTS preload list: the browser context must ignore
     certificate errors): ``routes`` maps a path (without the query) to what any of the
-    vendor hosts answers; ``{port}`` in a body becomes the port. Every request is recorded in ``hits`` (POST bodies are read and
-    dropped). A path it does not know gets an empty 204."""
+    vendor hosts answers; ``{port}`` in a body becomes the port. Every request is recorded in
+    ``hits`` (POST bodies are read and dropped). A path it does not know gets an empty 204."""
 
     def __init__(self, routes: dict[str, Route], tls: ssl.SSLContext) -> None:
         self.routes = routes

@@ -15,7 +15,15 @@ from .conftest import Visit, visiting
 from .factories import Tag, blocking_site, page
 from .servers import CmpServer, HostServer, VendorServer, running, tls_context
 from .vendors import (
-    COOKIES, HEAD, HOSTS, MARKETING, ROUTES, RULES, STATISTICS, STORAGE, snippets,
+    COOKIES,
+    HEAD,
+    HOSTS,
+    MARKETING,
+    ROUTES,
+    RULES,
+    STATISTICS,
+    STORAGE,
+    snippets,
 )
 
 
