@@ -269,6 +269,11 @@ class PublishedConfig(_Published):
     blocking: ConfigBlocking = ConfigBlocking()
 
     def json_object(self) -> dict[str, object]:
-        """As served (``published_at`` left out while there is none)."""
-        return self.model_dump(mode="json", exclude_none=False,
-                               exclude={"published_at"} if self.published_at is None else None)
+        """As served: ``published_at`` left out while there is none, and ``blocking`` when it
+        blocks nothing (the embed reads its absence so; every byte of ``cmp.js`` counts)."""
+        leave_out = set()
+        if self.published_at is None:
+            leave_out.add("published_at")
+        if not self.blocking.rules and self.blocking.mode == "enforce":
+            leave_out.add("blocking")
+        return self.model_dump(mode="json", exclude=leave_out)
