@@ -8,7 +8,7 @@ picks its loop; services get it from ``dialect()`` and never ask which database 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as migrate_api
@@ -66,9 +66,17 @@ def dialect() -> Dialect:
     return _opened
 
 
+def _with_defaults(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for name, value in backend(url).connection_options.items():
+        query.setdefault(name, value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": backend(url).connection_url(url)},
+        "connections": {"default": _with_defaults(url)},
         "apps": {
             "models": {
                 "models": MODELS,

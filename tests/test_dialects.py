@@ -16,6 +16,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from cmp_server import db
+from cmp_server.dialects import add_counts
 from cmp_server.models import ConsentDaily
 from cmp_server.services.receipt_store import NewReceipt, open_store
 
@@ -29,9 +30,12 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 
 def test_each_dialect_adds_its_own_connection_options() -> None:
-    sqlite = db.SQLITE.connection_url("sqlite:///tmp/x.sqlite3?synchronous=NORMAL")
-    assert sqlite == "sqlite:///tmp/x.sqlite3?synchronous=NORMAL&journal_mode=WAL&busy_timeout=5000"
-    assert db.POSTGRES.connection_url("postgres://u@h/d") == "postgres://u@h/d?maxsize=20"
+    sqlite = db.tortoise_config("sqlite:///tmp/x.sqlite3?synchronous=NORMAL")
+    assert sqlite["connections"]["default"] == (
+        "sqlite:///tmp/x.sqlite3?synchronous=NORMAL&journal_mode=WAL&busy_timeout=5000"
+    )
+    postgres = db.tortoise_config("postgres://u@h/d")
+    assert postgres["connections"]["default"] == "postgres://u@h/d?maxsize=20"
 
 
 def test_sqlite_makes_the_folder_of_its_file(tmp_path: Path) -> None:
@@ -77,19 +81,19 @@ async def test_counts_are_added_and_replaced(app: Starlette) -> None:
     dialect = db.dialect()
     conn = connections.get("default")
     first = [(site.id, MONDAY, "custom", "", 2, 0), (site.id, MONDAY, "custom", "stats", 2, 1)]
-    await dialect.add_counts(conn, first, replace=False)
-    await dialect.add_counts(conn, [(site.id, MONDAY, "custom", "stats", 3, 3)], replace=False)
+    await add_counts(dialect, conn, first, replace=False)
+    await add_counts(dialect, conn, [(site.id, MONDAY, "custom", "stats", 3, 3)], replace=False)
     stored = ConsentDaily.filter(site_id=site.id).order_by("purpose")
     assert await stored.values_list("purpose", "receipts", "granted") == [
         ("", 2, 0), ("stats", 5, 4)
     ]
-    await dialect.add_counts(conn, [(site.id, MONDAY, "custom", "stats", 1, 0)], replace=True)
+    await add_counts(dialect, conn, [(site.id, MONDAY, "custom", "stats", 1, 0)], replace=True)
     assert await stored.values_list("purpose", "receipts", "granted") == [
         ("", 2, 0), ("stats", 1, 0)
     ]
     # More rows than one statement takes go in several.
     many = [(site.id, MONDAY + timedelta(days=d), "gpc", "", 1, 0) for d in range(5001)]
-    await dialect.add_counts(conn, many, replace=False)
+    await add_counts(dialect, conn, many, replace=False)
     assert await ConsentDaily.filter(site_id=site.id, method="gpc").count() == 5001
 
 
@@ -138,7 +142,7 @@ async def test_a_recount_holds_the_counter_writers_off_until_it_commits(app: Sta
 
     async def writer() -> None:
         await go.wait()
-        await dialect.add_counts(pool, [row], replace=False)
+        await add_counts(dialect, pool, [row], replace=False)
 
     waiting = asyncio.create_task(writer())
     async with in_transaction() as conn:
@@ -146,7 +150,7 @@ async def test_a_recount_holds_the_counter_writers_off_until_it_commits(app: Sta
         go.set()
         await asyncio.sleep(0.3)
         assert not waiting.done()
-        await dialect.add_counts(conn, [row], replace=True)
+        await add_counts(dialect, conn, [row], replace=True)
     await asyncio.wait_for(waiting, 5)
     assert await ConsentDaily.filter(site_id=site.id).values_list("receipts", flat=True) == [2]
 

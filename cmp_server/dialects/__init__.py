@@ -20,7 +20,7 @@ writer at a time. They stay where they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
@@ -31,12 +31,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from ..models import ConsentDaily
 
 __all__ = [
+    "MAX_COUNTS",
     "CountRow",
     "Dialect",
     "KnownReceipt",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
+    "add_counts",
 ]
 
 # A consent counter row (``counters.Count``): site_id, day, method, purpose, receipts, granted.
@@ -111,8 +113,8 @@ class Dialect(Protocol):
     # Several processes and several group-commit lanes may write at once (SQLite: one writer).
     concurrent_writers: bool
 
-    def connection_url(self, url: str) -> str:
-        """``url`` with this database's default connection options added."""
+    # Added to the URL's query where it does not set them (``db.tortoise_config``).
+    connection_options: Mapping[str, str]
 
     def prepare(self, url: str) -> None:
         """What must exist before the database at ``url`` is opened."""
@@ -124,10 +126,9 @@ class Dialect(Protocol):
         """The condition that a receipt's ``choices`` hold ``granted`` for ``purpose`` (a
         checked purpose key); ``bind`` adds a parameter and returns its placeholder."""
 
-    async def add_counts(
-        self, conn: BaseDBAsyncClient, counts: Sequence[CountRow], *, replace: bool
-    ) -> None:
-        """Add ``counts`` to the counters on ``conn`` (``replace``: set them instead)."""
+    def upsert_counts(self, counts: Sequence[CountRow], replace: bool) -> tuple[str, list[Any]]:
+        """The statement and parameters that add ``counts`` (at most ``MAX_COUNTS``) to the
+        counters (``replace``: set them instead); ``add_counts`` runs them."""
 
     def raw_counts(
         self, site_id: int, start: date, end: date, counted: str
@@ -161,3 +162,12 @@ MAX_COUNTS = 5000  # counter rows a statement: 6 parameters each, under SQLite's
 def on_conflict_counts(replace: bool) -> str:
     """The end of the counters' upsert: add to what is stored, or (``replace``) set it."""
     return f" ON CONFLICT ({COUNTS_KEY}) DO UPDATE SET {_REPLACE if replace else _ADD}"
+
+
+async def add_counts(
+    dialect: Dialect, conn: BaseDBAsyncClient, counts: Sequence[CountRow], *, replace: bool
+) -> None:
+    """Add ``counts`` to the counters in the transaction ``conn`` is in (``replace``: set
+    them), ``MAX_COUNTS`` rows a statement."""
+    for i in range(0, len(counts), MAX_COUNTS):
+        await conn.execute_query(*dialect.upsert_counts(counts[i:i + MAX_COUNTS], replace))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped]
@@ -19,7 +18,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from . import (
     COUNTS_COLUMNS,
     COUNTS_TABLE,
-    MAX_COUNTS,
     CountRow,
     KnownReceipt,
     ReceiptStore,
@@ -73,11 +71,7 @@ class Postgres:
     migrates_on_open = False
     concurrent_writers = True
 
-    def connection_url(self, url: str) -> str:
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        query.setdefault("maxsize", "20")
-        return urlunsplit(parts._replace(query=urlencode(query)))
+    connection_options: Mapping[str, str] = {"maxsize": "20"}
 
     def prepare(self, url: str) -> None:
         pass  # a server's database: `cmp-server migrate` or the operator makes it
@@ -89,14 +83,8 @@ class Postgres:
         # Containment on jsonb, evaluated on the rows the indexed range gives.
         return f"choices @> {bind(orjson.dumps({purpose: granted}).decode())}::jsonb"
 
-    async def add_counts(
-        self, conn: BaseDBAsyncClient, counts: Sequence[CountRow], *, replace: bool
-    ) -> None:
-        for i in range(0, len(counts), MAX_COUNTS):
-            part = counts[i:i + MAX_COUNTS]
-            await conn.execute_query(
-                add_counts_statement("$1", replace=replace), [counts_json(part)]
-            )
+    def upsert_counts(self, counts: Sequence[CountRow], replace: bool) -> tuple[str, list[Any]]:
+        return add_counts_statement("$1", replace=replace), [counts_json(counts)]
 
     def raw_counts(
         self, site_id: int, start: date, end: date, counted: str

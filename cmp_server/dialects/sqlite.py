@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -18,19 +18,19 @@ from ..models import ConsentReceipt
 from . import (
     COUNTS_COLUMNS,
     COUNTS_TABLE,
-    MAX_COUNTS,
     CountRow,
     KnownReceipt,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
+    add_counts,
     on_conflict_counts,
 )
 
 __all__ = ["SQLITE", "Sqlite"]
 
 
-def _add_counts(n: int, replace: bool) -> str:
+def _upsert_counts(n: int, replace: bool) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
     return (
         f"INSERT INTO {COUNTS_TABLE} ({', '.join(COUNTS_COLUMNS)}) VALUES {values}"
@@ -60,14 +60,10 @@ class Sqlite:
     migrates_on_open = True
     concurrent_writers = False
 
-    def connection_url(self, url: str) -> str:
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
-        query.setdefault("journal_mode", "WAL")
-        query.setdefault("synchronous", "FULL")
-        query.setdefault("busy_timeout", "5000")
-        return urlunsplit(parts._replace(query=urlencode(query)))
+    # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
+    connection_options: Mapping[str, str] = {
+        "journal_mode": "WAL", "synchronous": "FULL", "busy_timeout": "5000"
+    }
 
     def prepare(self, url: str) -> None:
         """The file's folder: SQLite creates the file, not the folders above it."""
@@ -85,14 +81,9 @@ class Sqlite:
         path = bind('$."' + purpose + '"')
         return f"json_extract(choices, {path}) = {bind(int(granted))}"
 
-    async def add_counts(
-        self, conn: BaseDBAsyncClient, counts: Sequence[CountRow], *, replace: bool
-    ) -> None:
-        # In the transaction ``conn`` is in (the writer's, when it inserts receipts).
-        for i in range(0, len(counts), MAX_COUNTS):
-            part = counts[i:i + MAX_COUNTS]
-            values = [v.isoformat() if isinstance(v, date) else v for c in part for v in c]
-            await conn.execute_query(_add_counts(len(part), replace), values)
+    def upsert_counts(self, counts: Sequence[CountRow], replace: bool) -> tuple[str, list[Any]]:
+        values = [v.isoformat() if isinstance(v, date) else v for c in counts for v in c]
+        return _upsert_counts(len(counts), replace), values
 
     def raw_counts(
         self, site_id: int, start: date, end: date, counted: str
@@ -134,7 +125,7 @@ class OrmStore:
                 [ConsentReceipt(**{c: getattr(r, c) for c in names}) for r in rows],
                 using_db=conn,
             )
-            await self._dialect.add_counts(conn, self._table.tally(rows), replace=False)
+            await add_counts(self._dialect, conn, self._table.tally(rows), replace=False)
 
     async def _current(
         self, receipt_ids: list[UUID], last: dict[UUID, UUID | None]

@@ -39,7 +39,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from .. import db
+from .. import db, dialects
 from .._utils import utcnow
 from ..dialects import COUNTS_COLUMNS
 from ..errors import InvalidRequest
@@ -112,7 +112,7 @@ async def add_counts(
     """Add ``counts`` in the transaction ``conn`` is in, or with ``replace`` set them (an
     upsert that adds to what is stored, ``count = count + EXCLUDED.count``, or sets it and
     writes only the rows that differ: recounting counters that are right writes nothing)."""
-    await db.dialect().add_counts(conn, counts, replace=replace)
+    await dialects.add_counts(db.dialect(), conn, counts, replace=replace)
 
 
 # ----------------------------------------------------------------------- counting the receipts
