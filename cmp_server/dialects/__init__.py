@@ -31,6 +31,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from ..models import ConsentDaily
 
 __all__ = [
+    "COUNTS_COLUMNS",
     "MAX_COUNTS",
     "CountRow",
     "Dialect",
