@@ -40,7 +40,19 @@ test-postgres: $(STAMP)
 
 test-all: test test-postgres
 
+# Services and the admin never ask which database they run on: what differs is written once
+# in cmp_server/dialects/ and reached through db.dialect(). This finds a service or admin
+# module that asks Tortoise (`capabilities`), compares with a backend's name ("sqlite",
+# 'postgres…'), names a dialect (SQLITE, Postgres, dialects.sqlite) or imports a driver.
+# Prose is left alone: "SQLite" and "PostgreSQL" in a comment match none of these.
+ASKS_DATABASE := \bcapabilities\b|[\"'](sqlite|postgres)|\b(SQLITE|POSTGRES|Sqlite|Postgres)\b|\bdialects\.(sqlite|postgres)\b|\bimport (asyncpg|aiosqlite|sqlite|postgres)\b
+
 lint: $(STAMP) typecheck
+	@if grep -rnE --include='*.py' "$(ASKS_DATABASE)" cmp_server/services admin; then \
+		echo "lint: the lines above ask which database they run on; put the difference in" \
+			"cmp_server/dialects/ and use db.dialect()"; \
+		exit 1; \
+	fi
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache

@@ -1,13 +1,12 @@
 """Database: the Tortoise config for a URL, migrations, open and close.
 
-The backend is chosen once, here, from the URL (``sqlite://`` or ``postgres://``); services
-never ask which one they run on.
+The database's dialect (``dialects/``: what SQLite and PostgreSQL do not do alike) is chosen
+once, here, from the URL (``sqlite://`` or ``postgres://``), as uvicorn's ``loops/auto.py``
+picks its loop; services get it from ``dialect()`` and never ask which database they run on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -15,15 +14,22 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as migrate_api
 from tortoise.migrations.executor import MigrationExecutor
 
+from .dialects import Dialect
+from .dialects.postgres import POSTGRES
+from .dialects.sqlite import SQLITE
+
 __all__ = [
+    "POSTGRES",
+    "SQLITE",
     "TORTOISE_ORM",
-    "Backend",
     "DatabaseUnreachable",
+    "Dialect",
     "SchemaOutOfDate",
+    "backend",
     "close_database",
+    "dialect",
     "migrate",
     "open_database",
-    "backend",
     "pending_migrations",
     "tortoise_config",
 ]
@@ -40,25 +46,8 @@ class DatabaseUnreachable(RuntimeError):
 MODELS = ["cmp_server.models"]
 
 
-@dataclass(frozen=True)
-class Backend:
-    """What differs between the two databases for the rest of the program, decided here once
-    from the URL (as uvicorn's ``auto.py`` picks its loop), so that nothing else asks
-    ``url.startswith("sqlite")``."""
-
-    name: str
-    # SQLite is a file of this process: it is created and migrated on open. PostgreSQL is
-    # shared by many processes: `cmp-server migrate` brings it up, and a schema behind stops.
-    migrates_on_open: bool
-    # Several processes and several group-commit lanes may write at once (SQLite: one writer).
-    concurrent_writers: bool
-
-
-SQLITE = Backend("sqlite", migrates_on_open=True, concurrent_writers=False)
-POSTGRES = Backend("postgres", migrates_on_open=False, concurrent_writers=True)
-
-
-def backend(url: str) -> Backend:
+def backend(url: str) -> Dialect:
+    """The database's dialect, from the URL's scheme."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         return SQLITE
@@ -67,16 +56,21 @@ def backend(url: str) -> Backend:
     raise ValueError(f"unsupported database URL scheme {scheme!r}: use sqlite or postgres")
 
 
+_opened: Dialect | None = None
+
+
+def dialect() -> Dialect:
+    """The dialect of the database ``open_database`` opened: how services write what differs."""
+    if _opened is None:
+        raise RuntimeError("no database is open (db.open_database)")
+    return _opened
+
+
 def _with_defaults(url: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    if backend(url) is SQLITE:
-        # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
-        query.setdefault("journal_mode", "WAL")
-        query.setdefault("synchronous", "FULL")
-        query.setdefault("busy_timeout", "5000")
-    else:
-        query.setdefault("maxsize", "20")
+    for name, value in backend(url).connection_options.items():
+        query.setdefault(name, value)
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -99,14 +93,6 @@ def tortoise_config(url: str) -> dict[str, Any]:
 TORTOISE_ORM = tortoise_config("sqlite://:memory:")
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = (parts.netloc + parts.path) if parts.netloc else parts.path
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
 async def _ensure_reachable() -> None:
     """Run a query on the default connection (after ``Tortoise.init``). Tortoise reads "no
     migrations table" from any failed query, so a database that cannot be reached would
@@ -119,7 +105,7 @@ async def _ensure_reachable() -> None:
 
 async def migrate(url: str) -> None:
     """Bring the database at ``url`` up to the newest migration."""
-    _ensure_sqlite_dir(url)
+    backend(url).prepare(url)
     config = tortoise_config(url)
     await Tortoise.init(config=config, init_connections=False)
     try:
@@ -150,10 +136,15 @@ async def open_database(url: str, *, run_migrations: bool) -> None:
         raise SchemaOutOfDate(
             f"the database schema is behind ({', '.join(pending)}): run `cmp-server migrate`"
         )
-    _ensure_sqlite_dir(url)
+    chosen = backend(url)
+    chosen.prepare(url)
     # The global fallback lets request tasks see the connections the lifespan task opened.
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    global _opened
+    _opened = chosen
 
 
 async def close_database() -> None:
+    global _opened
+    _opened = None
     await Tortoise.close_connections()

@@ -484,9 +484,7 @@ async def test_the_migration_counts_the_receipts_already_stored(scratch_url: str
         await _receipts_on(other, (_at(date(2026, 3, 3)), "gpc", MIXED))
     finally:
         await Tortoise.close_connections()
-    await migrate_api(config=db.tortoise_config(scratch_url))
-    await Tortoise.close_connections()
-    await Tortoise.init(config=db.tortoise_config(scratch_url))
+    await db.open_database(scratch_url, run_migrations=True)
     try:
         for s, receipts in ((site, 3), (other, 1)):
             stored = await counters.stored_counts(s, date(2026, 3, 1), date(2026, 3, 4))
@@ -498,12 +496,12 @@ async def test_the_migration_counts_the_receipts_already_stored(scratch_url: str
             {"accept_all": 0, "reject_all": 1, "custom": 0, "withdraw": 0, "gpc": 0},
         ]
         # Undone and done again: the table goes and comes back, counted again.
-        await Tortoise.close_connections()
+        await db.close_database()
         await migrate_api(config=db.tortoise_config(scratch_url), target=before)
         await migrate_api(config=db.tortoise_config(scratch_url), target=mine)
         await Tortoise.close_connections()
-        await Tortoise.init(config=db.tortoise_config(scratch_url))
+        await db.open_database(scratch_url, run_migrations=False)
         again = await counters.stored_counts(site, date(2026, 3, 1), date(2026, 3, 4))
         assert again == await counters.raw_counts(site, date(2026, 3, 1), date(2026, 3, 4))
     finally:
-        await Tortoise.close_connections()
+        await db.close_database()

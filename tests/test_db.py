@@ -6,17 +6,32 @@ import re
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 
 from cmp_server import db
 
 
-def test_the_backend_is_chosen_from_the_url() -> None:
-    assert db.backend("sqlite:///tmp/x.sqlite3") is db.SQLITE
-    assert db.backend("postgres://u@h/db") is db.backend("postgresql://u@h/db") is db.POSTGRES
+def test_the_dialect_is_chosen_from_the_url() -> None:
+    assert db.backend("sqlite:///tmp/x.sqlite3") is db.backend("sqlite://:memory:") is db.SQLITE
+    for scheme in ("postgres", "postgresql", "asyncpg"):
+        assert db.backend(f"{scheme}://u@h/db") is db.POSTGRES
     assert db.SQLITE.migrates_on_open and not db.SQLITE.concurrent_writers
     assert not db.POSTGRES.migrates_on_open and db.POSTGRES.concurrent_writers
+    assert db.backend("SQLITE:///x") is db.SQLITE  # a scheme is case-insensitive
+    for url, scheme in (
+        ("mysql://root@localhost/cmp", "mysql"),
+        ("/var/cmp.sqlite3", ""),
+        ("postgres+asyncpg://u@h/db", "postgres+asyncpg"),
+    ):
+        refused = re.escape(f"unsupported database URL scheme '{scheme}'")
+        with pytest.raises(ValueError, match=refused):
+            db.backend(url)
     with pytest.raises(ValueError, match="unsupported database URL scheme 'mysql'"):
-        db.backend("mysql://root@localhost/cmp")
+        db.tortoise_config("mysql://root@localhost/cmp")
+
+
+async def test_the_open_database_gives_its_dialect(app: Starlette, database_url: str) -> None:
+    assert db.dialect() is db.backend(database_url)
 
 
 def test_nothing_else_asks_which_database_it_runs_on() -> None:

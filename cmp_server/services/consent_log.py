@@ -15,7 +15,7 @@ far back it searched and offers to search on (see BENCHMARKS.md, "Consent log se
 
 The conditions are written once (``Where``) and used by the search, the count and the export
 (``services/export.py``), on both databases: only the placeholder and the test of a purpose's
-decision differ (``_Dialect``, chosen once per query from the connection).
+decision differ (the database's ``Dialect``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-import orjson
 from tortoise import connections
 
+from .. import db
 from .._utils import canonical_json, sha256_hex
+from ..dialects import Dialect
 from ..errors import ConsentNotFound, InvalidRequest, NotFound
 from ..models import ConfigVersion, ConsentReceipt, Site
 from ..schemas import METHODS
@@ -144,47 +145,11 @@ class Cursor:
         return cls(row.recorded_at, row.id)
 
 
-class _Dialect:
-    """What differs between the two databases in these queries."""
-
-    def placeholder(self, n: int) -> str:
-        raise NotImplementedError
-
-    def decision(self, sql: _Sql, purpose: str, granted: bool) -> str:
-        raise NotImplementedError
-
-
-class _Postgres(_Dialect):
-    def placeholder(self, n: int) -> str:
-        return f"${n}"
-
-    def decision(self, sql: _Sql, purpose: str, granted: bool) -> str:
-        # Containment on jsonb, evaluated on the rows the indexed range gives.
-        return f"choices @> {sql.param(orjson.dumps({purpose: granted}).decode())}::jsonb"
-
-
-class _Sqlite(_Dialect):
-    def placeholder(self, n: int) -> str:
-        return "?"
-
-    def decision(self, sql: _Sql, purpose: str, granted: bool) -> str:
-        # JSON is text here; json_extract gives 1 for true, 0 for false. The key is checked
-        # (``_PURPOSE``) and bound, not spliced.
-        path = sql.param('$."' + purpose + '"')
-        return f"json_extract(choices, {path}) = {sql.param(int(granted))}"
-
-
-def _dialect() -> _Dialect:
-    if connections.get("default").capabilities.dialect == "postgres":
-        return _Postgres()
-    return _Sqlite()
-
-
 @dataclass
 class _Sql:
     """Parameters collected in order, each written as its database's placeholder."""
 
-    dialect: _Dialect
+    dialect: Dialect = field(default_factory=db.dialect)
     params: list[Any] = field(default_factory=list)
 
     def param(self, value: Any) -> str:
@@ -222,7 +187,7 @@ def _narrowing(sql: _Sql, where: ReceiptFilter) -> list[str]:
     if where.language is not None:
         parts.append(f"language = {sql.param(where.language)}")
     if where.purpose is not None and where.granted is not None:
-        parts.append(sql.dialect.decision(sql, where.purpose, where.granted))
+        parts.append(sql.dialect.decision(sql.param, where.purpose, where.granted))
     return parts
 
 
@@ -254,7 +219,7 @@ async def matching_ids(
 ) -> list[int]:
     """Ids of the next ``limit`` receipts past ``after``, every filter applied in the query
     (the export: it reads everything in the range anyway)."""
-    sql = _Sql(_dialect())
+    sql = _Sql()
     conditions = [*_indexed(sql, site, where), *_after(sql, after, order), *_narrowing(sql, where)]
     return await sql.ids(
         f"SELECT id FROM consent_receipt WHERE {' AND '.join(conditions)} {_order(order)}"
@@ -275,7 +240,7 @@ async def page_rows(
     ``recorded_at``), every filter applied, values as the model reads them: one statement per
     page, for the export."""
     names = ("id", "recorded_at", *(c for c in columns if c not in ("id", "recorded_at")))
-    sql = _Sql(_dialect())
+    sql = _Sql()
     conditions = [*_indexed(sql, site, where), *_after(sql, after, order), *_narrowing(sql, where)]
     rows = await sql.rows(
         f"SELECT {', '.join(names)} FROM consent_receipt WHERE {' AND '.join(conditions)}"
@@ -329,7 +294,7 @@ async def search(
         return LogPage(rows, Cursor.of(rows[-1]) if more else None)
     # One statement: the window's matches, and its last receipt (pos = window) whether it
     # matches or not, which is where the next page goes on from when the matches run short.
-    sql = _Sql(_dialect())
+    sql = _Sql()
     hit = " AND ".join(_narrowing(sql, where))  # placeholders in the order of the text
     inner = " AND ".join([*_indexed(sql, site, where), *_after(sql, after, "desc")])
     outer = " AND ".join(_narrowing(sql, where))
@@ -356,7 +321,7 @@ async def search(
 
 async def count(site: Site, where: ReceiptFilter) -> int:
     """How many receipts match, counted by the database (the export page shows it first)."""
-    sql = _Sql(_dialect())
+    sql = _Sql()
     conditions = [*_indexed(sql, site, where), *_narrowing(sql, where)]
     rows = await connections.get("default").execute_query_dict(
         f"SELECT count(*) AS n FROM consent_receipt WHERE {' AND '.join(conditions)}", sql.params

@@ -13,12 +13,12 @@ are ``purpose = ''`` and a day range, its purposes ``purpose > ''`` and a day ra
 contiguous range of the index.
 
 **Kept exact, in the receipts' own transaction.** The receipt writer adds the counts of the
-rows it inserts (``tally``) in the statement (PostgreSQL) or transaction (SQLite) that inserts
-them, with an upsert that adds to what is stored (``count = count + EXCLUDED.count``), which
-is correct with any number of writers: the row lock serialises the additions, and each
-statement takes its counter rows in one order (that of the index), so two cannot deadlock. A
-receipt sent again, or a batch that gives way to another writer, inserts nothing and counts
-nothing; a batch the database refuses rolls its counts back with it.
+rows it inserts (``tally``) in the statement or transaction that inserts them (the database's
+receipt store, ``dialects/``), with an upsert that adds to what is stored (``count = count +
+EXCLUDED.count``), which is correct with any number of writers: the row lock serialises the
+additions, and each statement takes its counter rows in one order (that of the index), so two
+cannot deadlock. A receipt sent again, or a batch that gives way to another writer, inserts
+nothing and counts nothing; a batch the database refuses rolls its counts back with it.
 
 **Recounted from the receipts** by ``recount``: after this table is added to a database that
 already holds receipts (migration 0009 does it once), or when receipts are to be left out of
@@ -32,15 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from .. import db, dialects
 from .._utils import utcnow
+from ..dialects import COUNTS_COLUMNS
 from ..errors import InvalidRequest
 from ..models import ConsentDaily, ConsentReceipt, PurgeLog, Site
 from . import audit
@@ -54,7 +55,6 @@ __all__ = [
     "Count",
     "RecountResult",
     "add_counts",
-    "pg_add_counts",
     "raw_counts",
     "recount",
     "stored_counts",
@@ -62,10 +62,6 @@ __all__ = [
 ]
 
 TOTAL = ""  # the purpose of the row that counts a method's receipts
-
-_TABLE = ConsentDaily._meta.db_table
-_COLUMNS = ("site_id", "day", "method", "purpose", "receipts", "granted")
-_KEY = "site_id, purpose, day, method"  # the unique index, in its order
 
 
 class Count(NamedTuple):
@@ -109,58 +105,14 @@ def tally(rows: Iterable[NewReceipt]) -> list[Count]:
 
 # ------------------------------------------------------------------------------ adding counts
 
-_ADD = ", ".join(f"{c} = {_TABLE}.{c} + EXCLUDED.{c}" for c in ("receipts", "granted"))
-# A recount sets the counts, and writes a row only where they differ: recounting counters
-# that are right writes nothing.
-_REPLACE = (
-    ", ".join(f"{c} = EXCLUDED.{c}" for c in ("receipts", "granted"))
-    + f" WHERE {_TABLE}.receipts <> EXCLUDED.receipts OR {_TABLE}.granted <> EXCLUDED.granted"
-)
-
-
-def pg_add_counts(param: str, *, when: str = "", replace: bool = False) -> str:
-    """The PostgreSQL upsert that adds the counts in the JSON array ``param`` (``Count``s as
-    arrays, ``counts_json``), for the writer to make part of its insert statement; ``when`` is
-    a condition on the rest of that statement (counts are added only if the receipts went
-    in). ``replace``: set the counts instead of adding them."""
-    types = ("int", "date", "text", "text", "int", "int")
-    return (
-        f"INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) SELECT "
-        + ", ".join(f"(c->>{i})::{t}" for i, t in enumerate(types))
-        + f" FROM jsonb_array_elements({param}::jsonb) AS c"
-        + (f" WHERE {when}" if when else "")
-        + " ORDER BY 1, 4, 2, 3"  # the unique index's order: site, purpose, day, method
-        + f" ON CONFLICT ({_KEY}) DO UPDATE SET {_REPLACE if replace else _ADD}"
-    )
-
-
-def counts_json(counts: list[Count]) -> str:
-    return orjson.dumps([tuple(c) for c in counts]).decode()
-
-
-def _sqlite_add(n: int, replace: bool) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
-    return (
-        f"INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) VALUES {values}"
-        f" ON CONFLICT ({_KEY}) DO UPDATE SET {_REPLACE if replace else _ADD}"
-    )
-
-
-_SQLITE_MAX_ROWS = 5000  # 6 parameters each, under SQLite's 32,766
-
 
 async def add_counts(
     conn: BaseDBAsyncClient, counts: list[Count], *, replace: bool = False
 ) -> None:
-    """Add ``counts`` in the transaction ``conn`` is in (the writer's on SQLite), or with
-    ``replace`` set them."""
-    for i in range(0, len(counts), _SQLITE_MAX_ROWS):
-        part = counts[i:i + _SQLITE_MAX_ROWS]
-        if conn.capabilities.dialect == "postgres":
-            await conn.execute_query(pg_add_counts("$1", replace=replace), [counts_json(part)])
-        else:
-            values = [v.isoformat() if isinstance(v, date) else v for c in part for v in c]
-            await conn.execute_query(_sqlite_add(len(part), replace), values)
+    """Add ``counts`` in the transaction ``conn`` is in, or with ``replace`` set them (an
+    upsert that adds to what is stored, ``count = count + EXCLUDED.count``, or sets it and
+    writes only the rows that differ: recounting counters that are right writes nothing)."""
+    await dialects.add_counts(db.dialect(), conn, counts, replace=replace)
 
 
 # ----------------------------------------------------------------------- counting the receipts
@@ -169,45 +121,11 @@ async def add_counts(
 # traffic, say) would be left out here and in ``tally``, and its days recounted.
 _COUNTED = "TRUE"
 
-# One pass over the receipts of a site and day range: each receipt once as itself (purpose
-# '') and once per purpose it decided on.
-_PG_RAW = f"""
-SELECT r.site_id, (r.recorded_at AT TIME ZONE 'UTC')::date AS day, r.method, c.purpose,
-       count(*)::int AS receipts, (count(*) FILTER (WHERE c.granted))::int AS granted
-FROM consent_receipt r
-CROSS JOIN LATERAL (
-    SELECT '' AS purpose, false AS granted
-    UNION ALL
-    SELECT key, value = 'true'::jsonb FROM jsonb_each(r.choices)
-    WHERE jsonb_typeof(value) = 'boolean'
-) c
-WHERE r.site_id = $1 AND r.recorded_at >= $2 AND r.recorded_at < $3 AND {_COUNTED}
-GROUP BY 1, 2, 3, 4
-"""
-_SQLITE_RAW = f"""
-SELECT site_id, date(recorded_at) AS day, method, '' AS purpose, count(*) AS receipts,
-       0 AS granted
-FROM consent_receipt
-WHERE site_id = ? AND date(recorded_at) BETWEEN ? AND ? AND {_COUNTED}
-GROUP BY 1, 2, 3
-UNION ALL
-SELECT r.site_id, date(r.recorded_at), r.method, j.key, count(*), sum(j.type = 'true')
-FROM consent_receipt r, json_each(r.choices) j
-WHERE r.site_id = ? AND date(r.recorded_at) BETWEEN ? AND ? AND {_COUNTED}
-  AND j.type IN ('true', 'false')
-GROUP BY 1, 2, 3, 4
-"""
 
-
-def _raw_query(
-    conn: BaseDBAsyncClient, site_id: int, start: date, end: date
-) -> tuple[str, list[Any]]:
-    if conn.capabilities.dialect == "postgres":
-        after = datetime.combine(start, time(), UTC)
-        before = datetime.combine(end + timedelta(days=1), time(), UTC)
-        return _PG_RAW, [site_id, after, before]
-    bounds = [site_id, start.isoformat(), end.isoformat()]
-    return _SQLITE_RAW, bounds * 2
+def _raw_query(site_id: int, start: date, end: date) -> tuple[str, list[Any]]:
+    """Each counted receipt of the site and days once as itself (purpose '') and once per
+    purpose it decided on, grouped as the counters are."""
+    return db.dialect().raw_counts(site_id, start, end, _COUNTED)
 
 
 def _count(row: Any) -> Count:
@@ -221,16 +139,15 @@ def _count(row: Any) -> Count:
 async def raw_counts(site: Site, start: date, end: date) -> list[Count]:
     """The counts as the receipts of ``start`` to ``end`` (UTC days, both included) give them,
     by grouping the raw receipts: what the counters must equal. Sorted as ``tally``."""
-    conn = connections.get("default")
-    query, values = _raw_query(conn, site.id, start, end)
-    _, rows = await conn.execute_query(query, values)
+    query, values = _raw_query(site.id, start, end)
+    _, rows = await connections.get("default").execute_query(query, values)
     return sorted((_count(r) for r in rows), key=_index_order)
 
 
 async def stored_counts(site: Site, start: date, end: date) -> list[Count]:
     """The counters of ``start`` to ``end`` as stored, sorted as ``tally``."""
     rows = await ConsentDaily.filter(site_id=site.id, day__gte=start, day__lte=end).values(
-        *_COLUMNS
+        *COUNTS_COLUMNS
     )
     return sorted((_count(r) for r in rows), key=_index_order)
 
@@ -311,11 +228,8 @@ async def recount(
     while chunk <= end:
         chunk_end = min(end, chunk + timedelta(days=chunk_days - 1))
         async with in_transaction() as conn:
-            if conn.capabilities.dialect == "postgres":
-                # Blocks the writers' counter upserts (and so their inserts) until commit;
-                # readers go on.
-                await conn.execute_script(f"LOCK TABLE {_TABLE} IN SHARE ROW EXCLUSIVE MODE")
-            query, values = _raw_query(conn, site.id, chunk, chunk_end)
+            await db.dialect().lock_counters(conn)  # the writers wait until commit
+            query, values = _raw_query(site.id, chunk, chunk_end)
             _, found = await conn.execute_query(query, values)
             counts = sorted((_count(r) for r in found), key=_index_order)
             kept = {(c.day, c.method, c.purpose) for c in counts}

@@ -1,0 +1,155 @@
+"""SQLite (aiosqlite): a file of this process, one connection and one writer at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from ..models import ConsentReceipt
+from . import (
+    COUNTS_COLUMNS,
+    COUNTS_TABLE,
+    CountRow,
+    KnownReceipt,
+    ReceiptStore,
+    ReceiptTable,
+    RowsRefused,
+    add_counts,
+    on_conflict_counts,
+)
+
+__all__ = ["SQLITE", "Sqlite"]
+
+
+def _upsert_counts(n: int, replace: bool) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
+    return (
+        f"INSERT INTO {COUNTS_TABLE} ({', '.join(COUNTS_COLUMNS)}) VALUES {values}"
+        + on_conflict_counts(replace)
+    )
+
+
+# Each receipt of a site and day range once as itself (purpose '') and once per purpose it
+# decided on. JSON is text here: json_each walks the choices.
+_RAW_COUNTS = """
+SELECT site_id, date(recorded_at) AS day, method, '' AS purpose, count(*) AS receipts,
+       0 AS granted
+FROM consent_receipt
+WHERE site_id = ? AND date(recorded_at) BETWEEN ? AND ? AND {counted}
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT r.site_id, date(r.recorded_at), r.method, j.key, count(*), sum(j.type = 'true')
+FROM consent_receipt r, json_each(r.choices) j
+WHERE r.site_id = ? AND date(r.recorded_at) BETWEEN ? AND ? AND {counted}
+  AND j.type IN ('true', 'false')
+GROUP BY 1, 2, 3, 4
+"""
+
+
+class Sqlite:
+    name = "sqlite"
+    migrates_on_open = True
+    concurrent_writers = False
+
+    # WAL lets readers work while the receipt writer commits; FULL makes each commit durable.
+    connection_options: Mapping[str, str] = {
+        "journal_mode": "WAL", "synchronous": "FULL", "busy_timeout": "5000"
+    }
+
+    def prepare(self, url: str) -> None:
+        """The file's folder: SQLite creates the file, not the folders above it."""
+        parts = urlsplit(url)
+        path = (parts.netloc + parts.path) if parts.netloc else parts.path
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    def placeholder(self, n: int) -> str:
+        return "?"
+
+    def decision(self, bind: Callable[[Any], str], purpose: str, granted: bool) -> str:
+        # JSON is text here; json_extract gives 1 for true, 0 for false. The key is checked
+        # (``_PURPOSE`` in the consent log) and bound, not spliced.
+        path = bind('$."' + purpose + '"')
+        return f"json_extract(choices, {path}) = {bind(int(granted))}"
+
+    def upsert_counts(self, counts: Sequence[CountRow], replace: bool) -> tuple[str, list[Any]]:
+        values = [v.isoformat() if isinstance(v, date) else v for c in counts for v in c]
+        return _upsert_counts(len(counts), replace), values
+
+    def raw_counts(
+        self, site_id: int, start: date, end: date, counted: str
+    ) -> tuple[str, list[Any]]:
+        bounds = [site_id, start.isoformat(), end.isoformat()]
+        return _RAW_COUNTS.format(counted=counted), bounds * 2
+
+    async def lock_counters(self, conn: BaseDBAsyncClient) -> None:
+        # Nothing to take: the transaction holds this process's one connection (Tortoise's
+        # lock on it), so the writer's inserts wait until it ends.
+        pass
+
+    def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
+        return OrmStore(self, table)
+
+
+SQLITE = Sqlite()
+
+
+class OrmStore:
+    """One connection in the process and one lane, so nothing writes between the check and
+    the insert: the ORM is enough."""
+
+    def __init__(self, dialect: Sqlite, table: ReceiptTable) -> None:
+        self._dialect = dialect
+        self._table = table
+
+    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
+        rows = await ConsentReceipt.filter(
+            Q(receipt_id__in=receipt_ids) | Q(consent_id__in=consent_ids)
+        ).order_by("id").values(*KnownReceipt._fields)
+        return [KnownReceipt(**row) for row in rows]
+
+    async def _insert(self, rows: Sequence[Any]) -> None:
+        # One multi-row INSERT and the counters' upsert, in one transaction.
+        names = self._table.names
+        async with in_transaction() as conn:
+            await ConsentReceipt.bulk_create(
+                [ConsentReceipt(**{c: getattr(r, c) for c in names}) for r in rows],
+                using_db=conn,
+            )
+            await add_counts(self._dialect, conn, self._table.tally(rows), replace=False)
+
+    async def _current(
+        self, receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        stored = await self.known(receipt_ids, list(last))
+        ids = set(receipt_ids)
+        latest = {k.consent_id: k.receipt_id for k in stored}
+        return not any(k.receipt_id in ids for k in stored) and all(
+            latest.get(c) == expected for c, expected in last.items()
+        )
+
+    async def insert_if_current(
+        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+    ) -> bool:
+        if not await self._current(receipt_ids, last):
+            return False
+        try:
+            await self._insert(rows)
+        except IntegrityError as exc:
+            if not await self._current(receipt_ids, last):
+                return False  # another process wrote first (unique ids and chain links)
+            # Nothing raced: a constraint (or trigger) refused a value of these rows.
+            raise RowsRefused(str(exc)) from exc
+        return True
+
+    async def close(self) -> None:
+        pass
