@@ -16,11 +16,15 @@ ORIGIN = "https://www.shop.example"
 
 
 async def published_site(
-    name: str = "Shop", domains: tuple[str, ...] = ("shop.example",)
+    name: str = "Shop", domains: tuple[str, ...] = ("shop.example",),
+    options: dict[str, Any] | None = None,
 ) -> tuple[Site, ConfigVersion]:
+    """``options``: banner options to change from the defaults."""
     site = await sites.create_site(
         name, list(domains), policy_url="https://shop.example/cookies", force=True
     )
+    if options:
+        await sites.update_site(site, options=options)
     await inventory.add_vendor(
         site,
         key="google",

@@ -73,7 +73,7 @@ def test_what_is_no_host_or_url_prefix_is_refused(target: str) -> None:
 
 
 async def _site() -> Site:
-    site = await sites.create_site("Kursgården", ["kursgarden.se"], force=True)
+    site = await sites.create_site("Kursgården", ["kurser.example"], force=True)
     await inventory.add_vendor(site, key="meta", name="Meta Pixel")
     await inventory.add_vendor(site, key="google-analytics", name="Google Analytics")
     await inventory.add_item(site, name="_fbp", purpose="marketing", vendor="meta",
@@ -119,7 +119,7 @@ async def test_the_scan_adds_the_scripts_that_set_items_and_the_tracker_hosts(
         item("_fbp", "marketing", vendor="meta",
              initiator="https://cdn.pixels.example/v2/px.js?id=1"),
         # The site's own script and an item of no purpose make no rule.
-        item("own", "unclassified", vendor=None, initiator="https://www.kursgarden.se/app.js"),
+        item("own", "unclassified", vendor=None, initiator="https://www.kurser.example/app.js"),
     ).model_copy(update={"requests": (
         TrackerRequest(host="tr.pixels.example", vendor="meta", category="marketing",
                        passes=("accept",), example_url="https://tr.pixels.example/t"),
@@ -133,7 +133,7 @@ async def test_the_scan_adds_the_scripts_that_set_items_and_the_tracker_hosts(
     assert f"scan {stored.id}" in script.reasons[0] and "_fbp" in script.reasons[0]
     assert rules["tr.pixels.example"].purposes == ("marketing",)  # the vendor's items' purpose
     assert rules["stats.unknown.example"].purposes == ("statistics",)  # the request's own
-    assert not [r for r in rules.values() if "kursgarden.se" in r.host]
+    assert not [r for r in rules.values() if "kurser.example" in r.host]
 
 
 async def test_a_necessary_vendors_host_under_a_blocked_one_is_exempt(app: Starlette) -> None:
@@ -152,15 +152,15 @@ async def test_staff_add_change_turn_off_and_remove_rules_audited(app: Starlette
     site = await _site()
     member = await staff_member("privacy")
     actor = Actor(member.id, member.email, member.name, member.role, "session", "csrf")
-    added = await blocking.set_rule(site, "https://www.kursgarden.se/widgets/chat.js",
+    added = await blocking.set_rule(site, "https://www.kurser.example/widgets/chat.js",
                                     ["preferences"], by=actor)
     assert (added.host, added.path, added.purposes, added.staff) == (
-        "www.kursgarden.se", "/widgets/chat.js", ("preferences",), True)
+        "www.kurser.example", "/widgets/chat.js", ("preferences",), True)
     off = await blocking.set_rule(site, "connect.facebook.net", None, enabled=False, by=actor)
     assert off.purposes == ("marketing",) and not off.enabled  # the derived purposes, kept
     config = await publishing.build_config(site, 1)
     hosts = {r.host + r.path for r in config.blocking.rules}
-    assert "www.kursgarden.se/widgets/chat.js" in hosts  # staff may block their own host
+    assert "www.kurser.example/widgets/chat.js" in hosts  # staff may block their own host
     assert "connect.facebook.net" not in hosts
     with pytest.raises(InvalidRequest):
         await blocking.set_rule(site, "tracker.example", ["no-such-purpose"])
@@ -206,7 +206,7 @@ async def test_the_lint_warns_of_third_party_hosts_no_rule_holds_back(app: Starl
     await store_scan(site, report(
         item("_fbp", "marketing", vendor="meta", initiator="https://connect.facebook.net/x.js"),
         item("_uid", "unclassified", vendor=None, initiator="https://cdn.unknown.example/u.js"),
-        item("own", "unclassified", vendor=None, initiator="https://kursgarden.se/own.js"),
+        item("own", "unclassified", vendor=None, initiator="https://kurser.example/own.js"),
     ))
     found = [f for f in await lint.lint(site) if f.code == "no_rule"]
     assert [f.message.split()[0] for f in found] == ["cdn.unknown.example"]

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page
 
 from .banner import banner, poll, settled
 from .conftest import Visit, visiting
-from .factories import Tag, blocking_site, page
+from .factories import Tag, blocking_site, page, published_site
 from .servers import CmpServer, HostServer, VendorServer, running, tls_context
 from .vendors import (
     COOKIES,
@@ -366,8 +366,11 @@ async def test_a_fault_in_a_hook_falls_back_to_the_browser(
     assert any(e.startswith("[cmp]") and "broken by the page" in e for e in errors)
 
 
-async def test_no_hook_without_rules(visit: Visit, host: HostServer, tag: Tag, path: str) -> None:
-    url = host.add(path, page(tag))
+async def test_no_hook_without_rules(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    site = await cmp.call(published_site(options={"auto_blocking": "off"}))
+    url = host.add(path, page(Tag(cmp.origin, site.key)))
     await visit.page.goto(url)
     await visit.page.wait_for_load_state("load")
     native = await visit.page.evaluate("""() => {
