@@ -57,13 +57,14 @@ _NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 MAX_URL = 2000
 
 
-def normalise_domain(value: str) -> str:
+def normalise_domain(value: str, *, field: str = "domains") -> str:
     """``www.Kursgården.se.`` → ``www.xn--kursgrden-92a.se``; raises on what is no host name,
     a URL included: ``javascript:alert(1)`` must not become the domain ``javascript``."""
     text = value.strip().lower().rstrip(".")
     if "/" in text or ":" in text and not _is_ip(text):
         raise InvalidRequest(
-            f"{value!r} is not a domain name: give the host alone, like www.example.se"
+            f"{value!r} is not a domain name: give the host alone, like www.example.se",
+            field=field,
         )
     if _is_ip(text):
         return text
@@ -72,7 +73,7 @@ def normalise_domain(value: str) -> str:
     except UnicodeError:
         host = ""
     if not host or len(host) > 253 or not _NAME.fullmatch(host):
-        raise InvalidRequest(f"not a domain name: {value!r}")
+        raise InvalidRequest(f"not a domain name: {value!r}", field=field)
     return host
 
 
@@ -84,7 +85,9 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def check_url(value: str | None, what: str, *, path_ok: bool = True) -> str | None:
+def check_url(
+    value: str | None, what: str, *, path_ok: bool = True, field: str | None = None
+) -> str | None:
     """An http(s) URL, or (``path_ok``) a path on the site itself (``/cookies``); empty means
     none.
 
@@ -94,7 +97,7 @@ def check_url(value: str | None, what: str, *, path_ok: bool = True) -> str | No
         return None
     text = value.strip()
     if len(text) > MAX_URL:
-        raise InvalidRequest(f"{what} may be at most {MAX_URL} characters")
+        raise InvalidRequest(f"{what} may be at most {MAX_URL} characters", field=field)
     if path_ok and text.startswith("/") and not text.startswith("//"):
         return text
     try:
@@ -105,7 +108,8 @@ def check_url(value: str | None, what: str, *, path_ok: bool = True) -> str | No
         raise InvalidRequest(
             f"{what} must be an http:// or https:// address"
             + (" (or a path such as /cookies)" if path_ok else "")
-            + f", not {value!r}"
+            + f", not {value!r}",
+            field=field,
         )
     return text
 
@@ -126,7 +130,8 @@ async def _refuse_claimed(hosts: Sequence[str], site: Site | None, force: bool) 
     if taken and not force:
         raise DomainClaimed(
             f"another site already has {', '.join(taken)}: two sites sharing a domain means two"
-            " banners and receipts accepted for both; share it only on purpose (force)"
+            " banners and receipts accepted for both; share it only on purpose (force)",
+            field="domains",
         )
 
 
@@ -148,11 +153,12 @@ async def create_site(
     name = check_name(name)
     hosts = [normalise_domain(d) for d in domains]
     if not hosts:
-        raise InvalidRequest("a site needs at least one domain")
-    policy_url = check_url(policy_url, "the policy URL")
+        raise InvalidRequest("a site needs at least one domain", field="domains")
+    policy_url = check_url(policy_url, "the policy URL", field="policy_url")
     languages = check_languages(languages)
     if default_language not in languages:
-        raise InvalidRequest(f"default language {default_language!r} is not among {languages}")
+        raise InvalidRequest(f"default language {default_language!r} is not among {languages}",
+                             field="default_language")
     cookie_domain = check_cookie_domain(cookie_domain)
     texts = {
         lang: dict(defaults.DEFAULT_TEXTS.get(lang, defaults.DEFAULT_TEXTS["en"]))
@@ -192,9 +198,10 @@ async def create_site(
 def check_name(value: str) -> str:
     name = value.strip()
     if not name:
-        raise InvalidRequest("a site needs a name")
+        raise InvalidRequest("a site needs a name", field="name")
     if len(name) > MAX_NAME or _CONTROL.search(name):
-        raise InvalidRequest(f"a site name is at most {MAX_NAME} characters, on one line")
+        raise InvalidRequest(f"a site name is at most {MAX_NAME} characters, on one line",
+                             field="name")
     return name
 
 
@@ -204,11 +211,12 @@ def check_languages(values: Sequence[str]) -> list[str]:
     for value in values:
         tag = value.strip()
         if not LANGUAGE.fullmatch(tag):
-            raise InvalidRequest(f"{value!r} is not a language tag like sv, en or pt-BR")
+            raise InvalidRequest(f"{value!r} is not a language tag like sv, en or pt-BR",
+                                 field="languages")
         if tag not in languages:
             languages.append(tag)
     if not languages:
-        raise InvalidRequest("a site needs at least one language")
+        raise InvalidRequest("a site needs at least one language", field="languages")
     return languages
 
 
@@ -218,9 +226,10 @@ def check_cookie_domain(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    host = normalise_domain(text.lstrip("."))
+    host = normalise_domain(text.lstrip("."), field="cookie_domain")
     if _is_ip(host):
-        raise InvalidRequest("the cookie domain must be a domain name, not an IP address")
+        raise InvalidRequest("the cookie domain must be a domain name, not an IP address",
+                             field="cookie_domain")
     return ("." if text.startswith(".") else "") + host
 
 
@@ -312,49 +321,55 @@ async def _apply(
     if site.default_language not in site.languages:
         raise InvalidRequest(
             f"the default language {site.default_language!r} must be one of the site's "
-            f"languages ({', '.join(site.languages)})"
+            f"languages ({', '.join(site.languages)})", field="default_language"
         )
     if texts is not None:
         merged = copy.deepcopy(site.texts)
         for lang, entries in texts.items():
             if lang not in site.languages:
-                raise InvalidRequest(f"{lang!r} is not one of the site's languages")
+                raise InvalidRequest(f"{lang!r} is not one of the site's languages",
+                                     field="texts")
             for key, text in entries.items():
                 if not isinstance(text, str) or len(text) > MAX_TEXT:
-                    raise InvalidRequest(f"text {key!r} must be a string of at most {MAX_TEXT}")
+                    raise InvalidRequest(f"text {key!r} must be a string of at most {MAX_TEXT}",
+                                         field=f"texts.{key}")
             merged.setdefault(lang, {}).update(entries)
         site.texts = merged
     if options is not None:
         try:
             checked = BannerOptions.model_validate({**site.options, **options})
         except ValidationError as exc:
-            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}") from None
+            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}",
+                                 field="options") from None
         purposes = {p.key for p in await Purpose.filter(site=site)}
         unknown = checked.purpose_keys() - purposes
         if unknown:
-            raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}")
+            raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}",
+                                 field="options")
         site.options = checked.model_dump(mode="json")
     if scan_url is not None:
-        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False)
+        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False, field="scan_url")
     if scan_interval_hours is not None:
         site.scan_interval_hours = scan_interval_hours or None
     if domains is not None:
         hosts = [normalise_domain(d) for d in domains]
         if not hosts:
-            raise InvalidRequest("a site needs at least one domain")
+            raise InvalidRequest("a site needs at least one domain", field="domains")
         await _refuse_claimed(hosts, site, force)
         site.domains = hosts
     if policy_url is not None:
-        site.policy_url = check_url(policy_url, "the policy URL")
+        site.policy_url = check_url(policy_url, "the policy URL", field="policy_url")
     if consent_lifetime_days is not None:
         if not 1 <= consent_lifetime_days <= 395:
             # Regulators (CNIL, Datatilsynet) point to 6-13 months as the longest reasonable.
-            raise InvalidRequest("consent lifetime must be between 1 and 395 days")
+            raise InvalidRequest("consent lifetime must be between 1 and 395 days",
+                                 field="consent_lifetime_days")
         site.consent_lifetime_days = consent_lifetime_days
     if receipt_retention_days is not None:
         if not 1 <= receipt_retention_days <= MAX_RETENTION_DAYS:
             raise InvalidRequest(
-                f"receipt retention must be between 1 and {MAX_RETENTION_DAYS} days"
+                f"receipt retention must be between 1 and {MAX_RETENTION_DAYS} days",
+                field="receipt_retention_days",
             )
         site.receipt_retention_days = receipt_retention_days
     if cookie_domain is not None:
@@ -373,14 +388,15 @@ async def set_purpose(
     """Add a purpose to the draft, or change one. Adding or dropping a purpose, or changing
     whether it is required, is a material change: visitors are asked again after publishing."""
     if not _PURPOSE_KEY.fullmatch(key):
-        raise InvalidRequest("a purpose key is 1-40 lowercase letters, digits, _ or -")
+        raise InvalidRequest("a purpose key is 1-40 lowercase letters, digits, _ or -",
+                             field="key")
     for texts in (name or {}, description or {}):
         if set(texts) - set(site.languages):
             raise InvalidRequest("texts are only for the site's languages")
     purpose = await Purpose.get_or_none(site=site, key=key)
     if purpose is None:
         if not name:
-            raise InvalidRequest("a new purpose needs a name")
+            raise InvalidRequest("a new purpose needs a name", field="name")
         last = await Purpose.filter(site=site).order_by("-order").first()
         purpose = Purpose(site=site, key=key, order=(last.order + 1) if last else 0)
     if required is not None:
