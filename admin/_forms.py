@@ -3,9 +3,11 @@ the service is called with it, and whatever refuses it, pydantic or the service
 (``CmpError.field``), comes back as a message beside the field it is about, on the same page
 re-rendered with a 422 (a 409 for a conflict), never a 500.
 
-``save_form`` is that one path; ``field_errors`` and ``refusal`` are its two halves, for the
-pages that only read (a filter in the query string). The small parsers below (``iso_date``,
-``whole_number``) take ASCII digits only: ``"²".isdigit()`` and ``\\d`` accept any digit.
+``save_form`` is that one path; ``field_errors`` and ``refusal`` are its two halves, for a
+page that does more than save a form (a filter read from the query string; the inventory's
+bulk action, where rows gone meanwhile are the form's error rather than a 404). The parsers
+``iso_date`` and ``whole_number`` take ASCII digits only: ``"²".isdigit()`` and ``\\d`` take
+any digit.
 """
 
 from __future__ import annotations

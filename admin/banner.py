@@ -198,7 +198,6 @@ def _again(
     request: Request, site: Site, language: str, form: str, values: dict[str, str] | None = None
 ) -> Callable[[Refusal], Awaitable[Response]]:
     """The editor once more, with ``form``'s errors and the values it sent."""
-
     return lambda refused: _editor(request, site, language, form=form, values=values,
                                    refused=refused)
 
