@@ -1,25 +1,32 @@
 """What every admin request passes through: security headers, the sign-in check, the role
 check and the CSRF check. The permission check lives here and only here; every route names
-the role it needs with ``@requires``."""
+the role it needs with ``@requires``, and a route under ``/sites/{key}`` has its site loaded
+here too (``site=True``): an unknown key is a 404 before the view runs."""
 
 from __future__ import annotations
 
 import functools
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, overload
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cmp_server.services import sites
 from cmp_server.services.staff import ROLES, Actor
 
 from ._pages import render_error
 
+if TYPE_CHECKING:
+    from cmp_server.models import Site
+
 __all__ = ["SecurityHeaders", "csrf_ok", "requires"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+SiteEndpoint = Callable[[Request, "Site"], Awaitable[Response]]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -72,13 +79,30 @@ async def csrf_ok(request: Request, expected: str) -> bool:
     return bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
-def requires(role: str) -> Callable[[Endpoint], Endpoint]:
-    """Sign-in, role and (for state-changing methods) CSRF checks before the endpoint runs;
-    the endpoint finds the actor in ``request.state.actor``."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+@overload
+def requires(
+    role: str, *, site: Literal[False] = False, post: str | None = None
+) -> Callable[[Endpoint], Endpoint]: ...
 
-    def decorate(endpoint: Endpoint) -> Endpoint:
+
+@overload
+def requires(
+    role: str, *, site: Literal[True], post: str | None = None
+) -> Callable[[SiteEndpoint], Endpoint]: ...
+
+
+def requires(
+    role: str, *, site: bool = False, post: str | None = None
+) -> Callable[[Callable[..., Awaitable[Response]]], Endpoint]:
+    """Sign-in, role and (for state-changing methods) CSRF checks before the endpoint runs;
+    the endpoint finds the actor in ``request.state.actor``. ``post``: the role a form sent
+    to a page that ``role`` reads needs. With ``site=True`` the endpoint is
+    ``view(request, site)``, the site that the path's ``key`` names (``SiteNotFound``, a 404
+    page, for any other key)."""
+    if role not in ROLES or post not in (None, *ROLES):
+        raise ValueError(f"unknown role {role!r} or {post!r}")
+
+    def decorate(endpoint: Callable[..., Awaitable[Response]]) -> Endpoint:
         @functools.wraps(endpoint)
         async def checked(request: Request) -> Response:
             actor: Actor | None = await request.app.state.cookies.actor(request)
@@ -92,11 +116,14 @@ def requires(role: str) -> Callable[[Endpoint], Endpoint]:
                     request, 403, "The form had expired or did not come from this admin. "
                     "Go back, reload the page and try again."
                 )
-            if not actor.can(role):
+            needed = post if post and request.method in UNSAFE else role
+            if not actor.can(needed):
                 return await render_error(
-                    request, 403, f"This needs the {role} role; you are signed in as "
-                    f"{actor.role}."
+                    request, 403, f"{'Changing this' if needed != role else 'This'} needs the "
+                    f"{needed} role; you are signed in as {actor.role}."
                 )
+            if site:
+                return await endpoint(request, await sites.get_site(request.path_params["key"]))
             return await endpoint(request)
 
         checked.required_role = role  # type: ignore[attr-defined]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError
 from cmp_server.services import staff
 
-from ._pages import render, status_for
+from ._forms import UNREFUSED, Form, Refusal, save_form
+from ._pages import render
 from ._security import csrf_ok, requires
 
 __all__ = ["routes"]
@@ -84,66 +84,64 @@ async def logout(request: Request) -> Response:
     return response
 
 
-class NewStaff(BaseModel):
-    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
-
+class NewStaff(Form):
     email: str = Field(min_length=3, max_length=254)
     name: str = Field(default="", max_length=200)
     role: Literal["owner", "privacy", "viewer"]
     password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
 
 
-class NewPassword(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class NewPassword(Form):
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=False)  # spaces count
 
     password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    return {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
-
-
 @requires("owner")
 async def staff_list(request: Request) -> Response:
-    errors: dict[str, str] = {}
-    values: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = await request.form()
-        values = {k: str(form.get(k, "")) for k in ("email", "name", "role")}
-        try:
-            new = NewStaff.model_validate({**values, "password": str(form.get("password", ""))})
-            await staff.create_staff(
-                new.email, new.password, new.role, name=new.name, by=request.state.actor
-            )
-            return RedirectResponse(request.url_for("admin:staff").path, 303)
-        except ValidationError as exc:
-            errors, status = _field_errors(exc), 422
-        except CmpError as exc:
-            errors, status = {"email": exc.detail}, status_for(exc)
-    return render(request, "admin/staff.html", {
-        "accounts": await staff.list_staff(), "roles": staff.ROLES, "errors": errors,
-        "values": values,
-    }, status)
+    async def page(values: dict[str, str], refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/staff.html", {
+            "accounts": await staff.list_staff(), "roles": staff.ROLES,
+            "errors": refused.errors, "values": values,
+        }, refused.status)
+
+    if request.method != "POST":
+        return await page({})
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("email", "name", "role")}
+    return await save_form(
+        NewStaff, {**values, "password": str(form.get("password", ""))},
+        lambda new: staff.create_staff(new.email, new.password, new.role, name=new.name,
+                                       by=request.state.actor),
+        done=lambda _: RedirectResponse(request.url_for("admin:staff").path, 303),
+        again=lambda refused: page(values, refused),
+    )
 
 
 @requires("viewer")
 async def account(request: Request) -> Response:
     """One's own account: change the password (which signs out every session)."""
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        form = await request.form()
-        try:
-            new = NewPassword.model_validate({"password": str(form.get("password", ""))})
-            await staff.change_password(
-                request.state.actor.id, new.password, by=request.state.actor
-            )
-            response = RedirectResponse(request.url_for("admin:login").path, 303)
-            request.app.state.cookies.sign_out(response)
-            return response
-        except ValidationError as exc:
-            errors = _field_errors(exc)
-    return render(request, "admin/account.html", {"errors": errors}, 422 if errors else 200)
+
+    async def page(refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/account.html", {
+            "errors": refused.errors,
+        }, refused.status)
+
+    if request.method != "POST":
+        return await page()
+
+    def signed_out(_: None) -> Response:
+        response = RedirectResponse(request.url_for("admin:login").path, 303)
+        request.app.state.cookies.sign_out(response)
+        return response
+
+    form = await request.form()
+    return await save_form(
+        NewPassword, {"password": str(form.get("password", ""))},
+        lambda new: staff.change_password(request.state.actor.id, new.password,
+                                          by=request.state.actor),
+        done=signed_out, again=page,
+    )
 
 
 routes = [

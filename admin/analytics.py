@@ -4,9 +4,8 @@ counters (``services.analytics``), so a year answers as fast as a week."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from starlette.requests import Request
@@ -15,11 +14,15 @@ from starlette.routing import Route
 
 from cmp_server._utils import utcnow
 from cmp_server.schemas import METHOD_LABELS
-from cmp_server.services import analytics, sites
+from cmp_server.services import analytics
 
 from . import _charts
+from ._forms import day_between, field_errors
 from ._pages import render
 from ._security import requires
+
+if TYPE_CHECKING:
+    from cmp_server.models import Site
 
 __all__ = ["RangeQuery", "routes"]
 
@@ -27,19 +30,7 @@ DEFAULT_DAYS = 30
 MAX_BUCKETS = {"day": 366, "week": 530}  # a year by day, ten years by week
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 LABELS = METHOD_LABELS
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
-
-
-def _iso_date(value: object) -> date:
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("Give a date as YYYY-MM-DD, like 2026-01-31.")
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value} is no date in the calendar.") from None
-    if not EARLIEST <= day <= LATEST:
-        raise ValueError(f"Give a date from {EARLIEST} to {LATEST}.")
-    return day
+Day = Annotated[date, day_between(EARLIEST, LATEST)]
 
 
 class RangeQuery(BaseModel):
@@ -47,14 +38,16 @@ class RangeQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
+    start: Day = Field(alias="from")
+    end: Day = Field(alias="to")
     bucket: Literal["day", "week"] = "day"
 
-    @field_validator("start", "end", mode="before")
+    @field_validator("bucket", mode="before")
     @classmethod
-    def _date(cls, value: object) -> date:
-        return _iso_date(value)
+    def _day_or_week(cls, value: object) -> object:
+        if value not in ("day", "week"):
+            raise ValueError("Choose by day or by week.")
+        return value
 
     @field_validator("end")
     @classmethod
@@ -83,17 +76,6 @@ def _default_range() -> dict[str, str]:
     today = utcnow().date()
     return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
             "to": today.isoformat(), "bucket": "day"}
-
-
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for e in exc.errors():
-        name = str(e["loc"][0]) if e["loc"] else "form"
-        message = e["msg"].removeprefix("Value error, ")
-        if name == "bucket" and e["type"] == "literal_error":
-            message = "Choose by day or by week."
-        errors.setdefault(name, message)
-    return errors
 
 
 def _long(b: Any, bucket: str) -> str:
@@ -152,9 +134,8 @@ def _rate_charts(found: analytics.PurposeRates) -> list[tuple[str, _charts.Chart
     return charts
 
 
-@requires("viewer")
-async def consent_rates(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def consent_rates(request: Request, site: Site) -> Response:
     params = request.query_params
     values = _default_range()
     values.update({k: params[k] for k in ("from", "to", "bucket") if params.get(k)})
@@ -163,7 +144,7 @@ async def consent_rates(request: Request) -> Response:
     try:
         query = RangeQuery.model_validate(values)
     except ValidationError as exc:
-        context["errors"] = _field_errors(exc)
+        context["errors"] = field_errors(exc)
         return render(request, "admin/analytics.html", context, 422)
     found = await analytics.outcomes(site, query.start, query.end, query.bucket)
     rates = await analytics.purpose_rates(site, query.start, query.end, query.bucket)

@@ -8,10 +8,11 @@ by the same ``render_script`` as the public ``cmp.js``, from the draft (``drafts
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -19,12 +20,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
-from cmp_server.errors import CmpError, Conflict, InvalidRequest
-from cmp_server.services import changes, drafts, sites
+from cmp_server.errors import as_value_error
+from cmp_server.services import changes, drafts
 
-from . import publish
-from ._forms import Form, field_errors, text_of
-from ._pages import render, status_for
+from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
+from ._pages import render
 from ._security import requires
 
 if TYPE_CHECKING:
@@ -83,15 +83,8 @@ def _groups() -> list[tuple[str, list[tuple[str, str]]]]:
     return groups
 
 
-def _service_check(check: Any, value: str, what: str, **kwargs: Any) -> str:
-    try:
-        return str(check(value, what, **kwargs))
-    except InvalidRequest as exc:
-        raise PydanticCustomError("invalid_text", exc.detail) from None
-
-
 def _text(value: str) -> str:
-    return _service_check(drafts.check_text, value, "the text")
+    return as_value_error(drafts.check_text, value, "the text")
 
 
 BannerText = Annotated[str, AfterValidator(_text)]
@@ -119,12 +112,12 @@ class PurposeForm(Form):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _service_check(drafts.check_line, value, "the name")
+        return as_value_error(drafts.check_line, value, "the name")
 
     @field_validator("description")
     @classmethod
     def _description(cls, value: str) -> str:
-        return _service_check(drafts.check_text, value, "the description")
+        return as_value_error(drafts.check_text, value, "the description")
 
 
 class NewPurposeForm(PurposeForm):
@@ -158,14 +151,7 @@ def _editor_url(
 # Fields the staff do not type: an error about one is an error of the whole form.
 _HIDDEN = {"language": "The form came without its language: reload the page and try again.",
            "direction": "Move up or down, nothing else."}
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    errors = field_errors(exc)
-    for name, message in _HIDDEN.items():
-        if errors.pop(name, None) is not None:
-            errors.setdefault("form", message)
-    return errors
+_NAMES = dict.fromkeys(_HIDDEN, "form")
 
 
 async def _editor(
@@ -173,12 +159,11 @@ async def _editor(
     site: Site,
     language: str,
     *,
-    status: int = 200,
     form: str = "",
-    errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    refused: Refusal = UNREFUSED,
 ) -> Response:
-    """The editor; ``form`` names the form whose ``errors`` and ``values`` come back."""
+    """The editor; ``form`` names the form whose ``values`` and errors come back."""
     summary = await changes.publish_summary(site)
     return render(request, "admin/banner.html", {
         "site": site,
@@ -193,16 +178,15 @@ async def _editor(
         "purposes": await drafts.draft_purposes(site),
         "summary": summary,
         "form": form,
-        "errors": errors or {},
+        "errors": refused.errors,
         "values": values or {},
         "saved": request.query_params.get("saved", ""),
         "can_edit": request.state.actor.can("privacy"),
-    }, status)
+    }, refused.status)
 
 
-@requires("viewer")
-async def banner(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def banner(request: Request, site: Site) -> Response:
     return await _editor(request, site, _language(site, request.query_params.get("lang")))
 
 
@@ -210,46 +194,21 @@ def _form_language(site: Site, form: FormData) -> str:
     return _language(site, text_of(form, "language"))
 
 
-@requires("privacy")
-async def banner_texts(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
-    form = await request.form()
-    texts = {
-        name.removeprefix("text-"): value for name, value in form.multi_items()
-        if name.startswith("text-")
-    }
-    raw = {"language": form.get("language"), "texts": texts}
-    language = _form_language(site, form)
-    shown = _shown(texts)
-    if not texts:
-        return await _editor(request, site, language, status=422, form="texts", errors={
-            "form": "The form came without any text: reload the page and try again."
-        })
-    try:
-        parsed = TextsForm.model_validate(raw)
-        await drafts.edit_texts(site, parsed.language, parsed.texts, by=request.state.actor)
-    except ValidationError as exc:
-        return await _editor(request, site, language, status=422, form="texts",
-                             errors=_text_errors(exc), values=shown)
-    except CmpError as exc:
-        return await _editor(request, site, language, status=status_for(exc), form="texts",
-                             errors={"form": exc.detail}, values=shown)
-    return RedirectResponse(_editor_url(request, site, language, "texts", "texts"), 303)
+def _again(
+    request: Request, site: Site, language: str, form: str, values: dict[str, str] | None = None
+) -> Callable[[Refusal], Awaitable[Response]]:
+    """The editor once more, with ``form``'s errors and the values it sent."""
+    return lambda refused: _editor(request, site, language, form=form, values=values,
+                                   refused=refused)
 
 
-def _text_errors(exc: ValidationError) -> dict[str, str]:
-    """``texts.title`` errors under ``text-title``, the field's own name."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        name = f"text-{loc[1]}" if len(loc) > 1 and loc[0] == "texts" else (loc or ["form"])[0]
-        if name in _HIDDEN or name == "texts":
-            name = "form"
-        errors.setdefault(name, str(error["msg"]).removeprefix("Value error, "))
-    return errors
+def _back(request: Request, site: Site, language: str, anchor: str,
+          saved: str = "") -> Callable[[object], Response]:
+    url = _editor_url(request, site, language, anchor, saved)
+    return lambda _: RedirectResponse(url, 303)
 
 
-def _purpose_values(form: FormData, *names: str) -> dict[str, Any]:
+def _sent(form: FormData, *names: str) -> dict[str, Any]:
     """The fields as sent, for the form model (a file upload is refused there as no text)."""
     return {name: form.get(name) for name in names if form.get(name) is not None}
 
@@ -259,103 +218,107 @@ def _shown(values: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in values.items() if isinstance(v, str)}
 
 
-@requires("privacy")
-async def banner_purposes(request: Request) -> Response:
-    """Add a purpose (optional, at the end)."""
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def banner_texts(request: Request, site: Site) -> Response:
     form = await request.form()
-    values = _purpose_values(form, "key", "language", "name", "description")
+    texts = {
+        name.removeprefix("text-"): value for name, value in form.multi_items()
+        if name.startswith("text-")
+    }
     language = _form_language(site, form)
-    try:
-        new = NewPurposeForm.model_validate(values)
-        await drafts.add_purpose(
+    again = _again(request, site, language, "texts", _shown(texts))
+    if not texts:
+        return await again(Refusal(
+            {"form": "The form came without any text: reload the page and try again."}))
+    return await save_form(
+        TextsForm, {"language": form.get("language"), "texts": texts},
+        lambda new: drafts.edit_texts(site, new.language, new.texts, by=request.state.actor),
+        done=_back(request, site, language, "texts", "texts"), again=again,
+        names={**_NAMES, "texts": "text-{}"}, messages=_HIDDEN,
+    )
+
+
+@requires("privacy", site=True)
+async def banner_purposes(request: Request, site: Site) -> Response:
+    """Add a purpose (optional, at the end)."""
+    form = await request.form()
+    values = _sent(form, "key", "language", "name", "description")
+    language = _form_language(site, form)
+
+    async def add(new: NewPurposeForm) -> drafts.DraftPurpose:
+        return await drafts.add_purpose(
             site, new.key, name={new.language: new.name},
             description={new.language: new.description}, by=request.state.actor,
         )
-    except ValidationError as exc:
-        return await _editor(request, site, language, status=422, form="add",
-                             errors=_errors(exc), values=_shown(values))
-    except CmpError as exc:
-        where = "key" if isinstance(exc, Conflict) else "form"
-        return await _editor(request, site, language, status=status_for(exc), form="add",
-                             errors={where: exc.detail}, values=_shown(values))
-    return RedirectResponse(
-        _editor_url(request, site, language, f"purpose-{new.key}", "purpose"), 303
+
+    return await save_form(
+        NewPurposeForm, values, add, done=lambda added: RedirectResponse(
+            _editor_url(request, site, language, f"purpose-{added.key}", "purpose"), 303),
+        again=_again(request, site, language, "add", _shown(values)),
+        names=_NAMES, messages=_HIDDEN,
     )
 
 
-@requires("privacy")
-async def banner_purpose(request: Request) -> Response:
+@requires("privacy", site=True)
+async def banner_purpose(request: Request, site: Site) -> Response:
     """Change a purpose's name and description in one language."""
-    site = await sites.get_site(request.path_params["key"])
     key = request.path_params["purpose"]
     form = await request.form()
-    values = _purpose_values(form, "language", "name", "description")
+    values = _sent(form, "language", "name", "description")
     language = _form_language(site, form)
-    try:
-        parsed = PurposeForm.model_validate(values)
-        await drafts.edit_purpose(
-            site, key, name={parsed.language: parsed.name},
-            description={parsed.language: parsed.description}, by=request.state.actor,
+
+    async def edit(new: PurposeForm) -> drafts.DraftPurpose:
+        return await drafts.edit_purpose(
+            site, key, name={new.language: new.name},
+            description={new.language: new.description}, by=request.state.actor,
         )
-    except ValidationError as exc:
-        return await _editor(request, site, language, status=422, form=f"purpose:{key}",
-                             errors=_errors(exc), values=_shown(values))
-    except CmpError as exc:
-        return await _editor(request, site, language, status=status_for(exc),
-                             form=f"purpose:{key}", errors={"form": exc.detail},
-                             values=_shown(values))
-    return RedirectResponse(
-        _editor_url(request, site, language, f"purpose-{key}", "purpose"), 303
+
+    return await save_form(
+        PurposeForm, values, edit, done=_back(request, site, language, f"purpose-{key}",
+                                              "purpose"),
+        again=_again(request, site, language, f"purpose:{key}", _shown(values)),
+        names=_NAMES, messages=_HIDDEN,
     )
 
 
-@requires("privacy")
-async def banner_purpose_move(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def banner_purpose_move(request: Request, site: Site) -> Response:
     key = request.path_params["purpose"]
     form = await request.form()
     language = _form_language(site, form)
-    try:
-        move = MoveForm.model_validate(_purpose_values(form, "direction"))
-        await drafts.move_purpose(site, key, -1 if move.direction == "up" else 1,
-                                  by=request.state.actor)
-    except ValidationError as exc:
-        return await _editor(request, site, language, status=422, form=f"purpose:{key}",
-                             errors=_errors(exc))
-    except CmpError as exc:
-        return await _editor(request, site, language, status=status_for(exc),
-                             form=f"purpose:{key}", errors={"form": exc.detail})
-    return RedirectResponse(_editor_url(request, site, language, f"purpose-{key}"), 303)
+    return await save_form(
+        MoveForm, _sent(form, "direction"),
+        lambda move: drafts.move_purpose(site, key, -1 if move.direction == "up" else 1,
+                                         by=request.state.actor),
+        done=_back(request, site, language, f"purpose-{key}"),
+        again=_again(request, site, language, f"purpose:{key}"),
+        names=_NAMES, messages=_HIDDEN,
+    )
 
 
-@requires("privacy")
-async def banner_purpose_remove(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def banner_purpose_remove(request: Request, site: Site) -> Response:
     key = request.path_params["purpose"]
     language = _form_language(site, await request.form())
-    try:
-        await drafts.remove_purpose(site, key, by=request.state.actor)
-    except CmpError as exc:
-        return await _editor(request, site, language, status=status_for(exc),
-                             form=f"purpose:{key}", errors={"form": exc.detail})
-    return RedirectResponse(_editor_url(request, site, language, "purposes", "removed"), 303)
+    return await save_form(
+        Form, {}, lambda _: drafts.remove_purpose(site, key, by=request.state.actor),
+        done=_back(request, site, language, "purposes", "removed"),
+        again=_again(request, site, language, f"purpose:{key}"),
+    )
 
 
-@requires("viewer")
-async def preview(request: Request) -> Response:
+@requires("viewer", site=True)
+async def preview(request: Request, site: Site) -> Response:
     """A sample page carrying the draft's embed, in the language chosen (``<html lang>``,
     which the embed reads first)."""
-    site = await sites.get_site(request.path_params["key"])
     language = _language(site, request.query_params.get("lang"))
     return render(request, "admin/preview.html", {
         "site": site, "language": language, "summary": await changes.publish_summary(site),
     })
 
 
-@requires("viewer")
-async def preview_script(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def preview_script(request: Request, site: Site) -> Response:
     return Response(
         await drafts.preview_script(site), media_type="text/javascript; charset=utf-8"
     )
@@ -374,6 +337,4 @@ routes = [
           methods=["POST"], name="banner_purpose_remove"),
     Route("/sites/{key}/preview", preview, methods=["GET"], name="preview"),
     Route("/sites/{key}/preview/cmp.js", preview_script, methods=["GET"], name="preview_script"),
-    # Publishing and the version history: their own module, mounted with the banner's.
-    *publish.routes,
 ]

@@ -7,13 +7,12 @@ need the privacy role (they carry visitors' data out of the system, and each is 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +23,7 @@ from cmp_server.schemas import METHOD_LABELS, METHODS, Method
 from cmp_server.services import consent_log, export, sites
 from cmp_server.services.consent_log import Cursor, ReceiptFilter
 
-from ._forms import Form, field_errors
+from ._forms import Form, day_between, field_errors
 from ._pages import render
 from ._security import requires
 
@@ -33,25 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FILTER_FIELDS", "FilterForm", "filter_context", "parse_filter", "routes"]
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: Any) -> Any:
-    """Only YYYY-MM-DD (pydantic's own date would take a number of seconds, or a time)."""
-    if value is None or isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    try:
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("is no such date") from None
-    if not 1970 <= parsed.year <= 9998:
-        raise ValueError("must be a year between 1970 and 9998")
-    return parsed
-
-
-IsoDate = Annotated[date | None, BeforeValidator(_iso_date)]
+# Any day a receipt can have; the bounds keep a typed year from overflowing (``to`` + 1 day).
+IsoDate = Annotated[date | None, day_between(date(1970, 1, 1), date(9998, 12, 31))]
 
 
 class FilterForm(Form):
@@ -142,9 +124,8 @@ async def filter_context(site: Site) -> dict[str, Any]:
     }
 
 
-@requires("viewer")
-async def search(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def search(request: Request, site: Site) -> Response:
     form, values, errors = parse_filter(request.query_params)
     page = None
     after = request.query_params.get("after", "")
@@ -175,9 +156,8 @@ async def search(request: Request) -> Response:
     }, 422 if errors else 200)
 
 
-@requires("viewer")
-async def receipt(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def receipt(request: Request, site: Site) -> Response:
     proof = await consent_log.receipt_proof(site, request.path_params["receipt_id"])
     return render(request, "admin/receipt.html", {
         "site": site, "tab": "consents", "proof": proof, "r": proof.receipt,
@@ -193,9 +173,8 @@ def _purpose_order(texts: dict[str, Any] | None, choices: dict[str, bool]) -> li
     return [k for k in shown if k in choices] + sorted(k for k in choices if k not in shown)
 
 
-@requires("viewer")
-async def visitor(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def visitor(request: Request, site: Site) -> Response:
     history = await consent_log.visitor_history(site, request.path_params["consent_id"])
     return render(request, "admin/visitor.html", {
         "site": site, "tab": "consents", "history": history,
@@ -203,10 +182,9 @@ async def visitor(request: Request) -> Response:
     })
 
 
-@requires("privacy")
-async def visitor_json(request: Request) -> Response:
+@requires("privacy", site=True)
+async def visitor_json(request: Request, site: Site) -> Response:
     """The visitor's history as a JSON file to send them (audited)."""
-    site = await sites.get_site(request.path_params["key"])
     body = await export.visitor_export(
         site, request.path_params["consent_id"], by=request.state.actor
     )

@@ -24,9 +24,9 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cmp_server.errors import CmpError
-from cmp_server.services import consent_log, export, retention, sites
+from cmp_server.services import consent_log, export, retention
 
-from ._forms import Form, field_errors, text_of
+from ._forms import UNREFUSED, Form, Refusal, field_errors, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
 from .consents import FILTER_FIELDS, filter_context, parse_filter
@@ -44,10 +44,9 @@ class FormatForm(Form):
     format: Literal["csv", "jsonl"]
 
 
-@requires("privacy")
-async def export_page(request: Request) -> Response:
+@requires("privacy", site=True)
+async def export_page(request: Request, site: Site) -> Response:
     """GET: the form, and with a filter given, how many receipts match. POST: the download."""
-    site = await sites.get_site(request.path_params["key"])
     if request.method == "POST":
         return await _download(request, site)
     params = request.query_params
@@ -96,13 +95,11 @@ class RetentionForm(Form):
 
 
 async def _retention_page(
-    request: Request, site: Site, *, errors: dict[str, str] | None = None,
-    days: str = "", confirm: retention.RetentionPreview | None = None, status: int = 200,
+    request: Request, site: Site, *, refused: Refusal = UNREFUSED, days: str = "",
+    confirm: retention.RetentionPreview | None = None,
 ) -> Response:
     params = request.query_params
-    before = params.get("before", "")
-    before_id = int(before) if before.isascii() and before.isdigit() and len(before) < 10 else None
-    log = await retention.purge_log(site, before_id=before_id)
+    log = await retention.purge_log(site, before_id=whole_number(params.get("before"), 9))
     preview = await retention.preview(site, lookahead_days=LOOKAHEAD_DAYS)
 
     def export_url(until: datetime) -> str:
@@ -112,46 +109,45 @@ async def _retention_page(
 
     return render(request, "admin/retention.html", {
         "site": site, "tab": "consents", "section": "retention", "preview": preview,
-        "errors": errors or {}, "days": days or str(site.receipt_retention_days),
+        "errors": refused.errors, "days": days or str(site.receipt_retention_days),
         "confirm": confirm, "log": log, "lookahead": LOOKAHEAD_DAYS,
         "next_before": log[-1].id if len(log) == 50 else None,
         "export_url": export_url,
-    }, status)
+    }, refused.status)
 
 
-@requires("viewer")
-async def retention_page(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def retention_page(request: Request, site: Site) -> Response:
     return await _retention_page(request, site)
 
 
-@requires("privacy")
-async def retention_set(request: Request) -> Response:
+@requires("privacy", site=True)
+async def retention_set(request: Request, site: Site) -> Response:
     """Change the retention period. Shortening it so that the next purge takes receipts asks
     to confirm first, with the count and a link to export them."""
-    site = await sites.get_site(request.path_params["key"])
     data = await request.form()
     days = text_of(data, "days")
-    try:
-        form = RetentionForm.model_validate({"days": days, "confirm": data.get("confirm") == "1"})
-    except ValidationError as exc:
-        return await _retention_page(request, site, errors=field_errors(exc), days=days,
-                                     status=422)
-    try:
+
+    async def save(form: RetentionForm) -> retention.RetentionPreview | None:
+        """None when saved; what the shorter period purges when that needs confirming."""
         retention.check_retention(site, form.days)
-    except CmpError as exc:
-        return await _retention_page(request, site, errors={"days": exc.detail}, days=days,
-                                     status=422)
-    if form.days < site.receipt_retention_days and not form.confirm:
-        shorter = await retention.preview(site, days=form.days, lookahead_days=0)
-        if shorter.due:
-            return await _retention_page(request, site, days=days, confirm=shorter)
-    try:
+        if form.days < site.receipt_retention_days and not form.confirm:
+            shorter = await retention.preview(site, days=form.days, lookahead_days=0)
+            if shorter.due:
+                return shorter
         await retention.set_retention(site, form.days, by=request.state.actor)
-    except CmpError as exc:
-        return await _retention_page(request, site, errors={"days": exc.detail}, days=days,
-                                     status=422)
-    return RedirectResponse(request.url_for("admin:retention", key=site.key).path, 303)
+        return None
+
+    async def done(shorter: retention.RetentionPreview | None) -> Response:
+        if shorter is not None:
+            return await _retention_page(request, site, days=days, confirm=shorter)
+        return RedirectResponse(request.url_for("admin:retention", key=site.key).path, 303)
+
+    return await save_form(
+        RetentionForm, {"days": days, "confirm": data.get("confirm") == "1"}, save, done=done,
+        again=lambda refused: _retention_page(request, site, refused=refused, days=days),
+        names={"receipt_retention_days": "days"},
+    )
 
 
 routes = [

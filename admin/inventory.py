@@ -8,20 +8,20 @@ redirects to the same list. What the statuses and flags mean: ``cmp_server.servi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import ValidationError
+from pydantic import ValidationError, ValidationInfo, field_validator
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, Conflict, InvalidRequest, NotFound
-from cmp_server.models import Site
-from cmp_server.services import inventory, items, sites
+from cmp_server.errors import CmpError, InvalidRequest, NotFound
+from cmp_server.models import InventoryItem, Site
+from cmp_server.services import inventory, items
 from cmp_server.services.inventory import (
     ITEM_KINDS,
     PER_PAGE,
@@ -32,8 +32,17 @@ from cmp_server.services.inventory import (
 )
 from cmp_server.services.items import BULK_ACTIONS, MAX_BULK, ItemChange
 
-from ._forms import field_errors, text_of
-from ._pages import render, render_error, status_for
+from ._forms import (
+    UNREFUSED,
+    Form,
+    Refusal,
+    field_errors,
+    refusal,
+    save_form,
+    text_of,
+    whole_number,
+)
+from ._pages import render
 from ._security import requires
 
 __all__ = ["changes", "parse_id", "parse_query", "query_string", "routes"]
@@ -55,13 +64,10 @@ DONE = {
 
 def parse_id(value: str, what: str) -> int:
     """An id from the path, or NotFound (``/inventory/x`` is a 404, never a 500)."""
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    found = whole_number(value, 12)
+    if found is None:
         raise NotFound(f"no {what} {value[:40]!r} on this site")
-    return int(value)
-
-
-def _number(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 7 else None
+    return found
 
 
 def parse_query(params: Mapping[str, str], known: Choices) -> tuple[ItemQuery, dict[str, str]]:
@@ -90,7 +96,7 @@ def parse_query(params: Mapping[str, str], known: Choices) -> tuple[ItemQuery, d
         values["sort"] = sort
     elif sort:
         errors["sort"] = "not a column the list sorts by"
-    page, per_page = _number(params.get("page", "")), _number(params.get("per_page", ""))
+    page, per_page = whole_number(params.get("page"), 7), whole_number(params.get("per_page"), 7)
     if page is not None and page >= 1:
         values["page"] = page
     elif params.get("page"):
@@ -129,7 +135,7 @@ async def _list_page(
 ) -> Response:
     page = await inventory.list_items(site, query)
     params = request.query_params
-    done = _number(params.get("done", ""))
+    done = whole_number(params.get("done"), 7)
     did = params.get("did", "")
     return render(request, "admin/inventory.html", {
         "site": site, "tab": "inventory", "page": page, "query": page.query,
@@ -151,67 +157,88 @@ def _label(names: Mapping[str, str], site: Site, key: str) -> str:
     return names.get(site.default_language) or names.get("en") or key
 
 
-@requires("viewer")
-async def inventory_list(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def inventory_list(request: Request, site: Site) -> Response:
     known = await inventory.choices(site)
     query, errors = parse_query(request.query_params, known)
     return await _list_page(request, site, query, known, errors=errors,
                             status=422 if errors else 200)
 
 
-def _selected(form: FormData) -> tuple[list[int], str | None]:
-    ids: list[int] = []
-    for value in form.getlist("item"):
-        text = value if isinstance(value, str) else ""
-        if not (text.isascii() and text.isdigit()) or len(text) > 12:
-            return [], "the selection holds something that is not an item"
-        ids.append(int(text))
-    if not ids:
-        return [], "tick one or more rows first"
-    if len(ids) > MAX_BULK:
-        return [], f"one action changes at most {MAX_BULK} items"
-    return ids, None
+class BulkForm(Form):
+    """An action on the rows ticked (``item``), validated with ``context={"choices": Choices}``:
+    the purpose or vendor it sets must be the site's."""
+
+    item: tuple[int, ...]
+    action: str
+    to_purpose: str = ""
+    to_vendor: str = ""
+
+    @field_validator("item", mode="before")
+    @classmethod
+    def _ids(cls, values: list[str]) -> list[int]:
+        ids = [whole_number(v, 12) for v in values]
+        if None in ids:
+            raise ValueError("the selection holds something that is not an item")
+        if not ids:
+            raise ValueError("tick one or more rows first")
+        if len(ids) > MAX_BULK:
+            raise ValueError(f"one action changes at most {MAX_BULK} items")
+        return [i for i in ids if i is not None]
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in BULK_ACTIONS:
+            raise ValueError("choose what to do with the rows ticked")
+        return value
+
+    @field_validator("to_purpose", "to_vendor")
+    @classmethod
+    def _target(cls, value: str, info: ValidationInfo) -> str:
+        known: Choices = (info.context or {})["choices"]
+        action, allowed, message = {
+            "to_purpose": ("set_purpose", known.purpose_keys, "choose the purpose to set"),
+            "to_vendor": ("set_vendor", {*known.vendor_keys, "none"},
+                          "choose the vendor to set (or no vendor)"),
+        }[str(info.field_name)]
+        if info.data.get("action") == action and value not in allowed:
+            raise ValueError(message)
+        return value
 
 
-@requires("privacy")
-async def inventory_bulk(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+# The bulk bar's fields, and the service's names for them; its other errors show at the action.
+_BULK = {"item": "bulk_item", "ids": "bulk_item", "action": "bulk_action",
+         "to_purpose": "bulk_to_purpose", "purpose": "bulk_to_purpose",
+         "to_vendor": "bulk_to_vendor", "vendor": "bulk_to_vendor", "form": "bulk_action"}
+
+
+@requires("privacy", site=True)
+async def inventory_bulk(request: Request, site: Site) -> Response:
     known = await inventory.choices(site)
     form = await request.form()
     query, _ = parse_query(dict(parse_qsl(text_of(form, "back")[:4000])), known)
-    action, to_purpose = text_of(form, "action"), text_of(form, "to_purpose")
-    to_vendor = text_of(form, "to_vendor")
-    bulk = {"action": action, "to_purpose": to_purpose, "to_vendor": to_vendor,
-            "items": {v for v in form.getlist("item") if isinstance(v, str)}}
-    errors: dict[str, str] = {}
-    ids, problem = _selected(form)
-    if problem:
-        errors["item"] = problem
-    if action not in BULK_ACTIONS:
-        errors["action"] = "choose what to do with the rows ticked"
-    elif action == "set_purpose" and to_purpose not in known.purpose_keys:
-        errors["to_purpose"] = "choose the purpose to set"
-    elif action == "set_vendor" and to_vendor not in (known.vendor_keys | {"none"}):
-        errors["to_vendor"] = "choose the vendor to set (or no vendor)"
-    if not errors:
-        try:
-            changed = await items.bulk_update(
-                site, ids, action,  # type: ignore[arg-type]
-                purpose=to_purpose or None,
-                vendor=None if to_vendor in ("", "none") else to_vendor,
-                by=request.state.actor,
-            )
-        except CmpError as exc:
-            errors["action"] = exc.detail
-        else:
-            back = query_string(query)
-            target = request.url_for("admin:inventory", key=site.key).path
-            done = urlencode({"done": changed, "did": action})
-            return RedirectResponse(f"{target}?{back}&{done}" if back else f"{target}?{done}",
-                                    303)
-    return await _list_page(request, site, query, known, bulk=bulk,
-                            errors={f"bulk_{k}": v for k, v in errors.items()}, status=422)
+    sent = [v if isinstance(v, str) else "" for v in form.getlist("item")]
+    bulk = {"action": text_of(form, "action"), "to_purpose": text_of(form, "to_purpose"),
+            "to_vendor": text_of(form, "to_vendor"), "items": set(sent)}
+    try:
+        new = BulkForm.model_validate({**bulk, "item": sent}, context={"choices": known})
+        changed = await items.bulk_update(
+            site, new.item, new.action,  # type: ignore[arg-type]
+            purpose=new.to_purpose or None,
+            vendor=None if new.to_vendor in ("", "none") else new.to_vendor,
+            by=request.state.actor,
+        )
+    except ValidationError as exc:
+        errors = field_errors(exc, names=_BULK)
+    except CmpError as exc:  # a selection gone meanwhile is the form's error too, not a 404
+        errors = refusal(exc, BulkForm, _BULK).errors
+    else:
+        back = query_string(query)
+        target = request.url_for("admin:inventory", key=site.key).path
+        done = urlencode({"done": changed, "did": new.action})
+        return RedirectResponse(f"{target}?{back}&{done}" if back else f"{target}?{done}", 303)
+    return await _list_page(request, site, query, known, bulk=bulk, errors=errors, status=422)
 
 
 # -- one item -------------------------------------------------------------------------------
@@ -248,36 +275,27 @@ def _current(item: Any) -> dict[str, Any]:
     }
 
 
-def _service_error(exc: CmpError) -> dict[str, str]:
-    if isinstance(exc, Conflict):
-        return {"name": exc.detail}
-    for field in ("purpose", "vendor"):
-        if f"no {field}" in exc.detail:
-            return {field: exc.detail}
-    return {"form": exc.detail}
-
-
 async def _save_item(
-    request: Request, site: Site, known: Choices, item_id: int | None
-) -> tuple[int | None, dict[str, Any], dict[str, str], int]:
-    """Parse and save the item form: (the item's id when saved, the values, errors, status)."""
+    request: Request, site: Site, known: Choices, item_id: int | None,
+    again: Callable[[dict[str, Any], Refusal], Awaitable[Response]],
+) -> Response:
+    """Parse and save the item form: to the item's page when saved, else ``again``."""
     form = await request.form()
     sent = {k.removeprefix("description_"): "" for k in form if k.startswith("description_")}
     values = _item_values(form, _languages(site, sent))
-    try:
-        change = ItemChange.model_validate(values, context={"choices": known})
-    except ValidationError as exc:
-        return None, values, field_errors(exc), 422
-    try:
+
+    async def save(change: ItemChange) -> InventoryItem:
         if item_id is None:
-            saved = await items.create_item(site, change, by=request.state.actor)
-        else:
-            saved = await items.update_item(site, item_id, change, by=request.state.actor)
-    except NotFound:
-        raise
-    except CmpError as exc:
-        return None, values, _service_error(exc), status_for(exc)
-    return saved.id, values, {}, 200
+            return await items.create_item(site, change, by=request.state.actor)
+        return await items.update_item(site, item_id, change, by=request.state.actor)
+
+    def done(saved: InventoryItem) -> Response:
+        here = request.url_for("admin:item", key=site.key, item_id=str(saved.id)).path
+        return RedirectResponse(f"{here}?saved=1", 303)
+
+    return await save_form(ItemChange, values, save, done=done,
+                           again=lambda refused: again(values, refused),
+                           context={"choices": known})
 
 
 def _item_context(site: Site, known: Choices, values: dict[str, Any]) -> dict[str, Any]:
@@ -289,30 +307,25 @@ def _item_context(site: Site, known: Choices, values: dict[str, Any]) -> dict[st
     }
 
 
-@requires("viewer")
-async def item_page(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True, post="privacy")
+async def item_page(request: Request, site: Site) -> Response:
     item_id = parse_id(request.path_params["item_id"], "inventory item")
     known = await inventory.choices(site)
-    errors: dict[str, str] = {}
-    values: dict[str, Any] | None = None
-    status = 200
+
+    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED) -> Response:
+        detail = await items.get_item(site, item_id)
+        context = _item_context(site, known, values or _current(detail.item))
+        return render(request, "admin/item.html", {
+            **context, "detail": detail, "item": detail.item,
+            "errors": refused.errors,
+            "saved": "saved" in request.query_params, "history": [
+                (e.at, e.actor, e.action, changes(e.before, e.after)) for e in detail.history
+            ],
+        }, refused.status)
+
     if request.method == "POST":
-        if not request.state.actor.can("privacy"):
-            return await render_error(request, 403, "Changing the inventory needs the privacy "
-                                      f"role; you are signed in as {request.state.actor.role}.")
-        saved, values, errors, status = await _save_item(request, site, known, item_id)
-        if saved is not None:
-            here = request.url_for("admin:item", key=site.key, item_id=str(saved)).path
-            return RedirectResponse(f"{here}?saved=1", 303)
-    detail = await items.get_item(site, item_id)
-    context = _item_context(site, known, values or _current(detail.item))
-    return render(request, "admin/item.html", {
-        **context, "detail": detail, "item": detail.item, "errors": errors,
-        "saved": "saved" in request.query_params, "history": [
-            (e.at, e.actor, e.action, changes(e.before, e.after)) for e in detail.history
-        ],
-    }, status)
+        return await _save_item(request, site, known, item_id, page)
+    return await page(None)
 
 
 def changes(
@@ -334,22 +347,19 @@ def changes(
     ]
 
 
-@requires("privacy")
-async def item_new(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def item_new(request: Request, site: Site) -> Response:
     known = await inventory.choices(site)
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {"match": "exact", "kind": "cookie", "party": "first",
-                              "review_status": "reviewed", "description": {}}
-    status = 200
+
+    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/item_new.html", {
+            **_item_context(site, known, values), "errors": refused.errors,
+        }, refused.status)
+
     if request.method == "POST":
-        saved, values, errors, status = await _save_item(request, site, known, None)
-        if saved is not None:
-            here = request.url_for("admin:item", key=site.key, item_id=str(saved)).path
-            return RedirectResponse(f"{here}?saved=1", 303)
-    return render(request, "admin/item_new.html", {
-        **_item_context(site, known, values), "errors": errors,
-    }, status)
+        return await _save_item(request, site, known, None, page)
+    return await page({"match": "exact", "kind": "cookie", "party": "first",
+                       "review_status": "reviewed", "description": {}})
 
 
 routes = [

@@ -15,9 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.errors import CmpError, VersionNotFound
-from cmp_server.services import changes, sites
+from cmp_server.services import changes
 
-from ._forms import text_of
+from ._forms import text_of, whole_number
 from ._pages import render, status_for
 from ._security import requires
 
@@ -27,15 +27,14 @@ if TYPE_CHECKING:
 __all__ = ["routes"]
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
-_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _number(value: str | None, site_key: str) -> int:
     """A version number from the URL; anything else is no version (404)."""
-    text = value or ""
-    if not _NUMBER.fullmatch(text):  # not str.isdigit: "٣" is a digit too
-        raise VersionNotFound(f"site {site_key!r} has no version {text[:20]!r}")
-    return int(text)
+    number = whole_number(value, 9)
+    if number is None:
+        raise VersionNotFound(f"site {site_key!r} has no version {(value or '')[:20]!r}")
+    return number
 
 
 async def _summary_page(
@@ -47,15 +46,13 @@ async def _summary_page(
     }, status)
 
 
-@requires("viewer")
-async def publish(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def publish(request: Request, site: Site) -> Response:
     return await _summary_page(request, site)
 
 
-@requires("privacy")
-async def publish_confirm(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def publish_confirm(request: Request, site: Site) -> Response:
     expected = text_of(await request.form(), "fingerprint")
     if not _FINGERPRINT.fullmatch(expected):
         return await _summary_page(
@@ -71,18 +68,16 @@ async def publish_confirm(request: Request) -> Response:
     return RedirectResponse(f"{target}?published=1", 303)
 
 
-@requires("viewer")
-async def versions(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def versions(request: Request, site: Site) -> Response:
     history = await changes.list_versions(site)
     return render(request, "admin/versions.html", {
         "site": site, "tab": "versions", "versions": history,
     })
 
 
-@requires("viewer")
-async def versions_diff(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def versions_diff(request: Request, site: Site) -> Response:
     old = _number(request.query_params.get("a"), site.key)
     new = _number(request.query_params.get("b"), site.key)
     diff = await changes.version_diff(site, old, new)
@@ -92,9 +87,8 @@ async def versions_diff(request: Request) -> Response:
     })
 
 
-@requires("viewer")
-async def version(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def version(request: Request, site: Site) -> Response:
     number = _number(request.path_params["number"], site.key)
     history = await changes.list_versions(site)
     info = next((v for v in history if v.number == number), None)

@@ -12,19 +12,18 @@ from collections.abc import Callable
 from typing import Literal
 from urllib.parse import urlencode
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import NoMatchFound, Route
 
-from cmp_server.errors import CmpError
 from cmp_server.models import Site
-from cmp_server.services import scans, sites
+from cmp_server.services import scans
 from cmp_server.services.scan_findings import scan_detail
 from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
 
-from ._forms import Form, field_errors, one_line, text_of
-from ._pages import render, status_for
+from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of
+from ._pages import render
 from ._security import requires
 
 __all__ = ["routes"]
@@ -77,8 +76,7 @@ def _inventory_link(request: Request, site: Site) -> Callable[[int | None, str],
 
 async def _history_page(
     request: Request, site: Site, *, start: dict[str, object] | None = None,
-    schedule: dict[str, object] | None = None, errors: dict[str, str] | None = None,
-    status: int = 200,
+    schedule: dict[str, object] | None = None, refused: Refusal = UNREFUSED,
 ) -> Response:
     before = request.query_params.get("before", "")
     history = await scan_history(site, before=parse_id(before, "page") if before else None)
@@ -96,71 +94,61 @@ async def _history_page(
         "pass_labels": PASS_LABELS,
         "private_allowed": settings.allow_private_scan_targets,
         "private_setting": scans.PRIVATE_TARGETS_SETTING,
-        "errors": errors or {},
-    }, status)
+        "errors": refused.errors,
+    }, refused.status)
 
 
-@requires("viewer")
-async def history(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def history(request: Request, site: Site) -> Response:
     return await _history_page(request, site)
 
 
-@requires("privacy")
-async def start(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def start(request: Request, site: Site) -> Response:
     form = await request.form()
     values: dict[str, object] = {
         "start_url": text_of(form, "start_url"),
         "max_pages": text_of(form, "max_pages"),
         "passes": [p for p in form.getlist("passes") if isinstance(p, str)][:3],
     }
-    try:
-        new = StartScan.model_validate(values)
-        job = await scans.request_scan(
+
+    return await save_form(
+        StartScan, values,
+        lambda new: scans.request_scan(
             site, start_url=new.start_url, max_pages=new.max_pages, passes=new.passes,
             by=request.state.actor,
             allow_private=request.app.state.settings.allow_private_scan_targets,
-        )
-    except ValidationError as exc:
-        return await _history_page(request, site, start=values, errors=field_errors(exc),
-                                   status=422)
-    except CmpError as exc:
-        return await _history_page(request, site, start=values,
-                                   errors={"start_url": exc.detail}, status=status_for(exc))
-    return RedirectResponse(
-        request.url_for("admin:scan_job", key=site.key, job_id=str(job.id)).path, 303)
+        ),
+        done=lambda job: RedirectResponse(
+            request.url_for("admin:scan_job", key=site.key, job_id=str(job.id)).path, 303),
+        again=lambda refused: _history_page(request, site, start=values, refused=refused),
+    )
 
 
-@requires("privacy")
-async def schedule(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("privacy", site=True)
+async def schedule(request: Request, site: Site) -> Response:
     form = await request.form()
     values: dict[str, object] = {
         "interval_hours": text_of(form, "interval_hours").strip(),
         "scan_url": text_of(form, "scan_url"),
     }
-    try:
-        new = Schedule.model_validate(values)
-        await scans.set_schedule(
+
+    return await save_form(
+        Schedule, values,
+        lambda new: scans.set_schedule(
             site, interval_hours=new.interval_hours, scan_url=new.scan_url or None,
             by=request.state.actor,
             allow_private=request.app.state.settings.allow_private_scan_targets,
-        )
-    except ValidationError as exc:
-        return await _history_page(request, site, schedule=values, errors=field_errors(exc),
-                                   status=422)
-    except CmpError as exc:
-        return await _history_page(request, site, schedule=values,
-                                   errors={"scan_url": exc.detail}, status=status_for(exc))
-    return RedirectResponse(request.url_for("admin:scans", key=site.key).path, 303)
+        ),
+        done=lambda _: RedirectResponse(request.url_for("admin:scans", key=site.key).path, 303),
+        again=lambda refused: _history_page(request, site, schedule=values, refused=refused),
+    )
 
 
-@requires("viewer")
-async def job(request: Request) -> Response:
+@requires("viewer", site=True)
+async def job(request: Request, site: Site) -> Response:
     """A scan's progress while it runs, why it failed, or a link to its findings. htmx asks
     for the progress box alone (``HX-Request``) and swaps it in place."""
-    site = await sites.get_site(request.path_params["key"])
     run = await scan_run(site, request.path_params["job_id"])
     context = {"site": site, "tab": "scans", "run": run, "pass_labels": PASS_LABELS}
     if request.headers.get("hx-request") == "true":
@@ -168,9 +156,8 @@ async def job(request: Request) -> Response:
     return render(request, "admin/scan_job.html", context)
 
 
-@requires("viewer")
-async def scan(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def scan(request: Request, site: Site) -> Response:
     detail = await scan_detail(site, request.path_params["scan_id"])
     return render(request, "admin/scan.html", {
         "site": site, "tab": "scans", "detail": detail, "changes": detail.changes,

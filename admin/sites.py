@@ -6,21 +6,24 @@ and the GPC purposes are checked against the site's purposes by ``sites.update_s
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, DomainClaimed
+from cmp_server.errors import as_value_error
 from cmp_server.schemas import ConsentSignal
 from cmp_server.services import sites
 
-from ._forms import Form, field_errors, one_line, text_of
-from ._pages import render, render_error, status_for
+from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of
+from ._pages import render
 from ._security import requires
+
+if TYPE_CHECKING:
+    from cmp_server.models import Site
 
 __all__ = ["routes"]
 
@@ -51,22 +54,22 @@ class SiteForm(Form):
     @field_validator("domains")
     @classmethod
     def _domains(cls, values: list[str]) -> list[str]:
-        return [_checked(sites.normalise_domain, v) for v in values]
+        return [as_value_error(sites.normalise_domain, v) for v in values]
 
     @field_validator("languages")
     @classmethod
     def _languages(cls, values: list[str]) -> list[str]:
-        return list(_checked(sites.check_languages, values))
+        return as_value_error(sites.check_languages, values)
 
     @field_validator("policy_url")
     @classmethod
     def _policy(cls, value: str) -> str:
-        return _checked(sites.check_url, value, "the policy URL") or ""
+        return as_value_error(sites.check_url, value, "the policy URL") or ""
 
     @field_validator("cookie_domain")
     @classmethod
     def _cookie_domain(cls, value: str) -> str:
-        return _checked(sites.check_cookie_domain, value) or ""
+        return as_value_error(sites.check_cookie_domain, value) or ""
 
 
 class OptionsForm(Form):
@@ -94,13 +97,6 @@ class OptionsForm(Form):
                 "url_passthrough": self.url_passthrough,
             },
         }
-
-
-def _checked(check: Any, *args: Any) -> Any:
-    try:
-        return check(*args)
-    except CmpError as exc:
-        raise ValueError(exc.detail) from None
 
 
 def _site_values(form: FormData) -> dict[str, Any]:
@@ -132,22 +128,6 @@ def _options_values(form: FormData) -> dict[str, Any]:
     }
 
 
-def _service_error(exc: CmpError) -> dict[str, str]:
-    """A service's refusal, put beside the field it is about."""
-    detail = exc.detail
-    if isinstance(exc, DomainClaimed):
-        return {"domains": detail}
-    for needle, field in (("default language", "default_language"),
-                          ("options", "options"), ("gpc", "options"),
-                          ("cookie domain", "cookie_domain"), ("domain", "domains"),
-                          ("retention", "receipt_retention_days"),
-                          ("lifetime", "consent_lifetime_days"), ("policy", "policy_url"),
-                          ("language", "languages"), ("name", "name")):
-        if needle in detail:
-            return {field: detail}
-    return {"form": detail}
-
-
 def _snippet(request: Request, key: str) -> dict[str, str]:
     base = request.app.state.settings.public_base_url.rstrip("/")
     return {
@@ -156,48 +136,45 @@ def _snippet(request: Request, key: str) -> dict[str, str]:
     }
 
 
-@requires("viewer")
-async def site_page(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    status = 200
-    if request.method == "POST":
-        if not request.state.actor.can("owner"):
-            return await _forbidden(request)
-        form = await request.form()
-        values = {**_site_values(form), **_options_values(form)}
-        try:
-            site_form = SiteForm.model_validate(_site_values(form))
-            options_form = OptionsForm.model_validate(_options_values(form))
-        except ValidationError as exc:
-            errors, status = field_errors(exc), 422
-        else:
-            try:
-                await sites.update_site(
-                    site,
-                    name=site_form.name,
-                    domains=site_form.domains,
-                    languages=site_form.languages,
-                    default_language=site_form.default_language or None,
-                    policy_url=site_form.policy_url,
-                    cookie_domain=site_form.cookie_domain,
-                    consent_lifetime_days=site_form.consent_lifetime_days,
-                    receipt_retention_days=site_form.receipt_retention_days,
-                    options=options_form.as_options(site.options),
-                    force=site_form.force,
-                    by=request.state.actor,
-                )
-                saved = request.url_for("admin:site", key=site.key).path
-                return RedirectResponse(f"{saved}?saved=1", 303)
-            except CmpError as exc:
-                errors, status = _service_error(exc), status_for(exc)
-                site = await sites.get_site(site.key)  # what is stored, not the refused edit
+class SettingsForm(SiteForm, OptionsForm):
+    """The settings page's one form: the site's fields and its options."""
+
+
+@requires("viewer", site=True, post="owner")
+async def site_page(request: Request, site: Site) -> Response:
+    if request.method != "POST":
+        return await _site_page(request, site, _current(site))
+    form = await request.form()
+    values = {**_site_values(form), **_options_values(form)}
+
+    async def again(refused: Refusal) -> Response:
+        # What is stored, not the refused edit (update_site changed the object it was given).
+        stored = await sites.get_site(site.key)
+        return await _site_page(request, stored, values, refused)
+
+    saved = request.url_for("admin:site", key=site.key).path
+    return await save_form(
+        SettingsForm, values,
+        lambda new: sites.update_site(
+            site, name=new.name, domains=new.domains, languages=new.languages,
+            default_language=new.default_language or None, policy_url=new.policy_url,
+            cookie_domain=new.cookie_domain, consent_lifetime_days=new.consent_lifetime_days,
+            receipt_retention_days=new.receipt_retention_days,
+            options=new.as_options(site.options), force=new.force, by=request.state.actor,
+        ),
+        done=lambda _: RedirectResponse(f"{saved}?saved=1", 303), again=again,
+    )
+
+
+async def _site_page(
+    request: Request, site: Site, values: dict[str, Any], refused: Refusal = UNREFUSED
+) -> Response:
     return render(request, "admin/site.html", {
-        "site": site, "tab": "site", "errors": errors, "values": values or _current(site),
+        "site": site, "tab": "site", "errors": refused.errors,
+        "refused": refused.code, "values": values,
         "purposes": await sites.purpose_keys(site), "signals": SIGNALS,
         "snippet": _snippet(request, site.key), "saved": "saved" in request.query_params,
-    }, status)
+    }, refused.status)
 
 
 def _current(site: Any) -> dict[str, Any]:
@@ -219,38 +196,31 @@ def _current(site: Any) -> dict[str, Any]:
     }
 
 
-async def _forbidden(request: Request) -> Response:
-    return await render_error(
-        request, 403, f"Changing a site needs the owner role; you are signed in as "
-        f"{request.state.actor.role}."
-    )
-
-
 @requires("owner")
 async def site_new(request: Request) -> Response:
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {"languages": ["sv", "en"], "default_language": "sv",
-                              "consent_lifetime_days": 180, "receipt_retention_days": 1095}
-    status = 200
-    if request.method == "POST":
-        form = await request.form()
-        values = _site_values(form)
-        try:
-            new = SiteForm.model_validate(values)
-            site = await sites.create_site(
-                new.name, new.domains, languages=new.languages,
-                default_language=new.default_language or new.languages[0],
-                policy_url=new.policy_url or None, cookie_domain=new.cookie_domain or None,
-                consent_lifetime_days=new.consent_lifetime_days,
-                receipt_retention_days=new.receipt_retention_days, force=new.force,
-                by=request.state.actor,
-            )
-            return RedirectResponse(request.url_for("admin:site", key=site.key).path, 303)
-        except ValidationError as exc:
-            errors, status = field_errors(exc), 422
-        except CmpError as exc:
-            errors, status = _service_error(exc), status_for(exc)
-    return render(request, "admin/site_new.html", {"errors": errors, "values": values}, status)
+    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/site_new.html", {
+            "values": values, "errors": refused.errors,
+            "refused": refused.code,
+        }, refused.status)
+
+    if request.method != "POST":
+        return await page({"languages": ["sv", "en"], "default_language": "sv",
+                           "consent_lifetime_days": 180, "receipt_retention_days": 1095})
+    values = _site_values(await request.form())
+    return await save_form(
+        SiteForm, values,
+        lambda new: sites.create_site(
+            new.name, new.domains, languages=new.languages,
+            default_language=new.default_language or new.languages[0],
+            policy_url=new.policy_url or None, cookie_domain=new.cookie_domain or None,
+            consent_lifetime_days=new.consent_lifetime_days,
+            receipt_retention_days=new.receipt_retention_days, force=new.force,
+            by=request.state.actor,
+        ),
+        done=lambda site: RedirectResponse(request.url_for("admin:site", key=site.key).path, 303),
+        again=lambda refused: page(values, refused),
+    )
 
 
 routes = [

@@ -4,21 +4,22 @@ basis). Everyone signed in reads; the privacy role changes."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, Conflict, InvalidRequest
+from cmp_server.errors import CmpError
 from cmp_server.models import Site, Vendor
-from cmp_server.services import sites, vendors
+from cmp_server.services import vendors
 from cmp_server.services.vendors import VendorChange
 
-from ._forms import field_errors, text_of
-from ._pages import render, render_error, status_for
+from ._forms import UNREFUSED, Refusal, save_form, text_of, whole_number
+from ._pages import render
 from ._security import requires
 from .inventory import changes, parse_id
 
@@ -47,12 +48,13 @@ def _values(form: FormData, site: Site) -> dict[str, Any]:
     }
 
 
-def _parse(values: dict[str, Any]) -> VendorChange:
-    transfers = values["transfers"]
+def _change(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's values as ``VendorChange`` takes them: anything but the three answers goes
+    to the model as is, which refuses it by name."""
     data = {k: v for k, v in values.items() if k != "transfers"}
-    # Anything but the three answers goes to the model as is, which refuses it by name.
+    transfers = values["transfers"]
     data["transfers_outside_eea"] = TRANSFERS[transfers] if transfers in TRANSFERS else transfers
-    return VendorChange.model_validate(data)
+    return data
 
 
 def _current(vendor: Vendor) -> dict[str, Any]:
@@ -65,43 +67,36 @@ def _current(vendor: Vendor) -> dict[str, Any]:
     }
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    errors = field_errors(exc)
-    if "transfers_outside_eea" in errors:
-        errors["transfers"] = "choose yes, no or not known"
-    return errors
-
-
 async def _save(
-    request: Request, site: Site, vendor_id: int | None
-) -> tuple[int | None, dict[str, Any], dict[str, str], int]:
-    form = await request.form()
-    values = _values(form, site)
+    request: Request, site: Site, vendor_id: int | None,
+    again: Callable[[dict[str, Any], Refusal], Awaitable[Response]],
+) -> Response:
+    values = _values(await request.form(), site)
     if vendor_id is not None:
         values["key"] = ""  # a vendor's key never changes
-    try:
-        change = _parse(values)
-    except ValidationError as exc:
-        return None, values, _errors(exc), 422
-    try:
+
+    async def save(change: VendorChange) -> Vendor:
         if vendor_id is None:
-            saved = await vendors.create_vendor(site, change, by=request.state.actor)
-        else:
-            saved = await vendors.update_vendor(site, vendor_id, change, by=request.state.actor)
-    except (Conflict, InvalidRequest) as exc:
-        field = "key" if isinstance(exc, Conflict) else "form"
-        return None, values, {field: exc.detail}, status_for(exc)
-    return saved.id, values, {}, 200
+            return await vendors.create_vendor(site, change, by=request.state.actor)
+        return await vendors.update_vendor(site, vendor_id, change, by=request.state.actor)
+
+    def done(saved: Vendor) -> Response:
+        here = request.url_for("admin:vendor", key=site.key, vendor_id=str(saved.id)).path
+        return RedirectResponse(f"{here}?saved=1", 303)
+
+    return await save_form(
+        VendorChange, _change(values), save, done=done,
+        again=lambda refused: again(values, refused),
+        names={"transfers_outside_eea": "transfers"},
+        messages={"transfers_outside_eea": "choose yes, no or not known"},
+    )
 
 
-@requires("viewer")
-async def vendor_list(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True)
+async def vendor_list(request: Request, site: Site) -> Response:
     params = request.query_params
     search, errors = params.get("q", ""), {}
-    page_text = params.get("page", "1")
-    page_no = int(page_text) if page_text.isascii() and page_text.isdigit() and len(
-        page_text) <= 7 and page_text != "0" else 1
+    page_no = whole_number(params.get("page"), 7) or 1
     try:
         page = await vendors.list_vendors(site, search=search, page=page_no)
     except CmpError as exc:
@@ -110,52 +105,44 @@ async def vendor_list(request: Request) -> Response:
         page = await vendors.list_vendors(site)
     return render(request, "admin/vendors.html", {
         "site": site, "tab": "vendors", "page": page, "search": search, "errors": errors,
+        "link": lambda page: urlencode({"q": search, "page": page}),
     }, 422 if errors else 200)
 
 
-@requires("viewer")
-async def vendor_page(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
+@requires("viewer", site=True, post="privacy")
+async def vendor_page(request: Request, site: Site) -> Response:
     vendor_id = parse_id(request.path_params["vendor_id"], "vendor")
-    errors: dict[str, str] = {}
-    values: dict[str, Any] | None = None
-    status = 200
+
+    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED) -> Response:
+        vendor = await vendors.get_vendor(site, vendor_id)
+        shown = {**(values or _current(vendor)), "key": vendor.key}
+        history = await vendors.history(site, vendor_id)
+        return render(request, "admin/vendor.html", {
+            "site": site, "tab": "vendors", "vendor": vendor, "values": shown,
+            "errors": refused.errors,
+            "languages": _languages(site, shown["description"]),
+            "saved": "saved" in request.query_params,
+            "items": await vendors.item_count(site, vendor_id),
+            "history": [(e.at, e.actor, e.action, changes(e.before, e.after)) for e in history],
+        }, refused.status)
+
     if request.method == "POST":
-        if not request.state.actor.can("privacy"):
-            return await render_error(request, 403, "Changing vendors needs the privacy role; "
-                                      f"you are signed in as {request.state.actor.role}.")
-        saved, values, errors, status = await _save(request, site, vendor_id)
-        if saved is not None:
-            here = request.url_for("admin:vendor", key=site.key, vendor_id=str(saved)).path
-            return RedirectResponse(f"{here}?saved=1", 303)
-    vendor = await vendors.get_vendor(site, vendor_id)
-    current = _current(vendor)
-    shown = {**(values or current), "key": vendor.key}
-    history = await vendors.history(site, vendor_id)
-    return render(request, "admin/vendor.html", {
-        "site": site, "tab": "vendors", "vendor": vendor, "values": shown, "errors": errors,
-        "languages": _languages(site, shown["description"]),
-        "saved": "saved" in request.query_params,
-        "items": await vendors.item_count(site, vendor_id),
-        "history": [(e.at, e.actor, e.action, changes(e.before, e.after)) for e in history],
-    }, status)
+        return await _save(request, site, vendor_id, page)
+    return await page(None)
 
 
-@requires("privacy")
-async def vendor_new(request: Request) -> Response:
-    site = await sites.get_site(request.path_params["key"])
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {"transfers": "unknown", "description": {}}
-    status = 200
+@requires("privacy", site=True)
+async def vendor_new(request: Request, site: Site) -> Response:
+    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/vendor_new.html", {
+            "site": site, "tab": "vendors", "values": values,
+            "errors": refused.errors,
+            "languages": _languages(site, values.get("description")),
+        }, refused.status)
+
     if request.method == "POST":
-        saved, values, errors, status = await _save(request, site, None)
-        if saved is not None:
-            here = request.url_for("admin:vendor", key=site.key, vendor_id=str(saved)).path
-            return RedirectResponse(f"{here}?saved=1", 303)
-    return render(request, "admin/vendor_new.html", {
-        "site": site, "tab": "vendors", "values": values, "errors": errors,
-        "languages": _languages(site, values.get("description")),
-    }, status)
+        return await _save(request, site, None, page)
+    return await page({"transfers": "unknown", "description": {}})
 
 
 routes = [

@@ -1,6 +1,10 @@
 """Domain errors. They know nothing of HTTP; ``cmp_server/_http.py`` maps them to responses.
 
-CmpError
+An error about one input names it in ``field``: the parameter of the service function, or a
+dotted path into one (``texts.title``), so a form can put the message beside that field
+(``admin/_forms.py``). An error about the request as a whole has ``field = None``.
+
+CmpError                       (error)            -- .detail: the message; .field: the input
 ├── NotFound                   (not_found)
 │   ├── SiteNotFound           (site_not_found)
 │   ├── ConsentNotFound        (consent_not_found)
@@ -25,6 +29,9 @@ CmpError
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 __all__ = [
     "BodyTimeout",
     "BodyTooLarge",
@@ -47,15 +54,20 @@ __all__ = [
     "UnsupportedMediaType",
     "VersionNotFound",
     "WriteFailed",
+    "as_value_error",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CmpError(Exception):
     code = "error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
 
 
 class NotFound(CmpError):
@@ -144,3 +156,17 @@ class ChainContention(Unavailable):
 
     def __init__(self, detail: str = "other writers kept adding to these visitors' chains"):
         super().__init__(detail)
+
+
+def as_value_error(check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``check(*args, **kwargs)`` with its ``InvalidRequest`` raised as a ``ValueError``: a
+    service's own check inside a pydantic validator, so its message becomes that field's error.
+
+    >>> as_value_error(sites.check_languages, ["svenska"])
+    Traceback (most recent call last):
+    ValueError: 'svenska' is not a language tag like sv, en or pt-BR
+    """
+    try:
+        return check(*args, **kwargs)
+    except InvalidRequest as exc:
+        raise ValueError(exc.detail) from None

@@ -108,13 +108,14 @@ def normalise_rule_target(value: str) -> tuple[str, str]:
     ):
         raise InvalidRequest(
             f"{value!r} is not a host or URL prefix: give one like connect.facebook.net "
-            "or https://www.example.com/tracker/",
+            "or https://www.example.com/tracker/", field="target",
         )
     path = path if path not in ("", "/") else ""
     if len(path) > 500:
-        raise InvalidRequest("the path may be at most 500 characters")
+        raise InvalidRequest("the path may be at most 500 characters", field="target")
     if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in path):
-        raise InvalidRequest("the path must not contain spaces or control characters")
+        raise InvalidRequest("the path must not contain spaces or control characters",
+                             field="target")
     return host, path
 
 
@@ -259,7 +260,7 @@ async def set_rule(site: Site, target: str, purposes: Sequence[str] | None, *,
     host, path = normalise_rule_target(target)
     known = {p.key for p in await Purpose.filter(site=site)}
     if purposes is not None and (unknown := sorted(set(purposes) - known)):
-        raise InvalidRequest(f"the site has no purpose {unknown[0]!r}")
+        raise InvalidRequest(f"the site has no purpose {unknown[0]!r}", field="purposes")
     async with in_transaction():
         row = await RuleRow.get_or_none(site=site, host=host, path=path)
         before = None if row is None else {"purposes": row.purposes, "enabled": row.enabled}

@@ -56,28 +56,34 @@ _UNSTORABLE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _UNSTORABLE_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-def check_text(value: str, what: str = "the text", *, limit: int = MAX_TEXT) -> str:
+def check_text(
+    value: str, what: str = "the text", *, limit: int = MAX_TEXT, field: str | None = None
+) -> str:
     """A text as stored: surrounding space trimmed; refused (``InvalidRequest``) when too
     long or holding control characters. Empty means "use the built-in text"."""
-    return _check(value, what, limit, _UNSTORABLE_TEXT)
+    return _check(value, what, limit, _UNSTORABLE_TEXT, field)
 
 
-def check_line(value: str, what: str = "the name", *, limit: int = MAX_NAME) -> str:
+def check_line(
+    value: str, what: str = "the name", *, limit: int = MAX_NAME, field: str | None = None
+) -> str:
     """One line (a purpose's name): as ``check_text``, and no line breaks."""
-    return _check(value, what, limit, _UNSTORABLE_LINE)
+    return _check(value, what, limit, _UNSTORABLE_LINE, field)
 
 
-def _check(value: str, what: str, limit: int, bad: re.Pattern[str]) -> str:
+def _check(value: str, what: str, limit: int, bad: re.Pattern[str], field: str | None) -> str:
     if not isinstance(value, str):
-        raise InvalidRequest(f"{what} must be text")
+        raise InvalidRequest(f"{what} must be text", field=field)
     found = bad.search(value)
     if found is not None:
         raise InvalidRequest(
-            f"{what} must not contain control characters (found U+{ord(found[0]):04X})"
+            f"{what} must not contain control characters (found U+{ord(found[0]):04X})",
+            field=field,
         )
     text = value.strip()
     if len(text) > limit:
-        raise InvalidRequest(f"{what} may be at most {limit} characters (it has {len(text)})")
+        raise InvalidRequest(f"{what} may be at most {limit} characters (it has {len(text)})",
+                             field=field)
     return text
 
 
@@ -92,7 +98,8 @@ async def _locked(site: Site) -> Site:
 def _language(site: Site, language: str) -> str:
     if language not in site.languages:
         raise InvalidRequest(
-            f"{language!r} is not one of the site's languages ({', '.join(site.languages)})"
+            f"{language!r} is not one of the site's languages ({', '.join(site.languages)})",
+            field="language",
         )
     return language
 
@@ -105,8 +112,11 @@ async def edit_texts(
     _language(site, language)
     unknown = sorted(set(texts) - set(TEXT_KEYS))
     if unknown:
-        raise InvalidRequest(f"the banner has no text {unknown[0]!r}")
-    checked = {key: check_text(text, f"the text {key!r}") for key, text in texts.items()}
+        raise InvalidRequest(f"the banner has no text {unknown[0]!r}", field="texts")
+    checked = {
+        key: check_text(text, f"the text {key!r}", field=f"texts.{key}")
+        for key, text in texts.items()
+    }
     async with in_transaction():
         fresh = await _locked(site)
         own = fresh.texts.get(language, {})
@@ -190,7 +200,8 @@ def _checked_i18n(
         return None
     check = check_line if line else check_text
     return {
-        _language(site, lang): check(text, f"the {what} ({lang})") for lang, text in values.items()
+        _language(site, lang): check(text, f"the {what} ({lang})", field=what)
+        for lang, text in values.items()
     }
 
 
@@ -206,11 +217,11 @@ async def add_purpose(
     names = _checked_i18n(site, name, "name", True) or {}
     descriptions = _checked_i18n(site, description, "description", False) or {}
     if not any(names.values()):
-        raise InvalidRequest("a new purpose needs a name")
+        raise InvalidRequest("a new purpose needs a name", field="name")
     async with in_transaction():
         fresh = await _locked(site)
         if await Purpose.exists(site=fresh, key=key):
-            raise Conflict(f"the site already has a purpose {key!r}")
+            raise Conflict(f"the site already has a purpose {key!r}", field="key")
         purpose = await sites.set_purpose(
             fresh, key, required=False,
             name={k: v for k, v in names.items() if v},
@@ -254,7 +265,8 @@ async def edit_purpose(
         purpose = await _purpose(fresh, key)
         before = _purpose_record(purpose)
         if names is not None and not any({**purpose.name, **names}.values()):
-            raise InvalidRequest("a purpose needs a name in at least one language")
+            raise InvalidRequest("a purpose needs a name in at least one language",
+                                 field="name")
         updated = await sites.set_purpose(fresh, key, name=names, description=descriptions)
         after = _purpose_record(updated)
         if after != before:

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from scanner.kb import KnowledgeBase
 
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
 from ..models import AuditEntry, InventoryItem, Purpose, Site, Vendor
 from . import audit
 from ._text import check_text, check_texts
@@ -130,13 +130,13 @@ class ItemChange(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return str(_checked(check_text, value, "a name", 255))
+        return as_value_error(check_text, value, "a name", 255)
 
     @field_validator("domain", mode="before")
     @classmethod
     def _domain(cls, value: Any) -> Any:
         if isinstance(value, str):
-            text = _checked(check_text, value.strip().lower(), "a domain", 255)
+            text = as_value_error(check_text, value.strip().lower(), "a domain", 255)
             if text and not all(c.isalnum() or c in ".-_:" for c in text):
                 raise ValueError("a domain has letters, digits, dots and hyphens only")
             return text or None
@@ -157,17 +157,12 @@ class ItemChange(BaseModel):
     @field_validator("description")
     @classmethod
     def _description(cls, value: dict[str, str]) -> dict[str, str]:
-        return {k: v for k, v in _checked(check_texts, value, "a description", 2000).items() if v}
+        checked = as_value_error(check_texts, value, "a description", 2000)
+        return {k: v for k, v in checked.items() if v}
 
     def snapshot(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-
-def _checked(check: Any, *args: Any) -> Any:
-    try:
-        return check(*args)
-    except InvalidRequest as exc:
-        raise ValueError(exc.detail) from None
 
 
 def _snapshot(item: InventoryItem, purpose: str | None, vendor: str | None) -> dict[str, Any]:
@@ -184,11 +179,11 @@ async def _resolve(site: Site, change: ItemChange) -> tuple[Purpose | None, Vend
     if change.purpose is not None:
         purpose = await Purpose.get_or_none(site=site, key=change.purpose)
         if purpose is None:
-            raise InvalidRequest(f"no purpose {change.purpose!r} on this site")
+            raise InvalidRequest(f"no purpose {change.purpose!r} on this site", field="purpose")
     if change.vendor is not None:
         vendor = await Vendor.get_or_none(site=site, key=change.vendor)
         if vendor is None:
-            raise InvalidRequest(f"no vendor {change.vendor!r} on this site")
+            raise InvalidRequest(f"no vendor {change.vendor!r} on this site", field="vendor")
     return purpose, vendor
 
 
@@ -199,7 +194,7 @@ async def _refuse_duplicate(site: Site, change: ItemChange, other_than: int | No
         twin = twin.exclude(id=other_than)
     if await twin.exists():
         raise Conflict(f"the inventory already has the {change.kind} {change.name!r}"
-                       + (f" on {change.domain}" if change.domain else ""))
+                       + (f" on {change.domain}" if change.domain else ""), field="name")
 
 
 async def create_item(site: Site, change: ItemChange, *, by: Actor | None = None) -> InventoryItem:
@@ -262,27 +257,28 @@ async def bulk_update(
     ``set_vendor`` (``None``: no vendor), ``mark_reviewed``, ``mark_gone``. Returns how many
     rows changed; ids of other sites are ignored."""
     if action not in BULK_ACTIONS:
-        raise InvalidRequest(f"the action must be one of {', '.join(BULK_ACTIONS)}")
+        raise InvalidRequest(f"the action must be one of {', '.join(BULK_ACTIONS)}",
+                             field="action")
     wanted = sorted({int(i) for i in ids})
     if not wanted:
-        raise InvalidRequest("select one or more items first")
+        raise InvalidRequest("select one or more items first", field="ids")
     if len(wanted) > MAX_BULK:
-        raise InvalidRequest(f"one action changes at most {MAX_BULK} items")
+        raise InvalidRequest(f"one action changes at most {MAX_BULK} items", field="ids")
     update: dict[str, Any]
     audited: str
     value: Any
     if action == "set_purpose":
         if not purpose:
-            raise InvalidRequest("choose the purpose to set")
+            raise InvalidRequest("choose the purpose to set", field="purpose")
         row = await Purpose.get_or_none(site=site, key=purpose)
         if row is None:
-            raise InvalidRequest(f"no purpose {purpose!r} on this site")
+            raise InvalidRequest(f"no purpose {purpose!r} on this site", field="purpose")
         update = {"purpose_id": row.id, "review_status": "reviewed"}
         audited, value = "purpose", purpose
     elif action == "set_vendor":
         vendor_row = await Vendor.get_or_none(site=site, key=vendor) if vendor else None
         if vendor and vendor_row is None:
-            raise InvalidRequest(f"no vendor {vendor!r} on this site")
+            raise InvalidRequest(f"no vendor {vendor!r} on this site", field="vendor")
         update = {"vendor_id": vendor_row.id if vendor_row else None}
         audited, value = "vendor", vendor or None
     else:

@@ -108,11 +108,12 @@ async def purge_log(
 def check_retention(site: Site, days: int) -> None:
     """``InvalidRequest`` unless ``days`` is a retention period the site may have."""
     if not 1 <= days <= MAX_RETENTION_DAYS:
-        raise InvalidRequest(f"retention must be between 1 and {MAX_RETENTION_DAYS} days")
+        raise InvalidRequest(f"retention must be between 1 and {MAX_RETENTION_DAYS} days",
+                             field="days")
     if days < site.consent_lifetime_days:
         raise InvalidRequest(
             f"retention must be at least the consent lifetime ({site.consent_lifetime_days} "
-            "days): a consent still in use would lose its proof"
+            "days): a consent still in use would lose its proof", field="days"
         )
 
 

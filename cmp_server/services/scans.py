@@ -71,27 +71,29 @@ async def suggested_start_url(site: Site) -> str:
     return url if isinstance(url, str) and url else default_start_url(site)
 
 
-async def check_target(url: str, allow_private: bool) -> None:
+async def check_target(url: str, allow_private: bool, *, field: str = "start_url") -> None:
     """Refuse a target the server may not scan, saying why, and for a private address which
     setting allows it: a server that scans what it is told could otherwise be pointed at the
     operator's own network (the admin port, a cloud metadata address)."""
     if len(url) > 2000 or "\x00" in url:
-        raise InvalidRequest("a scan URL is an http(s) address of at most 2000 characters")
+        raise InvalidRequest("a scan URL is an http(s) address of at most 2000 characters",
+                             field=field)
     try:
         await asyncio.to_thread(check_public_target, url, allow_private)
     except PrivateTargetError as exc:
         raise InvalidRequest(
             f"{exc}: this server scans only public addresses. To scan a host on your own "
-            f"network (a staging site), the operator sets {PRIVATE_TARGETS_SETTING}=true."
+            f"network (a staging site), the operator sets {PRIVATE_TARGETS_SETTING}=true.",
+            field=field,
         ) from None
     except TargetError as exc:
-        raise InvalidRequest(str(exc)) from None
+        raise InvalidRequest(str(exc), field=field) from None
 
 
 def _checked_passes(passes: tuple[str, ...] | list[str]) -> list[str]:
     unknown = set(passes) - set(PASSES)
     if unknown or not passes:
-        raise InvalidRequest("passes must be among none, accept, reject")
+        raise InvalidRequest("passes must be among none, accept, reject", field="passes")
     # The first pass discovers the pages; none first, as a visitor arrives before choosing.
     return [p for p in PASSES if p in passes]
 
@@ -130,7 +132,7 @@ def _new_job(
 ) -> ScanJob:
     url = start_url or default_start_url(site)
     if not 1 <= max_pages <= MAX_PAGES:
-        raise InvalidRequest(f"max_pages must be between 1 and {MAX_PAGES}")
+        raise InvalidRequest(f"max_pages must be between 1 and {MAX_PAGES}", field="max_pages")
     options: dict[str, Any] = {
         "start_url": url, "max_pages": max_pages, "passes": _checked_passes(passes),
     }
@@ -150,10 +152,11 @@ async def set_schedule(
     ``scan_url`` (None: the site's first domain). The URL is checked as a requested scan's
     is, now, rather than refused silently at every due time. Audited as ``scan.schedule``."""
     if interval_hours is not None and not 1 <= interval_hours <= MAX_INTERVAL_HOURS:
-        raise InvalidRequest(f"the interval must be between 1 and {MAX_INTERVAL_HOURS} hours")
-    url = check_url(scan_url, "the scan URL", path_ok=False)
+        raise InvalidRequest(f"the interval must be between 1 and {MAX_INTERVAL_HOURS} hours",
+                             field="interval_hours")
+    url = check_url(scan_url, "the scan URL", path_ok=False, field="scan_url")
     if url is not None or interval_hours is not None:
-        await check_target(url or default_start_url(site), allow_private)
+        await check_target(url or default_start_url(site), allow_private, field="scan_url")
     async with in_transaction():
         before = {"scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours}
         site.scan_url, site.scan_interval_hours = url, interval_hours

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from tortoise.transactions import in_transaction
@@ -18,11 +16,24 @@ from ..errors import DomainClaimed, InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
 from ..schemas import BannerOptions
 from . import audit
+from ._site_checks import (
+    MAX_NAME,
+    MAX_URL,
+    check_cookie_domain,
+    check_languages,
+    check_name,
+    check_url,
+    normalise_domain,
+)
 
 if TYPE_CHECKING:
     from .staff import Actor
 
 __all__ = [
+    "MAX_NAME",
+    "MAX_RETENTION_DAYS",
+    "MAX_TEXT",
+    "MAX_URL",
     "check_cookie_domain",
     "check_languages",
     "check_name",
@@ -39,11 +50,7 @@ __all__ = [
 ]
 
 MAX_TEXT = 4000
-MAX_NAME = 200
 MAX_RETENTION_DAYS = 3650
-# A language tag as the banner uses it: "sv", "en", "pt-BR", "sr-Latn".
-LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What the audit log keeps of a site before and after an edit (texts are the banner's).
 _AUDITED = (
     "name", "domains", "languages", "default_language", "consent_lifetime_days",
@@ -52,62 +59,6 @@ _AUDITED = (
 )
 _SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
-
-_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
-MAX_URL = 2000
-
-
-def normalise_domain(value: str) -> str:
-    """``www.Kursgården.se.`` → ``www.xn--kursgrden-92a.se``; raises on what is no host name,
-    a URL included: ``javascript:alert(1)`` must not become the domain ``javascript``."""
-    text = value.strip().lower().rstrip(".")
-    if "/" in text or ":" in text and not _is_ip(text):
-        raise InvalidRequest(
-            f"{value!r} is not a domain name: give the host alone, like www.example.se"
-        )
-    if _is_ip(text):
-        return text
-    try:
-        host = text.encode("idna").decode("ascii")
-    except UnicodeError:
-        host = ""
-    if not host or len(host) > 253 or not _NAME.fullmatch(host):
-        raise InvalidRequest(f"not a domain name: {value!r}")
-    return host
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def check_url(value: str | None, what: str, *, path_ok: bool = True) -> str | None:
-    """An http(s) URL, or (``path_ok``) a path on the site itself (``/cookies``); empty means
-    none.
-
-    A ``javascript:`` or ``data:`` URL is refused here with a message: the banner would drop
-    such a link silently, and the site would show a policy link that goes nowhere."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if len(text) > MAX_URL:
-        raise InvalidRequest(f"{what} may be at most {MAX_URL} characters")
-    if path_ok and text.startswith("/") and not text.startswith("//"):
-        return text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest(
-            f"{what} must be an http:// or https:// address"
-            + (" (or a path such as /cookies)" if path_ok else "")
-            + f", not {value!r}"
-        )
-    return text
 
 
 async def claimed_domains(hosts: Sequence[str], *, other_than: Site | None = None) -> list[str]:
@@ -126,7 +77,8 @@ async def _refuse_claimed(hosts: Sequence[str], site: Site | None, force: bool) 
     if taken and not force:
         raise DomainClaimed(
             f"another site already has {', '.join(taken)}: two sites sharing a domain means two"
-            " banners and receipts accepted for both; share it only on purpose (force)"
+            " banners and receipts accepted for both; share it only on purpose (force)",
+            field="domains",
         )
 
 
@@ -148,11 +100,12 @@ async def create_site(
     name = check_name(name)
     hosts = [normalise_domain(d) for d in domains]
     if not hosts:
-        raise InvalidRequest("a site needs at least one domain")
-    policy_url = check_url(policy_url, "the policy URL")
+        raise InvalidRequest("a site needs at least one domain", field="domains")
+    policy_url = check_url(policy_url, "the policy URL", field="policy_url")
     languages = check_languages(languages)
     if default_language not in languages:
-        raise InvalidRequest(f"default language {default_language!r} is not among {languages}")
+        raise InvalidRequest(f"default language {default_language!r} is not among {languages}",
+                             field="default_language")
     cookie_domain = check_cookie_domain(cookie_domain)
     texts = {
         lang: dict(defaults.DEFAULT_TEXTS.get(lang, defaults.DEFAULT_TEXTS["en"]))
@@ -187,41 +140,6 @@ async def create_site(
         await audit.record(by, "site.create", "site", site.key, site=site,
                            after=_snapshot(site))
     return site
-
-
-def check_name(value: str) -> str:
-    name = value.strip()
-    if not name:
-        raise InvalidRequest("a site needs a name")
-    if len(name) > MAX_NAME or _CONTROL.search(name):
-        raise InvalidRequest(f"a site name is at most {MAX_NAME} characters, on one line")
-    return name
-
-
-def check_languages(values: Sequence[str]) -> list[str]:
-    """Language tags as given (``sv``, ``pt-BR``), in order, each once; at least one."""
-    languages: list[str] = []
-    for value in values:
-        tag = value.strip()
-        if not LANGUAGE.fullmatch(tag):
-            raise InvalidRequest(f"{value!r} is not a language tag like sv, en or pt-BR")
-        if tag not in languages:
-            languages.append(tag)
-    if not languages:
-        raise InvalidRequest("a site needs at least one language")
-    return languages
-
-
-def check_cookie_domain(value: str | None) -> str | None:
-    """The domain the consent cookie is set on (``.example.se`` to share it between
-    subdomains); empty means the page's own host."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    host = normalise_domain(text.lstrip("."))
-    if _is_ip(host):
-        raise InvalidRequest("the cookie domain must be a domain name, not an IP address")
-    return ("." if text.startswith(".") else "") + host
 
 
 def _snapshot(site: Site) -> dict[str, Any]:
@@ -312,49 +230,55 @@ async def _apply(
     if site.default_language not in site.languages:
         raise InvalidRequest(
             f"the default language {site.default_language!r} must be one of the site's "
-            f"languages ({', '.join(site.languages)})"
+            f"languages ({', '.join(site.languages)})", field="default_language"
         )
     if texts is not None:
         merged = copy.deepcopy(site.texts)
         for lang, entries in texts.items():
             if lang not in site.languages:
-                raise InvalidRequest(f"{lang!r} is not one of the site's languages")
+                raise InvalidRequest(f"{lang!r} is not one of the site's languages",
+                                     field="texts")
             for key, text in entries.items():
                 if not isinstance(text, str) or len(text) > MAX_TEXT:
-                    raise InvalidRequest(f"text {key!r} must be a string of at most {MAX_TEXT}")
+                    raise InvalidRequest(f"text {key!r} must be a string of at most {MAX_TEXT}",
+                                         field=f"texts.{key}")
             merged.setdefault(lang, {}).update(entries)
         site.texts = merged
     if options is not None:
         try:
             checked = BannerOptions.model_validate({**site.options, **options})
         except ValidationError as exc:
-            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}") from None
+            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}",
+                                 field="options") from None
         purposes = {p.key for p in await Purpose.filter(site=site)}
         unknown = checked.purpose_keys() - purposes
         if unknown:
-            raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}")
+            raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}",
+                                 field="options")
         site.options = checked.model_dump(mode="json")
     if scan_url is not None:
-        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False)
+        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False, field="scan_url")
     if scan_interval_hours is not None:
         site.scan_interval_hours = scan_interval_hours or None
     if domains is not None:
         hosts = [normalise_domain(d) for d in domains]
         if not hosts:
-            raise InvalidRequest("a site needs at least one domain")
+            raise InvalidRequest("a site needs at least one domain", field="domains")
         await _refuse_claimed(hosts, site, force)
         site.domains = hosts
     if policy_url is not None:
-        site.policy_url = check_url(policy_url, "the policy URL")
+        site.policy_url = check_url(policy_url, "the policy URL", field="policy_url")
     if consent_lifetime_days is not None:
         if not 1 <= consent_lifetime_days <= 395:
             # Regulators (CNIL, Datatilsynet) point to 6-13 months as the longest reasonable.
-            raise InvalidRequest("consent lifetime must be between 1 and 395 days")
+            raise InvalidRequest("consent lifetime must be between 1 and 395 days",
+                                 field="consent_lifetime_days")
         site.consent_lifetime_days = consent_lifetime_days
     if receipt_retention_days is not None:
         if not 1 <= receipt_retention_days <= MAX_RETENTION_DAYS:
             raise InvalidRequest(
-                f"receipt retention must be between 1 and {MAX_RETENTION_DAYS} days"
+                f"receipt retention must be between 1 and {MAX_RETENTION_DAYS} days",
+                field="receipt_retention_days",
             )
         site.receipt_retention_days = receipt_retention_days
     if cookie_domain is not None:
@@ -373,14 +297,15 @@ async def set_purpose(
     """Add a purpose to the draft, or change one. Adding or dropping a purpose, or changing
     whether it is required, is a material change: visitors are asked again after publishing."""
     if not _PURPOSE_KEY.fullmatch(key):
-        raise InvalidRequest("a purpose key is 1-40 lowercase letters, digits, _ or -")
+        raise InvalidRequest("a purpose key is 1-40 lowercase letters, digits, _ or -",
+                             field="key")
     for texts in (name or {}, description or {}):
         if set(texts) - set(site.languages):
             raise InvalidRequest("texts are only for the site's languages")
     purpose = await Purpose.get_or_none(site=site, key=key)
     if purpose is None:
         if not name:
-            raise InvalidRequest("a new purpose needs a name")
+            raise InvalidRequest("a new purpose needs a name", field="name")
         last = await Purpose.filter(site=site).order_by("-order").first()
         purpose = Purpose(site=site, key=key, order=(last.order + 1) if last else 0)
     if required is not None:

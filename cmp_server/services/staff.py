@@ -72,14 +72,14 @@ def has_role(held: str, needed: str) -> bool:
 def normalise_email(email: str) -> str:
     text = email.strip().lower()
     if len(text) > 254 or not _EMAIL.fullmatch(text):
-        raise InvalidRequest(f"not an email address: {email!r}")
+        raise InvalidRequest(f"not an email address: {email!r}", field="email")
     return text
 
 
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidRequest(
-            f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+            f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
         )
 
 
@@ -87,14 +87,15 @@ async def create_staff(
     email: str, password: str, role: str, *, name: str = "", by: Actor | None = None
 ) -> Staff:
     if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", field="role")
     address = normalise_email(email)
     _check_password(password)
     if _CONTROL.search(name) or len(name) > 200:
-        raise InvalidRequest("a name is at most 200 characters, without control characters")
+        raise InvalidRequest("a name is at most 200 characters, without control characters",
+                             field="name")
     async with in_transaction():
         if await Staff.exists(email=address):
-            raise Conflict(f"there is already an account for {address}")
+            raise Conflict(f"there is already an account for {address}", field="email")
         staff = await Staff.create(
             email=address, name=name.strip(), role=role, password_hash=_hasher.hash(password)
         )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
 from ..models import AuditEntry, InventoryItem, Site, Vendor
 from . import audit
 from ._text import check_text, check_texts
@@ -56,7 +56,7 @@ class VendorChange(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return str(_checked(check_text, value, "a name", 200))
+        return as_value_error(check_text, value, "a name", 200)
 
     @field_validator("key", mode="before")
     @classmethod
@@ -82,28 +82,22 @@ class VendorChange(BaseModel):
     @classmethod
     def _url(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return _checked(check_url, value, "the privacy policy URL", path_ok=False)
+            return as_value_error(check_url, value, "the privacy policy URL", path_ok=False)
         return value
 
     @field_validator("transfer_basis", mode="before")
     @classmethod
     def _basis(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return _checked(check_text, value, "the basis", 200) or None
+            return as_value_error(check_text, value, "the basis", 200) or None
         return value
 
     @field_validator("description")
     @classmethod
     def _description(cls, value: dict[str, str]) -> dict[str, str]:
-        checked = _checked(check_texts, value, "a description", 2000)
+        checked = as_value_error(check_texts, value, "a description", 2000)
         return {k: v for k, v in checked.items() if v}
 
-
-def _checked(check: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return check(*args, **kwargs)
-    except InvalidRequest as exc:
-        raise ValueError(exc.detail) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +217,8 @@ async def create_vendor(site: Site, change: VendorChange, *, by: Actor | None = 
     async with in_transaction():
         if change.key is not None:
             if await Vendor.exists(site=site, key=change.key):
-                raise Conflict(f"this site already has a vendor with the key {change.key!r}")
+                raise Conflict(f"this site already has a vendor with the key {change.key!r}",
+                               field="key")
             key = change.key
         else:
             key = await _free_key(site, change.name)
