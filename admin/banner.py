@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.errors import as_value_error
-from cmp_server.services import changes, drafts
+from cmp_server.services import blocking, changes, drafts
 
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
@@ -312,8 +312,11 @@ async def preview(request: Request, site: Site) -> Response:
     """A sample page carrying the draft's embed, in the language chosen (``<html lang>``,
     which the embed reads first)."""
     language = _language(site, request.query_params.get("lang"))
+    draft = await drafts.draft_config(site)
+    samples = blocking.sample_tags(draft.blocking.rules)
     return render(request, "admin/preview.html", {
         "site": site, "language": language, "summary": await changes.publish_summary(site),
+        "blocking": draft.blocking, "samples": [{"type": t.type, "url": t.url} for t in samples],
     })
 
 

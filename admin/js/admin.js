@@ -52,11 +52,74 @@ function autoSubmit(/** @type {ParentNode} */ root) {
   });
 }
 
+/**
+ * The preview's sample tags: inserted as a vendor's loader inserts its script (createElement,
+ * then appendChild) or its pixel (new Image), so the draft's blocking rules meet them as they
+ * would on the site; and the list of what the banner held, released or would block
+ * (window.cmp.blocked()), kept current. The admin's CSP lets no script or image load from
+ * another origin: a released sample is refused by the browser, and nothing leaves it.
+ */
+function sampleTags() {
+  const data = document.getElementById('cmp-sample-tags');
+  const body = document.getElementById('cmp-blocked');
+  if (!data || !body) return;
+  /** @type {{type: string, url: string}[]} */
+  const tags = JSON.parse(data.textContent || '[]');
+  for (const tag of tags) {
+    if (tag.type === 'img') {
+      new Image().src = tag.url;
+    } else {
+      const script = document.createElement('script');
+      script.async = true;
+      script.src = tag.url;
+      document.head.appendChild(script);
+    }
+  }
+  const cell = (/** @type {HTMLTableRowElement} */ row, /** @type {string} */ text,
+    /** @type {string} */ label) => {
+    const td = document.createElement('td');
+    td.dataset.label = label;
+    const span = document.createElement('span');
+    span.textContent = text;
+    td.appendChild(span);
+    row.appendChild(td);
+  };
+  let shown = '';
+  const show = () => {
+    const cmp = /** @type {any} */ (window).cmp;
+    /** @type {{url: string, type: string, purposes: string[], state: string}[]} */
+    const found = cmp && cmp.blocked ? cmp.blocked() : [];
+    const now = JSON.stringify(found);
+    if (now === shown) return;
+    shown = now;
+    body.replaceChildren();
+    for (const entry of found) {
+      const row = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      const code = document.createElement('code');
+      code.className = 'url';
+      code.textContent = entry.url;
+      th.appendChild(code);
+      row.appendChild(th);
+      cell(row, entry.type, 'Type');
+      cell(row, entry.purposes.join(', '), 'Waits for');
+      cell(row, entry.state, 'State');
+      body.appendChild(row);
+    }
+    const none = document.getElementById('cmp-blocked-none');
+    if (none) none.hidden = found.length > 0;
+  };
+  show();
+  document.addEventListener('cmp:consent', () => setTimeout(show, 0));
+  setInterval(show, 500);
+}
+
 function enhance(/** @type {ParentNode} */ root) {
   copyButtons(root);
   selectAll(root);
   autoSubmit(root);
 }
 
-document.addEventListener('DOMContentLoaded', () => enhance(document));
+document.addEventListener('DOMContentLoaded', () => { enhance(document); sampleTags(); });
 document.addEventListener('htmx:load', (event) => enhance(/** @type {any} */ (event.target)));

@@ -46,6 +46,7 @@ __all__ = [
     "match",
     "normalise_rule_target",
     "published_blocking",
+    "sample_tags",
     "remove_rule",
     "set_rule",
 ]
@@ -242,6 +243,26 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
     return [rules[k] for k in sorted(rules)]
 
 
+@dataclass(frozen=True)
+class SampleTag:
+    type: str  # script | img
+    url: str
+
+
+def sample_tags(rules: Sequence[BlockingRule], limit: int = 12) -> list[SampleTag]:
+    """Tags for the admin's preview: a script under each rule that blocks something (as a
+    vendor's loader inserts one) and a pixel under the first, so the rules meet them there."""
+    tags: list[SampleTag] = []
+    for rule in [r for r in rules if r.purposes][:limit]:
+        base = f"https://{rule.host}{rule.path or '/'}"
+        name = "cmp-preview-sample.js" if base.endswith("/") else ""
+        tags.append(SampleTag("script", f"{base}{name}?cmp-preview=1"))
+        if len(tags) == 1:
+            pixel = "cmp-preview-pixel.gif" if base.endswith("/") else ""
+            tags.append(SampleTag("img", f"{base}{pixel}?cmp-preview=pixel"))
+    return tags
+
+
 def published_blocking(rules: Sequence[Rule], mode: str) -> ConfigBlocking:
     """What the config carries: the enabled rules (``mode`` "off": none)."""
     if mode == "off":
@@ -283,7 +304,7 @@ async def remove_rule(site: Site, target: str, *, by: Actor | None = None) -> No
     async with in_transaction():
         row = await RuleRow.get_or_none(site=site, host=host, path=path)
         if row is None:
-            raise NotFound(f"no rule of staff's for {host}{path}")
+            raise NotFound(f"no rule of staff's for {host}{path}", field="target")
         await audit.record(by, "blocking.rule.remove", "blocking_rule", host + path, site=site,
                            before={"purposes": row.purposes, "enabled": row.enabled})
         await row.delete()
