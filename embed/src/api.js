@@ -5,8 +5,9 @@ import { safe } from './util.js';
 /**
  * @param {ReturnType<typeof import('./consent.js').createConsent>} consent
  * @param {{_open: () => void, _layer: () => string}} ui
+ * @param {() => any[]} blocked  automatic blocking's ledger (autoblock.js)
  */
-export function createApi(consent, ui) {
+export function createApi(consent, ui, blocked) {
   /** @returns {import('./consent.js').Consent | null} a copy: callers cannot edit ours */
   const get = () => {
     const c = consent._get();
@@ -22,6 +23,8 @@ export function createApi(consent, ui) {
     /** @param {Object<string, boolean>} choices */
     setConsent: (choices) => { consent._custom(choices || {}, ui._layer()); return get(); },
     open: () => { ui._open(); },
+    /** What automatic blocking held, released, dropped or reported on this page (a copy). */
+    blocked: () => JSON.parse(JSON.stringify(blocked())),
     /**
      * @param {string} name  only "change"
      * @param {(consent: any) => void} fn

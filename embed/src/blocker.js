@@ -112,6 +112,10 @@ export function createBlocker(granted, placeholder, declare) {
     _apply() {
       if (started) scan(document);
     },
+    /** @param {HTMLIFrameElement} f  an iframe held later by automatic blocking */
+    _frame(f) {
+      if (started) handleIframe(f);
+    },
     /** @param {string} purpose  a blocked script of this purpose has run on this page */
     _ran: (purpose) => !!ran[purpose],
   };

@@ -14,7 +14,8 @@ import {
  * @typedef {{site_key: string, version: number, material_hash: string, published_at?: string,
  *   default_language?: string, languages?: string[], policy_url?: string,
  *   texts?: Object<string, Object<string,string>>, purposes: Purpose[], vendors?: Vendor[],
- *   cookies?: Item[], options?: any, preview?: boolean}} Config  `preview`: the admin's
+ *   cookies?: Item[], options?: any, preview?: boolean,
+ *   blocking?: import('./rules.js').Blocking}} Config  `preview`: the admin's
  *   preview of a draft (never published): no receipt is sent and no cookie written
  *
  * @typedef {Object} Site  the config resolved for this page view

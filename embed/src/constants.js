@@ -78,3 +78,19 @@ export const MATCH_PREFIX = 'prefix';
 
 /** Only these placeholders are substituted in texts; texts are always set as text. */
 export const PURPOSE_VAR = '{purpose}';
+
+/** Automatic blocking (contracts.md `blocking`): the report-only mode, the type a held script
+ * gets (not a JavaScript type: the browser leaves it alone), and what `cmp.blocked()` lists. */
+export const MODE_REPORT = 'report';
+export const BLOCKED_TYPE = 'javascript/blocked';
+export const SEL_AUTO = 'script[src],iframe[src],img[src]';
+export const T_SCRIPT = 'script';
+export const T_IFRAME = 'iframe';
+export const T_IMG = 'img';
+export const T_BEACON = 'beacon';
+export const T_FETCH = 'fetch';
+export const T_XHR = 'xhr';
+export const S_HELD = 'held';
+export const S_RELEASED = 'released';
+export const S_DROPPED = 'dropped';
+export const S_REPORTED = 'reported';

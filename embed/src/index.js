@@ -1,6 +1,7 @@
 // Entry point: wires the consent state to its subscribers. Runs synchronously, first in <head>,
 // and does only what must precede the page's other tags; the UI is built later.
 import { createApi, domEvent } from './api.js';
+import { createAutoblock } from './autoblock.js';
 import { createBlocker } from './blocker.js';
 import { apiBase, resolveSite } from './config.js';
 import { createConsent } from './consent.js';
@@ -36,10 +37,13 @@ function main(raw) {
   // The blocker's MutationObserver also fills cookie declarations, also ones added later.
   const blocker = createBlocker(consent._granted, ui._placeholder,
     (el) => fillDeclaration(site, consent._get(), el));
+  // Automatic blocking's hooks go in now, before the parser reaches the page's next tag.
+  const auto = createAutoblock(site._raw.blocking, consent._granted, blocker._frame);
 
   consent._subscribe((c, change) => deleteItems(site._items, change._denied));
   consent._subscribe(consentMode);
   consent._subscribe(blocker._apply);
+  consent._subscribe(auto._apply);
   consent._subscribe(sender._record);
   consent._subscribe(ui._changed);
   consent._subscribe(domEvent());
@@ -56,13 +60,13 @@ function main(raw) {
     consent._subscribe((c, change) => {
       const prev = change._previous;
       const gone = prev ? change._denied.filter((p) => prev.choices[p]) : [];
-      if (!gone.some(blocker._ran)) return;
+      if (!gone.some((p) => blocker._ran(p) || auto._ran(p))) return;
       window.addEventListener('pagehide', () => deleteItems(site._items, gone));
       location.reload();
     });
   }
 
-  w.cmp = createApi(consent, ui);
+  w.cmp = createApi(consent, ui, auto._list);
   // Everything above is what must happen before the next tag. The rest runs in tasks of its
   // own: the blocker once the document is parsed, the banner after the page's first frame.
   blocker._start();

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from cmp_server.models import Site
+from cmp_server._utils import canonical_json, sha256_hex
+from cmp_server.models import ConfigVersion, Site
 from cmp_server.services import inventory, publishing, sites
 
 from .servers import HOST
@@ -39,6 +41,23 @@ async def published_site(*, cookie_domain: str | None = None, lifetime_days: int
                              duration_days=90)
     await inventory.add_item(site, name="sess_pref", purpose="preferences", duration_days=None)
     await publishing.publish(site)
+    return site
+
+
+async def blocking_site(rules: list[dict[str, Any]], *, mode: str = "enforce",
+                        options: dict[str, Any] | None = None) -> Site:
+    """``published_site()`` whose published config carries automatic blocking's rules
+    (docs/contracts.md, ``blocking``). The server derives them at publish time; here they are
+    written into the published version as given, so the embed's tests choose them exactly."""
+    site = await published_site(options=options)
+    version = await ConfigVersion.filter(site=site).order_by("-number").first()
+    assert version is not None
+    config = json.loads(version.canonical_json)
+    config["blocking"] = {"mode": mode, "rules": rules}
+    body = canonical_json(config)
+    version.canonical_json = body.decode()
+    version.content_hash = sha256_hex(body)
+    await version.save(update_fields=["canonical_json", "content_hash"])
     return site
 
 

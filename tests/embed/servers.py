@@ -3,6 +3,8 @@
 - ``CmpServer``: the real app (``cmp_server.app.create_app``) under uvicorn in a thread, with a
   real SQLite file; coroutines (services) run on its loop, receipts are read back with sqlite3.
 - ``HostServer``: the customer's site, serving pages the tests register, and recording requests.
+- ``VendorServer``: the third parties (Google, Meta, HubSpot, ...) of automatic blocking's
+  tests, under their own host names, recording every request with its host.
 - ``SwitchProxy``: a TCP forwarder in front of the CMP server that can be switched off, to take
   the server "down" for the browser without stopping the app.
 
@@ -10,8 +12,9 @@ The host site and the proxy can also speak TLS (``tls_context``: a throwaway sel
 certificate for ``site.test``, ``*.site.test`` and ``cmp.test``; the browser context ignores
 certificate errors), for what only happens on https pages.
 
-Chromium reaches them by name (``site.test``, ``a.site.test``, ``cmp.test``) through
-``--host-resolver-rules``.
+Chromium reaches them by name (``site.test``, ``a.site.test``, ``cmp.test``, the vendors'
+domains in ``VENDOR_DOMAINS`` and their subdomains) through ``--host-resolver-rules``: nothing
+leaves the machine.
 """
 
 from __future__ import annotations
@@ -44,7 +47,16 @@ T = TypeVar("T")
 
 HOST = "site.test"
 CMP_HOST = "cmp.test"
-RESOLVER_RULES = f"MAP {HOST} 127.0.0.1, MAP *.{HOST} 127.0.0.1, MAP {CMP_HOST} 127.0.0.1"
+# The vendors emulated by tests/embed/vendors.py (and a widget no rule names).
+VENDOR_DOMAINS = (
+    "googletagmanager.com", "google-analytics.com", "google.com", "facebook.net", "facebook.com",
+    "hs-scripts.com", "hs-analytics.net", "mouseflow.com", "hotjar.com", "licdn.com",
+    "linkedin.com", "youtube.com", "widget.test",
+)
+RESOLVER_RULES = ", ".join(
+    [f"MAP {HOST} 127.0.0.1", f"MAP *.{HOST} 127.0.0.1", f"MAP {CMP_HOST} 127.0.0.1"]
+    + [f"MAP {d} 127.0.0.1, MAP *.{d} 127.0.0.1" for d in VENDOR_DOMAINS]
+)
 
 
 def tls_context(directory: Path) -> ssl.SSLContext:
@@ -270,6 +282,80 @@ class HostServer:
         self._httpd.server_close()
 
 
+@dataclass(frozen=True)
+class Hit:
+    method: str
+    host: str  # without the port
+    path: str  # with the query
+
+
+class VendorServer:
+    """Third parties on one port, over https (as their snippets say; Chromium would upgrade
+    several of them anyway, from its HSTS preload list: the browser context must ignore
+    certificate errors): ``routes`` maps a path (without the query) to what any of the
+    vendor hosts answers; ``{port}`` in a body becomes the port. Every request is recorded in
+    ``hits`` (POST bodies are read and dropped). A path it does not know gets an empty 204."""
+
+    def __init__(self, routes: dict[str, Route], tls: ssl.SSLContext) -> None:
+        self.routes = routes
+        self.hits: list[Hit] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                self.request.settimeout(10)
+                self.request.do_handshake()
+                super().setup()
+
+            def _answer(self) -> None:
+                host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+                outer.hits.append(Hit(self.command, host, self.path))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                route = outer.routes.get(urlsplit(self.path).path)
+                if route is None:
+                    self.send_response(204)
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                    self.end_headers()
+                    return
+                body = route.body.replace(b"{port}", str(outer.port).encode())
+                self.send_response(200)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer  # noqa: N815 (http.server's names)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.socket = tls.wrap_socket(
+            self._httpd.socket, server_side=True, do_handshake_on_connect=False)
+        self.port: int = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def hosts(self) -> set[str]:
+        """Every host that was asked for anything."""
+        return {h.host for h in self.hits}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nAccess-Control-Allow-Origin: *\r\n"
     b"Content-Type: application/json\r\nContent-Length: 47\r\nConnection: close\r\n\r\n"
@@ -364,7 +450,7 @@ class SwitchProxy:
 
 
 @contextlib.contextmanager
-def running(*servers: CmpServer | HostServer | SwitchProxy) -> Iterator[None]:
+def running(*servers: CmpServer | HostServer | VendorServer | SwitchProxy) -> Iterator[None]:
     for s in servers:
         s.start()
     try:
