@@ -117,6 +117,11 @@ def test_a_scan_proves_what_waits_for_consent(
         released = [e for e in second.consent_blocking if e.pass_ == "accept"]
         assert released and {e.state for e in released} == {"released"}
 
+        # Both runs are in the site's history as jobs the command line ran, with the diff.
+        history = _ok(run_cli(["scans", "--site", key], env))
+        assert history.count(f"done     {web.url(HOST)}") == 2, history
+        assert "by cli" in history and f"last scan {second_id}: since scan {first_id}" in history
+
         # 4. The admin's page of each scan says what it proves.
         assert admin.returncode == 0, admin.stderr
         with httpx.Client(base_url=base, follow_redirects=True) as client:
