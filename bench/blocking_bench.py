@@ -153,13 +153,19 @@ async def main() -> None:
             tmp.cleanup()
     print(f"\nAutomatic blocking: time to the load event, {args.runs} runs per row, medians; "
           f"CPU throttling {args.cpu:g}x; 30 scripts, 10 matched, {len(rules())} rules.\n")
-    print("| visit | variant | load event (ms) | vs tag, no rules |")
-    print("|---|---|---:|---:|")
+    # Paired: each run's load over the tag-alone load of the same round (loaded right next to
+    # it), then the median; steadier than a ratio of medians when the machine's load drifts.
+    print("| visit | variant | load event (ms) | vs tag, no rules (medians) "
+          "| vs tag, no rules (paired, median) |")
+    print("|---|---|---:|---:|---:|")
     for visit in visits:
-        ref = statistics.median(results[visit]["tag, no rules"])
+        alone = results[visit]["tag, no rules"]
+        ref = statistics.median(alone)
         for lib in libs:
-            med = statistics.median(results[visit][lib.name])
-            print(f"| {visit} | {lib.name} | {med:.1f} | {med / ref:.3f}x |")
+            runs = results[visit][lib.name]
+            med = statistics.median(runs)
+            paired = statistics.median(r / a for r, a in zip(runs, alone, strict=True))
+            print(f"| {visit} | {lib.name} | {med:.1f} | {med / ref:.3f}x | {paired:.3f}x |")
 
 
 if __name__ == "__main__":
