@@ -14,9 +14,7 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from scanner.cli import scan as scan_command
-
-from . import cli_site, db
+from . import cli_scan, cli_site, db
 from .settings import Settings
 
 T = TypeVar("T")
@@ -464,7 +462,7 @@ def kb_import(csv_file: Path) -> None:
     click.echo(f"imported {len(rules.rules)} rules from {csv_file.name} into {target}")
 
 
-main.add_command(scan_command, "scan")
+main.add_command(cli_scan.scan, "scan")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")

@@ -4,6 +4,7 @@
     report = await scan_site(ScanOptions(start_url="https://www.example.com/", max_pages=20))
     report.violations      # a known non-necessary purpose before consent or after reject
     report.review          # unclassified items seen then: possible violations, classify them
+    report.consent_blocking  # what our own banner held back until consent, per page
     report.model_dump_json()
 
 Usable alone (``python -m scanner scan URL``); imports nothing else of the project.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._models import (
     Category,
+    HeldResource,
     ItemKind,
     Page,
     Party,
@@ -55,6 +57,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BrowserError",
     "Category",
+    "HeldResource",
     "InvalidTargetError",
     "ItemKind",
     "KnowledgeBaseLoadError",

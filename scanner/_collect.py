@@ -115,6 +115,7 @@ class _Pass:
             storage=tuple([*(s for r in self.recorded for s in r.storage), *self.storage]),
             requests=tuple(q for r in self.recorded for q in r.requests),
             consent=self.consent,
+            held=tuple(h for r in self.recorded for h in r.held),
         )
 
     def _on_hook(self, source: dict[str, Any], payload: Any) -> None:

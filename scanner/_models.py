@@ -17,6 +17,9 @@ from .kb._model import Category, Party
 
 __all__ = [
     "Category",
+    "HeldResource",
+    "HeldState",
+    "HeldType",
     "ItemKind",
     "Page",
     "Party",
@@ -40,6 +43,10 @@ SameSite = Literal["Strict", "Lax", "None"]
 # suffix), the host of the script or response that wrote it, the vendor host it lives on, or
 # the site's own origin (the site wrote it: the vendor is the site); "none": nothing did.
 AttributedBy = Literal["name", "pattern", "script-host", "host", "first-party", "none"]
+# What our own banner's automatic blocking met (docs/contracts.md, ``window.cmp.blocked()``);
+# values only ever added, as the embed adds them.
+HeldType = Literal["script", "iframe", "img", "beacon", "fetch", "xhr"]
+HeldState = Literal["held", "released", "dropped", "reported"]
 ALL_PASSES: tuple[PassName, ...] = ("none", "accept", "reject")
 _PASS = AliasChoices("pass", "pass_")
 
@@ -166,6 +173,22 @@ class RefusedWrite(_Frozen):
     count: int = 1
 
 
+class HeldResource(_Frozen):
+    """A resource our own banner's automatic blocking met on a page, as ``window.cmp.blocked()``
+    said once the page had settled (in the ``accept`` pass: after the answer): ``held`` until
+    consent, ``released`` on consent, ``dropped`` (a fetch or XHR failed as a network error) or
+    ``reported`` (report-only mode: not blocked). The page wrote it: bounded, never trusted."""
+
+    pass_: PassName = Field(validation_alias=_PASS, serialization_alias="pass")
+    page_url: str
+    url: str
+    type: HeldType
+    purposes: tuple[str, ...]
+    rule_host: str  # the rule that decided: its host and path prefix ("" for every path)
+    rule_path: str
+    state: HeldState
+
+
 class ScanReport(_Frozen):
     start_url: str
     started_at: datetime
@@ -181,4 +204,8 @@ class ScanReport(_Frozen):
     consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
     # what the public_only proxy refused: a URL, or host:port for an https/WebSocket tunnel
     blocked: tuple[str, ...] = ()
-    scanner: str = "cmp-scanner/2"  # 2: unclassified findings moved from violations to review
+    # what our own banner held back until consent, per pass and page (absent: not our banner,
+    # or a report stored before scanner 3)
+    consent_blocking: tuple[HeldResource, ...] = ()
+    # 2: unclassified findings moved from violations to review; 3: consent_blocking
+    scanner: str = "cmp-scanner/3"

@@ -21,11 +21,13 @@ from playwright.async_api import BrowserContext, Frame, Page, Request, Response,
 from playwright.async_api import Error as PlaywrightError
 
 from ._consent import BannerDriver
+from ._held import read_held
 from ._models import ScanOptions
 from ._records import (
     NOT_KEPT,
     CookieRecord,
     CookieWrite,
+    HeldRecord,
     PageVisit,
     RequestRecord,
     StorageRecord,
@@ -99,6 +101,7 @@ class PageRecorder:
     writes: list[CookieWrite] = field(default_factory=list)
     storage: list[StorageRecord] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
+    held: list[HeldRecord] = field(default_factory=list)  # our banner's window.cmp.blocked()
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def on_request(self, request: Request) -> None:
@@ -307,6 +310,7 @@ async def visit(
                 pass
             answered = await banner.answer(page, options.consent_timeout)
         await settle(page, options)
+        recorder.held.extend(await read_held(page, url))
         final_url = page.url
         links = await _links(page, final_url)
         for frame_storage in await asyncio.gather(

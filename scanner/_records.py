@@ -19,6 +19,7 @@ __all__ = [
     "NOT_KEPT",
     "CookieRecord",
     "CookieWrite",
+    "HeldRecord",
     "PageVisit",
     "ParsedCookie",
     "PassCapture",
@@ -93,6 +94,19 @@ class RequestRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldRecord:
+    """One entry of our banner's ``window.cmp.blocked()`` on a page, checked (``_held.py``)."""
+
+    page_url: str
+    url: str
+    type: str
+    purposes: tuple[str, ...]
+    rule_host: str
+    rule_path: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class PageVisit:
     url: str
     status: int | None
@@ -110,6 +124,7 @@ class PassCapture:
     storage: tuple[StorageRecord, ...]
     requests: tuple[RequestRecord, ...]
     consent: str  # how the banner was handled: "cmp", "autoconsent:<rule>", "text", "not found"
+    held: tuple[HeldRecord, ...] = ()  # what our own banner held back, page by page
 
 
 _STACK_URL = re.compile(r"(https?://[^\s()]+?):\d+(?::\d+)?\)?$", re.MULTILINE)

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from ._collect import run_pass
+from ._held import consent_blocking
 from ._inspect import inspect
 from ._models import Page, ScanOptions, ScanProgress, ScanReport
 from ._proxy import PublicOnlyProxy
@@ -106,6 +107,7 @@ async def scan_site(
         passes=tuple(c.name for c in captures),
         consent={c.name: c.consent for c in captures},
         blocked=blocked,
+        consent_blocking=consent_blocking(captures),
     )
     if progress is not None:
         progress(ScanProgress(phase="done"))

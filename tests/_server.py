@@ -36,11 +36,12 @@ def cli_env(database_url: str, data_dir: Path) -> dict[str, str]:
 
 
 def run_cli(
-    args: Sequence[str], env: dict[str, str], timeout: float = 60
+    args: Sequence[str], env: dict[str, str], timeout: float = 60, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cmp_server.cli", *args],
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -178,6 +178,15 @@ def test_request_scan_and_list_jobs(env: dict[str, str]) -> None:
     assert f"job {queued.stdout.strip()}  queued" in listed.stdout
 
 
+def test_scan_for_a_site_that_is_not_there_stops_before_scanning(env: dict[str, str]) -> None:
+    # No browser starts: the key is checked first (the whole scan: tests/test_scan_proves.py).
+    result = run_cli(["scan", "https://shop.example/", "--site", "missing"], env)
+    assert result.returncode != 0 and "no site with key" in result.stderr
+    result = run_cli(["scan", "https://shop.example/", "--site", "missing",
+                      "--max-pages", "5000"], env)
+    assert result.returncode == 2 and "at most 2000 pages" in result.stderr
+
+
 def test_export_refuses_from_later_than_to_and_writes_times_with_z(
     env: dict[str, str], tmp_path: Path
 ) -> None:

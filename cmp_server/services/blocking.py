@@ -126,6 +126,22 @@ def _split(spec: str) -> tuple[str, str]:
     return host.lower(), ("/" + path) if path else ""
 
 
+def _vendor_path(kb: KnowledgeBase, vendor: str | None, url: str) -> str:
+    """The path prefix of the knowledge-base host that named a request's vendor: a host
+    serves several vendors by path (www.googletagmanager.com: /gtag/ is Google Analytics,
+    the rest the tag manager), and a rule for the whole host would hold back the others."""
+    facts = kb.vendor(vendor) if vendor else None
+    parts = urlsplit(url)
+    host, path = (parts.hostname or "").lower(), parts.path or "/"
+    best: tuple[int, int, str] | None = None
+    for spec in facts.hosts if facts else ():
+        spec_host, spec_path = _split(spec)
+        if _under(host, (spec_host,)) and path.startswith(spec_path):
+            found = (len(spec_host), len(spec_path), spec_path)
+            best = found if best is None or found > best else best
+    return best[2] if best else ""
+
+
 def _under(host: str, domains: Iterable[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
@@ -209,7 +225,8 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
             purposes = vendor_purposes or (
                 {request.category} if request.category != "unclassified" else set()
             )
-            add(request.host.lower(), "", purposes, vendor=request.vendor_name or request.vendor,
+            add(request.host.lower(), _vendor_path(kb, request.vendor, request.example_url),
+                purposes, vendor=request.vendor_name or request.vendor,
                 reason=f"scan {scan.id}: tracker requests to {request.host}")
 
     rules = {

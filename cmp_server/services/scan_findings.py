@@ -1,7 +1,8 @@
 """One stored scan's findings, and what changed since the scan before it.
 
 Each violation and possible violation comes with the pass and the page it was seen on and,
-for an item, the script (or HTTP response) that set it where the scanner knew. Each item comes
+for an item, the script (or HTTP response) that set it where the scanner knew, and the blocking
+rule that failed to hold it back, or that none exists (``scan_blocking``). Each item comes
 with the inventory entry it counts as, so that a new one is one click from being mapped.
 
 The changes are computed from the two stored reports when read (``diff_reports`` and
@@ -22,6 +23,14 @@ from scanner import Page, PossibleViolation, ReportItem, ScanReport, TrackerRequ
 
 from ..errors import NotFound
 from ..models import InventoryItem, Scan, ScanJob, Site
+from .scan_blocking import (
+    BlockingProof,
+    LiveRules,
+    RuleCheck,
+    blocking_proof,
+    check_rule,
+    live_rules,
+)
 from .scan_history import parse_id
 from .scan_results import (
     ScanSummary,
@@ -62,6 +71,7 @@ class Finding:
     set_by: str | None  # script | http | unknown for an item; None for a request
     source: str | None  # the script or response that set it, or the request's URL
     inventory_id: int | None
+    rule: RuleCheck | None = None  # the blocking rule that failed, or that none exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,7 @@ class ScanDetail:
     items: tuple[FoundItem, ...]
     failed_pages: tuple[Page, ...]
     changes: ScanChanges
+    blocking: BlockingProof  # what waited for consent, what still fired
 
     @property
     def page_count(self) -> int:
@@ -218,7 +229,8 @@ def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> S
 
 
 def _findings(
-    found: Iterable[Violation | PossibleViolation], report: ScanReport, inventory: _Inventory
+    found: Iterable[Violation | PossibleViolation], report: ScanReport, inventory: _Inventory,
+    live: LiveRules,
 ) -> tuple[Finding, ...]:
     items = {_key(i): i for i in report.items}
     hosts = {r.host: r for r in report.requests}
@@ -230,7 +242,7 @@ def _findings(
                 f.pass_, f.kind, f.name, f.domain,
                 (req.vendor_name if req else None) or f.vendor, f.category, f.reason,
                 page=req.first_seen_url if req else None, set_by=None, source=f.url,
-                inventory_id=None,
+                inventory_id=None, rule=check_rule(f, report, live),
             ))
             continue
         item = items.get(item_key(f.kind, f.name, f.domain))
@@ -240,7 +252,7 @@ def _findings(
             page=f.url or (item.first_seen_url if item else None),
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
-            inventory_id=inventory.id_of(f.kind, f.name),
+            inventory_id=inventory.id_of(f.kind, f.name), rule=check_rule(f, report, live),
         ))
     return tuple(out)
 
@@ -272,6 +284,7 @@ async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
     inventory = await _inventory(site.id)
     job = await ScanJob.get_or_none(id=scan.job_id) if scan.job_id else None  # type: ignore[attr-defined]
     budget = job.options.get("max_pages") if job else None
+    live = await live_rules(site, scan.finished_at)
     return ScanDetail(
         scan_id=scan.id,
         job_id=job.id if job else None,
@@ -279,8 +292,8 @@ async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
         max_pages=budget if isinstance(budget, int) else None,
         report=current.report,
         summary=current.summary,
-        violations=_findings(current.summary.violations, current.report, inventory),
-        review=_findings(current.summary.review, current.report, inventory),
+        violations=_findings(current.summary.violations, current.report, inventory, live),
+        review=_findings(current.summary.review, current.report, inventory, live),
         items=tuple(
             FoundItem(i, current.summary.finding(i.kind, i.name, i.domain),
                       inventory.id_of(i.kind, i.name))
@@ -288,4 +301,5 @@ async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
         ),
         failed_pages=tuple(p for p in current.report.pages if p.error),
         changes=_changes(current, _read(previous) if previous else None, inventory),
+        blocking=blocking_proof(current.report, current.summary.violations, live),
     )

@@ -6,7 +6,10 @@ On PostgreSQL several ``cmp-server worker`` processes on several hosts claim job
 stops sending heartbeats is claimed again, up to ``MAX_ATTEMPTS``.
 
 A scan staff request and a schedule they set are audited with the job or the site, in the
-same transaction; the scans the schedule queues are not (they are no one's change).
+same transaction; the scans the schedule queues are not (they are no one's change). A scan the
+operator runs in their own process (``cmp-server scan URL --site KEY``) is stored by
+:func:`store_run` as the worker stores a job's: a job row, done, and the scan through
+``store_scan`` (inventory, history, diff), audited as a request.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from scanner import PrivateTargetError, TargetError, check_public_target
+from scanner import PrivateTargetError, ScanReport, TargetError, check_public_target
+from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..errors import InvalidRequest
-from ..models import ScanJob, Site
+from ..models import Scan, ScanJob, Site
 from . import audit
+from .scan_results import store_scan
 from .sites import check_url
 
 if TYPE_CHECKING:
@@ -45,6 +50,7 @@ __all__ = [
     "next_scan_at",
     "request_scan",
     "set_schedule",
+    "store_run",
     "suggested_start_url",
 ]
 
@@ -120,6 +126,35 @@ async def request_scan(
         await audit.record(by, "scan.request", "scan_job", job.id, site=site,
                            after=dict(job.options))
     return job
+
+
+async def store_run(
+    site: Site,
+    report: ScanReport,
+    *,
+    max_pages: int,
+    passes: tuple[str, ...],
+    run_by: str,
+    requested_by: str = "cli",
+    extra: dict[str, Any] | None = None,
+    kb: KnowledgeBase | None = None,
+    by: Actor | None = None,
+) -> Scan:
+    """Store a scan run outside the queue as the site's scan, exactly as the worker stores a
+    job's: the job (done, claimed by ``run_by``, one attempt, requested when the scan
+    started), and the report through ``store_scan``, with the request's audit row, in one
+    transaction. The start URL is the one scanned: no target check (the operator ran it)."""
+    job = _new_job(site, report.start_url, max_pages, passes, requested_by, extra)
+    job.status, job.attempts, job.progress = "done", 1, {"phase": "done"}
+    job.claimed_by, job.claimed_at = run_by[:200], report.started_at
+    job.heartbeat_at = job.finished_at = report.finished_at
+    async with in_transaction():
+        await job.save()
+        # requested_at is set on insert; the run was asked for when it started.
+        await ScanJob.filter(id=job.id).update(requested_at=report.started_at)
+        await audit.record(by, "scan.request", "scan_job", job.id, site=site,
+                           after={**job.options, "run_by": job.claimed_by})
+        return await store_scan(site, report, job=job, kb=kb)
 
 
 def _new_job(

@@ -13,6 +13,9 @@ is ours. Sites:
   fallback can answer it); after accepting, Hotjar writes a cookie 1.2 s late.
 * ``www.bistro.test``: a German banner inside an iframe (the fallback again).
 * ``www.fjord.test``: a Norwegian banner with "reject" only behind its settings layer.
+* ``install_tagged``: a site carrying our real tag (served by a test's own CMP server) and
+  the vendors' unmodified install snippets (GTM → gtag, Meta Pixel with its ``<noscript>``
+  image, Hotjar, Mouseflow), and a session cookie of its own.
 * ``www.butik.se``: a real public suffix. Its analytics tag tries ``.se`` before ``.butik.se``
   (refused by the browser), its own server and scripts set cookies and storage nobody else
   knows (the site's, for review), an F5 load balancer sets its affinity cookie, a hosted
@@ -38,6 +41,8 @@ def _vendor(name: str) -> str:
 
 def install_vendors(web: FakeWeb) -> None:
     web.add("www.googletagmanager.com", "/gtag/js", Route(_vendor("gtag.js"), JS))
+    web.add("www.googletagmanager.com", "/gtm.js", Route(_vendor("gtm.js"), JS))
+    web.add("cdn.mouseflow.com", "/projects/abc-123.js", Route(_vendor("mouseflow.js"), JS))
     web.add("region1.google-analytics.com", "/g/collect", Route(b"", "text/plain", 204))
     web.add("connect.facebook.net", "/en_US/fbevents.js", Route(_vendor("fbevents.js"), JS))
     web.add(
@@ -303,6 +308,75 @@ def install_butik(web: FakeWeb) -> None:
     web.add("px.adnet.test", "/px.gif", Route(GIF, "image/gif", headers=(
         ("Set-Cookie", "adn_uid=77; Path=/; Max-Age=31536000; Secure"),
     )))
+
+
+# The vendors' install snippets as their help pages give them (the host with the test port).
+SNIPPETS_HEAD = """
+<!-- Google Tag Manager -->
+<script>(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':
+new Date().getTime(),event:'gtm.js'});var f=d.getElementsByTagName(s)[0],
+j=d.createElement(s),dl=l!='dataLayer'?'&l='+l:'';j.async=true;j.src=
+'https://www.googletagmanager.com:__PORT__/gtm.js?id='+i+dl;f.parentNode.insertBefore(j,f);
+})(window,document,'script','dataLayer','GTM-TEST1');</script>
+<!-- End Google Tag Manager -->
+<!-- Meta Pixel Code -->
+<script>
+!function(f,b,e,v,n,t,s)
+{if(f.fbq)return;n=f.fbq=function(){n.callMethod?
+n.callMethod.apply(n,arguments):n.queue.push(arguments)};
+if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';
+n.queue=[];t=b.createElement(e);t.async=!0;
+t.src=v;s=b.getElementsByTagName(e)[0];
+s.parentNode.insertBefore(t,s)}(window, document,'script',
+'https://connect.facebook.net:__PORT__/en_US/fbevents.js');
+fbq('init', '1234');
+fbq('track', 'PageView');
+</script>
+<noscript><img height="1" width="1" style="display:none"
+src="https://www.facebook.com:__PORT__/tr?id=1234&ev=PageView&noscript=1"
+/></noscript>
+<!-- End Meta Pixel Code -->
+<!-- Hotjar Tracking Code -->
+<script>
+    (function(h,o,t,j,a,r){
+        h.hj=h.hj||function(){(h.hj.q=h.hj.q||[]).push(arguments)};
+        h._hjSettings={hjid:123,hjsv:6};
+        a=o.getElementsByTagName('head')[0];
+        r=o.createElement('script');r.async=1;
+        r.src=t+h._hjSettings.hjid+j+h._hjSettings.hjsv;
+        a.appendChild(r);
+    })(window,document,'https://static.hotjar.com:__PORT__/c/hotjar-','.js?sv=');
+</script>
+<script type="text/javascript">
+  window._mfq = window._mfq || [];
+  (function() {
+    var mf = document.createElement("script");
+    mf.type = "text/javascript"; mf.defer = true;
+    mf.src = "https://cdn.mouseflow.com:__PORT__/projects/abc-123.js";
+    document.getElementsByTagName("head")[0].appendChild(mf);
+  })();
+</script>
+"""
+# What the snippets leave behind (Hotjar's user cookie after 1.2 s), and the site's own.
+TAGGED_VENDOR_ITEMS = {
+    ("cookie", "_ga"), ("cookie", "_ga_ABC123"), ("cookie", "_fbp"), ("cookie", "fr"),
+    ("cookie", "_hjSessionUser_123"), ("localStorage", "_hjUserAttributes"),
+    ("localStorage", "mf_user"), ("sessionStorage", "mf_session"),
+}
+TAGGED_NECESSARY = ("cookie", "PHPSESSID")
+
+
+def install_tagged(web: FakeWeb, host: str, tag: str) -> tuple[str, ...]:
+    """A site carrying our tag (``tag``: its ``src``) first in ``<head>`` and the vendors'
+    snippets after it, on two linked pages; its server opens a session (``PHPSESSID``, a
+    necessary first-party cookie) on every page. Returns the pages' URLs."""
+    head = f"<script src='{tag}'></script>" + SNIPPETS_HEAD
+    session = (("Set-Cookie", "PHPSESSID=abc123; Path=/; HttpOnly; SameSite=Lax"),)
+    web.add(host, "/", Route(_page("Tagged", head, "<a href='/about'>About</a>"),
+                             headers=session))
+    web.add(host, "/about", Route(_page("About", head, "<a href='/'>Home</a>"),
+                                  headers=session))
+    return web.url(host), web.url(host, "/about")
 
 
 def install_all(web: FakeWeb) -> None:

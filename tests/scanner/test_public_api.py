@@ -4,6 +4,7 @@ from scanner import ScanReport
 EXPECTED = [
     "BrowserError",
     "Category",
+    "HeldResource",
     "InvalidTargetError",
     "ItemKind",
     "KnowledgeBaseLoadError",

@@ -1,0 +1,79 @@
+"""``cmp-server scan URL [--site KEY]``: the scanner's own command, and with ``--site`` the scan
+stored as that site's, as a queued scan's is (inventory, history, diff), but run now, in this
+process, as the operator's own scan."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import click
+from rich.console import Console
+
+from scanner import ScanReport
+from scanner.cli import ScanArgs, run_scan, scan_parameters
+
+__all__ = ["scan"]
+
+
+@click.command("scan")
+@scan_parameters
+@click.option("--site", "site_key", default=None, metavar="KEY",
+              help="Store the scan as this site's scan (inventory, history and diff), as a "
+              "queued scan's would be. Without it only the report is written.")
+def scan(site_key: str | None, **given: Any) -> None:
+    """Scan URL before consent, after accept and after reject; report what it sets.
+
+    With --site KEY the scan runs here and now (not queued for the workers) and is stored as
+    the site's: then `cmp-server inventory --site KEY` lists what it found and
+    `cmp-server publish --site KEY` publishes it."""
+    args = ScanArgs(**given)
+    if site_key is None:
+        run_scan(args, args.options())
+        return
+
+    from scanner.kb import KnowledgeBase
+
+    from . import cli
+    from .errors import CmpError
+    from .services import scans, sites
+    from .worker import kb_files
+
+    if args.max_pages > scans.MAX_PAGES:
+        raise click.BadParameter(f"at most {scans.MAX_PAGES} pages for a stored scan",
+                                 param_hint="--max-pages")
+    settings = cli._settings()
+    try:  # before the scan, not after minutes of it
+        cli._with_db(settings, lambda: sites.get_site(site_key))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    # The knowledge base the operator imported, as the worker scans and stores with.
+    files = (*kb_files(settings), *args.kb_files)
+    options = args.options(kb_files=files, chromium=args.chromium or settings.chromium)
+    run_by = f"cli:{socket.gethostname()}:{os.getpid()}"
+
+    def store(report: ScanReport, human: Console) -> None:
+        async def work() -> tuple[int, int | None, dict[str, Any]]:
+            site = await sites.get_site(site_key)
+            stored = await scans.store_run(
+                site, report, max_pages=options.max_pages, passes=options.passes,
+                run_by=run_by, kb=KnowledgeBase.load(files),
+                extra={"concurrency": options.concurrency, "timeout": options.timeout,
+                       "settle": options.settle},
+            )
+            return stored.id, stored.job_id, dict(stored.diff)  # type: ignore[attr-defined]
+
+        try:
+            scan_id, job_id, diff = cli._with_db(settings, work)
+        except CmpError as exc:
+            raise click.ClickException(exc.detail) from None
+        counts = diff.get("inventory") or {}
+        human.print(
+            f"Stored as scan {scan_id} of site {site_key} (job {job_id}): inventory "
+            f"{counts.get('added', 0)} new, {counts.get('seen', 0)} seen, "
+            f"{counts.get('missing', 0)} no longer seen. "
+            f"Next: cmp-server inventory --site {site_key}"
+        )
+
+    run_scan(args, options, after=store)
