@@ -18,6 +18,7 @@ from tortoise.expressions import Q
 from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
 from .scan_results import scan_summary
+from .scan_truth import SiteInventory, count_findings, judge, load_inventory, stored_sightings
 from .scans import PASSES, PRIVATE_TARGETS_SETTING, next_scan_at
 
 __all__ = [
@@ -124,16 +125,32 @@ class ScanRun:
         return None
 
 
-def _counts(scan: Scan | None) -> tuple[dict[str, Any], dict[str, int], bool]:
+def judged_counts(summary: Mapping[str, Any], inventory: SiteInventory) -> dict[str, Any]:
+    """A stored summary with its violations and possible violations judged through the
+    inventory as it is now, from the sightings it keeps (as the scan's own page judges
+    them); a summary stored before sightings were kept reads as stored."""
+    counts = {k: v for k, v in summary.items() if k != "sightings"}
+    sightings = stored_sightings(summary)
+    if sightings is not None:
+        violations, review = judge(sightings, inventory)
+        counts["violations"], counts["review"] = (count_findings(violations),
+                                                  count_findings(review))
+    return counts
+
+
+def _counts(
+    scan: Scan | None, inventory: SiteInventory
+) -> tuple[dict[str, Any], dict[str, int], bool]:
     if scan is None:
         return {}, {}, False
     diff = scan.diff or {}
     changes = {k: len(v) for k, v in diff.items() if isinstance(v, list)}
-    return dict(scan.summary or {}), changes, not diff.get("previous_scan", True)
+    return judged_counts(scan.summary or {}, inventory), changes, not diff.get("previous_scan",
+                                                                             True)
 
 
-def _run(job: ScanJob | None, scan: Scan | None) -> ScanRun:
-    counts, changes, first = _counts(scan)
+def _run(job: ScanJob | None, scan: Scan | None, inventory: SiteInventory) -> ScanRun:
+    counts, changes, first = _counts(scan, inventory)
     if job is None:
         assert scan is not None
         return ScanRun(None, scan.id, "done", "", None, (), scan.started_at, None,
@@ -187,7 +204,8 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
     more = len(jobs) > limit
     jobs = jobs[:limit]
     scans = await _scans_of([j.id for j in jobs])
-    runs = [_run(job, scans.get(job.id)) for job in jobs]
+    inventory = await load_inventory(site.id)
+    runs = [_run(job, scans.get(job.id), inventory) for job in jobs]
     # Scans without a job, in this page's stretch of time.
     loose = Scan.filter(site=site, job_id__isnull=True)
     if before is not None:
@@ -196,7 +214,8 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
             loose = loose.filter(finished_at__lt=newer.requested_at)
     if more and jobs:
         loose = loose.filter(finished_at__gte=jobs[-1].requested_at)
-    runs.extend(_run(None, s) for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
+    runs.extend(_run(None, s, inventory)
+                for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
     runs.sort(key=lambda r: (r.requested_at, r.job_id or 0), reverse=True)
     return HistoryPage(tuple(runs), jobs[-1].id if more else None)
 
@@ -207,7 +226,7 @@ async def scan_run(site: Site, job_id: object) -> ScanRun:
     if job is None:
         raise NotFound(f"no scan job {job_id} for this site")
     scans = await _scans_of([job.id])
-    return _run(job, scans.get(job.id))
+    return _run(job, scans.get(job.id), await load_inventory(site.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +252,14 @@ async def scan_overview(site: Site) -> ScanOverview:
     )
     violations = review = 0
     if last is not None:
+        inventory = await load_inventory(site.id)
         summary = last.summary or {}
-        counted, possible = summary.get("violations"), summary.get("review")
-        if isinstance(counted, int) and isinstance(possible, int):
-            violations, review = counted, possible
-        else:  # stored before review existed: only the report tells them apart
-            full = await Scan.get(id=last.id)
-            counts = scan_summary(full).counts
-            violations, review = counts["violations"], counts["review"]
+        counts: Mapping[str, Any]
+        if stored_sightings(summary) is not None:
+            counts = judged_counts(summary, inventory)
+        else:  # stored before sightings were kept: only the report tells
+            counts = scan_summary(await Scan.get(id=last.id), inventory).counts
+        violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
         Q(status="queued") | Q(status="running"), site=site
     ).order_by("-id").first()
@@ -251,5 +270,5 @@ async def scan_overview(site: Site) -> ScanOverview:
         review=review,
         next_scan_at=await next_scan_at(site),
         interval_hours=site.scan_interval_hours,
-        active=_run(job, None) if job is not None else None,
+        active=_run(job, None, SiteInventory(())) if job is not None else None,
     )
