@@ -72,6 +72,7 @@ class Finding:
     source: str | None  # the script or response that set it, or the request's URL
     inventory_id: int | None
     rule: RuleCheck | None = None  # the blocking rule that failed, or that none exists
+    passes: tuple[str, ...] = ()  # every pass it was seen in (none, reject): one row per item
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,18 +229,24 @@ def _changes(current: _Read, previous: _Read | None, inventory: SiteInventory) -
 def _findings(
     found: Iterable[Judged], report: ScanReport, live: LiveRules
 ) -> tuple[Finding, ...]:
+    """One finding per item or tracker host (as the counts and the inventory count them),
+    with the passes it was seen in; the first pass's page and reason."""
     items = {_key(i): i for i in report.items}
     hosts = {r.host: r for r in report.requests}
-    out = []
+    grouped: dict[tuple[str, str, str], list[Judged]] = {}
     for f in found:
+        grouped.setdefault((f.kind, f.name, f.domain), []).append(f)
+    out = []
+    for group in grouped.values():
+        f = group[0]
+        passes = tuple(dict.fromkeys(g.pass_ for g in group))
         if f.kind == "request":
             req = hosts.get(f.name)
             out.append(Finding(
                 f.pass_, f.kind, f.name, f.domain,
                 f.vendor_name or (req.vendor_name if req else None) or f.vendor, f.category,
-                f.reason,
-                page=req.first_seen_url if req else None, set_by=None, source=f.url,
-                inventory_id=None, rule=check_rule(f, report, live),
+                f.reason, page=req.first_seen_url if req else None, set_by=None, source=f.url,
+                inventory_id=None, rule=check_rule(f, report, live), passes=passes,
             ))
             continue
         item = items.get(item_key(f.kind, f.name, f.domain))
@@ -248,7 +255,7 @@ def _findings(
             page=f.url or (item.first_seen_url if item else None),
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
-            inventory_id=f.inventory_id, rule=check_rule(f, report, live),
+            inventory_id=f.inventory_id, rule=check_rule(f, report, live), passes=passes,
         ))
     return tuple(out)
 
