@@ -205,7 +205,7 @@ def sightings_of(report: ScanReport) -> list[Sighting]:
     of the scanner's besides (tracker requests, and an item in a pass its entry does not
     list)."""
     out: list[Sighting] = []
-    seen = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for item in report.items:
         for p in item.passes:
             if p in BEFORE:
