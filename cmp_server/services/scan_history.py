@@ -49,7 +49,8 @@ def parse_id(value: object, what: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Progress:
     """Where a running scan is: pass ``pass_number`` of ``passes``, ``pages_done`` of
-    ``pages_total`` pages in it (the first pass counts against the page budget)."""
+    ``pages_total`` pages of that pass. In the first pass, which finds the pages,
+    ``discovering`` is true and ``pages_total`` is the page budget, not a count."""
 
     phase: str | None
     pass_: str | None
@@ -58,6 +59,7 @@ class Progress:
     pages_done: int
     pages_total: int
     url: str | None
+    discovering: bool = False
 
     @property
     def percent(self) -> int:
@@ -69,23 +71,39 @@ class Progress:
         done = (self.pass_number - 1) + min(self.pages_done, self.pages_total) / self.pages_total
         return max(0, min(99, int(100 * done / self.passes)))
 
+    @property
+    def line(self) -> str:
+        """``pass 2 of 3, 1 of 3 pages``; ``pass 1 of 3, 2 pages so far (budget 30)``."""
+        if not self.pass_number:
+            return "starting"
+        head = f"pass {self.pass_number} of {self.passes}"
+        if self.discovering:
+            found = f"{self.pages_done} page{'' if self.pages_done == 1 else 's'} so far"
+            return f"{head}, {found} (budget {self.pages_total})"
+        return f"{head}, {self.pages_done} of {self.pages_total} pages"
+
 
 def _progress(raw: Mapping[str, Any], passes: tuple[str, ...], budget: int | None) -> Progress:
     current = raw.get("pass")
-    number = passes.index(current) + 1 if current in passes else (1 if raw else 0)
 
     def count(name: str) -> int:
         value = raw.get(name, 0)
         return value if isinstance(value, int) and value >= 0 else 0
 
+    # The scanner says which pass it is (and of how many); progress stored before it did is
+    # placed by the pass's name among the job's passes.
+    number = count("pass_number") or (
+        passes.index(current) + 1 if current in passes else (1 if raw else 0))
+    discovering = raw.get("discovering")
     return Progress(
         phase=str(raw["phase"]) if raw.get("phase") else None,
         pass_=str(current) if current else None,
         pass_number=number,
-        passes=len(passes),
+        passes=count("passes") or len(passes),
         pages_done=count("pages_done"),
         pages_total=count("pages_total") or budget or 0,
         url=str(raw["url"]) if raw.get("url") else None,
+        discovering=discovering is True or (discovering is None and number == 1),
     )
 
 
