@@ -144,3 +144,22 @@ async def test_the_admin_pages_say_the_same(app: Starlette, client: httpx.AsyncC
     page = _text(await client.get(f"{base}/inventory/{row.id}"))
     assert "violation" in page and "classify: seen before consent" not in page
     assert f"Knowledge base: {HOST}" not in page
+
+
+async def test_the_history_line_and_the_scan_page_count_the_same_changes(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    await store_scan(site, _visit_report())
+    # The next scan no longer sees the cookie before consent (only after accepting).
+    later = item("visit_id", "unclassified", HOST, domain=HOST, attributed_by="first-party",
+                 vendor_name=HOST, passes=("accept",), first_seen_url=f"http://{HOST}/")
+    second = await store_scan(site, report(later))
+    member = await staff_member("viewer")
+    await sign_in(client, member.email)
+    base = f"/admin/sites/{site.key}"
+    line = "0 new, 0 gone, 0 changed; 0 new findings, 2 resolved"
+    assert line in _text(await client.get(f"{base}/scans"))
+    page = _text(await client.get(f"{base}/scans/{second.id}"))
+    assert line in page and "resolved visit_id in No choice" in page
+    assert "no longer seen" not in page

@@ -202,7 +202,7 @@ async def test_run_a_scan_see_what_fires_before_consent_and_what_changed(
     await page.goto(f"{base}/admin/sites/{key}/scans")
     history = await text_of(page, "table.scan-history")
     assert history.count("done") == 2 and "first scan" in history
-    assert "1 new, 1 gone, 1 changed" in history
+    assert "1 new, 1 gone, 1 changed;" in history
     await snap(page, shots, "history", "desktop")
 
     # A scan that failed says why.
