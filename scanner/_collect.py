@@ -44,8 +44,10 @@ async def run_pass(
     sites: set[str],
     pages: list[str] | None,
     progress: Callable[[ScanProgress], None] | None,
+    number: tuple[int, int] = (1, 1),
 ) -> PassCapture:
-    """Run one pass in a fresh context of ``browser``.
+    """Run one pass in a fresh context of ``browser``; ``number``: which pass of how many,
+    for the progress events.
 
     ``pages=None`` means: discover them (and add redirect targets to ``sites``).
     """
@@ -56,7 +58,7 @@ async def run_pass(
     except PlaywrightError as exc:
         raise BrowserError(f"cannot open a browser context: {exc}") from exc
     try:
-        return await _Pass(name, options, sites, progress, context).run(pages)
+        return await _Pass(name, options, sites, progress, context, number).run(pages)
     finally:
         try:
             await context.close()
@@ -72,8 +74,11 @@ class _Pass:
         sites: set[str],
         progress: Callable[[ScanProgress], None] | None,
         context: BrowserContext,
+        number: tuple[int, int] = (1, 1),
     ) -> None:
         self.name = name
+        self.number = number
+        self.discovering = False
         self.options = options
         self.sites = sites
         self.progress = progress
@@ -97,8 +102,12 @@ class _Pass:
         if self.banner is not None:
             await self.banner.install(self.context)
         if pages is None:
+            self.discovering = True
             if self.progress is not None:
-                self.progress(ScanProgress(phase="discover", pass_=self.name))
+                self.progress(ScanProgress(
+                    phase="discover", pass_=self.name, pages_total=self.total,
+                    pass_number=self.number[0], passes=self.number[1], discovering=True,
+                ))
             start = normalize_url(self.options.start_url) or self.options.start_url
             spare = await self._sitemap_urls(start) if self.options.use_sitemap else []
             # Discovery fetches must not count as the visitor's first request.
@@ -255,6 +264,9 @@ class _Pass:
                     pages_done=len(self.visits),
                     pages_total=max(self.total, len(self.visits)),
                     failed=result.error is not None,
+                    pass_number=self.number[0],
+                    passes=self.number[1],
+                    discovering=self.discovering,
                 )
             )
         return result

@@ -14,6 +14,7 @@
   const defineProperty = Object.defineProperty;
   const StringCtor = String;
   const location_ = w.location;
+  const currentScript = getDescriptor(Document.prototype, "currentScript").get;
   let sink = typeof w[SINK] === "function" ? w[SINK] : null;
   const pending = [];
 
@@ -54,9 +55,22 @@
     }
   }
 
+  // The script running now: a released one (our embed re-inserts a hand-marked or held
+  // script) runs inside the embed's call, so the stack names the embed, not the script.
+  function running() {
+    try {
+      const current = currentScript.call(document);
+      if (!current) return null;
+      return StringCtor(current.src || "");
+    } catch (e) {
+      return null;
+    }
+  }
+
   function report(data) {
     try {
       data.stack = stack();
+      data.script = running();
       data.frame = StringCtor(location_.href);
       // about:blank and srcdoc frames inherit their creator's origin; location does not say so.
       data.origin = StringCtor(w.origin);

@@ -91,9 +91,14 @@ class ScanProgress(_Frozen):
     phase: Literal["discover", "visit", "inspect", "done"]
     pass_: PassName | None = Field(default=None, validation_alias=_PASS, serialization_alias="pass")
     url: str | None = None
+    # Pages of the pass in progress: done of total. In the first pass, which finds the pages,
+    # the total is the page budget (``discovering``): how many there are is not known yet.
     pages_done: int = 0
     pages_total: int = 0
     failed: bool = False
+    pass_number: int = 0  # 1 for the first pass of the scan
+    passes: int = 0  # how many passes the scan makes
+    discovering: bool = False
 
 
 class Page(_Frozen):

@@ -149,7 +149,11 @@ class PageRecorder:
     def on_hook(self, payload: dict[str, Any]) -> None:
         frame_url = str(payload.get("frame", ""))
         host = _origin_host(str(payload.get("origin", "")), frame_url)
-        initiator = initiator_from_stack(str(payload.get("stack", "")))
+        script = payload.get("script")
+        initiator = initiator_from_stack(
+            str(payload.get("stack", "")), script[:_MAX_URL] if isinstance(script, str) else None,
+            frame_url[:_MAX_URL] or None,
+        )
         kind = payload.get("t")
         if kind == "cookie":
             parsed = parse_cookie_line(

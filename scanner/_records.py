@@ -26,6 +26,7 @@ __all__ = [
     "RequestRecord",
     "StorageRecord",
     "initiator_from_stack",
+    "is_embed",
     "parse_cookie_line",
 ]
 
@@ -128,19 +129,41 @@ class PassCapture:
 
 
 _STACK_URL = re.compile(r"(https?://[^\s()]+?):\d+(?::\d+)?\)?$", re.MULTILINE)
+# Our own embed, as the install snippet loads it (DESIGN.md, "Public API").
+_EMBED = re.compile(r"^https?://[^/]+/v1/sites/[^/?#]+/cmp\.js(?:[?#]|$)")
 
 
-def initiator_from_stack(stack: str) -> str | None:
+def is_embed(url: str) -> bool:
+    """Is ``url`` our own embed's ``cmp.js``?"""
+    return bool(_EMBED.match(url))
+
+
+def initiator_from_stack(
+    stack: str, script: str | None = None, page: str | None = None
+) -> str | None:
     """The innermost http(s) script in a V8 stack: the code that performed the write.
+
+    Our embed runs the scripts it releases (hand-marked ``type="text/plain"`` ones, and held
+    ones) inside its own call: a released inline script has no URL of its own, so the stack's
+    innermost URL is ``cmp.js``. Then the script running at the write (``script``:
+    ``document.currentScript``'s ``src``, ``""`` for an inline one) is the writer, an inline
+    one the ``page``'s; else a later frame that is not the embed's. Only what the embed writes
+    itself (its consent cookie) is credited to it.
 
     >>> initiator_from_stack("Error\\n    at set (<anonymous>:5:1)\\n    at https://a.test/x.js:1:9")
     'https://a.test/x.js'
+    >>> embed = "https://c.test/v1/sites/k/cmp.js"
+    >>> initiator_from_stack(f"Error\\n    at <anonymous>:1:2\\n    at r ({embed}:1:9)", "",
+    ...                      "https://a.test/")
+    'https://a.test/'
     """
-    for line in stack.splitlines()[1:]:
-        match = _STACK_URL.search(line.strip())
-        if match:
-            return match.group(1)
-    return None
+    urls = [m.group(1) for line in stack.splitlines()[1:]
+            if (m := _STACK_URL.search(line.strip()))]
+    if not urls or not is_embed(urls[0]):
+        return urls[0] if urls else None
+    if script is not None and not is_embed(script):
+        return script or page or urls[0]
+    return next((u for u in urls[1:] if not is_embed(u)), urls[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,8 +81,10 @@ async def scan_site(
         browser = await stack.enter_async_context(
             _browser(playwright, options, proxy.browser_args if proxy is not None else ())
         )
-        for name in dict.fromkeys(options.passes):
-            capture = await run_pass(browser, name, options, sites, pages, progress)
+        names = list(dict.fromkeys(options.passes))
+        for number, name in enumerate(names, 1):
+            capture = await run_pass(browser, name, options, sites, pages, progress,
+                                     (number, len(names)))
             if pages is None:
                 pages = [visit.url for visit in capture.pages]
             captures.append(capture)

@@ -279,7 +279,7 @@ async def test_lint_a_purpose_without_a_name_or_description(app: Starlette) -> N
     findings = await lint.lint(site)
     used = [f for f in findings if f.code == "purpose_without_description"]
     assert {f.language for f in used} == {"en", "sv", "da"}
-    assert all(f.is_error for f in used) and "1 inventory items use it" in used[0].message
+    assert all(f.is_error for f in used) and "1 inventory item uses it" in used[0].message
 
 
 async def test_lint_accept_and_reject_both_on_the_first_layer(app: Starlette) -> None:
@@ -303,7 +303,7 @@ async def test_lint_warns_of_unreviewed_and_unmapped_items(app: Starlette) -> No
     findings = [f for f in await lint.lint(site) if f.code == "unreviewed"]
     assert [f.level for f in findings] == ["warning", "warning"]
     assert "2 inventory items are not reviewed" in findings[0].message
-    assert "1 inventory items have no purpose" in findings[1].message
+    assert "1 inventory item has no purpose" in findings[1].message
     summary = await changes.publish_summary(site)
     assert summary.can_publish and summary.warnings and not summary.errors
 

@@ -16,6 +16,7 @@ from cmp_server.errors import InvalidRequest
 from cmp_server.models import InventoryItem, Scan, ScanJob, Vendor
 from cmp_server.services import scans
 from cmp_server.services.scan_results import latest_scan_summary, scan_summary, store_scan
+from cmp_server.services.scan_truth import load_inventory
 from cmp_server.settings import Settings
 from cmp_server.worker import ScanWorker
 from scanner import PossibleViolation, ReportItem, ScanReport, Violation
@@ -161,7 +162,7 @@ async def test_violations_and_possible_violations_stay_apart(app: Starlette) -> 
         violations=(ga,), review=(mystery,),
     ))
     assert (first.summary["violations"], first.summary["review"]) == (1, 1)
-    summary = scan_summary(first)
+    summary = scan_summary(first, await load_inventory(site.id))
     assert [v.name for v in summary.violations] == ["_ga"]
     assert [v.name for v in summary.review] == ["mystery"]
     assert summary.finding("cookie", "_ga", "shop.example") == "violation"
@@ -188,7 +189,7 @@ async def test_a_report_stored_before_review_reads_its_unclassified_as_review(
         finding(Violation, "mystery", "unclassified"),
     ))
     scan = await store_scan(site, old)
-    summary = scan_summary(scan)
+    summary = scan_summary(scan, await load_inventory(site.id))
     assert ([v.name for v in summary.violations], [v.name for v in summary.review]) == (
         ["_ga"], ["mystery"])
     assert (summary.counts["violations"], summary.counts["review"]) == (1, 1)

@@ -36,6 +36,7 @@ from tortoise.queryset import QuerySet
 from ..errors import InvalidRequest
 from ..models import InventoryItem, Purpose, Scan, Site, Vendor
 from ._text import check_text
+from .scan_truth import offered_vendor
 from .sites import check_url
 
 __all__ = [
@@ -318,8 +319,9 @@ def _row(values: dict[str, Any], required: dict[str, bool], new_since: datetime 
         last_seen=values["last_seen"],
         missing_since=values["missing_since"],
         suggested_purpose=values["suggested_purpose"],
-        suggested_vendor=values["suggested_vendor"],
-        suggested_vendor_name=values["suggested_vendor_name"],
+        suggested_vendor=offered_vendor(values["suggested_vendor"]),
+        suggested_vendor_name=(values["suggested_vendor_name"]
+                               if offered_vendor(values["suggested_vendor"]) else None),
         flag=flag,
         new=bool(new_since and first_seen and first_seen >= new_since
                  and values["created_at"] >= new_since),

@@ -23,6 +23,7 @@ from ..models import AuditEntry, InventoryItem, Purpose, Site, Vendor
 from . import audit
 from ._text import check_text, check_texts
 from .inventory import Choices, Flag, Kind, Status, flag_of
+from .scan_truth import offered_vendor
 from .staff import Actor
 
 __all__ = [
@@ -66,8 +67,9 @@ class ItemDetail:
 
 def _suggestion(item: InventoryItem) -> Suggestion | None:
     if item.suggested_purpose or item.suggested_vendor:
+        vendor = offered_vendor(item.suggested_vendor)
         return Suggestion(
-            item.suggested_purpose, item.suggested_vendor, item.suggested_vendor_name,
+            item.suggested_purpose, vendor, item.suggested_vendor_name if vendor else None,
             item.suggested_duration_days, item.suggested_description, True,
         )
     kb = KnowledgeBase.builtin()

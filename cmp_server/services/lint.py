@@ -103,10 +103,15 @@ def _purpose_findings(site: Site, purposes: list[DraftPurpose]) -> list[Finding]
                 found.append(Finding(
                     "error" if used else "warning", "purpose_without_description",
                     f"{lang}: the purpose {p.key!r} has no description"
-                    + (f" and {p.items} inventory items use it" if used else ""),
+                    + (f" and {_items(p.items)} {'uses' if p.items == 1 else 'use'} it"
+                       if used else ""),
                     lang,
                 ))
     return found
+
+
+def _items(n: int) -> str:
+    return f"{n} inventory item{'' if n == 1 else 's'}"
 
 
 async def _inventory_findings(site: Site) -> list[Finding]:
@@ -115,7 +120,8 @@ async def _inventory_findings(site: Site) -> list[Finding]:
     if unreviewed:
         found.append(Finding(
             "warning", "unreviewed",
-            f"{unreviewed} inventory items are not reviewed yet: check their purpose and "
+            f"{_items(unreviewed)} {'is' if unreviewed == 1 else 'are'} not reviewed yet: "
+            "check their purpose and "
             "vendor before visitors are told about them",
         ))
     unmapped = await InventoryItem.filter(
@@ -124,7 +130,8 @@ async def _inventory_findings(site: Site) -> list[Finding]:
     if unmapped:
         found.append(Finding(
             "warning", "unreviewed",
-            f"{unmapped} inventory items have no purpose: they are left out of the banner and "
+            f"{_items(unmapped)} {'has' if unmapped == 1 else 'have'} no purpose: left out of "
+            "the banner and "
             "the declaration",
         ))
     return found

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from scanner import HeldResource, PossibleViolation, ScanReport, Violation
+from scanner import HeldResource, ScanReport
 
 from ..models import ConfigVersion, Site
 from ..schemas import BlockingRule, ConfigBlocking
 from .blocking import match
 from .publishing import parse_config
 from .scan_results import item_key
+from .scan_truth import Judged
 
 __all__ = [
     "BlockingProof",
@@ -97,9 +98,7 @@ class RuleCheck:
         return self.rule.host + self.rule.path if self.rule is not None else None
 
 
-def check_rule(
-    finding: Violation | PossibleViolation, report: ScanReport, live: LiveRules
-) -> RuleCheck:
+def check_rule(finding: Judged, report: ScanReport, live: LiveRules) -> RuleCheck:
     """Match the URL behind a finding against the live rules."""
     if finding.kind == "request":
         url = finding.url
@@ -185,7 +184,7 @@ def _resources(entries: Sequence[HeldResource]) -> tuple[WaitedResource, ...]:
     return tuple(out)
 
 
-def blocking_proof(report: ScanReport, violations: Iterable[Violation],
+def blocking_proof(report: ScanReport, violations: Iterable[Judged],
                    live: LiveRules) -> BlockingProof:
     return BlockingProof(
         carries_tag="cmp" in report.consent.values() or bool(report.consent_blocking),

@@ -19,10 +19,10 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from scanner import Page, PossibleViolation, ReportItem, ScanReport, TrackerRequest, Violation
+from scanner import Page, ReportItem, ScanReport, TrackerRequest
 
 from ..errors import NotFound
-from ..models import InventoryItem, Scan, ScanJob, Site
+from ..models import Scan, ScanJob, Site
 from .scan_blocking import (
     BlockingProof,
     LiveRules,
@@ -37,11 +37,11 @@ from .scan_results import (
     changed_items,
     diff_reports,
     finding_key,
-    inventory_match,
     item_key,
     read_report,
     scan_summary,
 )
+from .scan_truth import Judged, SiteInventory, Verdict, load_inventory, verdict
 
 __all__ = [
     "FieldChange",
@@ -64,14 +64,15 @@ class Finding:
     kind: str  # cookie | localStorage | sessionStorage | indexedDB | request
     name: str
     domain: str
-    vendor: str | None  # the vendor's name where the knowledge base knows it, else its key
-    category: str
+    vendor: str | None  # the vendor's name (staff's, else the knowledge base's), else its key
+    category: str  # staff's purpose key, else the knowledge base's category
     reason: str
     page: str | None  # the page it was seen on
     set_by: str | None  # script | http | unknown for an item; None for a request
     source: str | None  # the script or response that set it, or the request's URL
     inventory_id: int | None
     rule: RuleCheck | None = None  # the blocking rule that failed, or that none exists
+    passes: tuple[str, ...] = ()  # every pass it was seen in (none, reject): one row per item
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class FoundItem:
     item: ReportItem
     finding: str | None  # "violation" | "review" | None
     inventory_id: int | None
+    verdict: Verdict  # its purpose and vendor: staff's first, else the knowledge base's
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,10 @@ class ScanChanges:
     changed_items: tuple[ItemChange, ...]
     new_requests: tuple[TrackerRequest, ...]
     gone_requests: tuple[TrackerRequest, ...]
-    new_violations: tuple[Violation, ...]
-    resolved_violations: tuple[Violation, ...]
-    new_review: tuple[PossibleViolation, ...]
-    resolved_review: tuple[PossibleViolation, ...]
+    new_violations: tuple[Judged, ...]
+    resolved_violations: tuple[Judged, ...]
+    new_review: tuple[Judged, ...]
+    resolved_review: tuple[Judged, ...]
 
     @property
     def first(self) -> bool:
@@ -151,9 +153,9 @@ class _Read:
     summary: ScanSummary
 
 
-def _read(scan: Scan) -> _Read:
+def _read(scan: Scan, inventory: SiteInventory) -> _Read:
     report = read_report(scan)
-    return _Read(scan, report, scan_summary(scan, report))
+    return _Read(scan, report, scan_summary(scan, inventory, report))
 
 
 async def _scan_of(site: Site, scan_id: object) -> Scan:
@@ -176,29 +178,25 @@ async def _previous(scan: Scan) -> Scan | None:
     )
 
 
-class _Inventory:
-    def __init__(self, rows: Iterable[InventoryItem]) -> None:
-        self.rows = list(rows)
-
-    def id_of(self, kind: str, name: str) -> int | None:
-        row = inventory_match(self.rows, kind, name)
-        return row.id if row is not None else None
+def _id_of(inventory: SiteInventory, kind: str, name: str) -> int | None:
+    entry = inventory.entry(kind, name)
+    return entry.id if entry is not None else None
 
 
 def _key(item: ReportItem) -> str:
     return item_key(item.kind, item.name, item.domain)
 
 
-def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> ScanChanges:
+def _changes(current: _Read, previous: _Read | None, inventory: SiteInventory) -> ScanChanges:
     before = previous.report if previous else None
-    diff = diff_reports(before, current.report)
+    diff = diff_reports(before, current.report, inventory)
     changed = changed_items(before, current.report)
     now = {_key(i): i for i in current.report.items}
     then = {_key(i): i for i in previous.report.items} if previous else {}
 
     def items(keys: list[str], source: dict[str, ReportItem]) -> tuple[ItemChange, ...]:
         return tuple(
-            ItemChange(source[k], inventory.id_of(source[k].kind, source[k].name),
+            ItemChange(source[k], _id_of(inventory, source[k].kind, source[k].name),
                        tuple(FieldChange(f, a, b) for f, (a, b) in changed.get(k, {}).items()))
             for k in keys if k in source
         )
@@ -229,45 +227,52 @@ def _changes(current: _Read, previous: _Read | None, inventory: _Inventory) -> S
 
 
 def _findings(
-    found: Iterable[Violation | PossibleViolation], report: ScanReport, inventory: _Inventory,
-    live: LiveRules,
+    found: Iterable[Judged], report: ScanReport, live: LiveRules
 ) -> tuple[Finding, ...]:
+    """One finding per item or tracker host (as the counts and the inventory count them),
+    with the passes it was seen in; the first pass's page and reason."""
     items = {_key(i): i for i in report.items}
     hosts = {r.host: r for r in report.requests}
-    out = []
+    grouped: dict[tuple[str, str, str], list[Judged]] = {}
     for f in found:
+        grouped.setdefault((f.kind, f.name, f.domain), []).append(f)
+    out = []
+    for group in grouped.values():
+        f = group[0]
+        passes = tuple(dict.fromkeys(g.pass_ for g in group))
         if f.kind == "request":
             req = hosts.get(f.name)
             out.append(Finding(
                 f.pass_, f.kind, f.name, f.domain,
-                (req.vendor_name if req else None) or f.vendor, f.category, f.reason,
-                page=req.first_seen_url if req else None, set_by=None, source=f.url,
-                inventory_id=None, rule=check_rule(f, report, live),
+                f.vendor_name or (req.vendor_name if req else None) or f.vendor, f.category,
+                f.reason, page=req.first_seen_url if req else None, set_by=None, source=f.url,
+                inventory_id=None, rule=check_rule(f, report, live), passes=passes,
             ))
             continue
         item = items.get(item_key(f.kind, f.name, f.domain))
         out.append(Finding(
-            f.pass_, f.kind, f.name, f.domain,
-            (item.vendor_name if item else None) or f.vendor, f.category, f.reason,
+            f.pass_, f.kind, f.name, f.domain, f.vendor_name or f.vendor, f.category, f.reason,
             page=f.url or (item.first_seen_url if item else None),
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
-            inventory_id=inventory.id_of(f.kind, f.name), rule=check_rule(f, report, live),
+            inventory_id=f.inventory_id, rule=check_rule(f, report, live), passes=passes,
         ))
     return tuple(out)
 
 
-async def _inventory(site_id: int) -> _Inventory:
-    return _Inventory(await InventoryItem.filter(site_id=site_id).only("id", "kind", "name",
-                                                                       "match"))
+def _found(item: ReportItem, summary: ScanSummary, inventory: SiteInventory) -> FoundItem:
+    v = verdict(inventory, item.kind, item.name, item.category, item.vendor, item.vendor_name)
+    return FoundItem(item, summary.finding(item.kind, item.name, item.domain), v.inventory_id,
+                     v)
 
 
 async def scan_changes(site: Site, scan_id: object) -> ScanChanges:
     """What changed between the site's scan ``scan_id`` and the scan before it."""
     scan = await _scan_of(site, scan_id)
     previous = await _previous(scan)
-    return _changes(_read(scan), _read(previous) if previous else None,
-                    await _inventory(site.id))
+    inventory = await load_inventory(site.id)
+    return _changes(_read(scan, inventory), _read(previous, inventory) if previous else None,
+                    inventory)
 
 
 async def latest_changes(site: Site) -> ScanChanges | None:
@@ -280,8 +285,8 @@ async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
     """One scan of the site: its findings, every item and request, and its changes."""
     scan = await _scan_of(site, scan_id)
     previous = await _previous(scan)
-    current = _read(scan)
-    inventory = await _inventory(site.id)
+    inventory = await load_inventory(site.id)
+    current = _read(scan, inventory)
     job = await ScanJob.get_or_none(id=scan.job_id) if scan.job_id else None  # type: ignore[attr-defined]
     budget = job.options.get("max_pages") if job else None
     live = await live_rules(site, scan.finished_at)
@@ -292,14 +297,10 @@ async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
         max_pages=budget if isinstance(budget, int) else None,
         report=current.report,
         summary=current.summary,
-        violations=_findings(current.summary.violations, current.report, inventory, live),
-        review=_findings(current.summary.review, current.report, inventory, live),
-        items=tuple(
-            FoundItem(i, current.summary.finding(i.kind, i.name, i.domain),
-                      inventory.id_of(i.kind, i.name))
-            for i in current.report.items
-        ),
+        violations=_findings(current.summary.violations, current.report, live),
+        review=_findings(current.summary.review, current.report, live),
+        items=tuple(_found(i, current.summary, inventory) for i in current.report.items),
         failed_pages=tuple(p for p in current.report.pages if p.error),
-        changes=_changes(current, _read(previous) if previous else None, inventory),
+        changes=_changes(current, _read(previous, inventory) if previous else None, inventory),
         blocking=blocking_proof(current.report, current.summary.violations, live),
     )

@@ -18,6 +18,7 @@ from tortoise.expressions import Q
 from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
 from .scan_results import scan_summary
+from .scan_truth import SiteInventory, count_findings, judge, load_inventory, stored_sightings
 from .scans import PASSES, PRIVATE_TARGETS_SETTING, next_scan_at
 
 __all__ = [
@@ -48,7 +49,8 @@ def parse_id(value: object, what: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Progress:
     """Where a running scan is: pass ``pass_number`` of ``passes``, ``pages_done`` of
-    ``pages_total`` pages in it (the first pass counts against the page budget)."""
+    ``pages_total`` pages of that pass. In the first pass, which finds the pages,
+    ``discovering`` is true and ``pages_total`` is the page budget, not a count."""
 
     phase: str | None
     pass_: str | None
@@ -57,6 +59,7 @@ class Progress:
     pages_done: int
     pages_total: int
     url: str | None
+    discovering: bool = False
 
     @property
     def percent(self) -> int:
@@ -68,23 +71,39 @@ class Progress:
         done = (self.pass_number - 1) + min(self.pages_done, self.pages_total) / self.pages_total
         return max(0, min(99, int(100 * done / self.passes)))
 
+    @property
+    def line(self) -> str:
+        """``pass 2 of 3, 1 of 3 pages``; ``pass 1 of 3, 2 pages so far (budget 30)``."""
+        if not self.pass_number:
+            return "starting"
+        head = f"pass {self.pass_number} of {self.passes}"
+        if self.discovering:
+            found = f"{self.pages_done} page{'' if self.pages_done == 1 else 's'} so far"
+            return f"{head}, {found} (budget {self.pages_total})"
+        return f"{head}, {self.pages_done} of {self.pages_total} pages"
+
 
 def _progress(raw: Mapping[str, Any], passes: tuple[str, ...], budget: int | None) -> Progress:
     current = raw.get("pass")
-    number = passes.index(current) + 1 if current in passes else (1 if raw else 0)
 
     def count(name: str) -> int:
         value = raw.get(name, 0)
         return value if isinstance(value, int) and value >= 0 else 0
 
+    # The scanner says which pass it is (and of how many); progress stored before it did is
+    # placed by the pass's name among the job's passes.
+    number = count("pass_number") or (
+        passes.index(current) + 1 if current in passes else (1 if raw else 0))
+    discovering = raw.get("discovering")
     return Progress(
         phase=str(raw["phase"]) if raw.get("phase") else None,
         pass_=str(current) if current else None,
         pass_number=number,
-        passes=len(passes),
+        passes=count("passes") or len(passes),
         pages_done=count("pages_done"),
         pages_total=count("pages_total") or budget or 0,
         url=str(raw["url"]) if raw.get("url") else None,
+        discovering=discovering is True or (discovering is None and number == 1),
     )
 
 
@@ -124,16 +143,32 @@ class ScanRun:
         return None
 
 
-def _counts(scan: Scan | None) -> tuple[dict[str, Any], dict[str, int], bool]:
+def judged_counts(summary: Mapping[str, Any], inventory: SiteInventory) -> dict[str, Any]:
+    """A stored summary with its violations and possible violations judged through the
+    inventory as it is now, from the sightings it keeps (as the scan's own page judges
+    them); a summary stored before sightings were kept reads as stored."""
+    counts = {k: v for k, v in summary.items() if k != "sightings"}
+    sightings = stored_sightings(summary)
+    if sightings is not None:
+        violations, review = judge(sightings, inventory)
+        counts["violations"], counts["review"] = (count_findings(violations),
+                                                  count_findings(review))
+    return counts
+
+
+def _counts(
+    scan: Scan | None, inventory: SiteInventory
+) -> tuple[dict[str, Any], dict[str, int], bool]:
     if scan is None:
         return {}, {}, False
     diff = scan.diff or {}
     changes = {k: len(v) for k, v in diff.items() if isinstance(v, list)}
-    return dict(scan.summary or {}), changes, not diff.get("previous_scan", True)
+    return judged_counts(scan.summary or {}, inventory), changes, not diff.get("previous_scan",
+                                                                             True)
 
 
-def _run(job: ScanJob | None, scan: Scan | None) -> ScanRun:
-    counts, changes, first = _counts(scan)
+def _run(job: ScanJob | None, scan: Scan | None, inventory: SiteInventory) -> ScanRun:
+    counts, changes, first = _counts(scan, inventory)
     if job is None:
         assert scan is not None
         return ScanRun(None, scan.id, "done", "", None, (), scan.started_at, None,
@@ -187,7 +222,8 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
     more = len(jobs) > limit
     jobs = jobs[:limit]
     scans = await _scans_of([j.id for j in jobs])
-    runs = [_run(job, scans.get(job.id)) for job in jobs]
+    inventory = await load_inventory(site.id)
+    runs = [_run(job, scans.get(job.id), inventory) for job in jobs]
     # Scans without a job, in this page's stretch of time.
     loose = Scan.filter(site=site, job_id__isnull=True)
     if before is not None:
@@ -196,7 +232,8 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
             loose = loose.filter(finished_at__lt=newer.requested_at)
     if more and jobs:
         loose = loose.filter(finished_at__gte=jobs[-1].requested_at)
-    runs.extend(_run(None, s) for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
+    runs.extend(_run(None, s, inventory)
+                for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
     runs.sort(key=lambda r: (r.requested_at, r.job_id or 0), reverse=True)
     return HistoryPage(tuple(runs), jobs[-1].id if more else None)
 
@@ -207,7 +244,7 @@ async def scan_run(site: Site, job_id: object) -> ScanRun:
     if job is None:
         raise NotFound(f"no scan job {job_id} for this site")
     scans = await _scans_of([job.id])
-    return _run(job, scans.get(job.id))
+    return _run(job, scans.get(job.id), await load_inventory(site.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +270,14 @@ async def scan_overview(site: Site) -> ScanOverview:
     )
     violations = review = 0
     if last is not None:
+        inventory = await load_inventory(site.id)
         summary = last.summary or {}
-        counted, possible = summary.get("violations"), summary.get("review")
-        if isinstance(counted, int) and isinstance(possible, int):
-            violations, review = counted, possible
-        else:  # stored before review existed: only the report tells them apart
-            full = await Scan.get(id=last.id)
-            counts = scan_summary(full).counts
-            violations, review = counts["violations"], counts["review"]
+        counts: Mapping[str, Any]
+        if stored_sightings(summary) is not None:
+            counts = judged_counts(summary, inventory)
+        else:  # stored before sightings were kept: only the report tells
+            counts = scan_summary(await Scan.get(id=last.id), inventory).counts
+        violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
         Q(status="queued") | Q(status="running"), site=site
     ).order_by("-id").first()
@@ -251,5 +288,5 @@ async def scan_overview(site: Site) -> ScanOverview:
         review=review,
         next_scan_at=await next_scan_at(site),
         interval_hours=site.scan_interval_hours,
-        active=_run(job, None) if job is not None else None,
+        active=_run(job, None, SiteInventory(())) if job is not None else None,
     )

@@ -14,16 +14,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from tortoise.transactions import in_transaction
 
-from scanner import PossibleViolation, ReportItem, ScanReport, Violation
+from scanner import PossibleViolation, ReportItem, ScanReport
 from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
+from .scan_truth import (
+    Judged,
+    SiteInventory,
+    count_findings,
+    judge,
+    load_inventory,
+    sightings_of,
+)
 
 __all__ = [
     "CHANGED_FIELDS",
@@ -48,7 +56,18 @@ def _item_key(item: ReportItem) -> str:
     return item_key(item.kind, item.name, item.domain)
 
 
-def finding_key(v: Violation | PossibleViolation) -> str:
+class _Keyed(Protocol):
+    @property
+    def pass_(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+
+
+def finding_key(v: _Keyed) -> str:
     """A violation's or possible violation's key in a diff: ``reject:cookie:_ga@.shop.se``."""
     return f"{v.pass_}:{v.kind}:{v.name}@{v.domain}"
 
@@ -133,8 +152,12 @@ class ReportDiff(BaseModel):
     inventory: InventoryCounts | None = None
 
 
-def diff_reports(previous: ScanReport | None, current: ScanReport) -> ReportDiff:
-    """``previous`` None: the site's first scan. Both as :func:`read_report` reads them."""
+def diff_reports(
+    previous: ScanReport | None, current: ScanReport, inventory: SiteInventory | None = None
+) -> ReportDiff:
+    """``previous`` None: the site's first scan. Both as :func:`read_report` reads them; their
+    findings judged through ``inventory`` (None: the knowledge base's word alone), both alike,
+    so a finding changes only when what the site does changed."""
 
     def delta(before: Iterable[str], after: Iterable[str]) -> tuple[list[str], list[str]]:
         a, b = set(before), set(after)
@@ -145,8 +168,11 @@ def diff_reports(previous: ScanReport | None, current: ScanReport) -> ReportDiff
     })
     items = delta(map(_item_key, old.items), map(_item_key, current.items))
     requests = delta((r.host for r in old.requests), (r.host for r in current.requests))
-    violations = delta(map(finding_key, old.violations), map(finding_key, current.violations))
-    review = delta(map(finding_key, old.review), map(finding_key, current.review))
+    known = inventory or SiteInventory(())
+    old_violations, old_review = judge(sightings_of(old), known)
+    new_violations, new_review = judge(sightings_of(current), known)
+    violations = delta(map(finding_key, old_violations), map(finding_key, new_violations))
+    review = delta(map(finding_key, old_review), map(finding_key, new_review))
     return ReportDiff(
         previous_scan=previous is not None,
         items_added=items[0], items_removed=items[1],
@@ -173,32 +199,38 @@ def read_report(scan: Scan) -> ScanReport:
     })
 
 
-def _summary(report: ScanReport) -> dict[str, Any]:
+def _summary(report: ScanReport, inventory: SiteInventory) -> dict[str, Any]:
     categories: dict[str, int] = {}
     for item in report.items:
         categories[item.category] = categories.get(item.category, 0) + 1
+    sightings = sightings_of(report)
+    violations, review = judge(sightings, inventory)
     return {
         "pages": len({p.url for p in report.pages}),
         "failed_pages": sum(1 for p in report.pages if p.error),
         "items": len(report.items),
         "trackers": len(report.requests),
-        "violations": len(report.violations),
-        "review": len(report.review),  # possible violations: unclassified, seen before consent
+        # Distinct items and tracker hosts, judged through the inventory when stored; read
+        # through it again when shown (scan_history), from the sightings kept here.
+        "violations": count_findings(violations),
+        "review": count_findings(review),  # possible violations: nothing classifies them
         "refused_writes": len(report.refused_writes),
         "categories": categories,
+        "sightings": [s.row() for s in sightings],
     }
 
 
 @dataclass(frozen=True, slots=True)
 class ScanSummary:
-    """One stored scan, its findings kept apart: ``violations`` are known to be non-necessary,
-    ``review`` are unclassified items seen in the ``none`` or ``reject`` pass."""
+    """One stored scan, its findings judged through the inventory (``scan_truth``) and kept
+    apart: ``violations`` are of a purpose that needs consent, ``review`` are items nothing
+    classifies, seen in the ``none`` or ``reject`` pass."""
 
     scan_id: int
     finished_at: datetime
     counts: Mapping[str, Any]
-    violations: tuple[Violation, ...]
-    review: tuple[PossibleViolation, ...]
+    violations: tuple[Judged, ...]
+    review: tuple[Judged, ...]
     # item_key(kind, name, domain) -> "violation" or "review"; a violation wins for an item
     # that is both (a request host never is)
     findings: Mapping[str, Finding]
@@ -207,23 +239,29 @@ class ScanSummary:
         return self.findings.get(item_key(kind, name, domain))
 
 
-def scan_summary(scan: Scan, report: ScanReport | None = None) -> ScanSummary:
-    """Read a stored scan's findings (``report``: the scan's, already read)."""
+def scan_summary(
+    scan: Scan, inventory: SiteInventory, report: ScanReport | None = None
+) -> ScanSummary:
+    """Read a stored scan's findings through the site's inventory (``report``: the scan's,
+    already read). ``counts``: the stored summary, its violations and possible violations
+    as judged now (distinct items and tracker hosts)."""
     report = report or read_report(scan)
-    violations, review = report.violations, report.review
+    violations, review = judge(sightings_of(report), inventory)
     findings: dict[str, Finding] = {}
     for possible in review:
         findings[item_key(possible.kind, possible.name, possible.domain)] = "review"
     for violation in violations:
         findings[item_key(violation.kind, violation.name, violation.domain)] = "violation"
-    counts = dict(scan.summary)
-    counts["violations"], counts["review"] = len(violations), len(review)
+    counts = {k: v for k, v in (scan.summary or {}).items() if k != "sightings"}
+    counts["violations"], counts["review"] = count_findings(violations), count_findings(review)
     return ScanSummary(scan.id, scan.finished_at, counts, violations, review, findings)
 
 
 async def latest_scan_summary(site: Site) -> ScanSummary | None:
     scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
-    return scan_summary(scan) if scan is not None else None
+    if scan is None:
+        return None
+    return scan_summary(scan, await load_inventory(site.id))
 
 
 async def _vendor_row(
@@ -274,17 +312,21 @@ _SUGGESTED = (
 )
 
 
-def _suggested(item: ReportItem) -> dict[str, Any]:
+def _suggested(item: ReportItem, kb: KnowledgeBase) -> dict[str, Any]:
     """What the knowledge base said of the item, kept beside what staff choose (cut to the
-    columns: a site's own vendor is keyed by its domain, which may be longer)."""
+    columns). The site itself is no knowledge-base vendor: what the scanner attributes to the
+    site's own host (``127.0.0.1``, ``shop.se``) is never offered as one."""
 
     def text(value: str | None, limit: int | None) -> str | None:
         return value.replace("\x00", "")[:limit] if value else None
 
+    known = item.attributed_by != "first-party" and bool(item.vendor) and (
+        kb.vendor(item.vendor or "") is not None
+    )
     return {
         "suggested_purpose": item.category,
-        "suggested_vendor": text(item.vendor, 64),
-        "suggested_vendor_name": text(item.vendor_name, 200),
+        "suggested_vendor": text(item.vendor, 64) if known else None,
+        "suggested_vendor_name": text(item.vendor_name, 200) if known else None,
         "suggested_duration_days": (
             round(item.kb_duration_days) if item.kb_duration_days is not None else None
         ),
@@ -312,7 +354,7 @@ async def _update_inventory(
             before_consent[match.id] = before_consent.get(match.id, False) or early
             if match.id not in seen:
                 seen[match.id] = match
-                for name, value in _suggested(item).items():
+                for name, value in _suggested(item, kb).items():
                     setattr(match, name, value)
             continue
         vendor = await _vendor_row(site, item, kb, vendors) if item.vendor else None
@@ -332,7 +374,7 @@ async def _update_inventory(
             first_seen=now,
             last_seen=now,
             before_consent=early,
-            **_suggested(item),
+            **_suggested(item, kb),
         )
         rows.append(row)
         new.add(row.id)
@@ -360,14 +402,16 @@ async def store_scan(
     body = report.model_dump_json()
     async with in_transaction():
         previous = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
-        diff = diff_reports(read_report(previous) if previous else None, report)
         counts = await _update_inventory(site, report, kb or KnowledgeBase.builtin())
+        # Judged through the inventory as this scan left it, as every later read judges.
+        inventory = await load_inventory(site.id)
+        diff = diff_reports(read_report(previous) if previous else None, report, inventory)
         return await Scan.create(
             site=site,
             job=job,
             started_at=report.started_at,
             finished_at=report.finished_at,
             report=body,
-            summary=_summary(report),
+            summary=_summary(report, inventory),
             diff=diff.model_copy(update={"inventory": counts}).model_dump(mode="json"),
         )

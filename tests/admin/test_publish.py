@@ -114,7 +114,7 @@ async def test_lint_errors_refuse_publishing_with_the_reason(
     await inventory.add_item(site, name="yt", purpose="video", review_status="unreviewed")
     page = await client.get(f"/admin/sites/{site.key}/publish")
     assert "sv: the purpose &#39;video&#39; has no name" in page.text
-    assert "1 inventory items are not reviewed yet" in page.text
+    assert "1 inventory item is not reviewed yet" in page.text
     assert 'name="fingerprint"' not in page.text and "Fix the" in page.text
     draft = await drafts.draft_config(site)
     r = await confirm(client, site.key, publishing.fingerprint(draft))

@@ -1,0 +1,271 @@
+"""One truth for an item: a scan's findings read through the site's inventory first.
+
+The scanner knows only its knowledge base; staff know the site. Every place that says whether
+an item is a violation (a scan's findings, its summary and history line, the dashboard, the
+inventory's flag and counts) reads it through :func:`verdict`, so they cannot disagree:
+
+1. the item's inventory entry (the exact name first, else a prefix, as ``store_scan`` matches
+   it): staff's purpose decides. A required purpose is no finding; any other purpose seen
+   before consent or after reject is a violation; an entry without a purpose is a possible
+   violation ("classify it"), as the inventory's flag says;
+2. no entry (a scan read after its entry was deleted): the knowledge base's category, as the
+   scanner reported it.
+
+Tracker requests are not inventory items: the scanner's findings for them stand.
+
+Findings are judged when read, against the inventory as it is now: a cookie staff map today
+reads as mapped in every scan, old ones included. A stored scan keeps its *sightings* (what
+was seen before consent, as the scanner classified it) in its summary, so a history line or
+the dashboard count without reading the whole report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from scanner import PossibleViolation, ScanReport, Violation
+
+from ..models import InventoryItem
+
+__all__ = [
+    "Entry",
+    "Judged",
+    "SiteInventory",
+    "Sighting",
+    "Verdict",
+    "count_findings",
+    "judge",
+    "load_inventory",
+    "offered_vendor",
+    "sightings_of",
+    "stored_sightings",
+    "verdict",
+]
+
+BEFORE = {"none": "before consent", "reject": "after the visitor rejected"}
+
+
+def offered_vendor(key: str | None) -> str | None:
+    """``key`` if it can be a knowledge-base vendor: the scanner keys the site itself by its
+    host or registrable domain (``127.0.0.1``, ``shop.se``), never offered as a vendor (scans
+    stored before ``store_scan`` left those out kept them as suggestions)."""
+    return key if key and "." not in key and ":" not in key else None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One inventory row, as much of it as judging an item needs."""
+
+    id: int
+    kind: str
+    name: str
+    match: str  # exact | prefix
+    review_status: str
+    purpose: str | None
+    required: bool
+    vendor: str | None
+    vendor_name: str | None
+
+
+class SiteInventory:
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.exact: dict[tuple[str, str], Entry] = {}
+        self.prefixes: list[Entry] = []
+        for e in entries:
+            if e.match == "prefix":
+                self.prefixes.append(e)
+            else:
+                self.exact.setdefault((e.kind, e.name), e)
+
+    def entry(self, kind: str, name: str) -> Entry | None:
+        """The entry an item counts as: the exact name first, else the first prefix."""
+        found = self.exact.get((kind, name))
+        if found is not None:
+            return found
+        return next((e for e in self.prefixes if e.kind == kind and name.startswith(e.name)),
+                    None)
+
+
+async def load_inventory(site_id: int) -> SiteInventory:
+    rows = await InventoryItem.filter(site_id=site_id).order_by("id").values(
+        "id", "kind", "name", "match", "review_status", "purpose__key", "purpose__required",
+        "vendor__key", "vendor__name",
+    )
+    return SiteInventory(
+        Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
+              r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
+              r["vendor__name"])
+        for r in rows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How an item reads: its purpose (staff's key, else the knowledge base's category), its
+    vendor, and who said so."""
+
+    category: str
+    required: bool  # no consent needed: staff's required purpose, or the KB's "necessary"
+    vendor: str | None
+    vendor_name: str | None
+    by: Literal["inventory", "knowledge base"]
+    inventory_id: int | None = None
+    review_status: str | None = None
+
+    @property
+    def finding(self) -> Literal["violation", "review"] | None:
+        """What seeing it before consent or after reject makes it."""
+        if self.required:
+            return None
+        return "review" if self.category == "unclassified" else "violation"
+
+
+def verdict(
+    inventory: SiteInventory, kind: str, name: str, category: str, vendor: str | None = None,
+    vendor_name: str | None = None,
+) -> Verdict:
+    """Judge an item (``category``, ``vendor``: what the scanner's knowledge base said)."""
+    entry = inventory.entry(kind, name)
+    if entry is None:
+        return Verdict(category, category == "necessary", vendor, vendor_name, "knowledge base")
+    return Verdict(
+        entry.purpose or "unclassified", entry.required if entry.purpose else False,
+        entry.vendor if entry.vendor else vendor,
+        entry.vendor_name if entry.vendor else vendor_name,
+        "inventory", entry.id, entry.review_status,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """An item or tracker host seen in the ``none`` or ``reject`` pass, as the scanner
+    classified it."""
+
+    pass_: str
+    kind: str  # cookie | localStorage | sessionStorage | indexedDB | request
+    name: str
+    domain: str
+    category: str
+    vendor: str | None = None
+    vendor_name: str | None = None
+    url: str | None = None
+    reason: str = ""  # the scanner's, for a request
+
+    def row(self) -> list[Any]:
+        return [self.pass_, self.kind, self.name, self.domain, self.category]
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A violation or possible violation as the server reads it (:func:`judge`)."""
+
+    pass_: str
+    kind: str
+    name: str
+    domain: str
+    vendor: str | None  # key
+    vendor_name: str | None
+    category: str  # staff's purpose key, or the knowledge base's category
+    reason: str
+    url: str | None
+    by: Literal["inventory", "knowledge base"]
+    inventory_id: int | None
+    violation: bool
+
+
+class _Found(Protocol):
+    @property
+    def pass_(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def vendor(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def _sighting(f: _Found, vendor_name: str | None = None) -> Sighting:
+    return Sighting(f.pass_, f.kind, f.name, f.domain, f.category, f.vendor, vendor_name,
+                    f.url, f.reason)
+
+
+def sightings_of(report: ScanReport) -> list[Sighting]:
+    """What the report saw before consent or after reject: every item seen in those passes
+    (also one the knowledge base calls necessary: staff may know better), and every finding
+    of the scanner's besides (tracker requests, and an item in a pass its entry does not
+    list)."""
+    out: list[Sighting] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for item in report.items:
+        for p in item.passes:
+            if p in BEFORE:
+                seen.add((p, item.kind, item.name, item.domain))
+                out.append(Sighting(p, item.kind, item.name, item.domain, item.category,
+                                    item.vendor, item.vendor_name, item.first_seen_url))
+    names = {r.host: r.vendor_name for r in report.requests}
+    found: Iterable[Violation | PossibleViolation] = (*report.violations, *report.review)
+    for f in found:
+        if (f.pass_, f.kind, f.name, f.domain) not in seen:
+            seen.add((f.pass_, f.kind, f.name, f.domain))
+            out.append(_sighting(f, names.get(f.name) if f.kind == "request" else None))
+    return out
+
+
+def stored_sightings(summary: Mapping[str, Any]) -> list[Sighting] | None:
+    """The sightings a scan's summary keeps (None: stored before they were kept)."""
+    rows = summary.get("sightings")
+    if not isinstance(rows, list):
+        return None
+    return [Sighting(*(str(x) for x in row[:5])) for row in rows
+            if isinstance(row, list) and len(row) >= 5]
+
+
+def judge(
+    sightings: Iterable[Sighting], inventory: SiteInventory
+) -> tuple[tuple[Judged, ...], tuple[Judged, ...]]:
+    """The violations and the possible violations, each sighting read through the inventory
+    first (a request as the scanner classified it)."""
+    violations: list[Judged] = []
+    review: list[Judged] = []
+    for s in sightings:
+        if s.kind == "request":
+            if s.category == "necessary":
+                continue
+            judged = Judged(s.pass_, s.kind, s.name, s.domain, s.vendor, s.vendor_name,
+                            s.category, s.reason, s.url, "knowledge base", None,
+                            s.category != "unclassified")
+        else:
+            v = verdict(inventory, s.kind, s.name, s.category, s.vendor, s.vendor_name)
+            finding = v.finding
+            if finding is None:
+                continue
+            when = BEFORE.get(s.pass_, "before consent")
+            if finding == "review":
+                reason = (f"{s.kind} set {when}, not mapped to a purpose yet: possible violation"
+                          if v.by == "inventory"
+                          else f"unclassified {s.kind} set {when}: possible violation")
+            else:
+                reason = f"{v.category} {s.kind} set {when}"
+                if v.by == "inventory":
+                    reason += " (purpose set in the inventory)"
+            judged = Judged(s.pass_, s.kind, s.name, s.domain, v.vendor, v.vendor_name,
+                            v.category, reason, s.url, v.by, v.inventory_id,
+                            finding == "violation")
+        (violations if judged.violation else review).append(judged)
+    return tuple(violations), tuple(review)
+
+
+def count_findings(found: Iterable[Judged]) -> int:
+    """Distinct items and tracker hosts: an item seen before consent and after reject is one
+    violation, as it is one flagged entry in the inventory."""
+    return len({(f.kind, f.name, f.domain) for f in found})
