@@ -26,6 +26,7 @@ from . import (
     publish,
     scans,
     sites,
+    staff,
     vendors,
 )
 from ._pages import cmp_error_page
@@ -39,6 +40,7 @@ def create_admin(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *accounts.routes,
+            *staff.routes,
             *dashboard.routes,
             *sites.routes,
             *inventory.routes,
@@ -57,5 +59,8 @@ def create_admin(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.cookies = SessionCookies(settings)
     app.state.login_limiter = LoginLimiter()
+    # No mail settings yet: reset links are shown to the owner only. A Mailer
+    # (services/password_reset.py) built from mail settings goes here.
+    app.state.mailer = None
     app.add_middleware(SecurityHeaders)
     return app

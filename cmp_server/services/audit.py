@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..models import AuditEntry, Site
+from ..models import AuditEntry, Site, Staff
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -19,7 +19,7 @@ SYSTEM = "system"  # the command line, the demo: no staff account
 
 
 async def record(
-    actor: Actor | None,
+    actor: Actor | Staff | None,
     action: str,
     object_type: str,
     object_id: object = None,
