@@ -17,6 +17,7 @@ from cmp_server.settings import Settings
 from . import (
     accounts,
     analytics,
+    audit,
     banner,
     blocking,
     consents,
@@ -42,6 +43,7 @@ def create_admin(settings: Settings) -> Starlette:
             *accounts.routes,
             *staff.routes,
             *dashboard.routes,
+            *audit.routes,
             *sites.routes,
             *inventory.routes,
             *vendors.routes,

@@ -185,6 +185,8 @@ async def test_a_reset_link_works_once(app: Starlette, client: httpx.AsyncClient
         await sign_in(user, officer.email)
         form = await user.get(path)
         assert form.status_code == 200 and officer.email in form.text
+        forged = await user.post(path, data={"password": "a fresh passphrase here"})
+        assert forged.status_code == 403 and "expired" in forged.text
         short = await user.post(path, data={"csrf_token": csrf_token(form.text),
                                             "password": "short"})
         assert short.status_code == 422 and "at least 12 characters" in short.text
