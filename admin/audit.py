@@ -24,6 +24,7 @@ from ._security import requires
 __all__ = ["AuditQuery", "routes"]
 
 PAGE = 50
+ACTION = r"^([a-z_]{1,32}(\.[a-z_]{1,32}){0,3})?$"  # one action, or a family of them
 FIELDS = ("site", "staff", "action", "from", "to")
 IsoDate = Annotated[date | None, day_between(date(1970, 1, 1), date(9998, 12, 31))]
 MESSAGES = {
@@ -48,7 +49,7 @@ class AuditQuery(Form):
 
     site: Annotated[int | None, BeforeValidator(_id)] = None
     staff: Annotated[int | None, BeforeValidator(_id)] = None
-    action: str = Field(default="", max_length=64, pattern=r"^([a-z_]{1,32}(\.[a-z_]{1,32}){0,3})?$")
+    action: str = Field(default="", max_length=64, pattern=ACTION)
     from_: IsoDate = Field(default=None, alias="from")
     to: IsoDate = None
 
