@@ -17,6 +17,7 @@ from cmp_server.settings import Settings
 from . import (
     accounts,
     analytics,
+    audit,
     banner,
     blocking,
     consents,
@@ -26,6 +27,7 @@ from . import (
     publish,
     scans,
     sites,
+    staff,
     vendors,
 )
 from ._pages import cmp_error_page
@@ -39,7 +41,9 @@ def create_admin(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *accounts.routes,
+            *staff.routes,
             *dashboard.routes,
+            *audit.routes,
             *sites.routes,
             *inventory.routes,
             *vendors.routes,
@@ -57,5 +61,8 @@ def create_admin(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.cookies = SessionCookies(settings)
     app.state.login_limiter = LoginLimiter()
+    # No mail settings yet: reset links are shown to the owner only. A Mailer
+    # (services/password_reset.py) built from mail settings goes here.
+    app.state.mailer = None
     app.add_middleware(SecurityHeaders)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field
@@ -10,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.services import staff
+from cmp_server.services import password_reset, staff
 
-from ._forms import UNREFUSED, Form, Refusal, save_form
+from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
 from ._security import csrf_ok, requires
 
@@ -21,7 +20,7 @@ __all__ = ["routes"]
 LOGIN_FAILED = "The email or the password is wrong."
 LOGIN_LIMITED = (
     "Too many failed sign-ins for this account or from this address. Wait 15 minutes and "
-    "try again, or ask an owner to check the account."
+    "try again, or ask an owner to unlock the account."
 )
 
 
@@ -47,6 +46,7 @@ async def login(request: Request) -> Response:
         token = cookies.login_token(request)
         page = render(request, "admin/login.html", {
             "next": _safe_next(request.query_params.get("next"), ""), "login_token": token,
+            "reset": request.query_params.get("reset") == "1",
         })
         cookies.keep_login_token(page, token)
         return page
@@ -66,11 +66,15 @@ async def login(request: Request) -> Response:
     limiter = request.app.state.login_limiter
     if not limiter.allowed(email, _client(request)):
         return again(LOGIN_LIMITED, 429)
-    account = await staff.authenticate(email, str(form.get("password", "")))
-    if account is None:
-        limiter.failed(email, _client(request))
+    attempt = await staff.authenticate(email, str(form.get("password", "")))
+    if attempt.outcome == "locked":
+        return again(LOGIN_LIMITED, 429)
+    if attempt.account is None:
+        # A known account counts its failures on its own row; an unknown email is counted
+        # here, so that it reads the same.
+        limiter.failed(email if attempt.outcome == "unknown" else None, _client(request))
         return again(LOGIN_FAILED, 401)
-    session = await staff.start_session(account, request.headers.get("user-agent", ""))
+    session = await staff.start_session(attempt.account, request.headers.get("user-agent", ""))
     response = RedirectResponse(next_url, 303)
     cookies.sign_in(response, session.id)
     return response
@@ -84,37 +88,38 @@ async def logout(request: Request) -> Response:
     return response
 
 
-class NewStaff(Form):
-    email: str = Field(min_length=3, max_length=254)
-    name: str = Field(default="", max_length=200)
-    role: Literal["owner", "privacy", "viewer"]
-    password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
-
-
 class NewPassword(Form):
     model_config = ConfigDict(frozen=True, str_strip_whitespace=False)  # spaces count
 
     password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
 
 
-@requires("owner")
-async def staff_list(request: Request) -> Response:
-    async def page(values: dict[str, str], refused: Refusal = UNREFUSED) -> Response:
-        return render(request, "admin/staff.html", {
-            "accounts": await staff.list_staff(), "roles": staff.ROLES,
-            "errors": refused.errors, "values": values,
+async def reset(request: Request) -> Response:
+    """A one-time link an owner issued (``password_reset``): set a new password, no session
+    needed. The form is protected as the sign-in form is (its own double-submit token)."""
+    cookies = request.app.state.cookies
+    token = request.path_params["token"]
+    email = await password_reset.valid_for(token)  # NotFound: the error page says why
+    expected = cookies.read_login_token(request)
+
+    async def page(refused: Refusal = UNREFUSED) -> Response:
+        form_token = expected or cookies.login_token(request)
+        answer = render(request, "admin/reset.html", {
+            "email": email, "errors": refused.errors, "login_token": form_token,
         }, refused.status)
+        cookies.keep_login_token(answer, form_token)
+        return answer
 
     if request.method != "POST":
-        return await page({})
+        return await page()
+    if not expected or not await csrf_ok(request, expected):
+        return await page(Refusal({"form": "The form had expired. Please try again."}, 403))
     form = await request.form()
-    values = {k: str(form.get(k, "")) for k in ("email", "name", "role")}
     return await save_form(
-        NewStaff, {**values, "password": str(form.get("password", ""))},
-        lambda new: staff.create_staff(new.email, new.password, new.role, name=new.name,
-                                       by=request.state.actor),
-        done=lambda _: RedirectResponse(request.url_for("admin:staff").path, 303),
-        again=lambda refused: page(values, refused),
+        NewPassword, {"password": text_of(form, "password")},
+        lambda new: password_reset.redeem(token, new.password),
+        done=lambda _: RedirectResponse(f"{request.url_for('admin:login').path}?reset=1", 303),
+        again=page,
     )
 
 
@@ -147,6 +152,6 @@ async def account(request: Request) -> Response:
 routes = [
     Route("/login", login, methods=["GET", "POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
-    Route("/staff", staff_list, methods=["GET", "POST"], name="staff"),
+    Route("/reset/{token}", reset, methods=["GET", "POST"], name="reset"),
     Route("/account", account, methods=["GET", "POST"], name="account"),
 ]

@@ -71,7 +71,10 @@ class SessionCookies:
 
 
 class LoginLimiter:
-    """Failed sign-ins allowed per account and per address (moving windows, this process).
+    """Failed sign-ins allowed per address, and per email that names no account (moving
+    windows, this process). An account's own failures lock it on its row
+    (``staff.authenticate``), which every process sees and an owner can unlock; unknown
+    emails are counted here so that they read the same.
 
     Several server processes each keep their own count: the limit per process is what one
     attacker gets per process, still far from a guessing rate that matters against argon2."""
@@ -87,6 +90,8 @@ class LoginLimiter:
             self.PER_ACCOUNT, "account", email.strip().lower()
         ) and self._limiter.test(self.PER_ADDRESS, "address", address)
 
-    def failed(self, email: str, address: str) -> None:
-        self._limiter.hit(self.PER_ACCOUNT, "account", email.strip().lower())
+    def failed(self, email: str | None, address: str) -> None:
+        """Count a failure from ``address``, and against ``email`` when it names no account."""
+        if email is not None:
+            self._limiter.hit(self.PER_ACCOUNT, "account", email.strip().lower())
         self._limiter.hit(self.PER_ADDRESS, "address", address)

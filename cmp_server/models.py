@@ -17,6 +17,7 @@ __all__ = [
     "ConsentDaily",
     "ConsentReceipt",
     "InventoryItem",
+    "PasswordReset",
     "Purpose",
     "PurgeLog",
     "Scan",
@@ -300,6 +301,12 @@ class Staff(Model):
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     password_changed_at = fields.DatetimeField(null=True)
+    # The sign-in lock (services/staff.py): failures in the current window, when the last one
+    # was, and until when the account is locked. In the database, so that every server process
+    # sees it and an owner's unlock reaches them all.
+    failed_logins = fields.IntField(default=0)
+    last_failed_at = fields.DatetimeField(null=True)
+    locked_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "staff"
@@ -320,6 +327,24 @@ class StaffSession(Model):
 
     class Meta:
         table = "staff_session"
+
+
+class PasswordReset(Model):
+    """A one-time password-reset link an owner issued (``services/password_reset.py``): only
+    the SHA-256 of its token is kept, so the table does not hold usable links."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="resets", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "password_reset"
 
 
 class AuditEntry(Model):
@@ -343,4 +368,9 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_entry"
-        indexes = (Index(fields=("site_id", "id")), Index(fields=("staff_id", "id")))
+        indexes = (
+            Index(fields=("site_id", "id")),
+            Index(fields=("staff_id", "id")),
+            Index(fields=("action", "id")),  # the audit log's filter by action
+            Index(fields=("at",)),  # and by date range
+        )

@@ -22,6 +22,7 @@ from cmp_server.settings import Settings
 TABLES = (
     "audit_entry",
     "staff_session",
+    "password_reset",
     "staff",
     "consent_daily",
     "consent_receipt",

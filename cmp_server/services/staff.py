@@ -7,6 +7,12 @@ a password change or an idle timeout ends it on the server, whatever the browser
 
 Roles, each including the ones below it: ``owner`` (everything, manages staff and sites),
 ``privacy`` (inventory, banner, publishing, scans, consent log), ``viewer`` (reads only).
+
+Sign-in is guarded by a lock on the account row: ``LOCK_AFTER`` wrong passwords within
+``LOCK_WINDOW`` lock it for ``LOCK_FOR`` (every server process sees the row, and an owner can
+lift it: ``staff_lifecycle.unlock``). Each sign-in, failure and lockout is audited as the
+account itself. What owners do to accounts (roles, disabling, removing, unlocking) is in
+``staff_lifecycle``; one-time reset links in ``password_reset``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,15 +33,20 @@ from ..models import Staff, StaffSession
 from . import audit
 
 __all__ = [
+    "LOCK_AFTER",
+    "LOCK_FOR",
     "ROLES",
     "Actor",
+    "SignIn",
     "authenticate",
     "change_password",
     "create_staff",
     "end_session",
     "has_role",
+    "is_locked",
     "list_staff",
     "session_for",
+    "set_password",
     "start_session",
 ]
 
@@ -48,6 +60,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+LOCK_AFTER = 5
+LOCK_WINDOW = timedelta(minutes=15)
+LOCK_FOR = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -110,33 +125,80 @@ async def list_staff() -> list[Staff]:
     return await Staff.all().order_by("email")
 
 
-async def authenticate(email: str, password: str) -> Staff | None:
-    """The active account with this email and password, or None (whichever was wrong)."""
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to. ``unknown`` (no active account has this email) and
+    ``wrong`` must read the same to the person signing in; the caller counts ``unknown``
+    attempts itself, since there is no row to keep them on."""
+
+    outcome: Literal["signed_in", "wrong", "unknown", "locked"]
+    account: Staff | None = None
+
+
+def is_locked(account: Staff, now: datetime | None = None) -> bool:
+    return account.locked_until is not None and account.locked_until > (now or utcnow())
+
+
+async def authenticate(email: str, password: str) -> SignIn:
+    """Check an email and password against the active accounts and the account's lock; a
+    wrong password counts towards the lock (audited, as is the lockout)."""
     try:
         address = normalise_email(email)
     except InvalidRequest:
         address = ""
     staff = await Staff.get_or_none(email=address, active=True) if address else None
+    if staff is not None and is_locked(staff):
+        return SignIn("locked")
     try:
         _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
-        return None
+        if staff is None:
+            return SignIn("unknown")
+        await _failed(staff)  # the lock, if this failure sets it, holds from the next attempt
+        return SignIn("wrong")
     if staff is None:
-        return None
+        return SignIn("unknown")
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
         await staff.save(update_fields=["password_hash"])
-    return staff
+    if staff.failed_logins or staff.locked_until:
+        await Staff.filter(id=staff.id).update(failed_logins=0, locked_until=None)
+    return SignIn("signed_in", staff)
+
+
+async def _failed(staff: Staff) -> None:
+    """Count a wrong password, and lock the account at the ``LOCK_AFTER``-th in a window."""
+    now = utcnow()
+    async with in_transaction():
+        row = await Staff.select_for_update().get(id=staff.id)
+        recent = row.last_failed_at is not None and now - row.last_failed_at <= LOCK_WINDOW
+        row.failed_logins = row.failed_logins + 1 if recent else 1
+        row.last_failed_at = now
+        locks = row.failed_logins >= LOCK_AFTER
+        if locks:
+            row.locked_until = now + LOCK_FOR
+        await row.save(update_fields=["failed_logins", "last_failed_at", "locked_until"])
+        await audit.record(row, "staff.sign_in_failed", "staff", row.id,
+                           after={"failures": row.failed_logins})
+        if locks:
+            await audit.record(row, "staff.lockout", "staff", row.id,
+                               after={"locked_until": row.locked_until.isoformat(
+                                   timespec="seconds") if row.locked_until else None})
 
 
 async def start_session(staff: Staff, user_agent: str = "") -> StaffSession:
-    return await StaffSession.create(
-        id=secrets.token_urlsafe(32),
-        staff=staff,
-        csrf_token=secrets.token_urlsafe(32),
-        last_seen_at=utcnow(),
-        user_agent=user_agent[:300],
-    )
+    """A new session for an account that has just proved who it is (audited as a sign-in)."""
+    async with in_transaction():
+        session = await StaffSession.create(
+            id=secrets.token_urlsafe(32),
+            staff=staff,
+            csrf_token=secrets.token_urlsafe(32),
+            last_seen_at=utcnow(),
+            user_agent=_CONTROL.sub("", user_agent)[:300],
+        )
+        await audit.record(staff, "staff.sign_in", "staff", staff.id,
+                           after={"user_agent": session.user_agent})
+    return session
 
 
 async def session_for(session_id: str, idle: timedelta) -> Actor | None:
@@ -166,9 +228,18 @@ async def change_password(staff_id: int, password: str, *, by: Actor | None) -> 
     """A new password ends every session of the account (the current one included)."""
     _check_password(password)
     async with in_transaction():
-        staff = await Staff.get(id=staff_id)
-        staff.password_hash = _hasher.hash(password)
-        staff.password_changed_at = utcnow()
-        await staff.save(update_fields=["password_hash", "password_changed_at"])
-        await StaffSession.filter(staff_id=staff_id).delete()
+        await set_password(await Staff.get(id=staff_id), password)
         await audit.record(by, "staff.password", "staff", staff_id)
+
+
+async def set_password(staff: Staff, password: str) -> None:
+    """Inside the caller's transaction: the new hash, every session of the account ended, and
+    the sign-in lock lifted (whoever set the password knows it)."""
+    _check_password(password)
+    staff.password_hash = _hasher.hash(password)
+    staff.password_changed_at = utcnow()
+    staff.failed_logins = 0
+    staff.locked_until = None
+    await staff.save(update_fields=["password_hash", "password_changed_at", "failed_logins",
+                                    "locked_until"])
+    await StaffSession.filter(staff_id=staff.id).delete()

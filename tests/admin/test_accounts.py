@@ -173,7 +173,7 @@ async def test_passwords_are_argon2id_and_rehashed_when_parameters_change(
     assert owner.password_hash.startswith("$argon2id$")
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     await Staff.filter(id=owner.id).update(password_hash=weak)
-    assert await staff.authenticate(owner.email, PASSWORD) is not None
+    assert (await staff.authenticate(owner.email, PASSWORD)).outcome == "signed_in"
     rehashed = (await Staff.get(id=owner.id)).password_hash
     assert rehashed != weak and rehashed.startswith("$argon2id$")
     assert "m=8192" not in rehashed

@@ -9,6 +9,7 @@ fails the test until it is taught (``_params``)."""
 from __future__ import annotations
 
 import re
+import uuid
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,10 +19,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from cmp_server.models import Scan, Site
-from cmp_server.services import inventory, publishing, sites
+from cmp_server.services import inventory, password_reset, publishing, sites, staff
 from scanner import PossibleViolation
 
-from ..factories import ORIGIN, receipt_body, staff_member
+from ..factories import ORIGIN, PASSWORD, receipt_body, staff_member
 from ._client import sign_in, token_of
 
 # Breaks out of a text node, an attribute (either quote) and a script string alike.
@@ -50,9 +51,15 @@ async def _hostile_site() -> dict[str, str]:
     await publishing.publish(site)
     await sites.update_site(site, texts={"en": {"accept_all": PAYLOAD}})  # a draft change
     scan = await _hostile_scan(site)
+    # Another account, named by the payload, with an open reset link (the walk's own owner
+    # cannot act on itself: the guard would refuse every form).
+    member = await staff.create_staff(f"{uuid.uuid4().hex[:8]}@example.org", PASSWORD,
+                                      "privacy", name=PAYLOAD)
+    reset = await password_reset.issue(member.id, by=None, link=lambda token: token)
     return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
             "purpose": "statistics", "number": "1", "scan_id": str(scan.id),
-            "job_id": str(scan.job_id)}  # type: ignore[attr-defined]
+            "job_id": str(scan.job_id),  # type: ignore[attr-defined]
+            "staff_id": str(member.id), "token": reset.url}
 
 
 async def _hostile_scan(site: Site) -> Scan:
@@ -165,6 +172,11 @@ async def test_malformed_input_to_every_form_is_answered_never_a_500(
             r = await client.post(action, data={**data, "csrf_token": token})
             assert r.status_code < 500, (action, data and next(iter(data.values()))[:40],
                                          r.status_code, r.text[-500:])
+            # A download (the audit log's CSV) carries what was recorded, as data: the
+            # attachment is never rendered (and nosniff keeps it so).
+            if r.headers.get("content-disposition", "").startswith("attachment"):
+                assert not r.headers["content-type"].startswith("text/html"), action
+                continue
             for raw in RAW:
                 assert raw not in r.text, f"{action} echoes the payload raw"
         # Still signed in: nothing above ended the session by accident.

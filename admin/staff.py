@@ -1,0 +1,209 @@
+"""Staff accounts, for owners: add one, and on an account's own page change its role, disable
+or enable it, lift its sign-in lock, issue a one-time password-reset link, or remove it
+(``cmp_server.services.staff_lifecycle``, ``password_reset``). Each action is a small form of
+its own that posts to its own route and comes back to the account's page with what it did, or
+with why it was refused beside the form."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cmp_server.errors import NotFound
+from cmp_server.services import password_reset, staff, staff_lifecycle
+
+from ._forms import UNREFUSED, Form, Refusal, save_form, text_of, whole_number
+from ._pages import render
+from ._security import requires
+
+__all__ = ["routes"]
+
+DONE = {  # ?did=… on the account's page: what the last action did
+    "role": "The role is changed.",
+    "disabled": "The account is disabled and signed out everywhere.",
+    "enabled": "The account is enabled again.",
+    "unlocked": "The account is unlocked: it can sign in again.",
+}
+
+
+class NewStaff(Form):
+    email: str = Field(min_length=3, max_length=254)
+    name: str = Field(default="", max_length=200)
+    role: Literal["owner", "privacy", "viewer"]
+    password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
+
+
+class RoleForm(Form):
+    role: Literal["owner", "privacy", "viewer"]
+
+
+class ActiveForm(Form):
+    active: Literal["yes", "no"]
+
+
+class RemoveForm(Form):
+    confirm: Literal["yes"]
+
+
+class Nothing(Form):
+    """A form with nothing to fill: a button."""
+
+
+MESSAGES = {
+    "role": "Choose owner, privacy or viewer.",
+    "active": "Choose to disable or to enable the account.",
+    "confirm": "Tick the box to confirm that the account goes for good.",
+}
+
+
+@requires("owner")
+async def staff_list(request: Request) -> Response:
+    async def page(values: dict[str, str], refused: Refusal = UNREFUSED) -> Response:
+        return render(request, "admin/staff.html", {
+            "accounts": await staff_lifecycle.accounts(), "roles": staff.ROLES,
+            "errors": refused.errors, "values": values,
+            "removed": request.query_params.get("removed") == "1",
+        }, refused.status)
+
+    if request.method != "POST":
+        return await page({})
+    form = await request.form()
+    values = {k: text_of(form, k) for k in ("email", "name", "role")}
+    return await save_form(
+        NewStaff, {**values, "password": text_of(form, "password")},
+        lambda new: staff.create_staff(new.email, new.password, new.role, name=new.name,
+                                       by=request.state.actor),
+        done=lambda row: RedirectResponse(
+            request.url_for("admin:staff_account", staff_id=str(row.id)).path, 303),
+        again=lambda refused: page(values, refused),
+    )
+
+
+def _staff_id(request: Request) -> int:
+    staff_id = whole_number(request.path_params["staff_id"], 9)
+    if staff_id is None:
+        raise NotFound("there is no such staff account")
+    return staff_id
+
+
+async def _page(
+    request: Request, staff_id: int, refused: Refusal = UNREFUSED, *,
+    issued: password_reset.IssuedReset | None = None, form: str = "",
+) -> Response:
+    return render(request, "admin/staff_account.html", {
+        "account": await staff_lifecycle.account(staff_id), "roles": staff.ROLES,
+        "errors": refused.errors, "refused_form": form, "issued": issued,
+        "did": DONE.get(request.query_params.get("did", "")),
+    }, refused.status)
+
+
+@requires("owner")
+async def staff_account(request: Request) -> Response:
+    return await _page(request, _staff_id(request))
+
+
+def _action(
+    name: str,
+    form: type[Form],
+    fields: tuple[str, ...],
+    service: Callable[[Request, int, Any], Awaitable[Any]],
+    did: Callable[[Any], str],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST route for one of the account page's forms: parse, call, back to the page."""
+
+    @requires("owner")
+    async def endpoint(request: Request) -> Response:
+        staff_id = _staff_id(request)
+        data = await request.form()
+
+        async def service_of(parsed: Any) -> Any:
+            return await service(request, staff_id, parsed)
+
+        def done(result: Any) -> Response:
+            path = request.url_for("admin:staff_account", staff_id=str(staff_id)).path
+            return RedirectResponse(f"{path}?did={did(result)}", 303)
+
+        return await save_form(
+            form, {f: text_of(data, f) for f in fields}, service_of, done=done,
+            again=lambda refused: _page(request, staff_id, refused, form=name),
+            messages=MESSAGES,
+        )
+
+    endpoint.__name__ = f"staff_{name}"
+    return endpoint
+
+
+async def _role(request: Request, staff_id: int, form: RoleForm) -> None:
+    await staff_lifecycle.set_role(staff_id, form.role, by=request.state.actor)
+
+
+async def _active(request: Request, staff_id: int, form: ActiveForm) -> bool:
+    active = form.active == "yes"
+    await staff_lifecycle.set_active(staff_id, active, by=request.state.actor)
+    return active
+
+
+async def _unlock(request: Request, staff_id: int, _: Nothing) -> None:
+    await staff_lifecycle.unlock(staff_id, by=request.state.actor)
+
+
+@requires("owner")
+async def staff_reset(request: Request) -> Response:
+    """The link is shown in this very response, once: never put in a URL to redirect to."""
+    staff_id = _staff_id(request)
+
+    async def issue(_: Nothing) -> password_reset.IssuedReset:
+        return await password_reset.issue(
+            staff_id, by=request.state.actor, mailer=request.app.state.mailer,
+            # The configured public address, not the request's Host header: the link may go
+            # out by mail, and a forged Host must not point it elsewhere.
+            link=lambda token: request.app.state.settings.public_base_url.rstrip("/")
+            + request.url_for("admin:reset", token=token).path,
+        )
+
+    async def shown(issued: password_reset.IssuedReset) -> Response:
+        return await _page(request, staff_id, issued=issued)
+
+    return await save_form(
+        Nothing, {}, issue, done=shown,
+        again=lambda refused: _page(request, staff_id, refused, form="reset"),
+    )
+
+
+@requires("owner")
+async def staff_remove(request: Request) -> Response:
+    staff_id = _staff_id(request)
+    data = await request.form()
+
+    async def remove(_: RemoveForm) -> str:
+        return await staff_lifecycle.remove(staff_id, by=request.state.actor)
+
+    return await save_form(
+        RemoveForm, {"confirm": text_of(data, "confirm")}, remove,
+        done=lambda _: RedirectResponse(f"{request.url_for('admin:staff').path}?removed=1", 303),
+        again=lambda refused: _page(request, staff_id, refused, form="remove"),
+        messages=MESSAGES,
+    )
+
+
+routes = [
+    Route("/staff", staff_list, methods=["GET", "POST"], name="staff"),
+    Route("/staff/{staff_id}", staff_account, methods=["GET"], name="staff_account"),
+    Route("/staff/{staff_id}/role", _action("role", RoleForm, ("role",), _role,
+                                            lambda _: "role"),
+          methods=["POST"], name="staff_role"),
+    Route("/staff/{staff_id}/active", _action(
+        "active", ActiveForm, ("active",), _active,
+        lambda active: "enabled" if active else "disabled"),
+          methods=["POST"], name="staff_active"),
+    Route("/staff/{staff_id}/unlock", _action("unlock", Nothing, (), _unlock,
+                                              lambda _: "unlocked"),
+          methods=["POST"], name="staff_unlock"),
+    Route("/staff/{staff_id}/reset", staff_reset, methods=["POST"], name="staff_reset"),
+    Route("/staff/{staff_id}/remove", staff_remove, methods=["POST"], name="staff_remove"),
+]
