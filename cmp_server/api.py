@@ -111,9 +111,29 @@ def _script_answer(
     prepared = _prepare(published)
     if _not_modified(if_none_match, published.script_etag):
         return 304, prepared.script_304, b""
-    if "gzip" in (accept_encoding or ""):
+    if _accepts_gzip(accept_encoding):
         return 200, prepared.script_gzip, published.script_gzip
     return 200, prepared.script_200, published.script
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """RFC 9110, 12.5.3: gzip (or ``*``) listed with a weight above 0; ``gzip;q=0`` refuses
+    it, whatever ``*`` says."""
+    weights: dict[str, float] = {}
+    for item in (accept_encoding or "").split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights.setdefault(coding.lower(), weight)
+    if "gzip" in weights:
+        return weights["gzip"] > 0
+    return weights.get("*", 0.0) > 0
 
 
 async def config(request: Request) -> Response:

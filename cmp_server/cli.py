@@ -26,11 +26,11 @@ def _settings() -> Settings:
     except ValidationError as exc:
         # Each problem by its setting and message only: pydantic's own text repeats the input,
         # which for a model-wide check is every setting, the secret key included.
-        problems = "; ".join(
-            (f"CMP_{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "")
+        problems = "; ".join(dict.fromkeys(
+            (f"CMP_{str(e['loc'][0]).upper()}: " if e["loc"] else "")
             + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
-        )
+        ))
         raise click.ClickException(f"invalid settings: {problems}") from None
 
 
@@ -38,6 +38,9 @@ def _refuse_busy_port(host: str, port: int) -> None:
     """Say what to do, instead of uvicorn's traceback-free but terse exit, when the port is
     taken (another `make demo`, say)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: connections of a server killed a moment ago (TIME_WAIT) must not
+        # keep its restart out; a socket still listening there refuses the bind all the same.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -7,17 +7,19 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DEV_SECRET_KEY", "Settings"]
 
 DEV_SECRET_KEY = "dev-insecure-change-me"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_PROXIES_FORM = "give addresses or networks comma-separated, like 10.0.0.0/8, 192.168.1.1"
 
 
 class Settings(BaseSettings):
@@ -34,8 +36,10 @@ class Settings(BaseSettings):
     # A SecretStr: shown as '**********' in reprs, dumps and validation errors.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
-    # Only these peers may tell us the client's address in X-Forwarded-For.
-    trusted_proxies: tuple[IPNetwork, ...] = ()
+    # Only these peers may tell us the client's address in X-Forwarded-For. From the
+    # environment as the README writes it, comma-separated ("10.0.0.0/8, 192.168.1.1"), or a
+    # JSON list: NoDecode keeps pydantic-settings from reading it as JSON first.
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     # A request body that has not fully arrived by then is refused (408): a client sending it
     # a byte at a time must not hold a connection and a task for long.
@@ -61,7 +65,23 @@ class Settings(BaseSettings):
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+            parts: object = [p.strip() for p in value.split(",") if p.strip()]
+            if value.strip().startswith("["):
+                try:
+                    parts = json.loads(value)
+                except ValueError:
+                    parts = None
+            if not isinstance(parts, list):
+                raise ValueError(_PROXIES_FORM)
+            value = parts
+        if isinstance(value, list | tuple):
+            networks = []
+            for part in value:
+                try:
+                    networks.append(ipaddress.ip_network(part))
+                except (ValueError, TypeError):
+                    raise ValueError(f"{part!r} is not a network: {_PROXIES_FORM}") from None
+            return tuple(networks)
         return value
 
     @field_validator("database_url")

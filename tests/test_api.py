@@ -460,3 +460,22 @@ async def test_what_the_cache_cannot_answer_goes_to_the_routes(
     assert (await client.get(f"/v1/sites/{site.key}/config/x")).status_code == 404
     missing = await client.get("/v1/sites/nosuchsite/config")
     assert missing.status_code == 404 and missing.json()["error"] == "site_not_found"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True), ("gzip, deflate, br", True), ("br;q=1.0, GZIP;q=0.5", True),
+        ("*", True), ("gzip;q=0", False), ("gzip;q=0.0, *", False), ("identity", False),
+        ("notgzip", False), ("x-gzip-ish", False), ("gzip;q=nonsense", False), ("", False),
+    ],
+)
+async def test_the_script_is_gzipped_only_where_the_client_takes_it(
+    client: httpx.AsyncClient, accept_encoding: str, gzipped: bool
+) -> None:
+    site, _ = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/cmp.js",
+                         headers={"Accept-Encoding": accept_encoding})
+    assert r.status_code == 200
+    assert (r.headers.get("content-encoding") == "gzip") is gzipped
+    assert b"__CMP_CONFIG__" not in r.content  # httpx decodes a gzipped body

@@ -346,3 +346,29 @@ def test_create_admin_then_sign_in_and_the_demo_prints_its_login(env: dict[str, 
             "csrf_token": token, "email": "owner@demo.example", "password": password,
         })
         assert signed.status_code == 303
+
+
+def test_a_port_left_in_time_wait_by_a_killed_server_is_free_to_serve_again() -> None:
+    """After `kill -9` under load the port holds connections in TIME_WAIT: uvicorn can bind
+    (SO_REUSEADDR) and so must the busy-port check before it; a listening socket still
+    refuses."""
+    import socket
+
+    import click
+
+    from cmp_server.cli import _refuse_busy_port
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    with pytest.raises(click.ClickException, match="cannot listen"), \
+            click.Context(click.Command("serve")):
+        _refuse_busy_port("127.0.0.1", port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end of the port waits in TIME_WAIT
+    server.close()
+    client.close()
+    _refuse_busy_port("127.0.0.1", port)

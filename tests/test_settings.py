@@ -59,3 +59,43 @@ def test_unknown_setting_is_an_error() -> None:
 
 def test_public_names() -> None:
     assert cmp_server.__all__ == ["Settings", "__version__"]
+
+
+READ = "from cmp_server.settings import Settings; print(Settings().trusted_proxies)"
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        ("10.0.0.0/8, 192.168.1.1", "(IPv4Network('10.0.0.0/8'), IPv4Network('192.168.1.1/32'))"),
+        ('["10.0.0.0/8", "::1"]', "(IPv4Network('10.0.0.0/8'), IPv6Network('::1/128'))"),
+        ("", "()"),
+    ],
+)
+def test_trusted_proxies_from_the_real_environment(value: str, networks: str) -> None:
+    # Through the environment, as an operator sets it (the README's comma-separated form once
+    # stopped the server from starting: pydantic-settings read the value as JSON first).
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMP_")}
+    done = subprocess.run([sys.executable, "-c", READ], env={**env, "CMP_TRUSTED_PROXIES": value},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == networks
+
+
+@pytest.mark.parametrize("value", ["nonsense", "[1,", "10.0.0.1/8", '{"a": 1}'])
+def test_a_bad_trusted_proxies_value_is_one_line_naming_the_variable(
+    tmp_path, value: str  # type: ignore[no-untyped-def]
+) -> None:
+    from ._server import cli_env, run_cli
+
+    env = {**cli_env(f"sqlite://{tmp_path}/x.sqlite3", tmp_path), "CMP_TRUSTED_PROXIES": value}
+    done = run_cli(["migrate"], env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: invalid settings: CMP_TRUSTED_PROXIES: ")
+    assert "comma-separated, like 10.0.0.0/8" in lines[0] and "Traceback" not in done.stderr
