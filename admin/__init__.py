@@ -30,6 +30,7 @@ from . import (
     staff,
     vendors,
 )
+from ._limits import BodyLimit
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
 from .authentication import LoginLimiter, SessionCookies
@@ -64,5 +65,8 @@ def create_admin(settings: Settings) -> Starlette:
     # No mail settings yet: reset links are shown to the owner only. A Mailer
     # (services/password_reset.py) built from mail settings goes here.
     app.state.mailer = None
+    # Added first, so inside SecurityHeaders: a refused body's answer gets the headers too.
+    app.add_middleware(BodyLimit, limit=settings.admin_max_body_bytes,
+                       timeout=settings.body_timeout_seconds)
     app.add_middleware(SecurityHeaders)
     return app

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # JSON list: NoDecode keeps pydantic-settings from reading it as JSON first.
     trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # Any admin request's body (every form, the sign-in form included): refused above it.
+    admin_max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     # A request body that has not fully arrived by then is refused (408): a client sending it
     # a byte at a time must not hold a connection and a task for long.
     body_timeout_seconds: float = Field(default=10.0, gt=0)
