@@ -94,6 +94,10 @@ class NewPassword(Form):
     password: str = Field(min_length=staff.MIN_PASSWORD, max_length=staff.MAX_PASSWORD)
 
 
+class PasswordChange(NewPassword):
+    current: str = Field(min_length=1, max_length=staff.MAX_PASSWORD)
+
+
 async def reset(request: Request) -> Response:
     """A one-time link an owner issued (``password_reset``): set a new password, no session
     needed. The form is protected as the sign-in form is (its own double-submit token)."""
@@ -125,7 +129,8 @@ async def reset(request: Request) -> Response:
 
 @requires("viewer")
 async def account(request: Request) -> Response:
-    """One's own account: change the password (which signs out every session)."""
+    """One's own account: change the password, given the current one (which signs out every
+    session)."""
 
     async def page(refused: Refusal = UNREFUSED) -> Response:
         return render(request, "admin/account.html", {
@@ -142,9 +147,10 @@ async def account(request: Request) -> Response:
 
     form = await request.form()
     return await save_form(
-        NewPassword, {"password": str(form.get("password", ""))},
+        PasswordChange, {"current": text_of(form, "current"),
+                         "password": text_of(form, "password")},
         lambda new: staff.change_password(request.state.actor.id, new.password,
-                                          by=request.state.actor),
+                                          current=new.current, by=request.state.actor),
         done=signed_out, again=page,
     )
 

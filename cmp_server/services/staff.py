@@ -224,11 +224,21 @@ async def end_session(session_id: str) -> None:
     await StaffSession.filter(id=session_id).delete()
 
 
-async def change_password(staff_id: int, password: str, *, by: Actor | None) -> None:
-    """A new password ends every session of the account (the current one included)."""
+async def change_password(
+    staff_id: int, password: str, *, current: str, by: Actor | None
+) -> None:
+    """One's own new password, given the one in use (a session left open is not the account:
+    it must not take the account over). It ends every session of the account, the current
+    one included. A wrong current password counts towards the sign-in lock, as at sign-in."""
     _check_password(password)
+    account = await Staff.get(id=staff_id)
+    try:
+        _hasher.verify(account.password_hash, current[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        await _failed(account)
+        raise InvalidRequest("the current password is wrong", field="current") from None
     async with in_transaction():
-        await set_password(await Staff.get(id=staff_id), password)
+        await set_password(account, password)
         await audit.record(by, "staff.password", "staff", staff_id)
 
 

@@ -139,11 +139,20 @@ async def test_a_password_change_ends_every_session(
         await sign_in(other, owner.email)
         assert (await other.get("/admin/")).status_code == 200
         short = await client.post("/admin/account", data={
-            "csrf_token": await token_of(client), "password": "short",
+            "csrf_token": await token_of(client), "current": PASSWORD, "password": "short",
         })
         assert short.status_code == 422 and "at least 12 characters" in short.text
+        # A session left open is not the account: the password in use is asked for.
+        for current in ("", "not the password at all"):
+            taken = await client.post("/admin/account", data={
+                "csrf_token": await token_of(client), "current": current,
+                "password": "a thief's new passphrase",
+            })
+            assert taken.status_code == 422 and 'id="e-current"' in taken.text
+        assert (await other.get("/admin/")).status_code == 200  # nothing changed
         changed = await client.post("/admin/account", data={
-            "csrf_token": await token_of(client), "password": "a whole new passphrase",
+            "csrf_token": await token_of(client), "current": PASSWORD,
+            "password": "a whole new passphrase",
         })
         assert changed.status_code == 303
         assert (await other.get("/admin/")).status_code == 303

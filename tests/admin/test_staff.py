@@ -112,7 +112,8 @@ async def test_removing_keeps_the_name_in_the_audit_log(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     owner, officer = await staff_member("owner"), await staff_member("privacy")
-    await staff.change_password(officer.id, "another long passphrase", by=as_actor(officer))
+    await staff.change_password(officer.id, "another long passphrase", current=PASSWORD,
+                                by=as_actor(officer))
     await sign_in(client, owner.email)
     unconfirmed = await post(client, f"/admin/staff/{officer.id}/remove")
     assert unconfirmed.status_code == 422 and "Tick the box" in unconfirmed.text
