@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -159,6 +160,19 @@ async def read_body(request: Request, limit: int, timeout: float = 10.0) -> byte
     except TimeoutError:
         raise errors.BodyTimeout(f"the body did not arrive within {timeout:g} s") from None
     return b"".join(chunks)
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def user_agent(request: Request) -> str:
+    """The User-Agent as its bytes came: UTF-8, an invalid byte and a control character
+    replaced by U+FFFD (Starlette reads header values as latin-1, which turned UTF-8 into
+    mojibake such as "KursgÃ¥rden")."""
+    for name, value in request.scope["headers"]:
+        if name == b"user-agent":
+            return _CONTROLS.sub("\ufffd", value.decode("utf-8", "replace"))
+    return ""
 
 
 def require_json_or_text(request: Request) -> None:

@@ -21,6 +21,7 @@ from ._http import (
     parse_json,
     read_body,
     require_json_or_text,
+    user_agent,
 )
 from .schemas import ReceiptHistoryOut, ReceiptIn, ReceiptView
 from .services.configs import ConfigCache, Published
@@ -274,7 +275,7 @@ async def record_consent(request: Request) -> Response:
     draft = draft_receipt(
         receipt,
         published,
-        user_agent=request.headers.get("user-agent", ""),
+        user_agent=user_agent(request),
         client_ip=client_ip(request, settings.trusted_proxies),
     )
     writer: ReceiptWriter = request.app.state.writer

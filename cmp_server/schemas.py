@@ -51,14 +51,18 @@ METHOD_LABELS: dict[str, str] = {
 
 # What the two databases do not store alike: PostgreSQL refuses a NUL in text and in JSON (and
 # so a whole batch of receipts), SQLite keeps it; a lone surrogate is no UTF-8 at all. The
-# other C0 controls have no business in a URL, a key or a language tag either.
-_UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+# other controls (C0, DEL, C1) and the noncharacters (U+FDD0-U+FDEF, U+xFFFE and U+xFFFF of
+# every plane) have no business in a URL, a key or a language tag either.
+_NONCHARACTERS = "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF)
+                         for plane in range(0, 0x110000, 0x10000))
+_UNSTORABLE = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef{_NONCHARACTERS}]")
 
 
 def _storable(value: str) -> str:
     if (found := _UNSTORABLE.search(value)) is not None:
         raise ValueError(
-            f"must not contain control characters or lone surrogates (found U+{ord(found[0]):04X})"
+            "must not contain control characters, noncharacters or lone surrogates "
+            f"(found U+{ord(found[0]):04X})"
         )
     return value
 
@@ -86,7 +90,8 @@ class ReceiptIn(BaseModel):
     layer: Literal["first", "second"]
     # At most the column's 8 characters (PostgreSQL refuses more, SQLite would keep them).
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", max_length=8)
-    page_url: Text = Field(min_length=1, max_length=2048)
+    # The pattern states the http(s) rule in the OpenAPI document; _http_url explains it.
+    page_url: Text = Field(min_length=1, max_length=2048, pattern=r"^https?://")
 
     @field_validator("page_url")
     @classmethod

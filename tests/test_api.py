@@ -479,3 +479,41 @@ async def test_the_script_is_gzipped_only_where_the_client_takes_it(
     assert r.status_code == 200
     assert (r.headers.get("content-encoding") == "gzip") is gzipped
     assert b"__CMP_CONFIG__" not in r.content  # httpx decodes a gzipped body
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Mozilla/5.0 (Kursgården; sv-SE) 😀".encode(), "Mozilla/5.0 (Kursgården; sv-SE) 😀"),
+        (b"Bot/1.0 \xff\xfe", "Bot/1.0 \ufffd\ufffd"),
+        (b"Old/1.0 \x85\x7f", "Old/1.0 \ufffd\ufffd"),  # not UTF-8: replaced, not stored raw
+    ],
+)
+async def test_the_user_agent_is_stored_as_its_bytes_came(
+    client: httpx.AsyncClient, sent: bytes, stored: str
+) -> None:
+    site, _ = await published_site()
+    body = receipt_body()
+    r = await post(client, site.key, body, headers={**TEXT, "User-Agent": sent})
+    assert r.status_code == 201, r.text
+    row = await ConsentReceipt.get(receipt_id=body["receipt_id"])
+    assert row.user_agent == stored
+
+
+@pytest.mark.parametrize("page_url", [
+    "https://shop.example/\x7f", "https://shop.example/\u0085", "https://shop.example/\ufdd0",
+    "https://shop.example/\U0001fffe", "https://shop.example/\uffff",
+])
+async def test_controls_and_noncharacters_in_the_page_url_are_refused(
+    client: httpx.AsyncClient, page_url: str
+) -> None:
+    site, _ = await published_site()
+    r = await post(client, site.key, receipt_body(page_url=page_url))
+    assert r.status_code == 422 and "page_url" in r.json()["detail"]
+
+
+def test_the_openapi_document_states_the_page_url_rule() -> None:
+    from cmp_server.openapi import openapi_document
+
+    schema = openapi_document()["components"]["schemas"]["ReceiptIn"]["properties"]["page_url"]
+    assert schema["pattern"] == "^https?://"
