@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from cmp_server._utils import forwarded_client
 from cmp_server.services import password_reset, staff
 
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
@@ -25,7 +26,13 @@ LOGIN_LIMITED = (
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address as the public API resolves it: behind a trusted proxy, the
+    first untrusted hop of X-Forwarded-For, not the proxy (whose address every client
+    shares: twenty failures from anyone would otherwise lock every staff member out)."""
+    peer = request.client.host if request.client else None
+    trusted = request.app.state.settings.trusted_proxies
+    return forwarded_client(peer, request.headers.get("x-forwarded-for", ""), trusted) or (
+        "unknown")
 
 
 def _safe_next(value: object, default: str) -> str:

@@ -4,7 +4,6 @@ body reading, the client's address behind trusted proxies, CORS for a site's ori
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import errors
+from ._utils import forwarded_client
 from .settings import IPNetwork
 
 log = logging.getLogger(__name__)
@@ -190,25 +190,9 @@ def parse_json(body: bytes) -> object:
 
 
 def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str | None:
-    """The peer's address, or the first untrusted hop in X-Forwarded-For when the peer is a
-    trusted proxy (walking from the right, as each proxy appends the address it saw)."""
+    """The client's address behind trusted proxies (``_utils.forwarded_client``)."""
     peer = request.client.host if request.client else None
-    networks = tuple(trusted)
-    if not peer or not networks or not _in(peer, networks):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _in(hop, networks):
-            return hop
-    return peer
-
-
-def _in(address: str, networks: tuple[IPNetwork, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+    return forwarded_client(peer, request.headers.get("x-forwarded-for", ""), trusted)
 
 
 def origin_host(request: Request) -> str | None:

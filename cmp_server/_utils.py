@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,3 +41,29 @@ def new_site_key() -> str:
         key = secrets.token_urlsafe(12)
         if key[0].isalnum():
             return key
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def forwarded_client(
+    peer: str | None, forwarded_for: str, trusted: Iterable[Network]
+) -> str | None:
+    """The peer's address, or the first untrusted hop in ``X-Forwarded-For`` when the peer is
+    a trusted proxy (walking from the right, as each proxy appends the address it saw)."""
+    networks = tuple(trusted)
+    if not peer or not networks or not _in(peer, networks):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, networks):
+            return hop
+    return peer
+
+
+def _in(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import httpx
@@ -11,8 +12,10 @@ from argon2 import PasswordHasher
 from itsdangerous import URLSafeSerializer
 from starlette.applications import Starlette
 
+from cmp_server.app import create_app
 from cmp_server.models import AuditEntry, Staff, StaffSession
 from cmp_server.services import staff
+from cmp_server.settings import Settings
 
 from ..factories import PASSWORD, staff_member
 from ._client import csrf_token, sign_in, token_of
@@ -83,6 +86,29 @@ async def test_sign_in_is_rate_limited_per_address(
             await sign_in(client, account.email, "guess-guess-guess")
     fresh = await staff_member("viewer")
     assert (await sign_in(client, fresh.email)).status_code == 429
+
+
+async def test_behind_a_trusted_proxy_the_limit_is_the_clients_not_the_proxys(
+    app: Starlette, settings: Settings
+) -> None:
+    """Behind a load balancer every client shares the proxy's address: twenty failures from
+    anywhere used to lock every staff member out for fifteen minutes, renewable."""
+    proxied = create_app(settings.model_copy(update={
+        "trusted_proxies": (ipaddress.ip_network("203.0.113.0/24"),)}))
+    accounts = [await staff_member("viewer") for _ in range(5)]
+    fresh = await staff_member("viewer")
+    transport = httpx.ASGITransport(app=proxied, client=("203.0.113.77", 50000))
+    async with proxied.router.lifespan_context(proxied), httpx.AsyncClient(
+        transport=transport, base_url="http://testserver"
+    ) as client:
+        client.headers["X-Forwarded-For"] = "198.51.100.66"  # the attacker, by the proxy
+        for account in accounts:
+            for _ in range(4):
+                await sign_in(client, account.email, "guess-guess-guess")
+        assert (await sign_in(client, fresh.email)).status_code == 429
+        client.cookies.clear()
+        client.headers["X-Forwarded-For"] = "192.0.2.10"  # a member of staff, elsewhere
+        assert (await sign_in(client, fresh.email)).status_code == 303
 
 
 async def test_the_sign_in_form_needs_its_token(app: Starlette, client: httpx.AsyncClient) -> None:
