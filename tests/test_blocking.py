@@ -213,3 +213,21 @@ async def test_the_lint_warns_of_third_party_hosts_no_rule_holds_back(app: Starl
     assert not found[0].is_error
     await sites.update_site(site, options={"auto_blocking": "report"})
     assert "report_only" in {f.code for f in await lint.lint(site)}
+
+
+async def test_hosts_come_from_the_vendor_the_knowledge_base_knows_the_item_by(
+    app: Starlette,
+) -> None:
+    """Staff filed _ga under a "Google" of their own: the hosts that serve it are Google
+    Analytics' (the knowledge base knows _ga), not all of google.com; an item the knowledge
+    base does not know keeps its vendor's hosts."""
+    site = await sites.create_site("Kurs", ["kurser.example"], force=True)
+    await inventory.add_vendor(site, key="google", name="Google")
+    await inventory.add_vendor(site, key="meta", name="Meta Pixel")
+    await inventory.add_item(site, name="_ga", purpose="statistics", vendor="google")
+    await inventory.add_item(site, name="own_meta_thing", purpose="marketing", vendor="meta")
+    rules = _by_key(await blocking.derive_rules(site))
+    assert rules["google-analytics.com"].purposes == ("statistics",)
+    assert rules["google-analytics.com"].vendors == ("Google",)  # as staff call it
+    assert "google.com" not in rules
+    assert rules["connect.facebook.net"].items == ("own_meta_thing",)

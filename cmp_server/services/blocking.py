@@ -142,6 +142,18 @@ def _vendor_path(kb: KnowledgeBase, vendor: str | None, url: str) -> str:
     return best[2] if best else ""
 
 
+def _serving_vendor(kb: KnowledgeBase, row: InventoryItem) -> str | None:
+    """The knowledge base's vendor whose hosts serve an item: the one the knowledge base
+    knows the item by (``_ga`` is Google Analytics, on google-analytics.com), whatever vendor
+    staff filed it under (a "Google" of theirs would otherwise block all of google.com); the
+    item's own vendor where the knowledge base does not know the item."""
+    found = (kb.match_cookie(row.name, row.domain) if row.kind == "cookie"
+             else kb.match_storage(row.kind, row.name))
+    if found is not None and found.vendor is not None:
+        return found.vendor.key
+    return row.vendor.key if row.vendor else None
+
+
 def _under(host: str, domains: Iterable[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
@@ -185,13 +197,15 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
         if reason not in draft.reasons:
             draft.reasons.append(reason)
 
-    # 3. The knowledge base's hosts of each vendor, for its items' purposes.
+    # 3. The knowledge base's hosts of the vendor behind each item, for its items' purposes.
     by_vendor: dict[str, tuple[str, set[str], set[str]]] = {}
     for row in items:
-        if row.vendor is None or row.purpose is None:
+        key = _serving_vendor(kb, row)
+        if key is None or row.purpose is None:
             continue
-        name, purposes, names = by_vendor.setdefault(row.vendor.key, (row.vendor.name, set(),
-                                                                      set()))
+        facts = kb.vendor(key)
+        shown = row.vendor.name if row.vendor else (facts.name if facts else key)
+        name, purposes, names = by_vendor.setdefault(key, (shown, set(), set()))
         purposes.add(row.purpose.key)
         names.add(row.name)
     for key, (name, purposes, names) in sorted(by_vendor.items()):
