@@ -27,8 +27,9 @@ import { safe } from './util.js';
  * @param {import('./rules.js').Blocking | undefined} blocking
  * @param {(purpose: string) => boolean} granted  required purposes count as granted
  * @param {(frame: HTMLIFrameElement) => void} frame  hands a held iframe to the blocker
+ * @param {string} own  the consent server's origin: never held (the receipts go there)
  */
-export function createAutoblock(blocking, granted, frame) {
+export function createAutoblock(blocking, granted, frame, own) {
   /** @type {Entry[]} */
   const log = [];
   /** @type {{_e: Entry, _go: () => any}[]} */
@@ -68,7 +69,7 @@ export function createAutoblock(blocking, granted, frame) {
   const rules = (blocking && blocking.rules) || [];
   if (!rules.length) return api;
   const report = /** @type {import('./rules.js').Blocking} */ (blocking).mode === MODE_REPORT;
-  const match = matcher(rules);
+  const match = matcher(rules, own);
 
   /** @type {import('./autoblock-dom.js').Hold} */
   const hold = (url, type, release) => {

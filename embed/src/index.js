@@ -38,7 +38,7 @@ function main(raw) {
   const blocker = createBlocker(consent._granted, ui._placeholder,
     (el) => fillDeclaration(site, consent._get(), el));
   // Automatic blocking's hooks go in now, before the parser reaches the page's next tag.
-  const auto = createAutoblock(site._raw.blocking, consent._granted, blocker._frame);
+  const auto = createAutoblock(site._raw.blocking, consent._granted, blocker._frame, site._api);
 
   consent._subscribe((c, change) => deleteItems(site._items, change._denied));
   consent._subscribe(consentMode);

@@ -430,3 +430,18 @@ async def test_rules_match_host_and_subdomains_then_path_most_specific_first(
     got = await visit.page.evaluate(try_urls, [
         "https://tracker.example/a.js", "https://ads.tracker.example/px/2"])
     assert got[-1][0] == "https://ads.tracker.example/px/2" and len(got) == 8
+
+
+async def test_a_rule_over_the_consent_servers_host_never_holds_the_receipts(
+    visit: Visit, host: HostServer, cmp: CmpServer, path: str
+) -> None:
+    """Staff added a rule naming the consent server's own host (by mistake, or a parent
+    domain of it): the banner's receipts still go out, whatever the visitor chose."""
+    own = {"host": "cmp.test", "path": "", "purposes": ["marketing"]}
+    site = await cmp.call(blocking_site([own]))
+    url = host.add(path, page(Tag(cmp.origin, site.key), body=""))
+    await visit.page.goto(url)
+    await banner(visit.page).get_by_role("button", name="Reject all").click()
+    rows = await cmp.wait_receipts(site.key, 1)
+    assert [r["method"] for r in rows] == ["reject_all"]
+    assert await visit.page.evaluate("window.cmp.blocked()") == []
