@@ -77,9 +77,9 @@ async def login(request: Request) -> Response:
     if attempt.outcome == "locked":
         return again(LOGIN_LIMITED, 429)
     if attempt.account is None:
-        # A known account counts its failures on its own row; an unknown email is counted
-        # here, so that it reads the same.
-        limiter.failed(email if attempt.outcome == "unknown" else None, _client(request))
+        # Per account and address here; a known account also counts on its own row, an
+        # unknown email here, so that the two read the same.
+        limiter.failed(email, _client(request), known=attempt.outcome == "wrong")
         return again(LOGIN_FAILED, 401)
     session = await staff.start_session(attempt.account, request.headers.get("user-agent", ""))
     response = RedirectResponse(next_url, 303)

@@ -71,27 +71,39 @@ class SessionCookies:
 
 
 class LoginLimiter:
-    """Failed sign-ins allowed per address, and per email that names no account (moving
-    windows, this process). An account's own failures lock it on its row
-    (``staff.authenticate``), which every process sees and an owner can unlock; unknown
-    emails are counted here so that they read the same.
+    """Failed sign-ins allowed per account and client address, per address, and per email
+    that names no account (moving windows, this process). A few failures from one address
+    hold that address back from that account only: staff signing in from elsewhere are not
+    refused for someone else's guesses. An account's own failures from every address also
+    count on its row (``staff.authenticate``: a slower cap that every process sees and an
+    owner can lift); an email that names no account gets the same cap here, so the two read
+    the same.
 
     Several server processes each keep their own count: the limit per process is what one
     attacker gets per process, still far from a guessing rate that matters against argon2."""
 
-    PER_ACCOUNT = parse("5 per 15 minutes")
+    PER_ACCOUNT_ADDRESS = parse("5 per 15 minutes")
     PER_ADDRESS = parse("20 per 15 minutes")
+    PER_UNKNOWN_EMAIL = parse(
+        f"{staff.LOCK_AFTER} per {int(staff.LOCK_WINDOW.total_seconds())} seconds"
+    )
 
     def __init__(self) -> None:
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
     def allowed(self, email: str, address: str) -> bool:
-        return self._limiter.test(
-            self.PER_ACCOUNT, "account", email.strip().lower()
-        ) and self._limiter.test(self.PER_ADDRESS, "address", address)
+        account = email.strip().lower()
+        return (
+            self._limiter.test(self.PER_ACCOUNT_ADDRESS, "pair", account, address)
+            and self._limiter.test(self.PER_ADDRESS, "address", address)
+            and self._limiter.test(self.PER_UNKNOWN_EMAIL, "email", account)
+        )
 
-    def failed(self, email: str | None, address: str) -> None:
-        """Count a failure from ``address``, and against ``email`` when it names no account."""
-        if email is not None:
-            self._limiter.hit(self.PER_ACCOUNT, "account", email.strip().lower())
+    def failed(self, email: str, address: str, *, known: bool) -> None:
+        """Count a failure from ``address`` against ``email`` (and, when it names no account,
+        against the email itself, as a known account's row counts its own)."""
+        account = email.strip().lower()
+        self._limiter.hit(self.PER_ACCOUNT_ADDRESS, "pair", account, address)
         self._limiter.hit(self.PER_ADDRESS, "address", address)
+        if not known:
+            self._limiter.hit(self.PER_UNKNOWN_EMAIL, "email", account)

@@ -8,11 +8,16 @@ a password change or an idle timeout ends it on the server, whatever the browser
 Roles, each including the ones below it: ``owner`` (everything, manages staff and sites),
 ``privacy`` (inventory, banner, publishing, scans, consent log), ``viewer`` (reads only).
 
-Sign-in is guarded by a lock on the account row: ``LOCK_AFTER`` wrong passwords within
-``LOCK_WINDOW`` lock it for ``LOCK_FOR`` (every server process sees the row, and an owner can
-lift it: ``staff_lifecycle.unlock``). Each sign-in, failure and lockout is audited as the
-account itself. What owners do to accounts (roles, disabling, removing, unlocking) is in
-``staff_lifecycle``; one-time reset links in ``password_reset``.
+Sign-in is guarded twice. Per client address and account, a few failures hold that address
+back from that account (``admin.authentication.LoginLimiter``): the right password from an
+address with no failures is never refused for someone else's guesses. Across addresses, a
+slower cap on the account row: ``LOCK_AFTER`` wrong passwords within ``LOCK_WINDOW`` lock it
+for ``LOCK_FOR`` (every server process sees the row, and an owner can lift it:
+``staff_lifecycle.unlock``); that takes a guessing campaign from many addresses (OWASP's
+authentication guidance: per account and address, plus a global per-account limit). Each
+sign-in, failure and lockout is audited as the account itself. What owners do to accounts
+(roles, disabling, removing, unlocking) is in ``staff_lifecycle``; one-time reset links in
+``password_reset``.
 """
 
 from __future__ import annotations
@@ -60,8 +65,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-LOCK_AFTER = 5
-LOCK_WINDOW = timedelta(minutes=15)
+LOCK_AFTER = 50
+LOCK_WINDOW = timedelta(hours=1)
 LOCK_FOR = timedelta(minutes=15)
 
 

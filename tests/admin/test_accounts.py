@@ -70,11 +70,14 @@ async def test_sign_in_is_rate_limited_per_account_without_telling_if_it_exists(
     ghost = await sign_in(client, "ghost@example.org")
     assert ghost.status_code == 429 and ghost.text.replace("ghost@example.org", owner.email) \
         == limited.text
-    # Another account from another address is not held up by them.
+    # Another account from another address is not held up by them; nor is the account
+    # itself, from an address with no failures: guesses must not lock its owner out.
     other = await staff_member("viewer")
     transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as second:
         assert (await sign_in(second, other.email)).status_code == 303
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as own:
+        assert (await sign_in(own, owner.email)).status_code == 303
 
 
 async def test_sign_in_is_rate_limited_per_address(

@@ -70,10 +70,15 @@ async def test_disable_unlock_reset_and_the_audit_filters(
     await owner.get_by_role("button", name="Enable the account").click()
     await owner.get_by_text("The account is enabled again.").wait_for()
 
-    # Locked by five wrong passwords; the owner unlocks; the right password works again.
-    for _ in range(staff.LOCK_AFTER):
-        await sign_in(officer, base, OFFICER, "not the password at all")
-        await officer.get_by_text("The email or the password is wrong.").wait_for()
+    # A guessing campaign from many addresses locks the account (from one address the
+    # limiter holds that address back after five: tests/admin/test_accounts.py); the right
+    # password is refused; the owner unlocks; it works again.
+
+    async def campaign() -> None:
+        for _ in range(staff.LOCK_AFTER):
+            await staff.authenticate(OFFICER, "not the password at all")
+
+    await server.call(campaign())
     await sign_in(officer, base, OFFICER)
     await officer.get_by_text("ask an owner to unlock the account").wait_for()
     await owner.goto(f"{base}/admin/staff")
