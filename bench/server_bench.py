@@ -319,7 +319,7 @@ def table(results: dict[str, dict[str, Runs]]) -> str:
             # the ratio is rounded down: 0.797 must not read 0.80 beside a FAIL
             scenario.name, f"{probe.rps:,.0f}", f"{ours.rps:,.0f}",
             f"{math.floor(ratio * 100) / 100:.2f}x",
-            f">= {scenario.goal:.1f}x", "pass" if ok else "FAIL",
+            f">= {scenario.goal:g}x", "pass" if ok else "FAIL",
             f"{probe.p50:.2f} / {probe.p99:.2f}", f"{ours.p50:.2f} / {ours.p99:.2f}",
             f"{probe.errors} / {ours.errors}", f"{probe.cpu_us:.0f} / {ours.cpu_us:.0f}",
             f"{probe.database_us:.0f} / {ours.database_us:.0f}",
