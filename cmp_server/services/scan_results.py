@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from tortoise.transactions import in_transaction
@@ -26,6 +26,7 @@ from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
 from .scan_truth import (
     Judged,
+    Keyed,
     SiteInventory,
     count_findings,
     judge,
@@ -56,18 +57,7 @@ def _item_key(item: ReportItem) -> str:
     return item_key(item.kind, item.name, item.domain)
 
 
-class _Keyed(Protocol):
-    @property
-    def pass_(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def domain(self) -> str: ...
-
-
-def finding_key(v: _Keyed) -> str:
+def finding_key(v: Keyed) -> str:
     """A violation's or possible violation's key in a diff: ``reject:cookie:_ga@.shop.se``."""
     return f"{v.pass_}:{v.kind}:{v.name}@{v.domain}"
 

@@ -32,6 +32,7 @@ from ..models import InventoryItem
 __all__ = [
     "Entry",
     "Judged",
+    "Keyed",
     "SiteInventory",
     "Sighting",
     "Verdict",
@@ -175,7 +176,9 @@ class Judged:
     violation: bool
 
 
-class _Found(Protocol):
+class Keyed(Protocol):
+    """What a finding's key is made of (``scan_results.finding_key``)."""
+
     @property
     def pass_(self) -> str: ...
     @property
@@ -184,6 +187,9 @@ class _Found(Protocol):
     def name(self) -> str: ...
     @property
     def domain(self) -> str: ...
+
+
+class _Found(Keyed, Protocol):
     @property
     def category(self) -> str: ...
     @property
