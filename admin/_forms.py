@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -28,6 +35,7 @@ from ._pages import status_for
 
 __all__ = [
     "UNREFUSED",
+    "DayRange",
     "Form",
     "Refusal",
     "day_between",
@@ -196,3 +204,16 @@ async def save_form(
         return await again(refusal(exc, form, names))
     answer = done(result)
     return answer if isinstance(answer, Response) else await answer
+
+
+class DayRange(Form):
+    """A form's ``from`` and ``to`` days (``to`` inclusive); each form types the two fields
+    with its own bounds (``day_between``) and gets the order check from here."""
+
+    @field_validator("to", check_fields=False)
+    @classmethod
+    def _after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("from_")
+        if value is not None and start is not None and value < start:
+            raise ValueError("must not be before the start date")
+        return value

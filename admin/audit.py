@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from cmp_server.services import audit, audit_view, sites, staff_lifecycle
 
-from ._forms import Form, day_between, field_errors, text_of, whole_number
+from ._forms import DayRange, day_between, field_errors, text_of, whole_number
 from ._pages import render
 from ._security import requires
 
@@ -43,7 +43,7 @@ def _id(value: Any) -> Any:
     return number
 
 
-class AuditQuery(Form):
+class AuditQuery(DayRange):
     """The filter as the page's form sends it; empty fields match everything; ``to`` is the
     whole day (UTC)."""
 
@@ -57,14 +57,6 @@ class AuditQuery(Form):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
-
-    @field_validator("to")
-    @classmethod
-    def _after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("from_")
-        if value is not None and start is not None and value < start:
-            raise ValueError("must not be before the start date")
-        return value
 
     def where(self) -> audit.AuditFilter:
         return audit.AuditFilter(

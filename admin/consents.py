@@ -23,7 +23,7 @@ from cmp_server.schemas import METHOD_LABELS, METHODS, Method
 from cmp_server.services import consent_log, export, sites
 from cmp_server.services.consent_log import Cursor, ReceiptFilter
 
-from ._forms import Form, day_between, field_errors
+from ._forms import DayRange, day_between, field_errors
 from ._pages import render
 from ._security import requires
 
@@ -36,7 +36,7 @@ __all__ = ["FILTER_FIELDS", "FilterForm", "filter_context", "parse_filter", "rou
 IsoDate = Annotated[date | None, day_between(date(1970, 1, 1), date(9998, 12, 31))]
 
 
-class FilterForm(Form):
+class FilterForm(DayRange):
     """The consent log's filter, as the search and the export forms send it (every field
     optional; empty means any). ``to`` is inclusive: the whole day, in UTC."""
 
@@ -55,14 +55,6 @@ class FilterForm(Form):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
-
-    @field_validator("to")
-    @classmethod
-    def _after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("from_")
-        if value is not None and start is not None and value < start:
-            raise ValueError("must not be before the start date")
-        return value
 
     @field_validator("decision")
     @classmethod
