@@ -20,6 +20,7 @@ __all__ = [
     "PasswordReset",
     "Purpose",
     "PurgeLog",
+    "Revision",
     "Scan",
     "ScanJob",
     "Site",
@@ -374,3 +375,15 @@ class AuditEntry(Model):
             Index(fields=("action", "id")),  # the audit log's filter by action
             Index(fields=("at",)),  # and by date range
         )
+
+
+class Revision(Model):
+    """The version of a thing staff edit, the id of the audit entry of its last change."""
+
+    id = fields.IntField(primary_key=True)
+    # What it is the version of (``services/revisions.py``): texts:12:sv, item:345, staff:3
+    key = fields.CharField(max_length=120, unique=True)
+    stamp = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "revision"
