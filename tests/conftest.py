@@ -21,6 +21,10 @@ from cmp_server.settings import Settings
 
 TABLES = (
     "revision",
+    "delivery_attempt",
+    "delivery",
+    "event",
+    "webhook_endpoint",
     "audit_entry",
     "staff_session",
     "password_reset",

@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_staff_lifecycle')]
+    dependencies = [('models', '0019_webhooks')]
 
     initial = False
 
