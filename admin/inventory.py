@@ -220,10 +220,15 @@ _BULK = {"item": "bulk_item", "ids": "bulk_item", "action": "bulk_action",
 
 
 def _versions(form: FormData, ids: list[str]) -> dict[int, int]:
-    """Each ticked row's version as the list showed it (``version-<id>``)."""
+    """Each ticked row's version as the list showed it (``version-<id>``); a row without
+    one is not compared (a form from before versions), a garbled one refuses the action."""
     versions = {}
     for sent in ids:
-        item_id, version = whole_number(sent, 12), whole_number(form.get(f"version-{sent}"), 18)
+        item_id, given = whole_number(sent, 12), form.get(f"version-{sent}")
+        version = whole_number(given, 18)
+        if given is not None and version is None:
+            raise InvalidRequest("The form came with a version that is not one this page "
+                                 "wrote: reload the page and try again.")
         if item_id is not None and version is not None:
             versions[item_id] = version
     return versions
@@ -254,9 +259,10 @@ async def inventory_bulk(request: Request, site: Site) -> Response:
     sent = [v for v in sent if v not in skip]
     bulk = {"action": text_of(form, "action"), "to_purpose": text_of(form, "to_purpose"),
             "to_vendor": text_of(form, "to_vendor"), "items": set(sent)}
-    versions = _versions(form, sent)
+    versions: dict[int, int] = {}
     stale: list[dict[str, Any]] = []
     try:
+        versions = _versions(form, sent)
         new = BulkForm.model_validate({**bulk, "item": sent}, context={"choices": known})
         changed = await items.bulk_update(
             site, new.item, new.action,  # type: ignore[arg-type]

@@ -364,3 +364,17 @@ async def test_a_garbled_version_is_refused_with_a_message(
     assert (await Site.get(id=site.id)).texts.get("sv", {}).get("title") != "Ny"
     await inventory.add_item(site, name="x")  # the page still answers afterwards
     assert (await client.get(path, params={"lang": "sv"})).status_code == 200
+
+
+async def test_a_bulk_action_with_a_garbled_version_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    await two_tabs(client, other, "privacy")
+    ga = await InventoryItem.get(site=site, name="_ga")
+    path = f"/admin/sites/{site.key}/inventory"
+    sent = form_of((await client.get(path)).text, "form-bulk", action="mark_gone",
+                   item=str(ga.id), **{f"version-{ga.id}": "1e3"})
+    refused = await client.post(f"{path}/bulk", data=sent)
+    assert refused.status_code == 422 and "reload the page" in refused.text
+    assert (await InventoryItem.get(id=ga.id)).review_status == "reviewed"
