@@ -23,7 +23,7 @@ from cmp_server.services.audit_view import Change
 
 from ._forms import Refusal, text_of
 
-__all__ = ["Meanwhile", "Shown", "meanwhile", "version_of"]
+__all__ = ["Meanwhile", "Shown", "meanwhile", "read_at", "version_of", "without_form_error"]
 
 
 def version_of(form: FormData) -> int | None:
@@ -36,6 +36,15 @@ def version_of(form: FormData) -> int | None:
         raise InvalidRequest("The form came with a version that is not one this page wrote: "
                              "reload the page and try again.")
     return int(value)
+
+
+def read_at(form: FormData) -> int | None:
+    """The version sent, to tell what changed since; a garbled one is the save's to refuse
+    (``version_of`` in the service call), so here it reads as none."""
+    try:
+        return version_of(form)
+    except InvalidRequest:
+        return None
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
-from cmp_server.errors import CmpError, as_value_error
+from cmp_server.errors import as_value_error
 from cmp_server.services import blocking, changes, drafts, revisions, sites
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
 from ._security import requires
@@ -248,14 +249,6 @@ def _again(
     """The editor once more, with ``form``'s errors and the values it sent."""
     return lambda refused: _editor(request, site, language, form=form, values=values,
                                    refused=refused, read_at=read_at)
-
-
-def _read_at(form: FormData) -> int | None:
-    """The version sent, for what changed since; a bad one is refused by the save."""
-    try:
-        return version_of(form)
-    except CmpError:
-        return None
 
 
 def _back(request: Request, site: Site, language: str, anchor: str,

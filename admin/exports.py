@@ -27,6 +27,7 @@ from cmp_server.errors import CmpError
 from cmp_server.services import consent_log, export, retention, revisions, sites
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, field_errors, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -146,10 +147,7 @@ async def retention_set(request: Request, site: Site) -> Response:
     to confirm first, with the count and a link to export them."""
     data = await request.form()
     days = text_of(data, "days")
-    try:
-        read_at = version_of(data)
-    except CmpError:
-        read_at = None  # refused by the save itself
+    read_at = _read_at(data)
 
     async def save(form: RetentionForm) -> retention.RetentionPreview | None:
         """None when saved; what the shorter period purges when that needs confirming."""

@@ -33,6 +33,7 @@ from cmp_server.services.inventory import (
 from cmp_server.services.items import BULK_ACTIONS, MAX_BULK, ItemChange
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import (
     UNREFUSED,
     Form,
@@ -338,10 +339,7 @@ async def _save_item(
         here = request.url_for("admin:item", key=site.key, item_id=str(saved.id)).path
         return RedirectResponse(f"{here}?saved=1", 303)
 
-    try:
-        read_at = version_of(form)
-    except CmpError:
-        read_at = None  # refused by the save itself
+    read_at = _read_at(form)
     return await save_form(ItemChange, values, save, done=done,
                            again=lambda refused: again(values, refused, read_at),
                            context={"choices": known})

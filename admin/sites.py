@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, as_value_error
+from cmp_server.errors import as_value_error
 from cmp_server.schemas import ConsentSignal
 from cmp_server.services import revisions, sites
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of
 from ._pages import render
 from ._security import requires
@@ -149,10 +150,7 @@ async def site_page(request: Request, site: Site) -> Response:
         return await _site_page(request, site, _current(site), version=version)
     form = await request.form()
     values = {**_site_values(form), **_options_values(form)}
-    try:
-        read_at = version_of(form)
-    except CmpError:
-        read_at = None  # refused by the save itself
+    read_at = _read_at(form)
 
     async def again(refused: Refusal) -> Response:
         # What is stored, not the refused edit (update_site changed the object it was given).

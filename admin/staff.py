@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, NotFound
+from cmp_server.errors import NotFound
 from cmp_server.services import password_reset, revisions, staff, staff_lifecycle
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -142,10 +143,7 @@ def _action(
         staff_id = _staff_id(request)
         data = await request.form()
         typed = {f: text_of(data, f) for f in fields}
-        try:
-            read_at = version_of(data)
-        except CmpError:
-            read_at = None  # refused by the save itself
+        read_at = _read_at(data)
 
         async def service_of(parsed: Any) -> Any:
             return await service(request, staff_id, parsed, version_of(data))

@@ -19,6 +19,7 @@ from cmp_server.services import revisions, vendors
 from cmp_server.services.vendors import VendorChange
 
 from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Refusal, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -90,10 +91,7 @@ async def _save(
     values = _values(form, site)
     if vendor_id is not None:
         values["key"] = ""  # a vendor's key never changes
-    try:
-        read_at = version_of(form)
-    except CmpError:
-        read_at = None  # refused by the save itself
+    read_at = _read_at(form)
 
     async def save(change: VendorChange) -> Vendor:
         if vendor_id is None:
