@@ -6,6 +6,7 @@ changed meanwhile; staff take theirs or keep their own, knowingly. On a desktop 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,8 @@ async def test_screenshots_of_the_conflict_pages(
         ids = await make_site(server)
         base = f"http://127.0.0.1:{server.port}"
         context, tab_a, tab_b, errors = await signed_in(browser, base, size)
+        listed = await context.new_page()  # a third tab, on the list before the changes
+        await listed.goto(f"{base}/admin/sites/{ids['key']}/inventory")
         await texts_conflict(base, ids["key"], tab_a, tab_b)
         await fits(tab_a, size["width"], f"texts conflict {width}")
         await tab_a.locator(".conflict").scroll_into_view_if_needed()
@@ -209,5 +212,16 @@ async def test_screenshots_of_the_conflict_pages(
         await tab_a.screenshot(path=shots / f"admin-conflict-item-{width}.png",
                                full_page=True)
         await tab_a.screenshot(path=shots / f"admin-conflict-item-top-{width}.png")
+        # The bulk action from the list loaded before the item changed: refused whole.
+        await listed.get_by_label("Tick kg_session").check()
+        await listed.get_by_label("Action").select_option("mark_gone")
+        await listed.get_by_role("button", name="Apply", exact=True).click()
+        await listed.get_by_role("heading", name=re.compile("1 of the rows ticked was changed")
+                                 ).wait_for()
+        await fits(listed, size["width"], f"bulk conflict {width}")
+        await listed.screenshot(path=shots / f"admin-conflict-bulk-{width}.png", full_page=True)
+        await listed.locator(".conflict").screenshot(
+            path=shots / f"admin-conflict-bulk-card-{width}.png")
+        assert (await stored(server, ids))["purpose"] == "preferences"
         assert errors == [], errors
         await context.close()
