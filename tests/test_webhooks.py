@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook
@@ -257,3 +258,20 @@ async def test_events_come_from_where_things_happen(app: Starlette) -> None:
     assert purged.data["deleted"] == 3
     await retention.purge_receipts(trigger="test")  # nothing to delete: no event
     assert await Event.filter(site=site, type="retention.purged").count() == 1
+
+
+async def test_verify_receipts_that_finds_a_problem_says_so_to_the_webhooks(
+    app: Starlette, database_url: str, tmp_path: Path
+) -> None:
+    from cmp_server.models import Event
+
+    from ._server import cli_env, run_cli
+    from .factories import bulk_receipts
+
+    site, _ = await published_site()
+    await bulk_receipts(site, 2)  # written around the writer: their record hashes are wrong
+    done = await asyncio.to_thread(run_cli, ["verify-receipts", "--site", site.key],
+                                   cli_env(database_url, tmp_path))
+    assert done.returncode == 1 and done.stdout.count("BROKEN") == 2, done.stdout + done.stderr
+    [event] = await Event.filter(site=site, type="verification.failed")
+    assert event.data["problems"] == 2 and len(event.data["first"]) == 2

@@ -26,14 +26,14 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
-# What staff choose from; the test event is sent on demand only.
+# What owners choose from for a site's webhooks; the test event is sent on demand only, and
+# an account's lock (no site's event) goes to owners by mail.
 EVENT_LABELS: dict[str, str] = {
     "scan.findings": "A scan found new items, new violations or new unclassified items",
     "scan.failed": "A scheduled scan failed",
     "version.published": "A version was published",
     "verification.failed": "Verifying the receipts found a problem",
     "retention.purged": "A retention purge ran",
-    "account.locked": "An account was locked",
 }
 
 
