@@ -23,7 +23,7 @@ from scanner import ScanError, ScanOptions, ScanProgress, check_public_target, s
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import deliveries, scans
+from .services import deliveries, report, scans
 from .services.mail import MailConfig
 from .services.scan_results import store_scan
 from .settings import Settings
@@ -93,7 +93,14 @@ class ScanWorker:
                 await asyncio.wait_for(delivering, timeout=30)
 
     async def deliver_forever(self, stop: asyncio.Event) -> None:
+        reports_checked = 0.0
         while not stop.is_set():
+            if time.monotonic() - reports_checked > 600:  # the 1st's monthly reports
+                reports_checked = time.monotonic()
+                try:
+                    await report.send_due_reports()
+                except Exception:
+                    log.exception("queueing the monthly reports failed")
             try:
                 tried = await deliveries.deliver_due(
                     self.worker_id, allow_private=self.settings.allow_private_scan_targets,
