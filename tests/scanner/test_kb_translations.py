@@ -1,0 +1,49 @@
+"""The vendors our first users (Swedish and Danish course providers) meet on nearly every site
+are described in Swedish and Danish, every vendor and every cookie or storage key of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from scanner.kb import KnowledgeBase
+
+# Issue 19, part 6: the trackers and the common CMS and platform cookies.
+NORDIC_VENDORS = (
+    "google-analytics", "google-tag-manager", "google-ads", "google", "google-fonts",
+    "google-maps", "recaptcha", "youtube", "hubspot", "meta", "mouseflow", "hotjar",
+    "linkedin", "microsoft-clarity", "wordpress", "woocommerce", "woocommerce-blocks",
+    "shopify", "shopify-analytics", "drupal", "joomla", "php", "aspnet", "java-servlet",
+    "cloudflare", "stripe", "vimeo", "wix", "squarespace", "cmp",
+)
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.builtin()
+
+
+@pytest.mark.parametrize("key", NORDIC_VENDORS)
+@pytest.mark.parametrize("language", ["sv", "da"])
+def test_every_vendor_and_cookie_of_the_common_vendors_is_translated(
+    kb: KnowledgeBase, key: str, language: str
+) -> None:
+    vendor = kb.vendor(key)
+    assert vendor is not None, key
+    texts = [(key, vendor.description, vendor.describe(language))]
+    texts += [
+        (rule.pattern, rule.result.description, rule.result.describe(language))
+        for rule in kb.rules
+        if rule.result.vendor is not None and rule.result.vendor.key == key
+    ]
+    untranslated = [name for name, english, shown in texts if not shown or shown == english]
+    assert untranslated == [], f"{key}: no {language} text for {untranslated}"
+
+
+def test_swedish_and_danish_are_not_each_other(kb: KnowledgeBase) -> None:
+    # A copy of one into the other would pass the test above: the two languages differ.
+    same = [
+        rule.pattern for rule in kb.rules
+        if rule.result.vendor is not None and rule.result.vendor.key in NORDIC_VENDORS
+        and rule.result.describe("sv") == rule.result.describe("da")
+    ]
+    assert same == []
