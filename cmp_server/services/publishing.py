@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from scanner.kb import KnowledgeBase
+
 from .._utils import canonical_json, rfc3339, sha256_hex
 from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, SiteNotFound
@@ -21,7 +23,7 @@ from ..schemas import (
     ConfigVendor,
     PublishedConfig,
 )
-from . import audit, blocking
+from . import audit, blocking, translations
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -70,6 +72,32 @@ def _resolve_i18n(values: dict[str, str], languages: list[str], default: str) ->
     return {lang: values.get(lang) or fallback for lang in languages}
 
 
+def _own_i18n(values: dict[str, str], languages: list[str]) -> dict[str, str]:
+    """A cookie's description in the site's languages it really exists in: a row is shown in
+    one language (``translations.row_language``), never with another language's words."""
+    return {lang: values[lang] for lang in languages if values.get(lang)}
+
+
+def _cookie_shown(c: ConfigCookie, config: PublishedConfig, language: str) -> dict[str, Any]:
+    row = translations.row_language(
+        c.description, language, config.languages, config.default_language
+    )
+    shown: dict[str, Any] = {
+        "name": c.name,
+        "match": c.match,
+        "vendor": c.vendor,
+        "purpose": c.purpose,
+        "duration_days": c.duration_days,
+        "description": c.description.get(row, ""),
+    }
+    if row != language:
+        # Only a row shown in another language says so: the shape of every row of a version
+        # published before rows had one language (each description filled in every language)
+        # is unchanged, and so are their receipts' hashes.
+        shown["language"] = row
+    return shown
+
+
 def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]:
     """Exactly what a visitor reading ``language`` is shown: its hash goes on every receipt
     (so this JSON's shape is part of every stored receipt's proof: never change it).
@@ -97,17 +125,7 @@ def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]
             for v in config.vendors
         ],
         # The second layer lists each purpose's cookies: their words are shown too.
-        "cookies": [
-            {
-                "name": c.name,
-                "match": c.match,
-                "vendor": c.vendor,
-                "purpose": c.purpose,
-                "duration_days": c.duration_days,
-                "description": c.description.get(language, ""),
-            }
-            for c in config.cookies
-        ],
+        "cookies": [_cookie_shown(c, config, language) for c in config.cookies],
     }
 
 
@@ -132,6 +150,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
         "cookie_domain": site.cookie_domain,
     })
     rules = await blocking.derive_rules(site) if options.auto_blocking != "off" else []
+    kb = KnowledgeBase.builtin()
     config = PublishedConfig(
         site_key=site.key,
         version=number,
@@ -170,7 +189,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
                 purpose=i.purpose.key if i.purpose else None,
                 duration_days=i.duration_days,
                 party=i.party,
-                description=_resolve_i18n(i.description, languages, default),
+                description=_own_i18n(translations.item_description(i, kb), languages),
             )
             for i in items
         ],
