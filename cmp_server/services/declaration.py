@@ -7,17 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..schemas import ConfigVendor, PublishedConfig
-from .translations import row_language
 
 __all__ = ["declaration_of"]
 
 
 def declaration_of(config: PublishedConfig, language: str | None) -> dict[str, Any]:
     """The declaration in ``language`` (the site's default when it is not one of its own),
-    as the JSON body of ``GET /v1/sites/{key}/declaration``. Each item is in one language,
-    its ``language`` (``translations.row_language``): the declaration's, or, when its
-    description exists only in another of the site's languages, that one (its words, the
-    page's labels for that row and its ``lang`` attribute are then that language's)."""
+    as the JSON body of ``GET /v1/sites/{key}/declaration``. An item's description is in
+    that language or empty, never another language's (``services/translations.py``)."""
     lang = str(language if language in config.languages else config.default_language)
 
     def pick(values: dict[str, str]) -> str:
@@ -32,7 +29,6 @@ def declaration_of(config: PublishedConfig, language: str | None) -> dict[str, A
                 continue
             # An item without a vendor is the site's own: no transfer.
             vendor = vendors.get(c.vendor)
-            row = row_language(c.description, lang, config.languages, config.default_language)
             items.append({
                 "name": c.name,
                 "match": c.match,
@@ -45,8 +41,7 @@ def declaration_of(config: PublishedConfig, language: str | None) -> dict[str, A
                 "transfer_basis": vendor.transfer_basis if vendor else None,
                 "duration_days": c.duration_days,
                 "party": c.party,
-                "description": c.description.get(row, ""),
-                "language": row,
+                "description": c.description.get(lang, ""),
             })
         purposes.append(
             {

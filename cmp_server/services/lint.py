@@ -11,8 +11,8 @@
 - ``untranslated_text`` (warning): a banner text the site wrote in another language and not
   in this one (its visitors get our built-in words instead), one finding per text and language.
 - ``untranslated_cookie`` (warning): a cookie or storage key of the declaration without a
-  description in a language: its row is shown in another of the site's languages, or without
-  a description (``translations.row_language``), one finding per item and language.
+  description in a language: visitors reading it see its row without one (a row never shows
+  another language's words, ``services/translations.py``), one finding per item and language.
 - ``purpose_without_description`` (warning) for a purpose nothing uses yet.
 - ``unreviewed`` (warning): inventory items no one has reviewed, or items without a purpose
   (they are left out of the banner).
@@ -195,13 +195,12 @@ async def _translation_findings(site: Site) -> list[Finding]:
                 f"visitors reading {name} get our built-in text instead",
                 lang,
             ))
-        for item, kind, shown in status.cookies_missing:
+        for item, kind in status.cookies_missing:
             what = "cookie" if kind == "cookie" else kind
-            instead = (f"its row is shown in {translations.language_name(shown)}" if shown
-                       else "its row is shown without a description")
             found.append(Finding(
                 "warning", "untranslated_cookie",
-                f"{lang}: the {what} {item} has no {name} description: {instead}",
+                f"{lang}: the {what} {item} has no {name} description: visitors reading "
+                f"{name} see its row without one",
                 lang,
             ))
     return found

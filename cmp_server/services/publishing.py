@@ -73,29 +73,9 @@ def _resolve_i18n(values: dict[str, str], languages: list[str], default: str) ->
 
 
 def _own_i18n(values: dict[str, str], languages: list[str]) -> dict[str, str]:
-    """A cookie's description in the site's languages it really exists in: a row is shown in
-    one language (``translations.row_language``), never with another language's words."""
+    """A cookie's description in the site's languages it really exists in: a row of the
+    declaration is in the visitor's language only (``services/translations.py``)."""
     return {lang: values[lang] for lang in languages if values.get(lang)}
-
-
-def _cookie_shown(c: ConfigCookie, config: PublishedConfig, language: str) -> dict[str, Any]:
-    row = translations.row_language(
-        c.description, language, config.languages, config.default_language
-    )
-    shown: dict[str, Any] = {
-        "name": c.name,
-        "match": c.match,
-        "vendor": c.vendor,
-        "purpose": c.purpose,
-        "duration_days": c.duration_days,
-        "description": c.description.get(row, ""),
-    }
-    if row != language:
-        # Only a row shown in another language says so: the shape of every row of a version
-        # published before rows had one language (each description filled in every language)
-        # is unchanged, and so are their receipts' hashes.
-        shown["language"] = row
-    return shown
 
 
 def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]:
@@ -125,7 +105,17 @@ def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]
             for v in config.vendors
         ],
         # The second layer lists each purpose's cookies: their words are shown too.
-        "cookies": [_cookie_shown(c, config, language) for c in config.cookies],
+        "cookies": [
+            {
+                "name": c.name,
+                "match": c.match,
+                "vendor": c.vendor,
+                "purpose": c.purpose,
+                "duration_days": c.duration_days,
+                "description": c.description.get(language, ""),
+            }
+            for c in config.cookies
+        ],
     }
 
 

@@ -368,7 +368,7 @@ async def _update_inventory(
             party=item.party,
             # Every language the knowledge base describes it in, when the scan's words are its.
             description=translations.completed(
-                {"en": item.description} if item.description else {},
+                {"en": item.description or ""},
                 translations.kb_match(kb, item.kind, item.name, "exact", item.domain),
             ),
             source="scan",

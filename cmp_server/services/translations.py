@@ -5,17 +5,23 @@ completed from the knowledge base where the item's own texts are the knowledge b
 have not rewritten them): a cookie the knowledge base describes in Swedish is described in
 Swedish also on a site scanned before the translation was written.
 
-A row of the declaration is in one language (``row_language``): the visitor's, when its
-description exists in it; otherwise the whole row (description, duration, party, transfer)
-is in the first of the site's default language and its other languages that has the
-description, and it is marked so (``lang`` and the language's name). A row whose
-description exists in none of the site's languages is shown without a description. Either
-way staff are told (``completeness``, and the lint's ``untranslated_*`` warnings).
+The rule of a row of the declaration (and of the banner's second layer): it is wholly in
+the visitor's language. Its labels, duration, party and transfer always are (our built-in
+texts exist in every language we ship, and the site's are resolved per language at publish
+time); its description is shown when it exists in that language and is left out when it does
+not, never replaced by another language's words. A visitor reading Danish reads Danish only
+(an English sentence among Danish ones is no information to many, and misleads a screen
+reader that announces the row as Danish); what the row is for is still said by its purpose's
+heading and description above it, in that language. Staff are told of every gap
+(``completeness`` on the banner page and the dashboard, the lint's ``untranslated_*``
+warnings), so the gap is theirs to close, not ours to paper over. Whole-row fallback to
+another language (row marked with ``lang``) was weighed and costs the embed about 100 bytes
+gzipped that its size budget does not have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from scanner.kb import KnowledgeBase, Match
@@ -32,7 +38,6 @@ __all__ = [
     "kb_match",
     "kb_texts",
     "language_name",
-    "row_language",
     "untranslated_texts",
 ]
 
@@ -68,12 +73,13 @@ def kb_texts(found: Match | None) -> dict[str, str]:
 
 
 def completed(own: Mapping[str, str], found: Match | None) -> dict[str, str]:
-    """``own`` with the knowledge base's languages added, when every text of ``own`` is the
-    knowledge base's in that language (an item staff described themselves keeps only their
-    words: the knowledge base's would describe something else)."""
+    """``own`` with the knowledge base's languages added, when it has texts and every one is
+    the knowledge base's in that language (an item staff described themselves keeps only their
+    words: the knowledge base's would describe something else; one they left without a
+    description stays so, and is counted as missing)."""
     mine = {lang: text for lang, text in own.items() if text}
     theirs = kb_texts(found)
-    if not theirs or any(theirs.get(lang) != text for lang, text in mine.items()):
+    if not mine or not theirs or any(theirs.get(lang) != text for lang, text in mine.items()):
         return mine
     return {**theirs, **mine}
 
@@ -82,16 +88,6 @@ def item_description(item: InventoryItem, kb: KnowledgeBase | None = None) -> di
     """An item's description per language, completed from the knowledge base."""
     found = kb_match(kb or KnowledgeBase.builtin(), item.kind, item.name, item.match, item.domain)
     return completed(item.description or {}, found)
-
-
-def row_language(
-    description: Mapping[str, str], language: str, languages: Sequence[str], default: str
-) -> str:
-    """The one language a declaration row is shown in (the module's rule). ``description``
-    holds the published texts (the site's languages only)."""
-    if description.get(language):
-        return language
-    return next((lang for lang in (default, *languages) if description.get(lang)), language)
 
 
 def untranslated_texts(site: Site, language: str) -> list[str]:
@@ -131,8 +127,8 @@ class LanguageStatus:
     texts_missing: tuple[str, ...]
     purposes: tuple[MissingPurpose, ...]
     cookies_total: int
-    # (item name, its kind, the language the row is shown in instead; "" for no description)
-    cookies_missing: tuple[tuple[str, str, str], ...] = field(default=())
+    # (item name, its kind): shown without a description to a visitor reading ``language``
+    cookies_missing: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -198,11 +194,7 @@ async def completeness(
     purposes = await Purpose.filter(site=site).order_by("order", "id")
     statuses = []
     for lang in site.languages:
-        missing = tuple(
-            (name, kind, row_language(texts, lang, site.languages, site.default_language)
-             if texts else "")
-            for name, kind, texts in items if not texts.get(lang)
-        )
+        missing = tuple((name, kind) for name, kind, texts in items if not texts.get(lang))
         statuses.append(LanguageStatus(
             language=lang,
             texts_total=len(TEXT_KEYS),
