@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.errors import as_value_error
-from cmp_server.services import blocking, changes, drafts
+from cmp_server.services import blocking, changes, drafts, translations
 
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
@@ -165,7 +165,12 @@ async def _editor(
 ) -> Response:
     """The editor; ``form`` names the form whose ``values`` and errors come back."""
     summary = await changes.publish_summary(site)
+    completeness = await translations.completeness(site)
     return render(request, "admin/banner.html", {
+        "completeness": completeness,
+        "current": next(s for s in completeness if s.language == language),
+        "text_labels": {key: f"{group}: {label}" for group, entries in _groups()
+                        for key, label in entries},
         "site": site,
         "tab": "banner",
         "language": language,

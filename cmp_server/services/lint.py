@@ -74,7 +74,7 @@ def _texts_findings(site: Site) -> list[Finding]:
                 found.append(Finding(
                     "warning", "untranslated",
                     f"{lang}: {len(copied)} texts are still the English built-in ones "
-                    f"({', '.join(copied[:3])}{', …' if len(copied) > 3 else ''})",
+                    f"({', '.join(copied)})",
                     lang,
                 ))
         accept, reject = shown["accept_all"], shown["reject_all"]
@@ -188,7 +188,8 @@ async def _translation_findings(site: Site) -> list[Finding]:
         lang, name = status.language, status.name
         for key in status.texts_missing:
             if not DEFAULT_TEXTS.get(lang, {}).get(key):
-                continue  # no text at all: ``missing_text`` says so, as an error
+                # No built-in text: ``missing_text`` (an error) or ``untranslated`` names it.
+                continue
             found.append(Finding(
                 "warning", "untranslated_text",
                 f"{lang}: the text {key!r} is yours in another language but not in {name}: "

@@ -92,21 +92,27 @@ def item_description(item: InventoryItem, kb: KnowledgeBase | None = None) -> di
 
 def untranslated_texts(site: Site, language: str) -> list[str]:
     """The banner texts a visitor reading ``language`` would not get in the site's words:
-    none of the site's own in that language while the site wrote its own in another (ours
-    would be shown, saying something else), or neither the site's nor ours."""
+    the site wrote its own in another language but not in this one (our built-in text would
+    be shown, saying something else), or there is no text in this language but a copy of
+    our English (a language we ship no texts for). A site starts with copies of our texts
+    in its languages: a text equal to ours is ours, not the site's."""
     own = site.texts.get(language, {})
-    builtin = DEFAULT_TEXTS.get(language, {})
+    builtin = DEFAULT_TEXTS.get(language)
+
+    def mine(lang: str, key: str) -> bool:
+        text = (site.texts.get(lang, {}).get(key) or "").strip()
+        ours = DEFAULT_TEXTS.get(lang, DEFAULT_TEXTS["en"]).get(key)
+        return bool(text) and text != ours
 
     def customised(key: str) -> bool:
-        return any(
-            (texts.get(key) or "").strip()
-            and texts.get(key) != DEFAULT_TEXTS.get(lang, {}).get(key)
-            for lang, texts in site.texts.items() if lang in site.languages and lang != language
-        )
+        return any(mine(lang, key) for lang in site.languages if lang != language)
 
+    if builtin is None:
+        return [key for key in TEXT_KEYS if not mine(language, key)]
     return [
         key for key in TEXT_KEYS
-        if not (own.get(key) or "").strip() and (customised(key) or not builtin.get(key))
+        if not mine(language, key) and (customised(key) or not (
+            (own.get(key) or "").strip() or builtin.get(key)))
     ]
 
 
