@@ -156,7 +156,10 @@ class LanguageStatus:
             parts.append(f"{n} purpose{'' if n == 1 else 's'} untranslated")
         if self.cookies_missing:
             n = len(self.cookies_missing)
-            parts.append(f"{n} cookie{'' if n == 1 else 's'} without a {self.name} description")
+            article = "an" if self.name[:1] in "AEIOU" else "a"
+            parts.append(
+                f"{n} cookie{'' if n == 1 else 's'} without {article} {self.name} description"
+            )
         elif self.cookies_total:
             parts.append(f"all {self.cookies_total} cookies described")
         return f"{self.name}: " + ", ".join(parts)

@@ -47,3 +47,16 @@ def test_swedish_and_danish_are_not_each_other(kb: KnowledgeBase) -> None:
         and rule.result.describe("sv") == rule.result.describe("da")
     ]
     assert same == []
+
+
+def test_vendor_names_are_names_not_english_phrases(kb: KnowledgeBase) -> None:
+    # A vendor's name is shown as it is in every language's declaration row: a product or
+    # company name ("PHP", "cmp-server", "The Trade Desk"), never an English phrase ("PHP
+    # sessions", "This site's consent banner"): a phrase's words are in lower case.
+    english = {"and", "the", "this", "site's", "of", "with", "sign", "sessions", "web",
+               "applications", "load", "balancing", "widget", "banner", "storage", "account"}
+    phrases = {
+        v.key: v.name for v in kb.vendors.values()
+        if english & set(v.name.replace("(", " ").replace(")", " ").split())
+    }
+    assert phrases == {}
