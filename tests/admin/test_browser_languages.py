@@ -243,6 +243,8 @@ async def test_the_demo_page_follows_the_visitor_and_switches_language(
     rows = await declaration_rows(p)
     assert any("Sparar dina val om kakor." in r for r in rows)
     assert await p.locator("#prefs").inner_text() == "körs"
+    await p.screenshot(path=str(shots / "languages-demo-sv-320.png"), full_page=True)
+    await fits(p, "demo sv 320")
     await context.close()
 
     # Staff publish a Swedish title: an English visitor sees it through the switch.
