@@ -178,7 +178,7 @@ async def test_a_danish_declaration_has_no_english_words_in_its_rows(
                                                 locale="da-DK")
             p = await context.new_page()
             errors: list[str] = []
-            p.on("pageerror", lambda e: errors.append(str(e)))
+            p.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
             await p.goto(url)
             title = DEFAULT_TEXTS[lang]["title"]
             banner = p.get_by_role("region", name=title)
@@ -274,14 +274,13 @@ async def test_the_admin_shows_how_complete_each_language_is(
 ) -> None:
     email = "privacy@kursusgarden.example"
 
-    async def prepare() -> str:
+    async def prepare() -> None:
         site = await scanned_site("Kursusgården Admin")
         await drafts.edit_texts(site, "da", {"title": "Dit valg om cookies hos Kursusgården",
                                              "reject_all": "Nej tak til alle"})
         await staff.create_staff(email, PASSWORD, "privacy")
-        return site.key
 
-    key = await server.call(prepare())
+    await server.call(prepare())
     base = server.origin
     for width, height in WIDTHS.items():
         context = await browser.new_context(viewport={"width": width, "height": height})

@@ -136,8 +136,8 @@ class CmpServer:
 
     def start(self) -> None:
         config = uvicorn.Config(
-            create_app(self.settings, extra_routes=self.extra_routes), lifespan="on", log_level="warning", ws="none",
-            loop="asyncio", access_log=False,
+            create_app(self.settings, extra_routes=self.extra_routes), lifespan="on",
+            log_level="warning", ws="none", loop="asyncio", access_log=False,
         )
         self._server = uvicorn.Server(config)
         ready = threading.Event()
