@@ -14,6 +14,15 @@ NORDIC_VENDORS = (
     "linkedin", "microsoft-clarity", "wordpress", "woocommerce", "woocommerce-blocks",
     "shopify", "shopify-analytics", "drupal", "joomla", "php", "aspnet", "java-servlet",
     "cloudflare", "stripe", "vimeo", "wix", "squarespace", "cmp",
+    # Also met on Nordic sites: consent tools (Cookiebot and Cookie Information are Danish),
+    # WordPress plugins, Umbraco and Sitecore, Moodle, chat, payment, hosting, ad pixels.
+    "matomo", "cookiebot", "cookie-information", "cookieyes", "onetrust", "microsoft-ads",
+    "tiktok", "pinterest", "x", "snap", "intercom", "zendesk", "tawk", "livechat", "crisp",
+    "klaviyo", "leadfeeder", "criteo", "paypal", "hcaptcha", "google-sign-in", "akamai",
+    "aws-elb", "azure", "imperva", "wpml", "polylang", "complianz", "borlabs",
+    "real-cookie-banner", "moove-gdpr", "cookie-notice", "umbraco", "sitecore", "optimizely",
+    "vwo", "moodle", "laravel", "django", "iab-tcf", "jetpack-stats", "usercentrics",
+    "didomi", "trustpilot", "sentry", "new-relic",
 )
 
 
