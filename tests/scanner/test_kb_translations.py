@@ -69,3 +69,20 @@ def test_vendor_names_are_names_not_english_phrases(kb: KnowledgeBase) -> None:
         if english & set(v.name.replace("(", " ").replace(")", " ").split())
     }
     assert phrases == {}
+
+
+def test_every_description_of_the_knowledge_base_has_swedish_and_danish(
+    kb: KnowledgeBase,
+) -> None:
+    # Not only the vendors above: whatever a scan finds on a Swedish or Danish site is
+    # described in the visitor's language. A new entry comes with both.
+    entries = [(v.key, v.description, v) for v in kb.vendors.values()] + [
+        (rule.pattern, rule.result.description, rule.result) for rule in kb.rules
+        if rule.result.source == "builtin"
+    ]
+    missing = [
+        (name, language) for name, english, entry in entries if english
+        for language in ("sv", "da")
+        if entry.describe(language) in ("", english)
+    ]
+    assert missing == []
