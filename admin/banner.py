@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.errors import as_value_error
-from cmp_server.services import blocking, changes, drafts, revisions, sites
+from cmp_server.services import blocking, changes, drafts, revisions, sites, translations
 
 from ._conflicts import meanwhile, version_of, without_form_error
 from ._conflicts import read_at as _read_at
@@ -186,7 +186,12 @@ async def _editor(
     if conflict is not None:
         versions[form] = conflict.version
     summary = await changes.publish_summary(site)
+    completeness = await translations.completeness(site)
     return render(request, "admin/banner.html", {
+        "completeness": completeness,
+        "current": next(s for s in completeness if s.language == language),
+        "text_labels": {key: f"{group}: {label}" for group, entries in _groups()
+                        for key, label in entries},
         "site": site,
         "tab": "banner",
         "language": language,
