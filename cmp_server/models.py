@@ -213,7 +213,7 @@ class ConsentReceipt(Model):
 
 
 class ReceiptChainRepair(Model):
-    """A receipt chained across sites before chains were per site, and its predecessor on its own site."""
+    """A receipt chained across sites before 0017, and its predecessor on its own site."""
 
     # Append-only, like the receipts (migration 0017): a receipt stored before chains were per
     # site may link to the visitor's receipt on another site, and its record hash covers that

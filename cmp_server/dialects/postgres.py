@@ -144,9 +144,10 @@ def insert_if_current_statement(table: ReceiptTable) -> str:
     )
     # The same insert, made only if each chain's last receipt is the expected one ($2-$4):
     # a compare-and-set in one statement. The index on (site_id, consent_id, id) finds each
-    # chain's last receipt in one step, whatever the plan. A receipt id already stored is left to the
-    # unique index: checking it here too cost more than the insert, as the cached generic plan
-    # for ``receipt_id = ANY($n)``, made while the table was small, scanned the whole table.
+    # chain's last receipt in one step, whatever the plan. A receipt id already stored is left
+    # to the unique index: checking it here too cost more than the insert, as the cached
+    # generic plan for ``receipt_id = ANY($n)``, made while the table was small, scanned the
+    # whole table.
     # The receipts' counts ($5, ``counters.tally``) are added in the same statement, on the
     # same condition (``clash`` is one result for both), so they commit with the receipts or
     # not at all.

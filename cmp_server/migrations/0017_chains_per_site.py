@@ -129,8 +129,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 "table": "receipt_chain_repair", "app": "models", "pk_attr": "id",
-                "table_description": "A receipt chained across sites before chains were per"
-                " site, and its predecessor on its own site.",
+                "table_description": "A receipt chained across sites before 0017, and its"
+                " predecessor on its own site.",
             },
             bases=["Model"],
         ),
