@@ -26,6 +26,7 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import PasswordReset, Staff, StaffSession
 from . import audit
 from .staff import ROLES, Actor, is_locked
+from .staff_sites import site_names
 
 __all__ = ["Account", "account", "accounts", "remove", "set_active", "set_role", "unlock"]
 
@@ -43,13 +44,18 @@ class Account:
     locked_until: datetime | None  # set only while locked
     failed_logins: int
     reset_until: datetime | None  # an unused reset link is valid until then
+    two_factor: bool
+    site_limited: bool
+    sites: tuple[str, ...]  # the names of the sites a limited account may see
 
 
-def _account(row: Staff, resets: dict[int, datetime], now: datetime) -> Account:
+def _account(row: Staff, resets: dict[int, datetime], now: datetime,
+             sites: dict[int, list[str]]) -> Account:
     return Account(
         row.id, row.email, row.name, row.role, row.active, row.created_at,
         row.locked_until if is_locked(row, now) else None, row.failed_logins,
-        resets.get(row.id),
+        resets.get(row.id), row.totp_secret is not None, row.site_limited,
+        tuple(sites.get(row.id, ())),
     )
 
 
@@ -63,12 +69,16 @@ async def _open_resets(now: datetime, staff_id: int | None = None) -> dict[int, 
 async def accounts() -> list[Account]:
     now = utcnow()
     resets = await _open_resets(now)
-    return [_account(r, resets, now) for r in await Staff.all().order_by("email")]
+    rows = await Staff.all().order_by("email")
+    sites = await site_names([r.id for r in rows if r.site_limited])
+    return [_account(r, resets, now, sites) for r in rows]
 
 
 async def account(staff_id: int) -> Account:
     now = utcnow()
-    return _account(await _get(staff_id), await _open_resets(now, staff_id), now)
+    row = await _get(staff_id)
+    sites = await site_names([row.id]) if row.site_limited else {}
+    return _account(row, await _open_resets(now, staff_id), now, sites)
 
 
 async def _get(staff_id: int, *, lock: bool = False) -> Staff:
@@ -84,9 +94,11 @@ async def _guard(by: Actor | None, target: Staff, *, keeps_owner: bool, what: st
     the change's transaction."""
     if by is not None and by.id == target.id:
         raise InvalidRequest(f"You cannot {what} your own account: ask another owner.")
-    if keeps_owner or target.role != "owner" or not target.active:
+    if keeps_owner or target.role != "owner" or not target.active or target.site_limited:
         return
-    owners = await Staff.select_for_update().filter(role="owner", active=True).order_by("id")
+    # The owners of every site: a site-limited owner manages no accounts (staff_sites).
+    owners = await Staff.select_for_update().filter(
+        role="owner", active=True, site_limited=False).order_by("id")
     others = [o for o in owners if o.id != target.id]
     if not others or (by is not None and by.id not in {o.id for o in others}):
         raise Conflict(f"{target.email} is the last active owner: make another account an "
