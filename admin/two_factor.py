@@ -82,6 +82,7 @@ async def login_code(request: Request) -> Response:
         limiter.failed(account.email, address, known=True)
         await staff.count_failure(account, step="code")
         return page(CODE_FAILED, 401)
+    await staff.clear_failures(account)
     session = await staff.start_session(account, request.headers.get("user-agent", ""),
                                         second_factor=factor)
     response = RedirectResponse(next_url, 303)

@@ -45,6 +45,7 @@ __all__ = [
     "SignIn",
     "authenticate",
     "change_password",
+    "clear_failures",
     "count_failure",
     "create_staff",
     "end_session",
@@ -177,9 +178,17 @@ async def authenticate(email: str, password: str) -> SignIn:
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
         await staff.save(update_fields=["password_hash"])
+    if staff.totp_secret is None:
+        # With two-factor sign-in, only the code clears them: a known password must not
+        # wipe the count of guessed codes.
+        await clear_failures(staff)
+    return SignIn("signed_in", staff)
+
+
+async def clear_failures(staff: Staff) -> None:
+    """After a sign-in step that proved the account: its failures are forgotten."""
     if staff.failed_logins or staff.locked_until:
         await Staff.filter(id=staff.id).update(failed_logins=0, locked_until=None)
-    return SignIn("signed_in", staff)
 
 
 def verify_password(staff: Staff, password: str) -> bool:
