@@ -33,7 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
-from ..errors import Conflict, InvalidRequest
+from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Staff, StaffSession, StaffSite
 from . import audit, installation
 
@@ -49,6 +49,7 @@ __all__ = [
     "count_failure",
     "create_staff",
     "end_session",
+    "get_account",
     "has_role",
     "is_locked",
     "list_staff",
@@ -136,6 +137,16 @@ async def create_staff(
             after={"email": address, "name": staff.name, "role": role},
         )
     return staff
+
+
+async def get_account(staff_id: int, *, lock: bool = False) -> Staff:
+    """The account's row (``lock``: ``SELECT … FOR UPDATE``, inside the caller's
+    transaction); ``NotFound`` when there is none."""
+    query = Staff.select_for_update() if lock else Staff
+    row = await query.get_or_none(id=staff_id)
+    if row is None:
+        raise NotFound(f"there is no staff account {staff_id}")
+    return row
 
 
 async def list_staff() -> list[Staff]:

@@ -22,10 +22,10 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest
 from ..models import PasswordReset, Staff, StaffSession
 from . import audit
-from .staff import ROLES, Actor, is_locked
+from .staff import ROLES, Actor, get_account, is_locked
 from .staff_sites import site_names
 
 __all__ = ["Account", "account", "accounts", "remove", "set_active", "set_role", "unlock"]
@@ -76,17 +76,9 @@ async def accounts() -> list[Account]:
 
 async def account(staff_id: int) -> Account:
     now = utcnow()
-    row = await _get(staff_id)
+    row = await get_account(staff_id)
     sites = await site_names([row.id]) if row.site_limited else {}
     return _account(row, await _open_resets(now, staff_id), now, sites)
-
-
-async def _get(staff_id: int, *, lock: bool = False) -> Staff:
-    query = Staff.select_for_update() if lock else Staff
-    row = await query.get_or_none(id=staff_id)
-    if row is None:
-        raise NotFound(f"there is no staff account {staff_id}")
-    return row
 
 
 async def _guard(by: Actor | None, target: Staff, *, keeps_owner: bool, what: str) -> None:
@@ -113,7 +105,7 @@ async def set_role(staff_id: int, role: str, *, by: Actor | None) -> None:
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", field="role")
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if row.role == role:
             return
         await _guard(by, row, keeps_owner=role == "owner", what="change the role of")
@@ -128,7 +120,7 @@ async def set_role(staff_id: int, role: str, *, by: Actor | None) -> None:
 async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
     """Disable (its sessions and unused reset links end with it) or enable an account."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if row.active == active:
             return
         await _guard(by, row, keeps_owner=active, what="disable")
@@ -145,7 +137,7 @@ async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
 async def remove(staff_id: int, *, by: Actor | None) -> str:
     """Delete the account (its sessions and reset links with it); returns its email."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         await _guard(by, row, keeps_owner=False, what="remove")
         await audit.record(by, "staff.remove", "staff", row.id, before=_summary(row))
         await row.delete()
@@ -155,7 +147,7 @@ async def remove(staff_id: int, *, by: Actor | None) -> str:
 async def unlock(staff_id: int, *, by: Actor | None) -> None:
     """Lift the sign-in lock and forget the failures counted towards it."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if not row.failed_logins and row.locked_until is None:
             return
         before = {"email": row.email, "failures": row.failed_logins,

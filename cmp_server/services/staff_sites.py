@@ -16,19 +16,17 @@ from collections.abc import Iterable
 
 from tortoise.transactions import in_transaction
 
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest
 from ..models import Site, Staff, StaffSite
 from . import audit
-from .staff import Actor
+from .staff import Actor, get_account
 
 __all__ = ["grants", "set_limits", "site_names"]
 
 
 async def grants(staff_id: int) -> frozenset[int] | None:
     """The ids of the sites the account may see; None when it is not limited."""
-    row = await Staff.get_or_none(id=staff_id)
-    if row is None:
-        raise NotFound(f"there is no staff account {staff_id}")
+    row = await get_account(staff_id)
     if not row.site_limited:
         return None
     return frozenset(g.site_id for g in await StaffSite.filter(staff_id=staff_id))
@@ -53,9 +51,7 @@ async def set_limits(
     """Limit the account to ``site_ids`` (or, ``limited=False``, to none: every site)."""
     wanted = frozenset(site_ids) if limited else frozenset()
     async with in_transaction():
-        row = await Staff.select_for_update().get_or_none(id=staff_id)
-        if row is None:
-            raise NotFound(f"there is no staff account {staff_id}")
+        row = await get_account(staff_id, lock=True)
         if by is not None and by.id == row.id:
             raise InvalidRequest("You cannot limit your own account: ask another owner.")
         found = {s.id: s.key for s in await Site.filter(id__in=wanted)} if wanted else {}

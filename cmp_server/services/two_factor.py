@@ -41,10 +41,10 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from .._utils import sha256_hex, utcnow
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest
 from ..models import RecoveryCode, Staff
 from . import audit
-from .staff import Actor, count_failure, verify_password
+from .staff import Actor, count_failure, get_account, verify_password
 
 __all__ = [
     "RECOVERY_CODES",
@@ -113,16 +113,8 @@ class Status:
     recovery_left: int
 
 
-async def _get(staff_id: int, *, lock: bool = False) -> Staff:
-    query = Staff.select_for_update() if lock else Staff
-    row = await query.get_or_none(id=staff_id)
-    if row is None:
-        raise NotFound(f"there is no staff account {staff_id}")
-    return row
-
-
 async def status(staff_id: int) -> Status:
-    row = await _get(staff_id)
+    row = await get_account(staff_id)
     left = await RecoveryCode.filter(staff_id=staff_id, used_at=None).count()
     return Status(row.totp_secret is not None, row.totp_enabled_at, left)
 
@@ -131,13 +123,19 @@ def _uri(secret: str, email: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
+async def _pending(staff_id: int, sealer: Sealer) -> tuple[Staff, str | None]:
+    """The account's row, locked, and its pending secret if one opens (inside the caller's
+    transaction); ``Conflict`` when two-factor sign-in is on already."""
+    row = await get_account(staff_id, lock=True)
+    if row.totp_secret is not None:
+        raise Conflict("Two-factor sign-in is already on for this account.")
+    return row, sealer.open(row.totp_pending, row.id) if row.totp_pending else None
+
+
 async def begin(staff_id: int, sealer: Sealer) -> Enrolment:
     """The pending secret (a new one unless one is already pending and still opens)."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
-        if row.totp_secret is not None:
-            raise Conflict("Two-factor sign-in is already on for this account.")
-        secret = sealer.open(row.totp_pending, row.id) if row.totp_pending else None
+        row, secret = await _pending(staff_id, sealer)
         if secret is None:
             secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
             row.totp_pending = sealer.seal(secret, row.id)
@@ -185,10 +183,7 @@ async def confirm(staff_id: int, code: str, sealer: Sealer, *, by: Actor) -> lis
     codes (to be shown now, once)."""
     text = _normalise(code)
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
-        if row.totp_secret is not None:
-            raise Conflict("Two-factor sign-in is already on for this account.")
-        secret = sealer.open(row.totp_pending, row.id) if row.totp_pending else None
+        row, secret = await _pending(staff_id, sealer)
         if secret is None:
             raise InvalidRequest("Start again: the page had no code to confirm.", field="code")
         step = _step_of(secret, text, utcnow()) if _DIGITS.fullmatch(text) else None
@@ -250,7 +245,7 @@ async def turn_off(staff_id: int, password: str, code: str, sealer: Sealer, *,
                    by: Actor) -> None:
     """One's own two-factor sign-in off, given the password and a code (or a recovery code);
     a wrong one counts towards the sign-in lock."""
-    row = await _get(staff_id)
+    row = await get_account(staff_id)
     if row.totp_secret is None:
         raise Conflict("Two-factor sign-in is not on for this account.")
     if not verify_password(row, password):
@@ -258,7 +253,7 @@ async def turn_off(staff_id: int, password: str, code: str, sealer: Sealer, *,
         raise InvalidRequest("The password is wrong.", field="password")
     await _prove(row, code, sealer)
     async with in_transaction():
-        await _clear(await _get(staff_id, lock=True))
+        await _clear(await get_account(staff_id, lock=True))
         await audit.record(by, "staff.two_factor_off", "staff", row.id,
                            before={"email": row.email, "two_factor": True},
                            after={"email": row.email, "two_factor": False})
@@ -267,12 +262,12 @@ async def turn_off(staff_id: int, password: str, code: str, sealer: Sealer, *,
 async def new_recovery_codes(staff_id: int, code: str, sealer: Sealer, *,
                              by: Actor) -> list[str]:
     """New recovery codes for one's own account, given a code; the old ones stop working."""
-    row = await _get(staff_id)
+    row = await get_account(staff_id)
     if row.totp_secret is None:
         raise Conflict("Two-factor sign-in is not on for this account.")
     await _prove(row, code, sealer)
     async with in_transaction():
-        codes = await _new_codes(await _get(staff_id, lock=True))
+        codes = await _new_codes(await get_account(staff_id, lock=True))
         await audit.record(by, "staff.recovery_codes", "staff", row.id,
                            after={"email": row.email, "codes": RECOVERY_CODES})
     return codes
@@ -289,7 +284,7 @@ async def reset(staff_id: int, *, by: Actor | None) -> None:
     """An owner turns another account's two-factor sign-in off (its phone is lost): it signs
     in with its password alone until it enrols again."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if by is not None and by.id == row.id:
             raise InvalidRequest("Turn your own two-factor sign-in off on your account page.")
         if row.totp_secret is None and row.totp_pending is None:
