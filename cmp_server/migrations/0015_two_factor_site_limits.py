@@ -12,7 +12,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_staff_lifecycle')]
+    dependencies = [('models', '0019_webhooks')]
 
     initial = False
 
