@@ -4,7 +4,9 @@ good once, turning off, an owner's reset, and the audit of each."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -14,6 +16,7 @@ from cmp_server.errors import Conflict, InvalidRequest
 from cmp_server.models import AuditEntry, RecoveryCode, Staff
 from cmp_server.services import staff, two_factor
 
+from ._server import cli_env, run_cli
 from .factories import PASSWORD, staff_member
 
 SEALER = two_factor.Sealer("test-secret-key-not-for-production")
@@ -159,3 +162,22 @@ async def test_a_second_step_is_void_once_the_password_changes(app: Starlette) -
     await staff.change_password(row.id, "a brand new password", current=PASSWORD,
                                 by=actor(row))
     assert await two_factor.pending_account(row.id, proof) is None
+
+
+async def test_the_operator_resets_it_from_the_command_line(
+    app: Starlette, database_url: str, tmp_path: Path
+) -> None:
+    """The way out when the only owner lost both the phone and the recovery codes."""
+    row, _, _ = await enrolled()
+    env = cli_env(database_url, tmp_path)
+    done = await asyncio.to_thread(run_cli, ["reset-two-factor", "--email",
+                                             f" {row.email.upper()} "], env)
+    assert done.returncode == 0, done.stderr
+    assert f"{row.email} signs in with the password alone" in done.stdout
+    assert not (await two_factor.status(row.id)).enabled
+    entry = await AuditEntry.get(action="staff.two_factor_reset")
+    assert entry.actor == "system" and entry.object_id == str(row.id)
+    missing = await asyncio.to_thread(run_cli, ["reset-two-factor", "--email",
+                                                "nobody@example.org"], env)
+    assert missing.returncode == 1 and "no staff account for nobody@example.org" in \
+        missing.stderr

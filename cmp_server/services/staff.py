@@ -43,6 +43,7 @@ __all__ = [
     "ROLES",
     "Actor",
     "SignIn",
+    "account_by_email",
     "authenticate",
     "change_password",
     "clear_failures",
@@ -146,6 +147,13 @@ async def get_account(staff_id: int, *, lock: bool = False) -> Staff:
     row = await query.get_or_none(id=staff_id)
     if row is None:
         raise NotFound(f"there is no staff account {staff_id}")
+    return row
+
+
+async def account_by_email(email: str) -> Staff:
+    row = await Staff.get_or_none(email=normalise_email(email))
+    if row is None:
+        raise NotFound(f"there is no staff account for {email.strip()}")
     return row
 
 
