@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook
@@ -22,7 +23,7 @@ from cmp_server.services import deliveries, events, webhooks
 from cmp_server.settings import Settings
 from cmp_server.worker import ScanWorker
 
-from .factories import published_site
+from .factories import published_site, staff_member
 
 
 @dataclass
@@ -116,16 +117,17 @@ async def test_failures_back_off_then_give_up_and_a_day_of_them_turns_the_endpoi
 ) -> None:
     receiver.status = 500
     endpoint = await _endpoint(receiver)
+    owner = await staff_member("owner")
     start = utcnow()
     await events.emit(await endpoint.site, "version.published", {"version": 2}, now=start)
-    tried_at = []
     now = start
     while now < start + timedelta(hours=25):
-        if await deliveries.deliver_due("w1", allow_private=True, now=now):
-            tried_at.append(now - start)
+        await deliveries.deliver_due("w1", allow_private=True, now=now)
         now += timedelta(seconds=1) if now - start < timedelta(minutes=5) else timedelta(minutes=1)
     delivery = await Delivery.get(endpoint=endpoint)
     assert delivery.status == "given_up"
+    tried_at = [a.at - start for a in await DeliveryAttempt.filter(delivery=delivery)
+                .order_by("id")]
     # 0 s, then 5 s, 10 s, 20 s, 40 s ... apart, never more than 2 h apart, for a day
     gaps = [b - a for a, b in zip(tried_at, tried_at[1:], strict=False)]
     assert gaps[:4] == [timedelta(seconds=s) for s in (5, 10, 20, 40)]
@@ -136,6 +138,8 @@ async def test_failures_back_off_then_give_up_and_a_day_of_them_turns_the_endpoi
     await endpoint.refresh_from_db()
     assert not endpoint.enabled and "turned off after failing since" in (
         endpoint.disabled_reason or "")
+    [told] = await Delivery.filter(channel="mail").prefetch_related("event")
+    assert told.staff_id == owner.id and told.event.type == "webhook.disabled"  # type: ignore[attr-defined]
     # Turned off: new events are kept but not queued for it; turning it on clears the streak.
     await events.emit(await endpoint.site, "version.published", {"version": 3}, now=now)
     assert await Delivery.filter(endpoint=endpoint).count() == 1
@@ -171,11 +175,12 @@ async def test_one_worker_per_delivery_and_a_dead_workers_lease_runs_out(
                                          deliveries.claim("b", now, limit=20))
     ids = [d.id for d in first] + [d.id for d in second]
     assert len(ids) == len(set(ids)) == 30
-    # "a" died holding its claims: nobody takes them until the lease ends, then another does.
+    # Both died holding their claims: nobody takes them until the lease ends, then another
+    # worker does, once.
     assert await deliveries.deliver_due("c", allow_private=True, now=now) == 0
     later = now + deliveries.LEASE + timedelta(seconds=1)
-    assert await deliveries.deliver_due("c", allow_private=True, now=later) == 20
-    assert await deliveries.deliver_due("c", allow_private=True, now=later) == 10
+    assert await deliveries.deliver_due("c", allow_private=True, now=later) == 30
+    assert await deliveries.deliver_due("c", allow_private=True, now=later) == 0
     seen = [h["webhook-id"] for h, _ in receiver.requests]
     assert len(seen) == len(set(seen)) == 30
     assert await Delivery.filter(status="delivered").count() == 30
@@ -257,3 +262,20 @@ async def test_events_come_from_where_things_happen(app: Starlette) -> None:
     assert purged.data["deleted"] == 3
     await retention.purge_receipts(trigger="test")  # nothing to delete: no event
     assert await Event.filter(site=site, type="retention.purged").count() == 1
+
+
+async def test_verify_receipts_that_finds_a_problem_says_so_to_the_webhooks(
+    app: Starlette, database_url: str, tmp_path: Path
+) -> None:
+    from cmp_server.models import Event
+
+    from ._server import cli_env, run_cli
+    from .factories import bulk_receipts
+
+    site, _ = await published_site()
+    await bulk_receipts(site, 2)  # written around the writer: their record hashes are wrong
+    done = await asyncio.to_thread(run_cli, ["verify-receipts", "--site", site.key],
+                                   cli_env(database_url, tmp_path))
+    assert done.returncode == 1 and done.stdout.count("BROKEN") == 2, done.stdout + done.stderr
+    [event] = await Event.filter(site=site, type="verification.failed")
+    assert event.data["problems"] == 2 and len(event.data["first"]) == 2

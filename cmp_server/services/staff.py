@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from .._utils import utcnow
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Staff, StaffSession, StaffSite
-from . import audit, installation
+from . import audit, events, installation
 
 __all__ = [
     "LOCK_AFTER",
@@ -237,6 +237,11 @@ async def count_failure(staff: Staff, step: str = "password") -> None:
             await audit.record(row, "staff.lockout", "staff", row.id,
                                after={"locked_until": row.locked_until.isoformat(
                                    timespec="seconds") if row.locked_until else None})
+            await events.emit(None, "account.locked", {
+                "email": row.email, "failures": row.failed_logins,
+                "until": f"{row.locked_until:%Y-%m-%d %H:%M}" if row.locked_until else "?",
+                "admin_path": f"/admin/staff/{row.id}",
+            }, audience="owners")
 
 
 async def start_session(
