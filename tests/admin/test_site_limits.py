@@ -240,3 +240,31 @@ async def test_the_guards_keep_an_owner_of_every_site(app: Starlette) -> None:
         await staff_sites.set_limits(other.id, True, [999999], by=None)
     await staff_sites.set_limits(owner.id, True, [site.id], by=actor(other))  # no change
     assert await AuditEntry.filter(action="staff.sites").count() == 1
+
+
+async def test_no_mail_of_a_site_the_account_may_not_see(app: Starlette) -> None:
+    from cmp_server.models import Delivery
+    from cmp_server.services import events, subscriptions
+
+    one = await sites.create_site("Client One", ["one.example"], force=True)
+    two = await sites.create_site("Client Two", ["two.example"], force=True)
+    officer = await staff_member("privacy")
+    await subscriptions.set_modes(officer, two, {"scan.failed": "instant"}, "en")
+    await staff_sites.set_limits(officer.id, True, [one.id], by=None)  # chosen before
+    await events.emit(two, "scan.failed", {"error": "x"})
+    assert not await Delivery.filter(staff_id=officer.id).exists()
+    await staff_sites.set_limits(officer.id, True, [one.id, two.id], by=None)
+    await events.emit(two, "scan.failed", {"error": "x"})
+    assert await Delivery.filter(staff_id=officer.id).count() == 1
+    # An account's lock goes to the owners of every site; a site's notice to its owners.
+    boss = await staff_member("owner")
+    limited_owner = await _limited("owner", one)
+    await events.emit(None, "account.locked", {"email": "x@example.org"}, audience="owners")
+    assert await Delivery.filter(staff_id=boss.id).count() == 1
+    assert not await Delivery.filter(staff_id=limited_owner.id).exists()
+    await events.emit(two, "webhook.disabled", {"url": "https://x.example/"},
+                      audience="owners")
+    assert not await Delivery.filter(staff_id=limited_owner.id).exists()
+    await events.emit(one, "webhook.disabled", {"url": "https://x.example/"},
+                      audience="owners")
+    assert await Delivery.filter(staff_id=limited_owner.id).count() == 1
