@@ -1,8 +1,10 @@
-"""Staff accounts, for owners: add one, and on an account's own page change its role, disable
-or enable it, lift its sign-in lock, issue a one-time password-reset link, or remove it
-(``cmp_server.services.staff_lifecycle``, ``password_reset``). Each action is a small form of
-its own that posts to its own route and comes back to the account's page with what it did, or
-with why it was refused beside the form."""
+"""Staff accounts, for owners of every site: add one, and on an account's own page change its
+role, disable or enable it, lift its sign-in lock, issue a one-time password-reset link, reset
+its two-factor sign-in, limit it to chosen sites, or remove it
+(``cmp_server.services.staff_lifecycle``, ``password_reset``, ``two_factor``, ``staff_sites``);
+on the list, whether owners must use two-factor sign-in (``installation``). Each action is a
+small form of its own that posts to its own route and comes back to the account's page with
+what it did, or with why it was refused beside the form."""
 
 from __future__ import annotations
 
@@ -15,7 +17,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.errors import NotFound
-from cmp_server.services import password_reset, revisions, staff, staff_lifecycle
+from cmp_server.services import (
+    installation,
+    password_reset,
+    revisions,
+    sites,
+    staff,
+    staff_lifecycle,
+    staff_sites,
+    two_factor,
+)
 
 from ._conflicts import meanwhile, version_of, without_form_error
 from ._conflicts import read_at as _read_at
@@ -30,6 +41,9 @@ DONE = {  # ?did=… on the account's page: what the last action did
     "disabled": "The account is disabled and signed out everywhere.",
     "enabled": "The account is enabled again.",
     "unlocked": "The account is unlocked: it can sign in again.",
+    "two_factor": "Two-factor sign-in is off for the account: it signs in with its password "
+                  "until it sets it up again.",
+    "sites": "The account's sites are saved.",
 }
 
 
@@ -56,10 +70,22 @@ class Nothing(Form):
     """A form with nothing to fill: a button."""
 
 
+class PolicyForm(Form):
+    owner_two_factor: Literal["yes", "no"]
+
+
+class SitesForm(Form):
+    limited: bool
+    sites: list[int] = Field(default=[], max_length=10_000)
+
+
 MESSAGES = {
     "role": "Choose owner, privacy or viewer.",
     "active": "Choose to disable or to enable the account.",
     "confirm": "Tick the box to confirm that the account goes for good.",
+    "owner_two_factor": "Choose to require two-factor sign-in for owners or not.",
+    "limited": "Choose every site or the chosen sites.",
+    "sites": "Choose sites from the list.",
 }
 
 
@@ -70,6 +96,8 @@ async def staff_list(request: Request) -> Response:
             "accounts": await staff_lifecycle.accounts(), "roles": staff.ROLES,
             "errors": refused.errors, "values": values,
             "removed": request.query_params.get("removed") == "1",
+            "owner_two_factor": await installation.owner_two_factor(),
+            "policy_saved": request.query_params.get("policy") == "1",
         }, refused.status)
 
     if request.method != "POST":
@@ -110,6 +138,7 @@ async def _page(
     subject = revisions.staff(staff_id)
     version = await revisions.stamp(subject)  # before the account: at most as new
     account = await staff_lifecycle.account(staff_id)
+    granted = await staff_sites.grants(staff_id) or frozenset()
     conflict = await meanwhile(
         refused, subject, read_at, stored=lambda: _stored(staff_id), typed=typed or {},
         labels=LABELS.get(form, {}),
@@ -117,6 +146,7 @@ async def _page(
         form_id=f"form-{form}")
     return render(request, "admin/staff_account.html", {
         "account": account, "roles": staff.ROLES,
+        "sites": await sites.list_sites(), "granted": granted,
         "errors": without_form_error(refused), "refused_form": form, "issued": issued,
         "did": DONE.get(request.query_params.get("did", "")),
         "version": conflict.version if conflict else version, "conflict": conflict,
@@ -182,6 +212,55 @@ async def _unlock(request: Request, staff_id: int, _: Nothing, version: int | No
     await staff_lifecycle.unlock(staff_id, by=request.state.actor)
 
 
+async def _two_factor(
+    request: Request, staff_id: int, _: Nothing, version: int | None
+) -> None:
+    """Resetting a lost phone undoes nobody's edit: the version is not compared."""
+    await two_factor.reset(staff_id, by=request.state.actor)
+
+
+@requires("owner")
+async def staff_sites_set(request: Request) -> Response:
+    staff_id = _staff_id(request)
+    data = await request.form()
+    chosen = [v for v in data.getlist("sites") if isinstance(v, str)]
+
+    async def limit(form: SitesForm) -> None:
+        await staff_sites.set_limits(staff_id, form.limited, form.sites,
+                                     by=request.state.actor)
+
+    path = request.url_for("admin:staff_account", staff_id=str(staff_id)).path
+    return await save_form(
+        SitesForm, {"limited": text_of(data, "limited") == "chosen", "sites": chosen}, limit,
+        done=lambda _: RedirectResponse(f"{path}?did=sites", 303),
+        again=lambda refused: _page(request, staff_id, refused, form="sites"),
+        messages=MESSAGES,
+    )
+
+
+@requires("owner")
+async def staff_policy(request: Request) -> Response:
+    """Whether owners must use two-factor sign-in (the whole installation's setting)."""
+    data = await request.form()
+
+    async def policy(form: PolicyForm) -> None:
+        await installation.set_owner_two_factor(form.owner_two_factor == "yes",
+                                                by=request.state.actor)
+
+    async def again(refused: Refusal) -> Response:
+        return render(request, "admin/staff.html", {
+            "accounts": await staff_lifecycle.accounts(), "roles": staff.ROLES,
+            "errors": refused.errors, "values": {},
+            "owner_two_factor": await installation.owner_two_factor(),
+        }, refused.status)
+
+    return await save_form(
+        PolicyForm, {"owner_two_factor": text_of(data, "owner_two_factor")}, policy,
+        done=lambda _: RedirectResponse(f"{request.url_for('admin:staff').path}?policy=1", 303),
+        again=again, messages=MESSAGES,
+    )
+
+
 @requires("owner")
 async def staff_reset(request: Request) -> Response:
     """The link is shown in this very response, once: never put in a URL to redirect to."""
@@ -223,6 +302,7 @@ async def staff_remove(request: Request) -> Response:
 
 routes = [
     Route("/staff", staff_list, methods=["GET", "POST"], name="staff"),
+    Route("/staff/policy", staff_policy, methods=["POST"], name="staff_policy"),
     Route("/staff/{staff_id}", staff_account, methods=["GET"], name="staff_account"),
     Route("/staff/{staff_id}/role", _action("role", RoleForm, ("role",), _role,
                                             lambda _: "role"),
@@ -234,6 +314,10 @@ routes = [
     Route("/staff/{staff_id}/unlock", _action("unlock", Nothing, (), _unlock,
                                               lambda _: "unlocked"),
           methods=["POST"], name="staff_unlock"),
+    Route("/staff/{staff_id}/two-factor", _action("two_factor", Nothing, (), _two_factor,
+                                                  lambda _: "two_factor"),
+          methods=["POST"], name="staff_two_factor"),
+    Route("/staff/{staff_id}/sites", staff_sites_set, methods=["POST"], name="staff_sites"),
     Route("/staff/{staff_id}/reset", staff_reset, methods=["POST"], name="staff_reset"),
     Route("/staff/{staff_id}/remove", staff_remove, methods=["POST"], name="staff_remove"),
 ]

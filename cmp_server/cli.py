@@ -237,6 +237,27 @@ def create_admin(email: str, role: str, name: str, password_stdin: bool) -> None
     click.echo(f"{account.email} can sign in at {settings.public_base_url}/admin/ as {role}")
 
 
+@main.command("reset-two-factor")
+@click.option("--email", required=True, help="The staff member's email.")
+def reset_two_factor(email: str) -> None:
+    """Turn a staff account's two-factor sign-in off (its phone and recovery codes are lost,
+    and no other owner can reset it in the admin); audited as the system."""
+    from .errors import CmpError
+    from .services import staff, two_factor
+
+    async def reset() -> str:
+        row = await staff.account_by_email(email)
+        await two_factor.reset(row.id, by=None)
+        return row.email
+
+    try:
+        address = _with_db(_settings(), reset)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{address} signs in with the password alone until it sets up two-factor "
+               "sign-in again")
+
+
 @main.command("export-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
 @click.option(

@@ -19,6 +19,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "InstallationSetting",
     "InventoryItem",
     "MailPreference",
     "MailSubscription",
@@ -26,12 +27,14 @@ __all__ = [
     "Purpose",
     "PurgeLog",
     "ReceiptChainRepair",
+    "RecoveryCode",
     "Revision",
     "Scan",
     "ScanJob",
     "Site",
     "Staff",
     "StaffSession",
+    "StaffSite",
     "Vendor",
     "WebhookEndpoint",
 ]
@@ -343,6 +346,15 @@ class Staff(Model):
     failed_logins = fields.IntField(default=0)
     last_failed_at = fields.DatetimeField(null=True)
     locked_until = fields.DatetimeField(null=True)
+    # Two-factor sign-in (services/two_factor.py): the TOTP secret, sealed (AES-GCM under a key
+    # derived from the server's secret); the one being enrolled until a code confirms it; the
+    # time step of the last code accepted, so that no code counts twice.
+    totp_secret = fields.CharField(max_length=255, null=True)
+    totp_pending = fields.CharField(max_length=255, null=True)
+    totp_enabled_at = fields.DatetimeField(null=True)
+    totp_last_step = fields.BigIntField(null=True)
+    # Limited to the sites in ``StaffSite`` (services/staff_sites.py); unlimited when false.
+    site_limited = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "staff"
@@ -363,6 +375,52 @@ class StaffSession(Model):
 
     class Meta:
         table = "staff_session"
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code for two-factor sign-in: only its SHA-256 is kept."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    code_hash = fields.CharField(max_length=64)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_code"
+        indexes = (Index(fields=("staff_id", "code_hash")),)
+
+
+class StaffSite(Model):
+    """A site a site-limited account may see (``Staff.site_limited``)."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="site_grants", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="staff_grants", on_delete=fields.CASCADE
+    )
+    site_id: int
+
+    class Meta:
+        table = "staff_site"
+        unique_together = (("staff", "site"),)
+
+
+class InstallationSetting(Model):
+    """A setting of the whole installation that owners change in the admin (not in the
+    environment): ``key`` → a JSON value (``owner_two_factor``: owners must use 2FA)."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value: fields.Field[object] = fields.JSONField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "installation_setting"
 
 
 class PasswordReset(Model):

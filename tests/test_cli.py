@@ -24,6 +24,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "migrate",
         "create-site",
         "create-admin",
+        "reset-two-factor",
         "export-receipts",
         "purge-receipts",
         "demo",
