@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # How long a served config may be reused before the newest version is looked up again.
     config_cache_seconds: float = Field(default=2.0, ge=0)
     purge_interval_seconds: float = Field(default=6 * 3600, gt=0)
+    # Signed checkpoints (issue 21): how often new receipts are appended to their site's tree
+    # and a checkpoint signed; the private key's file (default: signing-key.pem in data_dir).
+    checkpoint_interval_seconds: float = Field(default=600, gt=0)
+    signing_key_file: Path | None = None
     run_worker: bool = True
     # A staff session ends after this long without a request.
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
@@ -105,6 +109,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(secret) < 32:
             raise ValueError("CMP_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-key.pem"
 
     @property
     def resolved_database_url(self) -> str:

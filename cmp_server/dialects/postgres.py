@@ -100,8 +100,24 @@ class Postgres:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return PostgresStore(connections.get("default"), table)
 
+    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
+        # SHARE waits for every transaction holding ROW EXCLUSIVE on the table, which an
+        # insert takes before it draws its ids; the writers wait only this short transaction.
+        await conn.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+
+    async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
+        # A transaction-level advisory lock: let go at commit or rollback, and by a backend
+        # that dies, so a crashed signer never holds the others off.
+        rows = await conn.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1) AS claimed", [_SIGNER_LOCK]
+        )
+        return bool(rows[0]["claimed"])
+
 
 POSTGRES = Postgres()
+
+# The advisory lock key of the checkpoint signer (any bigint no other lock of ours uses).
+_SIGNER_LOCK = 0x3A5C_17E2_9B40_6D11
 
 
 # ------------------------------------------------------------------------- the receipt store

@@ -99,6 +99,14 @@ class Sqlite:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return OrmStore(self, table)
 
+    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
+        pass  # one writer at a time: an insert has committed or not started
+
+    async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
+        # The transaction holds this process's one connection; another process on the file
+        # waits for the write lock, and the unique positions and sizes refuse a second tree.
+        return True
+
 
 SQLITE = Sqlite()
 
