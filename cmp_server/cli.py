@@ -274,6 +274,56 @@ def export_receipts(
         raise click.ClickException(exc.detail) from None
 
 
+@main.command("export-evidence")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--consent-id", default=None, help="One visitor's receipts (an access request).")
+@click.option(
+    "--from", "start", type=click.DateTime(), default=None, help="Recorded at or after (UTC)."
+)
+@click.option("--to", "end", type=click.DateTime(), default=None, help="Recorded before (UTC).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The bundle to write (a .zip).")
+def export_evidence(
+    site_key: str, consent_id: str | None, start: datetime | None, end: datetime | None,
+    out: Path,
+) -> None:
+    """Write an evidence bundle anyone can check offline with `cmp-verify`: the receipts, the
+    config versions they cite with their texts, signed checkpoints with proofs, public keys."""
+    from datetime import UTC
+    from uuid import UUID
+
+    from .errors import CmpError
+    from .services.evidence import Selection, collect, write_bundle
+    from .services.sites import get_site
+
+    if consent_id is not None and (start or end):
+        raise click.BadParameter("give --consent-id or --from/--to, not both")
+    if start and end and start > end:
+        raise click.BadParameter("--from is later than --to", param_hint="--from/--to")
+    try:
+        visitor = UUID(consent_id) if consent_id is not None else None
+    except ValueError:
+        raise click.BadParameter("not a consent id (a UUID)", param_hint="--consent-id") from None
+    settings = _settings()
+    selection = Selection(visitor, start.replace(tzinfo=UTC) if start else None,
+                          end.replace(tzinfo=UTC) if end else None)
+
+    async def work() -> Any:
+        return await collect(await get_site(site_key), selection)
+
+    try:
+        bundle = _with_db(settings, work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    with open(out, "wb") as handle:
+        write_bundle(bundle, handle, public_url=settings.public_base_url, name=out.name)
+    pending = sum(1 for r in bundle.receipts if r["tree_position"] is None)
+    click.echo(f"{out}: {len(bundle.receipts)} receipts, {len(bundle.checkpoints)} checkpoints")
+    if pending:
+        click.echo(f"{pending} receipts are newer than the last checkpoint and not proven yet:"
+                   " `cmp-server checkpoint` first", err=True)
+
+
 @main.command("purge-receipts")
 def purge_receipts() -> None:
     """Delete receipts older than each site's retention period (the purge itself is logged)."""
@@ -305,7 +355,8 @@ def demo(host: str, port: int) -> None:
         settings = settings.model_copy(update={"allow_private_scan_targets": True})
     page_url = f"http://{shown}:{port}/demo/"
     site, login = _with_db(
-        settings, lambda: ensure_demo_site(hosts, settings.data_dir, page_url)
+        settings, lambda: ensure_demo_site(hosts, settings.data_dir, page_url,
+                                           settings.signing_key_path)
     )
     click.echo(f"Demo site key: {site.key}")
     click.echo(f"Demo page:     http://{shown}:{port}/demo/")
@@ -342,6 +393,85 @@ def verify_receipts(site_key: str) -> None:
     )
     if result.problems:
         sys.exit(1)
+
+
+@main.group()
+def keys() -> None:
+    """Checkpoint signing keys (Ed25519): the private key stays in its file (CMP_SIGNING_KEY_FILE,
+    default signing-key.pem in the data directory); the public keys are at /v1/keys."""
+
+
+def _show_key(key: Any) -> str:
+    from ._utils import rfc3339
+
+    state = f"retired {rfc3339(key.retired_at)}" if key.retired_at else "current"
+    return (f"{key.key_id}  {state:<38} created {rfc3339(key.created_at)}\n"
+            f"    fingerprint SHA-256:{key.fingerprint}")
+
+
+def _key_command(action: Callable[[Path], Awaitable[Any]], done: str) -> None:
+    from .errors import CmpError
+
+    settings = _settings()
+    try:
+        key = _with_db(settings, lambda: action(settings.signing_key_path))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{done} {settings.signing_key_path} (mode 600)")
+    click.echo(_show_key(key))
+
+
+@keys.command("create")
+def keys_create() -> None:
+    """Create the first signing key."""
+    from .services.signing import create_key
+
+    _key_command(create_key, "signing key written to")
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Replace the current key with a new one it signs for; the old one is retired and keeps
+    verifying what it signed."""
+    from .services.signing import rotate_key
+
+    _key_command(rotate_key, "new signing key written to")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every signing key, current and retired, with its fingerprint."""
+    from .services.signing import list_keys
+
+    found = _with_db(_settings(), list_keys)
+    if not found:
+        click.echo("no signing keys: `cmp-server keys create` makes one")
+    for key in found:
+        click.echo(_show_key(key))
+
+
+@main.command()
+def checkpoint() -> None:
+    """Append the receipts stored since the last checkpoint to their sites' trees and sign a
+    checkpoint of each (the server does this every CMP_CHECKPOINT_INTERVAL_SECONDS)."""
+    from .errors import CmpError
+    from .services.checkpoints import take_checkpoints
+    from .services.signing import load_signer
+
+    settings = _settings()
+
+    async def work() -> Any:
+        return await take_checkpoints(await load_signer(settings.signing_key_path))
+
+    try:
+        made = _with_db(settings, work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    if not made:
+        click.echo("no new receipts since the last checkpoint (or another process is signing)")
+    for view in made:
+        click.echo(f"{view.site}: tree size {view.tree_size}, root {view.root_hash},"
+                   f" signed by {view.key_id} at {view.time}")
 
 
 @main.command()

@@ -24,6 +24,7 @@ from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
 from .services import scans
+from .services.checkpoints import run_checkpoints
 from .services.scan_results import store_scan
 from .settings import Settings
 
@@ -65,6 +66,7 @@ class ScanWorker:
         self.poll = poll
         self.heartbeat_every = heartbeat_every
         self._schedule_checked = 0.0
+        self._checkpointed = time.monotonic()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -74,6 +76,10 @@ class ScanWorker:
                     await scans.enqueue_due_scans(
                         allow_private=self.settings.allow_private_scan_targets
                     )
+                if (time.monotonic() - self._checkpointed
+                        > self.settings.checkpoint_interval_seconds):
+                    self._checkpointed = time.monotonic()
+                    await run_checkpoints(self.settings.signing_key_path)
                 worked = await self.run_once()
             except Exception:  # a broken job or a database blip must not kill the worker
                 log.exception("scan worker cycle failed")
