@@ -372,17 +372,24 @@ def demo(host: str, port: int) -> None:
 @main.command("verify-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
 def verify_receipts(site_key: str) -> None:
-    """Recompute every receipt's hash chain; exit 1 if any stored receipt was altered."""
+    """Recompute every receipt's hash chain, and check the site's log: every receipt in its
+    tree, the stored checkpoints' signatures, roots and sequence (the checks `cmp-verify`
+    makes of a bundle). Exit 1 if anything stored was altered, removed or put in late."""
+    from cmp_verify.bundle import Report
+    from cmp_verify.cli import summary
+
     from .errors import CmpError
+    from .services.proof_audit import audit_site
     from .services.sites import get_site
     from .services.verify import VerifyResult
     from .services.verify import verify_receipts as verify
 
-    async def work() -> VerifyResult:
-        return await verify(await get_site(site_key))
+    async def work() -> tuple[VerifyResult, Report]:
+        site = await get_site(site_key)
+        return await verify(site), await audit_site(site)
 
     try:
-        result = _with_db(_settings(), work)
+        result, report = _with_db(_settings(), work)
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     for problem in result.problems:
@@ -391,7 +398,8 @@ def verify_receipts(site_key: str) -> None:
         f"{result.checked} receipts in {result.chains} chains checked, "
         f"{len(result.problems)} problems"
     )
-    if result.problems:
+    click.echo(summary(report))
+    if result.problems or not report.ok:
         sys.exit(1)
 
 

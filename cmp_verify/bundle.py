@@ -25,7 +25,7 @@ from .checkpoint import (
     parse_body,
     verify_signature,
 )
-from .merkle import leaf_hash, verify_consistency, verify_inclusion
+from .merkle import Frontier, leaf_hash, verify_consistency, verify_inclusion
 from .records import record_hash, texts_hash
 
 __all__ = ["FORMAT", "Bundle", "BundleError", "Problem", "Report", "read_bundle", "verify"]
@@ -72,6 +72,9 @@ class Bundle:
     checkpoints: list[dict[str, Any]]
     keys: list[dict[str, Any]]
     absent: list[dict[str, Any]] = field(default_factory=list)
+    # Every leaf hash of the tree at the last checkpoint (leaves.txt), when the bundle proves
+    # inclusion by the whole tree instead of a proof per receipt: cheaper for many receipts.
+    leaves: list[bytes] | None = None
 
 
 @dataclass
@@ -111,6 +114,10 @@ def _text(zf: zipfile.ZipFile, name: str) -> str:
     return zf.read(info).decode()
 
 
+def _leaves(text: str) -> list[bytes]:
+    return [bytes.fromhex(line) for line in text.split()]
+
+
 def read_bundle(path: str | Path) -> Bundle:
     try:
         with zipfile.ZipFile(path) as zf:
@@ -126,6 +133,8 @@ def read_bundle(path: str | Path) -> Bundle:
                 configs=configs,
                 checkpoints=_lines(zf, "checkpoints.jsonl"),
                 keys=json.loads(_text(zf, "keys.json")),
+                leaves=(_leaves(_text(zf, "leaves.txt")) if "leaves.txt" in zf.namelist()
+                        else None),
             )
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"cannot read {path} as a zip file: {exc}") from None
@@ -267,6 +276,7 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
     # The time of the checkpoint before each position: a receipt recorded well before it
     # was put in late.
     bounds = [(cp["parsed"].size, _time(cp["parsed"].time)) for cp in checkpoints]
+    leaves = _check_leaves(bundle, checkpoints, report)
 
     by_visitor: dict[str, list[dict[str, Any]]] = {}
     positions: dict[int, str] = {}
@@ -282,17 +292,25 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
         position = receipt.get("tree_position")
         if position is None or final is None or position >= final.size:
             report.pending += 1
+            if final is not None and _time(times) < _time(final.time) - BACKDATE_SLACK:
+                report.add(subject, BACKDATED, f"recorded {times}, before checkpoint"
+                                               f" {final.size} was signed, but not in it")
             continue
         if not isinstance(position, int) or position in positions:
             report.add(subject, POSITION, f"tree position {position} given twice or not a number")
             continue
         positions[position] = rid
-        proof = _hexes(receipt.get("inclusion_proof", []))
         try:
             leaf = leaf_hash(bytes.fromhex(str(receipt.get("record_hash"))))
         except ValueError:
             leaf = b""
-        if proof is None or not verify_inclusion(position, final.size, leaf, proof, final_root):
+        if leaves is not None:
+            included = position < len(leaves) and leaves[position] == leaf
+        else:
+            proof = _hexes(receipt.get("inclusion_proof", []))
+            included = proof is not None and verify_inclusion(
+                position, final.size, leaf, proof, final_root)
+        if not included:
             report.add(subject, INCLUSION, f"not the receipt checkpoint {final.size} holds at"
                                            f" position {position}")
         else:
@@ -305,6 +323,29 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
     _check_chains(by_visitor, report)
     _check_gaps(bundle, positions, report)
     return report
+
+
+def _check_leaves(
+    bundle: Bundle, checkpoints: list[dict[str, Any]], report: Report
+) -> list[bytes] | None:
+    """With the whole tree given: the root at each checkpoint's size must be that
+    checkpoint's. None (proofs per receipt instead) without it, or when it fails."""
+    if bundle.leaves is None:
+        return None
+    frontier = Frontier()
+    sizes = {cp["parsed"].size: cp["parsed"] for cp in checkpoints}
+    if len(bundle.leaves) != (checkpoints[-1]["parsed"].size if checkpoints else 0):
+        report.add("leaves.txt", INCLUSION, "does not hold the tree of the last checkpoint")
+        return []
+    good = True
+    for leaf in bundle.leaves:
+        frontier.append(leaf)
+        body = sizes.get(frontier.size)
+        if body is not None and frontier.root().hex() != body.root:
+            report.add(f"checkpoint {body.size}", INCLUSION,
+                       "the tree's leaves do not give its root")
+            good = False
+    return bundle.leaves if good else []
 
 
 def _check_chains(by_visitor: dict[str, list[dict[str, Any]]], report: Report) -> None:
@@ -350,5 +391,6 @@ def _check_gaps(bundle: Bundle, positions: dict[int, str], report: Report) -> No
             continue
         gap = absent.get(position)
         if gap is None or gap.get("absent") not in ("purged", "outside"):
-            report.add(f"tree position {position}", POSITION,
-                       "the receipt stored there is missing (deleted?)")
+            subject = f"receipt {gap['receipt_id']}" if gap else f"tree position {position}"
+            report.add(subject, POSITION,
+                       f"the receipt logged at tree position {position} is missing (deleted?)")

@@ -79,7 +79,7 @@ async def test_an_untouched_bundle_verifies_and_says_what_it_proves(
     path.write_bytes(_zip(bundle))
     names = zipfile.ZipFile(path).namelist()
     assert sorted(names) == ["README.txt", "checkpoints.jsonl", "configs.json", "keys.json",
-                             "manifest.json", "receipts.jsonl"]
+                             "leaves.txt", "manifest.json", "receipts.jsonl"]
     assert "BEGIN PRIVATE KEY" not in path.read_bytes().decode("latin-1")
     report = verify(read_bundle(path))
     assert report.ok, report.problems

@@ -100,8 +100,12 @@ async def _configs(site: Site, versions: set[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-async def collect(site: Site, selection: Selection) -> Bundle:
-    """What a bundle of ``selection`` holds, read from the database."""
+async def collect(
+    site: Site, selection: Selection, *, whole_tree: bool | None = None
+) -> Bundle:
+    """What a bundle of ``selection`` holds, read from the database. ``whole_tree``: prove
+    inclusion by every leaf of the tree rather than a proof per receipt (by default, when
+    that is the smaller of the two)."""
     rows = await _receipts(site, selection)
     receipts = [receipt_json(row, site.key) for row in rows]
     leaves = {leaf.receipt_pk: leaf for leaf in
@@ -118,6 +122,7 @@ async def collect(site: Site, selection: Selection) -> Bundle:
 
     checkpoints: list[dict[str, Any]] = []
     absent: list[dict[str, Any]] = []
+    whole: list[bytes] | None = None
     positions = [leaves[r.id].position for r in rows if r.id in leaves]
     try:
         latest = await latest_checkpoint(site)
@@ -135,12 +140,17 @@ async def collect(site: Site, selection: Selection) -> Bundle:
             )
             checkpoints.append(entry)
             before = view.tree_size
+        if whole_tree is None:
+            whole_tree = len(rows) * max(1, latest.tree_size.bit_length()) > latest.tree_size
+        if whole_tree:
+            whole = [tree.leaf(i) for i in range(latest.tree_size)]
         for row, receipt in zip(rows, receipts, strict=True):
             leaf = leaves.get(row.id)
             if leaf is not None and leaf.position < latest.tree_size:
                 receipt["tree_position"] = leaf.position
-                receipt["inclusion_proof"] = [
-                    h.hex() for h in tree.inclusion_proof(leaf.position, latest.tree_size)]
+                if not whole_tree:
+                    receipt["inclusion_proof"] = [
+                        h.hex() for h in tree.inclusion_proof(leaf.position, latest.tree_size)]
         if selection.consent_id is None:
             absent = await _absent(site, min(positions), max(positions), set(positions))
     for receipt in receipts:
@@ -158,7 +168,8 @@ async def collect(site: Site, selection: Selection) -> Bundle:
         "tree_size": checkpoints[-1]["tree_size"] if checkpoints else 0,
     }
     versions = {int(r["config_version"]) for r in receipts}
-    return Bundle(manifest, receipts, await _configs(site, versions), checkpoints, keys, absent)
+    return Bundle(manifest, receipts, await _configs(site, versions), checkpoints, keys, absent,
+                  whole)
 
 
 async def _absent(
@@ -219,6 +230,11 @@ checkpoints.jsonl Signed statements of the log: "the site's log held tree_size r
                   later one: nothing was removed or rewritten in between. Anyone may have kept
                   copies of them from {public_url}/v1/sites/{site}/checkpoints.
 
+leaves.txt        (In a bundle of many receipts, instead of a proof per receipt.) Every leaf
+                  hash of the log up to the last checkpoint: hashing them into a tree gives
+                  each checkpoint's root hash, and each receipt's record_hash gives the leaf
+                  at its tree_position.
+
 keys.json         The public keys that signed the checkpoints, with fingerprints. A key
                   after the first is introduced by a signature of the key before it. Compare
                   the fingerprints with {public_url}/v1/keys, or a copy kept by a third party.
@@ -246,3 +262,5 @@ def write_bundle(bundle: Bundle, out: IO[bytes], *, public_url: str, name: str) 
         zf.writestr("checkpoints.jsonl", "".join(
             json.dumps(c, ensure_ascii=False) + "\n" for c in bundle.checkpoints))
         zf.writestr("keys.json", json.dumps(bundle.keys, indent=2))
+        if bundle.leaves is not None:
+            zf.writestr("leaves.txt", "".join(leaf.hex() + "\n" for leaf in bundle.leaves))
