@@ -293,7 +293,7 @@ def export_evidence(
     from uuid import UUID
 
     from .errors import CmpError
-    from .services.evidence import Selection, collect, write_bundle
+    from .services.evidence import Selection, export_bundle
     from .services.sites import get_site
 
     if consent_id is not None and (start or end):
@@ -309,14 +309,16 @@ def export_evidence(
                           end.replace(tzinfo=UTC) if end else None)
 
     async def work() -> Any:
-        return await collect(await get_site(site_key), selection)
+        site = await get_site(site_key)
+        with open(out, "wb") as handle:  # on the audit log as "system", like export-receipts
+            return await export_bundle(site, selection, handle, by=None,
+                                       public_url=settings.public_base_url, name=out.name)
 
     try:
         bundle = _with_db(settings, work)
     except CmpError as exc:
+        out.unlink(missing_ok=True)
         raise click.ClickException(exc.detail) from None
-    with open(out, "wb") as handle:
-        write_bundle(bundle, handle, public_url=settings.public_base_url, name=out.name)
     pending = sum(1 for r in bundle.receipts if r["tree_position"] is None)
     click.echo(f"{out}: {len(bundle.receipts)} receipts, {len(bundle.checkpoints)} checkpoints")
     if pending:

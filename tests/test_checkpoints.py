@@ -131,3 +131,31 @@ async def test_the_key_file_is_private_and_a_rotated_key_keeps_verifying(
     os.chmod(path, 0o644)
     with pytest.raises(SigningKeyProblem, match="chmod 600"):
         await signing.load_signer(path)
+
+
+async def test_checkpoints_and_keys_are_published(
+    client: httpx.AsyncClient, signer: signing.Signer
+) -> None:
+    site, _ = await published_site()
+    r = await client.get(f"/v1/sites/{site.key}/checkpoints")
+    assert r.status_code == 404 and r.json()["error"] == "checkpoint_not_found"
+    for _ in range(2):
+        await send_receipt(client, site.key)
+        await checkpoints.take_checkpoints(signer)
+    latest = (await client.get(f"/v1/sites/{site.key}/checkpoints")).json()
+    assert (latest["tree_size"], latest["key_id"]) == (2, signer.key_id)
+    first = await client.get(f"/v1/sites/{site.key}/checkpoints", params={"size": "1"})
+    assert first.status_code == 200 and "immutable" in first.headers["cache-control"]
+    assert latest["previous_hash"] == first.json()["hash"]
+    assert verify_signature(signer.public_key, base64.b64decode(latest["signature"]),
+                            latest["body"].encode())
+    for bad in ("x", "-1", "9" * 30, ""):
+        r = await client.get(f"/v1/sites/{site.key}/checkpoints", params={"size": bad})
+        assert r.status_code in (400, 404) and r.json()["error"], (bad, r.text)
+    assert (await client.get(f"/v1/sites/{site.key}/checkpoints?size=7")).status_code == 404
+    assert (await client.get("/v1/sites/nosuchsite0000/checkpoints")).status_code == 404
+
+    keys = (await client.get("/v1/keys")).json()["keys"]
+    assert [(k["key_id"], k["retired_at"]) for k in keys] == [(signer.key_id, None)]
+    assert keys[0]["fingerprint"].startswith(signer.key_id)
+    assert base64.b64decode(keys[0]["public_key"]) == signer.public_key

@@ -33,7 +33,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from cmp_verify.checkpoint import CheckpointBody, body_hash
-from cmp_verify.merkle import Frontier, Tree, leaf_hash
+from cmp_verify.merkle import Frontier, Tree, leaf_hash, verify_inclusion
 
 from .. import db
 from .._utils import rfc3339, utcnow
@@ -240,6 +240,14 @@ class ReceiptProof:
     leaf_hash: str | None
     checkpoint: CheckpointView | None
     proof: tuple[str, ...]
+
+    def verifies(self, record_hash: str) -> bool:
+        """Whether the receipt with ``record_hash`` is the one the checkpoint holds here."""
+        if self.position is None or self.checkpoint is None:
+            return False
+        return verify_inclusion(
+            self.position, self.checkpoint.tree_size, leaf_hash(bytes.fromhex(record_hash)),
+            [bytes.fromhex(h) for h in self.proof], bytes.fromhex(self.checkpoint.root_hash))
 
 
 async def receipt_proof(site: Site, receipt_id: UUID) -> ReceiptProof:

@@ -14,21 +14,25 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
 from cmp_verify.bundle import FORMAT, Bundle
 from cmp_verify.merkle import Tree
 
 from .._utils import rfc3339, utcnow
-from ..errors import ConsentNotFound
+from ..errors import CheckpointNotFound, ConsentNotFound
 from ..models import ConfigVersion, ConsentReceipt, PurgeLog, ReceiptLeaf, Site
+from . import audit
 from .checkpoints import checkpoints_between, latest_checkpoint, leaf_hashes
 from .export import EXPORT_FIELDS
 from .publishing import parse_config, texts_for_language
 from .signing import list_keys
 
-__all__ = ["Selection", "collect", "write_bundle"]
+__all__ = ["Selection", "collect", "export_bundle", "write_bundle"]
+
+if TYPE_CHECKING:
+    from .staff import Actor
 
 _CHUNK = 5000  # ids per IN list
 
@@ -126,7 +130,7 @@ async def collect(
     positions = [leaves[r.id].position for r in rows if r.id in leaves]
     try:
         latest = await latest_checkpoint(site)
-    except Exception:  # CheckpointNotFound: nothing proven yet, the receipts are pending
+    except CheckpointNotFound:  # nothing proven yet: the receipts are pending
         latest = None
     if latest is not None and positions:
         tree = Tree(await leaf_hashes(site, latest.tree_size))
@@ -264,3 +268,18 @@ def write_bundle(bundle: Bundle, out: IO[bytes], *, public_url: str, name: str) 
         zf.writestr("keys.json", json.dumps(bundle.keys, indent=2))
         if bundle.leaves is not None:
             zf.writestr("leaves.txt", "".join(leaf.hex() + "\n" for leaf in bundle.leaves))
+
+
+async def export_bundle(
+    site: Site, selection: Selection, out: IO[bytes], *, by: Actor | None, public_url: str,
+    name: str,
+) -> Bundle:
+    """Write the bundle of ``selection`` to ``out``, on the audit log as an export of
+    ``by`` (staff; None: the command line)."""
+    bundle = await collect(site, selection)
+    await audit.record(by, "evidence.export", "consent_receipt", site=site, after={
+        **selection.as_json(), "receipts": len(bundle.receipts),
+        "tree_size": bundle.manifest["tree_size"],
+    })
+    write_bundle(bundle, out, public_url=public_url, name=name)
+    return bundle
