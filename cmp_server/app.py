@@ -45,7 +45,8 @@ async def _checkpoint_periodically(settings: Settings) -> None:
     """At start (which also says, without a key, how to make one), then every interval."""
     while True:
         try:
-            await run_checkpoints(settings.signing_key_path)
+            await run_checkpoints(settings.signing_key_path, settings.witness_urls,
+                                  settings.checkpoint_file)
         except Exception:  # retried at the next interval; the receipts wait, unharmed
             log.exception("checkpoint run failed")
         await asyncio.sleep(settings.checkpoint_interval_seconds)

@@ -467,11 +467,14 @@ def checkpoint() -> None:
     from .errors import CmpError
     from .services.checkpoints import take_checkpoints
     from .services.signing import load_signer
+    from .services.witness import publish
 
     settings = _settings()
 
     async def work() -> Any:
-        return await take_checkpoints(await load_signer(settings.signing_key_path))
+        made = await take_checkpoints(await load_signer(settings.signing_key_path))
+        await publish(made, settings.witness_urls, settings.checkpoint_file)
+        return made
 
     try:
         made = _with_db(settings, work)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # and a checkpoint signed; the private key's file (default: signing-key.pem in data_dir).
     checkpoint_interval_seconds: float = Field(default=600, gt=0)
     signing_key_file: Path | None = None
+    # Where each new checkpoint is POSTed (comma-separated http(s) URLs, or a JSON list), and
+    # a file that always holds each site's latest checkpoint (services/witness.py).
+    witness_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    checkpoint_file: Path | None = None
     run_worker: bool = True
     # A staff session ends after this long without a request.
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
@@ -88,6 +92,23 @@ class Settings(BaseSettings):
                 except (ValueError, TypeError):
                     raise ValueError(f"{part!r} is not a network: {_PROXIES_FORM}") from None
             return tuple(networks)
+        return value
+
+    @field_validator("witness_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else [
+                    u.strip() for u in text.split(",") if u.strip()]
+            except ValueError:
+                raise ValueError("give URLs comma-separated, or a JSON list") from None
+        if isinstance(value, list | tuple):
+            for url in value:
+                if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                    raise ValueError(f"{url!r} is not an http(s) URL")
+            return tuple(value)
         return value
 
     @field_validator("database_url")

@@ -79,7 +79,9 @@ class ScanWorker:
                 if (time.monotonic() - self._checkpointed
                         > self.settings.checkpoint_interval_seconds):
                     self._checkpointed = time.monotonic()
-                    await run_checkpoints(self.settings.signing_key_path)
+                    await run_checkpoints(self.settings.signing_key_path,
+                                          self.settings.witness_urls,
+                                          self.settings.checkpoint_file)
                 worked = await self.run_once()
             except Exception:  # a broken job or a database blip must not kill the worker
                 log.exception("scan worker cycle failed")

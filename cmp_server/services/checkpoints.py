@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -174,14 +175,21 @@ async def _sign(
     return CheckpointView.of(row, site_key)
 
 
-async def run_checkpoints(key_path: Path) -> list[CheckpointView]:
-    """One scheduled run: without a usable key, say how to make one and sign nothing."""
+async def run_checkpoints(
+    key_path: Path, witnesses: Sequence[str] = (), latest_file: Path | None = None
+) -> list[CheckpointView]:
+    """One scheduled run: without a usable key, say how to make one and sign nothing. What
+    is signed goes to the witnesses and the latest-checkpoint file (``witness``)."""
+    from .witness import publish
+
     try:
         signer = await load_signer(key_path)
     except SigningKeyProblem as exc:
         log.warning("no checkpoints signed: %s", exc.detail)
         return []
-    return await take_checkpoints(signer)
+    made = await take_checkpoints(signer)
+    await publish(made, witnesses, latest_file)
+    return made
 
 
 async def latest_checkpoint(site: Site) -> CheckpointView:
