@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import zipfile
 from collections.abc import Iterable
@@ -247,18 +248,25 @@ def _check_checkpoints(
     return good
 
 
-def _check_receipt_texts(bundle: Bundle, receipt: dict[str, Any], report: Report) -> None:
+def _check_receipt_texts(
+    bundle: Bundle, receipt: dict[str, Any], report: Report,
+    hashes: dict[tuple[int, str], str | None],
+) -> None:
     subject = f"receipt {receipt.get('receipt_id')}"
-    config = bundle.configs.get(int(receipt.get("config_version", -1)))
+    version = int(receipt.get("config_version", -1))
+    config = bundle.configs.get(version)
     language = str(receipt.get("language"))
     if config is None:
         report.add(subject, TEXTS, f"config version {receipt.get('config_version')} is not"
                                    " in the bundle")
         return
-    texts = config.get("texts", {}).get(language)
-    if texts is None:
+    if (version, language) not in hashes:  # once per version and language, not per receipt
+        texts = config.get("texts", {}).get(language)
+        hashes[version, language] = None if texts is None else texts_hash(texts)
+    shown = hashes[version, language]
+    if shown is None:
         report.add(subject, TEXTS, f"version {config['version']} has no texts in {language}")
-    elif texts_hash(texts) != receipt.get("texts_hash"):
+    elif shown != receipt.get("texts_hash"):
         report.add(subject, TEXTS, f"the texts of version {config['version']} in {language}"
                                    " are not the texts this receipt was given on")
 
@@ -280,6 +288,8 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
 
     by_visitor: dict[str, list[dict[str, Any]]] = {}
     positions: dict[int, str] = {}
+    hashes: dict[tuple[int, str], str | None] = {}
+    sizes = [size for size, _ in bounds]
     for receipt in bundle.receipts:
         report.receipts += 1
         rid = str(receipt.get("receipt_id"))
@@ -288,7 +298,7 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
         times = str(receipt.get("recorded_at", ""))
         report.first = min(report.first or times, times)
         report.last = max(report.last, times)
-        _check_receipt_texts(bundle, receipt, report)
+        _check_receipt_texts(bundle, receipt, report, hashes)
         position = receipt.get("tree_position")
         if position is None or final is None or position >= final.size:
             report.pending += 1
@@ -315,10 +325,11 @@ def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
                                            f" position {position}")
         else:
             report.proven += 1
-        before = [at for size, at in bounds if size <= position]
-        if before and _time(times) < before[-1] - BACKDATE_SLACK:
+        preceding = bisect.bisect_right(sizes, position)  # checkpoints of at most that size
+        if preceding and _time(times) < bounds[preceding - 1][1] - BACKDATE_SLACK:
             report.add(subject, BACKDATED, f"recorded {times}, but put at position {position},"
-                                           f" after a checkpoint of {before[-1].isoformat()}")
+                                           f" after a checkpoint of"
+                                           f" {bounds[preceding - 1][1].isoformat()}")
 
     _check_chains(by_visitor, report)
     _check_gaps(bundle, positions, report)

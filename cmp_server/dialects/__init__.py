@@ -37,6 +37,8 @@ __all__ = [
     "CountRow",
     "Dialect",
     "KnownReceipt",
+    "LeafRow",
+    "StoredRow",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
@@ -45,6 +47,12 @@ __all__ = [
 
 # A consent counter row (``counters.Count``): site_id, day, method, purpose, receipts, granted.
 CountRow = tuple[int, date, str, str, int, int]
+
+
+# A receipt as the checkpoint run reads it: id, site_id, receipt_id, recorded_at, record_hash.
+StoredRow = tuple[int, int, UUID, datetime, str]
+# A leaf to append: site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash.
+LeafRow = tuple[int, int, int, UUID, datetime, str]
 
 
 class RowsRefused(Exception):
@@ -153,6 +161,14 @@ class Dialect(Protocol):
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         """In ``conn``'s transaction: become the one process that appends leaves and signs
         checkpoints until it ends; False, at once, if another process is doing so."""
+
+    async def stored_after(
+        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+    ) -> list[StoredRow]:
+        """Up to ``limit`` receipts with ids past ``after`` and up to ``top``, by id."""
+
+    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+        """Insert the leaves, in ``conn``'s transaction."""
 
 
 # The counters' upsert, the same on both but for how the rows come in.

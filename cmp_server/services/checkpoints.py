@@ -129,10 +129,7 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
         cursor = int(rows[0]["last"] or 0)
         trees: dict[int, _Growing] = {}
         while cursor < top:
-            page = await (ConsentReceipt.filter(id__gt=cursor, id__lte=top).using_db(conn)
-                          .order_by("id").limit(_PAGE)
-                          .values_list("id", "site_id", "receipt_id", "recorded_at",
-                                       "record_hash"))
+            page = await dialect.stored_after(conn, cursor, top, _PAGE)
             if not page:
                 break
             leaves = []
@@ -141,14 +138,11 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
                 if tree is None:
                     tree = trees[site_id] = await _open_tree(conn, site_id)
                 hashed = leaf_hash(bytes.fromhex(record_hash))
-                leaves.append(ReceiptLeaf(
-                    site_id=site_id, position=tree.frontier.size, receipt_pk=pk,
-                    receipt_id=UUID(str(receipt_id)), recorded_at=recorded_at,
-                    leaf_hash=hashed.hex(),
-                ))
+                leaves.append((site_id, tree.frontier.size, pk, receipt_id, recorded_at,
+                               hashed.hex()))
                 tree.frontier.append(hashed)
-            await ReceiptLeaf.bulk_create(leaves, using_db=conn)
-            cursor = int(page[-1][0])
+            await dialect.append_leaves(conn, leaves)
+            cursor = page[-1][0]
         if not trees:
             return []
         keys = dict(await Site.filter(id__in=list(trees)).using_db(conn).values_list("id", "key"))
