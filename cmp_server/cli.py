@@ -381,6 +381,7 @@ def verify_receipts(site_key: str) -> None:
     from cmp_verify.cli import summary
 
     from .errors import CmpError
+    from .services import events
     from .services.proof_audit import audit_site
     from .services.sites import get_site
     from .services.verify import VerifyResult
@@ -388,7 +389,16 @@ def verify_receipts(site_key: str) -> None:
 
     async def work() -> tuple[VerifyResult, Report]:
         site = await get_site(site_key)
-        return await verify(site), await audit_site(site)
+        result, report = await verify(site), await audit_site(site)
+        if result.problems or not report.ok:  # to the webhooks (and mail) that asked for it
+            await events.emit(site, "verification.failed", {
+                "checked": result.checked,
+                "problems": len(result.problems) + len(report.problems),
+                "first": ([f"{p.receipt_id}: {p.reason}" for p in result.problems[:20]]
+                          + [str(p) for p in report.problems[:20]])[:20],
+                "admin_path": f"/admin/sites/{site.key}/consents",
+            })
+        return result, report
 
     try:
         result, report = _with_db(_settings(), work)
@@ -502,7 +512,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await ScanWorker(settings).run_forever(stop)
+        await ScanWorker(settings, checkpointing=True).run_forever(stop)
 
     click.echo("scan worker started; Ctrl+C to stop", err=True)
     _with_db(settings, work)

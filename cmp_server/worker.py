@@ -23,7 +23,7 @@ from scanner import ScanError, ScanOptions, ScanProgress, check_public_target, s
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import scans
+from .services import deliveries, scans
 from .services.checkpoints import run_checkpoints
 from .services.scan_results import store_scan
 from .settings import Settings
@@ -60,15 +60,57 @@ class ScanWorker:
         worker_id: str | None = None,
         poll: float = 2.0,
         heartbeat_every: float = 10.0,
+        delivery_poll: float = 1.0,
+        checkpointing: bool = False,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.poll = poll
         self.heartbeat_every = heartbeat_every
+        self.delivery_poll = delivery_poll
         self._schedule_checked = 0.0
-        self._checkpointed = time.monotonic()
+        # `cmp-server worker` also takes checkpoints; inside `serve` the app's own loop does.
+        self.checkpointing = checkpointing
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # Webhook deliveries go on while a scan runs: a scan takes minutes, an event seconds.
+        delivering = asyncio.create_task(self.deliver_forever(stop))
+        side = [delivering]
+        if self.checkpointing:
+            side.append(asyncio.create_task(self.checkpoint_forever(stop)))
+        try:
+            await self._scan_forever(stop)
+        finally:
+            for task in side:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def checkpoint_forever(self, stop: asyncio.Event) -> None:
+        """Signed checkpoints every interval (issue 21); one process signs at a time, the
+        others find the work done."""
+        while not stop.is_set():
+            try:
+                await run_checkpoints(self.settings.signing_key_path,
+                                      self.settings.witness_urls, self.settings.checkpoint_file)
+            except Exception:  # retried at the next interval; the receipts wait, unharmed
+                log.exception("checkpoint run failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.checkpoint_interval_seconds)
+
+    async def deliver_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                tried = await deliveries.deliver_due(
+                    self.worker_id, allow_private=self.settings.allow_private_scan_targets)
+            except Exception:  # a database blip: try again at the next look
+                log.exception("webhook delivery cycle failed")
+                tried = 0
+            if not tried:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.delivery_poll)
+
+    async def _scan_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 if time.monotonic() - self._schedule_checked > 60:
@@ -76,12 +118,6 @@ class ScanWorker:
                     await scans.enqueue_due_scans(
                         allow_private=self.settings.allow_private_scan_targets
                     )
-                if (time.monotonic() - self._checkpointed
-                        > self.settings.checkpoint_interval_seconds):
-                    self._checkpointed = time.monotonic()
-                    await run_checkpoints(self.settings.signing_key_path,
-                                          self.settings.witness_urls,
-                                          self.settings.checkpoint_file)
                 worked = await self.run_once()
             except Exception:  # a broken job or a database blip must not kill the worker
                 log.exception("scan worker cycle failed")
