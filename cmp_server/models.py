@@ -21,10 +21,14 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "InventoryItem",
+    "MailPreference",
+    "MailSubscription",
     "PasswordReset",
     "Purpose",
     "PurgeLog",
+    "ReceiptChainRepair",
     "ReceiptLeaf",
+    "Revision",
     "Scan",
     "ScanJob",
     "SigningKey",
@@ -203,14 +207,42 @@ class ConsentReceipt(Model):
     previous_receipt_id = fields.UUIDField(null=True)
     # sha256 of what the client sent: the same receipt id with other content is a conflict.
     content_hash = fields.CharField(max_length=64)
-    # sha256 over the previous receipt's record_hash and this record: a per-visitor chain.
+    # sha256 over the previous receipt's record_hash and this record: a chain per site and
+    # visitor (per visitor alone before migration 0017: see ReceiptChainRepair).
     record_hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "consent_receipt"
-        # (consent_id, id): a visitor's receipts in order, and the last one found without
-        # walking the primary key (what the receipt writer checks before each insert).
-        indexes = (Index(fields=("site_id", "recorded_at")), Index(fields=("consent_id", "id")))
+        # (site_id, consent_id, id): a visitor's receipts on a site in order, and the last one
+        # found without walking the primary key (what the receipt writer checks before each
+        # insert).
+        indexes = (
+            Index(fields=("site_id", "recorded_at")),
+            Index(fields=("site_id", "consent_id", "id")),
+        )
+
+
+class ReceiptChainRepair(Model):
+    """A receipt chained across sites before 0017, and its predecessor on its own site."""
+
+    # Append-only, like the receipts (migration 0017): a receipt stored before chains were per
+    # site may link to the visitor's receipt on another site, and its record hash covers that
+    # receipt's hash. Receipts are never rewritten, so this row says which receipt precedes it
+    # on its own site, and the hash it was chained over, as both stood when 0017 ran.
+    id = fields.BigIntField(primary_key=True)
+    receipt_id = fields.UUIDField(unique=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="chain_repairs", on_delete=fields.CASCADE
+    )
+    site_id: int
+    # The receipt before it on its own site (None: its first there).
+    previous_receipt_id = fields.UUIDField(null=True)
+    # The record hash of the receipt its stored link names: what its own hash covers.
+    linked_hash = fields.CharField(max_length=64)
+    repaired_at = fields.DatetimeField()
+
+    class Meta:
+        table = "receipt_chain_repair"
 
 
 class ReceiptLeaf(Model):
@@ -476,10 +508,11 @@ class Event(Model):
     delivery of it, by webhook or by mail, can be made again."""
 
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
-        "models.Site", related_name="events", on_delete=fields.CASCADE
+    # None: an event of the installation (an account locked), for owners by mail.
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="events", null=True, on_delete=fields.CASCADE
     )
-    site_id: int
+    site_id: int | None
     type = fields.CharField(max_length=64)
     data: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
@@ -498,10 +531,17 @@ class Delivery(Model):
         "models.Event", related_name="deliveries", on_delete=fields.CASCADE
     )
     event_id: int
-    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
-        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    # A webhook delivery names its endpoint; a mail (at once, or in the daily digest) its
+    # recipient.
+    channel = fields.CharField(max_length=16, default="webhook")  # webhook | mail | digest
+    endpoint: fields.ForeignKeyNullableRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )
-    endpoint_id: int
+    endpoint_id: int | None
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="mail_deliveries", null=True, on_delete=fields.CASCADE
+    )
+    staff_id: int | None
     status = fields.CharField(max_length=16, default="pending")  # pending | delivered | given_up
     attempts = fields.IntField(default=0)
     # When it may be tried next; a claim moves it a lease ahead, so that the deliveries of a
@@ -532,3 +572,49 @@ class DeliveryAttempt(Model):
 
     class Meta:
         table = "delivery_attempt"
+
+
+class MailSubscription(Model):
+    """Which of a site's events reach a staff member by mail: at once or in a daily digest."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    site_id: int
+    event = fields.CharField(max_length=64)
+    mode = fields.CharField(max_length=16)  # instant | digest
+
+    class Meta:
+        table = "mail_subscription"
+        unique_together = (("staff", "site", "event"),)
+
+
+class MailPreference(Model):
+    """A staff member's language for mail (en, sv or da)."""
+
+    staff: fields.OneToOneRelation[Staff] = fields.OneToOneField(
+        "models.Staff", related_name="mail_preference", on_delete=fields.CASCADE,
+        primary_key=True,
+    )
+    staff_id: int
+    language = fields.CharField(max_length=8, default="en")
+
+    class Meta:
+        table = "mail_preference"
+
+
+class Revision(Model):
+    """The version of a thing staff edit, the id of the audit entry of its last change."""
+
+    id = fields.IntField(primary_key=True)
+    # What it is the version of (``services/revisions.py``): texts:12:sv, item:345, staff:3
+    key = fields.CharField(max_length=120, unique=True)
+    stamp = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "revision"

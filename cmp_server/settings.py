@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     # A request body that has not fully arrived by then is refused (408): a client sending it
     # a byte at a time must not hold a connection and a task for long.
     body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # `cmp-server serve`'s connections (``cmp_server/_serving.py``): a request's line and
+    # headers must all arrive within ``header_timeout_seconds`` of the connection opening (or
+    # of its first byte, for a later request on a kept-alive connection) and within
+    # ``max_header_bytes``, else the connection is closed (slowloris); an idle kept-alive
+    # connection is closed after ``keep_alive_seconds``; past ``max_connections`` open
+    # connections and running requests, a request is answered 503 at once.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=10)
     # Group commit: the most receipts one transaction takes.
     receipt_batch_max: int = Field(default=512, ge=1)
     # Group-commit writers side by side on PostgreSQL (each visitor always in the same one).
@@ -70,6 +80,16 @@ class Settings(BaseSettings):
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     allow_private_scan_targets: bool = False
     chromium: str | None = None
+    # Mail (notifications): unset host, no mail; the admin says so and mail events are
+    # given up at once instead of waiting for ever. Security: "starttls" (port 587),
+    # "tls" (implicit TLS, port 465) or "none" (a relay on the same host only).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "cmp-server@localhost"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

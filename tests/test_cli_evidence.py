@@ -30,7 +30,7 @@ def _cmp_verify(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_keys_checkpoint_export_and_verify(env: dict[str, str], tmp_path: Path) -> None:
-    created = run_cli(["create-site", "--name", "Kursgården", "--domain", "kursgarden.se"], env)
+    created = run_cli(["create-site", "--name", "Kursgården", "--domain", "evidence.example"], env)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
 
@@ -51,9 +51,9 @@ def test_keys_checkpoint_export_and_verify(env: dict[str, str], tmp_path: Path) 
     with serving(["serve"], env, free_port()) as base:
         for i in range(4):
             body = receipt_body(consent_id=visitor if i < 2 else str(uuid.uuid4()),
-                                page_url="https://www.kursgarden.se/")
+                                page_url="https://www.evidence.example/")
             r = httpx.post(f"{base}/v1/sites/{key}/consents", content=orjson.dumps(body),
-                           headers={"Origin": "https://www.kursgarden.se",
+                           headers={"Origin": "https://www.evidence.example",
                                     "Content-Type": "text/plain"})
             assert r.status_code == 201, r.text
         keys = httpx.get(f"{base}/v1/keys").json()["keys"]
