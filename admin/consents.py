@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from cmp_server.errors import CmpError
 from cmp_server.schemas import METHOD_LABELS, METHODS, Method
-from cmp_server.services import consent_log, export, sites
+from cmp_server.services import checkpoints, consent_log, export, sites
 from cmp_server.services.consent_log import Cursor, ReceiptFilter
 
 from ._forms import DayRange, day_between, field_errors
@@ -151,8 +151,10 @@ async def search(request: Request, site: Site) -> Response:
 @requires("viewer", site=True)
 async def receipt(request: Request, site: Site) -> Response:
     proof = await consent_log.receipt_proof(site, request.path_params["receipt_id"])
+    log = await checkpoints.receipt_proof(site, proof.receipt.receipt_id)
     return render(request, "admin/receipt.html", {
         "site": site, "tab": "consents", "proof": proof, "r": proof.receipt,
+        "log": log, "log_verifies": log.verifies(proof.receipt.record_hash),
         "method_names": METHOD_LABELS,
         "purpose_order": _purpose_order(proof.shown.texts if proof.shown else None,
                                         proof.receipt.choices),

@@ -25,8 +25,11 @@ from ._http import (
     user_agent,
 )
 from .schemas import ReceiptHistoryOut, ReceiptIn, ReceiptView
+from .services.checkpoints import checkpoint_of_size, latest_checkpoint
 from .services.configs import ConfigCache, Published
 from .services.receipts import draft_receipt, receipt_history
+from .services.signing import list_keys
+from .services.sites import get_site
 from .services.writer import ReceiptWriter
 from .settings import Settings
 
@@ -344,7 +347,38 @@ async def declaration(request: Request) -> Response:
     return Response(body, 200, headers, media_type="application/json")
 
 
+async def checkpoints(request: Request) -> Response:
+    """The site's latest signed checkpoint, or (``?size=N``) the one of tree size N: for
+    anyone to keep copies of (issue 21). A query not a number is a 400, never a 500."""
+    site = await get_site(request.path_params["site_key"])
+    size = request.query_params.get("size")
+    if size is None:
+        found = await latest_checkpoint(site)
+    else:
+        if not size.isdigit() or len(size) > 18:
+            raise errors.InvalidRequest("size must be a tree size (a whole number)",
+                                        field="size")
+        found = await checkpoint_of_size(site, int(size))
+    headers = {"Access-Control-Allow-Origin": "*",
+               "Cache-Control": "public, max-age=31536000, immutable" if size else "no-cache"}
+    return json_response(found.as_json(), 200, headers)
+
+
+async def public_keys(request: Request) -> Response:
+    """Every checkpoint signing key's public half, current and retired."""
+    keys = [
+        {"key_id": k.key_id, "public_key": k.public_key, "fingerprint": k.fingerprint,
+         "algorithm": "ed25519", "created_at": k.created_at, "retired_at": k.retired_at,
+         "endorsed_by": k.endorsed_by or None, "endorsement": k.endorsement or None}
+        for k in await list_keys()
+    ]
+    return json_response({"keys": keys}, 200,
+                         {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+
+
 routes = [
+    Route("/v1/keys", public_keys, methods=["GET"]),
+    Route("/v1/sites/{site_key}/checkpoints", checkpoints, methods=["GET"]),
     Route("/v1/sites/{site_key}/config", config, methods=["GET"]),
     Route("/v1/sites/{site_key}/cmp.js", script, methods=["GET"]),
     Route("/v1/sites/{site_key}/consents", RecordConsent(), methods=["POST"]),

@@ -20,6 +20,7 @@ from admin import create_admin
 from . import _http, api, db
 from .errors import CmpError
 from .openapi import openapi_document
+from .services.checkpoints import run_checkpoints
 from .services.configs import ConfigCache
 from .services.retention import purge_receipts
 from .services.writer import ReceiptWriter
@@ -38,6 +39,17 @@ async def _purge_periodically(interval: float) -> None:
             await purge_receipts(trigger="schedule")
         except Exception:  # a failed purge is retried next time; it must not stop the server
             log.exception("scheduled receipt purge failed")
+
+
+async def _checkpoint_periodically(settings: Settings) -> None:
+    """At start (which also says, without a key, how to make one), then every interval."""
+    while True:
+        try:
+            await run_checkpoints(settings.signing_key_path, settings.witness_urls,
+                                  settings.checkpoint_file)
+        except Exception:  # retried at the next interval; the receipts wait, unharmed
+            log.exception("checkpoint run failed")
+        await asyncio.sleep(settings.checkpoint_interval_seconds)
 
 
 async def _openapi(request: Request) -> Response:
@@ -67,6 +79,9 @@ def create_app(
         await writer.start()
         app.state.writer = writer
         purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))
+        # Every server process runs it; one at a time signs (Dialect.claim_signer), the
+        # others find the work done.
+        checkpointing = asyncio.create_task(_checkpoint_periodically(settings))
         stop_worker = asyncio.Event()
         worker = None
         if settings.run_worker:
@@ -85,6 +100,7 @@ def create_app(
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(worker, timeout=10)
             purge.cancel()
+            checkpointing.cancel()
             await writer.stop()
             await db.close_database()
 

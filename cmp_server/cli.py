@@ -302,6 +302,58 @@ def export_receipts(
         raise click.ClickException(exc.detail) from None
 
 
+@main.command("export-evidence")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--consent-id", default=None, help="One visitor's receipts (an access request).")
+@click.option(
+    "--from", "start", type=click.DateTime(), default=None, help="Recorded at or after (UTC)."
+)
+@click.option("--to", "end", type=click.DateTime(), default=None, help="Recorded before (UTC).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The bundle to write (a .zip).")
+def export_evidence(
+    site_key: str, consent_id: str | None, start: datetime | None, end: datetime | None,
+    out: Path,
+) -> None:
+    """Write an evidence bundle anyone can check offline with `cmp-verify`: the receipts, the
+    config versions they cite with their texts, signed checkpoints with proofs, public keys."""
+    from datetime import UTC
+    from uuid import UUID
+
+    from .errors import CmpError
+    from .services.evidence import Selection, export_bundle
+    from .services.sites import get_site
+
+    if consent_id is not None and (start or end):
+        raise click.BadParameter("give --consent-id or --from/--to, not both")
+    if start and end and start > end:
+        raise click.BadParameter("--from is later than --to", param_hint="--from/--to")
+    try:
+        visitor = UUID(consent_id) if consent_id is not None else None
+    except ValueError:
+        raise click.BadParameter("not a consent id (a UUID)", param_hint="--consent-id") from None
+    settings = _settings()
+    selection = Selection(visitor, start.replace(tzinfo=UTC) if start else None,
+                          end.replace(tzinfo=UTC) if end else None)
+
+    async def work() -> Any:
+        site = await get_site(site_key)
+        with open(out, "wb") as handle:  # on the audit log as "system", like export-receipts
+            return await export_bundle(site, selection, handle, by=None,
+                                       public_url=settings.public_base_url, name=out.name)
+
+    try:
+        bundle = _with_db(settings, work)
+    except CmpError as exc:
+        out.unlink(missing_ok=True)
+        raise click.ClickException(exc.detail) from None
+    pending = sum(1 for r in bundle.receipts if r["tree_position"] is None)
+    click.echo(f"{out}: {len(bundle.receipts)} receipts, {len(bundle.checkpoints)} checkpoints")
+    if pending:
+        click.echo(f"{pending} receipts are newer than the last checkpoint and not proven yet:"
+                   " `cmp-server checkpoint` first", err=True)
+
+
 @main.command("purge-receipts")
 def purge_receipts() -> None:
     """Delete receipts older than each site's retention period (the purge itself is logged)."""
@@ -333,7 +385,8 @@ def demo(host: str, port: int) -> None:
         settings = settings.model_copy(update={"allow_private_scan_targets": True})
     page_url = f"http://{shown}:{port}/demo/"
     site, login = _with_db(
-        settings, lambda: ensure_demo_site(hosts, settings.data_dir, page_url)
+        settings, lambda: ensure_demo_site(hosts, settings.data_dir, page_url,
+                                           settings.signing_key_path)
     )
     click.echo(f"Demo site key: {site.key}")
     click.echo(f"Demo page:     http://{shown}:{port}/demo/")
@@ -349,26 +402,34 @@ def demo(host: str, port: int) -> None:
 @main.command("verify-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
 def verify_receipts(site_key: str) -> None:
-    """Recompute every receipt's hash chain; exit 1 if any stored receipt was altered."""
+    """Recompute every receipt's hash chain, and check the site's log: every receipt in its
+    tree, the stored checkpoints' signatures, roots and sequence (the checks `cmp-verify`
+    makes of a bundle). Exit 1 if anything stored was altered, removed or put in late."""
+    from cmp_verify.bundle import Report
+    from cmp_verify.cli import summary
+
     from .errors import CmpError
     from .services import events
+    from .services.proof_audit import audit_site
     from .services.sites import get_site
     from .services.verify import VerifyResult
     from .services.verify import verify_receipts as verify
 
-    async def work() -> VerifyResult:
+    async def work() -> tuple[VerifyResult, Report]:
         site = await get_site(site_key)
-        result = await verify(site)
-        if result.problems:  # to the webhooks (and mail) that asked for it
+        result, report = await verify(site), await audit_site(site)
+        if result.problems or not report.ok:  # to the webhooks (and mail) that asked for it
             await events.emit(site, "verification.failed", {
                 "checked": result.checked, "problems": len(result.problems),
-                "first": [f"{p.receipt_id}: {p.reason}" for p in result.problems[:20]],
+                "log_problems": len(report.problems),
+                "first": [f"{p.receipt_id}: {p.reason}" for p in result.problems[:20]]
+                or [str(p) for p in report.problems[:20]],
                 "admin_path": f"/admin/sites/{site.key}/consents",
             })
-        return result
+        return result, report
 
     try:
-        result = _with_db(_settings(), work)
+        result, report = _with_db(_settings(), work)
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     for problem in result.problems:
@@ -377,8 +438,91 @@ def verify_receipts(site_key: str) -> None:
         f"{result.checked} receipts in {result.chains} chains checked, "
         f"{len(result.problems)} problems"
     )
-    if result.problems:
+    click.echo(summary(report))
+    if result.problems or not report.ok:
         sys.exit(1)
+
+
+@main.group()
+def keys() -> None:
+    """Checkpoint signing keys (Ed25519): the private key stays in its file (CMP_SIGNING_KEY_FILE,
+    default signing-key.pem in the data directory); the public keys are at /v1/keys."""
+
+
+def _show_key(key: Any) -> str:
+    from ._utils import rfc3339
+
+    state = f"retired {rfc3339(key.retired_at)}" if key.retired_at else "current"
+    return (f"{key.key_id}  {state:<38} created {rfc3339(key.created_at)}\n"
+            f"    fingerprint SHA-256:{key.fingerprint}")
+
+
+def _key_command(action: Callable[[Path], Awaitable[Any]], done: str) -> None:
+    from .errors import CmpError
+
+    settings = _settings()
+    try:
+        key = _with_db(settings, lambda: action(settings.signing_key_path))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{done} {settings.signing_key_path} (mode 600)")
+    click.echo(_show_key(key))
+
+
+@keys.command("create")
+def keys_create() -> None:
+    """Create the first signing key."""
+    from .services.signing import create_key
+
+    _key_command(create_key, "signing key written to")
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Replace the current key with a new one it signs for; the old one is retired and keeps
+    verifying what it signed."""
+    from .services.signing import rotate_key
+
+    _key_command(rotate_key, "new signing key written to")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every signing key, current and retired, with its fingerprint."""
+    from .services.signing import list_keys
+
+    found = _with_db(_settings(), list_keys)
+    if not found:
+        click.echo("no signing keys: `cmp-server keys create` makes one")
+    for key in found:
+        click.echo(_show_key(key))
+
+
+@main.command()
+def checkpoint() -> None:
+    """Append the receipts stored since the last checkpoint to their sites' trees and sign a
+    checkpoint of each (the server does this every CMP_CHECKPOINT_INTERVAL_SECONDS)."""
+    from .errors import CmpError
+    from .services.checkpoints import take_checkpoints
+    from .services.signing import load_signer
+    from .services.witness import publish
+
+    settings = _settings()
+
+    async def work() -> Any:
+        made = await take_checkpoints(await load_signer(settings.signing_key_path))
+        await publish(made, settings.witness_urls, settings.checkpoint_file)
+        return made
+
+    try:
+        made = _with_db(settings, work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    if not made:
+        click.echo("no new receipts since the last checkpoint (or another process is signing)")
+    for view in made:
+        click.echo(f"{view.site}: tree size {view.tree_size}, root {view.root_hash},"
+                   f" signed by {view.key_id} at {view.time}")
 
 
 @main.command()
@@ -396,7 +540,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await ScanWorker(settings).run_forever(stop)
+        await ScanWorker(settings, checkpointing=True).run_forever(stop)
 
     click.echo("scan worker started; Ctrl+C to stop", err=True)
     _with_db(settings, work)

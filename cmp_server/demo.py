@@ -72,14 +72,25 @@ async def ensure_demo_owner(data_dir: Path) -> tuple[str, str]:
     return DEMO_EMAIL, password
 
 
+async def ensure_demo_key(key_path: Path) -> None:
+    """A checkpoint signing key for the demo, made once (``cmp-server keys create``)."""
+    from .services.signing import create_key, list_keys
+
+    if not key_path.exists() and not [k for k in await list_keys() if k.retired_at is None]:
+        await create_key(key_path)
+
+
 async def ensure_demo_site(
-    hosts: list[str], data_dir: Path, page_url: str | None = None
+    hosts: list[str], data_dir: Path, page_url: str | None = None,
+    key_path: Path | None = None,
 ) -> tuple[Site, tuple[str, str]]:
     """The demo site, created once (its domains follow the hosts served on, at each start),
     and the demo owner's sign-in. A new demo site also gets a scan of its own page
     (``page_url``) queued: the server's worker runs it, and what it finds beyond the four
     cookies declared here waits in the inventory as unreviewed, for staff to map."""
     login = await ensure_demo_owner(data_dir)
+    if key_path is not None:
+        await ensure_demo_key(key_path)
     site = await Site.get_or_none(name=DEMO_NAME)
     if site is not None:
         if sorted(site.domains) != sorted(hosts):

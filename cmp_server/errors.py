@@ -8,7 +8,8 @@ CmpError                       (error)            -- .detail: the message; .fiel
 ├── NotFound                   (not_found)
 │   ├── SiteNotFound           (site_not_found)
 │   ├── ConsentNotFound        (consent_not_found)
-│   └── VersionNotFound        (version_not_found)
+│   ├── VersionNotFound        (version_not_found)
+│   └── CheckpointNotFound     (checkpoint_not_found)
 ├── InvalidRequest             (invalid_request)
 │   ├── MalformedBody          (malformed_body)
 │   ├── UnsupportedMediaType   (unsupported_media_type)
@@ -21,7 +22,8 @@ CmpError                       (error)            -- .detail: the message; .fiel
 │   ├── ReceiptConflict        (receipt_conflict)
 │   ├── StaleEdit              (stale_edit)       -- saved over a newer version than was read
 │   └── SiteConflict           (site_conflict)
-│       └── DomainClaimed      (domain_claimed)
+│   │   └── DomainClaimed      (domain_claimed)
+│   └── SigningKeyProblem      (signing_key)      -- no key, or not the current one: says what to do
 ├── NothingPublished           (nothing_published)
 └── Unavailable                (unavailable)       -- retryable
     ├── WriteFailed            (write_failed)
@@ -37,6 +39,7 @@ __all__ = [
     "BodyTimeout",
     "BodyTooLarge",
     "ChainContention",
+    "CheckpointNotFound",
     "CmpError",
     "Conflict",
     "ConsentNotFound",
@@ -49,6 +52,7 @@ __all__ = [
     "OriginNotAllowed",
     "ReceiptConflict",
     "ReceiptRefused",
+    "SigningKeyProblem",
     "SiteConflict",
     "SiteNotFound",
     "StaleEdit",
@@ -86,6 +90,10 @@ class ConsentNotFound(NotFound):
 
 class VersionNotFound(NotFound):
     code = "version_not_found"
+
+
+class CheckpointNotFound(NotFound):
+    code = "checkpoint_not_found"
 
 
 class InvalidRequest(CmpError):
@@ -148,6 +156,12 @@ class SiteConflict(Conflict):
 
 class DomainClaimed(SiteConflict):
     code = "domain_claimed"
+
+
+class SigningKeyProblem(Conflict):
+    """No signing key, or a key file that is not the current key: the detail says what to do."""
+
+    code = "signing_key"
 
 
 class NothingPublished(CmpError):

@@ -13,6 +13,7 @@ from tortoise.models import Model
 __all__ = [
     "AuditEntry",
     "BlockingRule",
+    "Checkpoint",
     "ConfigVersion",
     "ConsentDaily",
     "ConsentReceipt",
@@ -27,10 +28,12 @@ __all__ = [
     "Purpose",
     "PurgeLog",
     "ReceiptChainRepair",
+    "ReceiptLeaf",
     "RecoveryCode",
     "Revision",
     "Scan",
     "ScanJob",
+    "SigningKey",
     "Site",
     "Staff",
     "StaffSession",
@@ -243,6 +246,69 @@ class ReceiptChainRepair(Model):
 
     class Meta:
         table = "receipt_chain_repair"
+
+
+class ReceiptLeaf(Model):
+    """A receipt's place in its site's Merkle tree (``services/checkpoints.py``): positions from
+    0, in the order the receipts were stored, each assigned once and never changed (UPDATE is
+    refused, migration 0018). The leaf outlives its receipt: the retention purge deletes
+    receipts, not the tree they are part of."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="leaves", on_delete=fields.RESTRICT
+    )
+    site_id: int
+    position = fields.BigIntField()
+    # consent_receipt.id, without a foreign key: the purge may delete the receipt.
+    receipt_pk = fields.BigIntField(unique=True)
+    receipt_id = fields.UUIDField()
+    recorded_at = fields.DatetimeField()
+    leaf_hash = fields.CharField(max_length=64)  # RFC 6962: SHA-256(0x00 || record hash)
+
+    class Meta:
+        table = "receipt_leaf"
+        unique_together = (("site", "position"),)
+
+
+class SigningKey(Model):
+    """A checkpoint signing key's public half (the private half lives in a file, never here).
+    A key after the first carries the previous key's signature over its statement."""
+
+    key_id = fields.CharField(max_length=16, primary_key=True)
+    public_key = fields.CharField(max_length=64)  # base64 of the 32 raw bytes
+    created_at = fields.DatetimeField()
+    retired_at = fields.DatetimeField(null=True)
+    endorsed_by = fields.CharField(max_length=16, default="")
+    endorsement = fields.CharField(max_length=100, default="")  # base64 Ed25519 signature
+
+    class Meta:
+        table = "signing_key"
+
+
+class Checkpoint(Model):
+    """A signed statement of a site's tree: its size and root at a time (``cmp_verify.
+    checkpoint`` has the format). Append-only; each names the one before by its hash."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="checkpoints", on_delete=fields.RESTRICT
+    )
+    site_id: int
+    tree_size = fields.BigIntField()
+    root_hash = fields.CharField(max_length=64)
+    signed_at = fields.DatetimeField()
+    key_id = fields.CharField(max_length=16)
+    previous_hash = fields.CharField(max_length=64)  # "" for the site's first
+    body = fields.TextField()  # the exact signed bytes, UTF-8
+    signature = fields.CharField(max_length=100)  # base64
+    # The tree's right edge at this size (hex, JSON list): where the next checkpoint goes on
+    # from. Not signed; checked against the root whenever it is used.
+    frontier = fields.TextField()
+
+    class Meta:
+        table = "checkpoint"
+        unique_together = (("site", "tree_size"), ("site", "previous_hash"))
 
 
 class ConsentDaily(Model):

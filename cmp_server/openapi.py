@@ -142,6 +142,32 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/sites/{site_key}/checkpoints": {
+                "get": {
+                    "operationId": "getCheckpoint",
+                    "parameters": [
+                        site_key,
+                        {"name": "size", "in": "query", "required": False,
+                         "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "The latest signed checkpoint of the site's"
+                                               " receipt log, or the one of tree size `size`"
+                                               " (docs/contracts.md)", "content": json_ok},
+                        "400": _error("size is not a whole number"),
+                        "404": _error("No such site, or no such checkpoint"),
+                    },
+                }
+            },
+            "/v1/keys": {
+                "get": {
+                    "operationId": "getKeys",
+                    "responses": {
+                        "200": {"description": "The checkpoint signing keys' public halves,"
+                                               " current and retired", "content": json_ok},
+                    },
+                }
+            },
         },
         "components": {"schemas": components},
     }

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # How long a served config may be reused before the newest version is looked up again.
     config_cache_seconds: float = Field(default=2.0, ge=0)
     purge_interval_seconds: float = Field(default=6 * 3600, gt=0)
+    # Signed checkpoints (issue 21): how often new receipts are appended to their site's tree
+    # and a checkpoint signed; the private key's file (default: signing-key.pem in data_dir).
+    checkpoint_interval_seconds: float = Field(default=600, gt=0)
+    signing_key_file: Path | None = None
+    # Where each new checkpoint is POSTed (comma-separated http(s) URLs, or a JSON list), and
+    # a file that always holds each site's latest checkpoint (services/witness.py).
+    witness_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    checkpoint_file: Path | None = None
     run_worker: bool = True
     # A staff session ends after this long without a request.
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
@@ -106,6 +114,23 @@ class Settings(BaseSettings):
             return tuple(networks)
         return value
 
+    @field_validator("witness_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else [
+                    u.strip() for u in text.split(",") if u.strip()]
+            except ValueError:
+                raise ValueError("give URLs comma-separated, or a JSON list") from None
+        if isinstance(value, list | tuple):
+            for url in value:
+                if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                    raise ValueError(f"{url!r} is not an http(s) URL")
+            return tuple(value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -125,6 +150,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(secret) < 32:
             raise ValueError("CMP_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-key.pem"
 
     @property
     def resolved_database_url(self) -> str:

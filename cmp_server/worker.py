@@ -24,6 +24,7 @@ from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
 from .services import deliveries, report, scans
+from .services.checkpoints import run_checkpoints
 from .services.mail import MailConfig
 from .services.scan_results import store_scan
 from .settings import Settings
@@ -76,6 +77,7 @@ class ScanWorker:
         poll: float = 2.0,
         heartbeat_every: float = 10.0,
         delivery_poll: float = 1.0,
+        checkpointing: bool = False,
         progress_every: float = 1.0,
     ) -> None:
         self.settings = settings
@@ -85,10 +87,15 @@ class ScanWorker:
         self.delivery_poll = delivery_poll
         self.progress_every = progress_every
         self._schedule_checked = 0.0
+        # `cmp-server worker` also takes checkpoints; inside `serve` the app's own loop does.
+        self.checkpointing = checkpointing
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         # Webhook deliveries go on while a scan runs: a scan takes minutes, an event seconds.
         delivering = asyncio.create_task(self.deliver_forever(stop))
+        side = [delivering]
+        if self.checkpointing:
+            side.append(asyncio.create_task(self.checkpoint_forever(stop)))
         try:
             await self._scan_forever(stop)
         finally:
@@ -97,6 +104,22 @@ class ScanWorker:
             # another worker sends it again): its bounded timeout, then no longer.
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(delivering, timeout=30)
+            for task in side[1:]:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def checkpoint_forever(self, stop: asyncio.Event) -> None:
+        """Signed checkpoints every interval (issue 21); one process signs at a time, the
+        others find the work done."""
+        while not stop.is_set():
+            try:
+                await run_checkpoints(self.settings.signing_key_path,
+                                      self.settings.witness_urls, self.settings.checkpoint_file)
+            except Exception:  # retried at the next interval; the receipts wait, unharmed
+                log.exception("checkpoint run failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.checkpoint_interval_seconds)
 
     async def deliver_forever(self, stop: asyncio.Event) -> None:
         reports_checked = 0.0

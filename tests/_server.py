@@ -51,7 +51,8 @@ def run_cli(
 
 @contextmanager
 def serving(
-    args: Sequence[str], env: dict[str, str], port: int, output: list[str] | None = None
+    args: Sequence[str], env: dict[str, str], port: int, output: list[str] | None = None,
+    start_timeout: float = 30,
 ) -> Iterator[str]:
     """The server's base URL while it runs; its output lands in ``output`` once it stopped."""
     proc = subprocess.Popen(
@@ -63,7 +64,7 @@ def serving(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -71,6 +72,9 @@ def serving(
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    proc.kill()  # still starting: its output ends only when it does
+                    proc.wait()
                 out = proc.stdout.read() if proc.stdout else ""
                 raise RuntimeError(f"server did not start:\n{out}")
             time.sleep(0.1)

@@ -38,6 +38,9 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "publish",
         "inventory",
         "recount-consents",
+        "keys",
+        "checkpoint",
+        "export-evidence",
     ],
 )
 def test_every_command_has_help(command: str, env: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBED = ROOT / "cmp_server" / "static" / "cmp.js"
-PACKAGES = ("cmp_server", "scanner", "admin")
+PACKAGES = ("cmp_server", "scanner", "admin", "cmp_verify")
 NOT_SHIPPED = {"__pycache__", "node_modules"}
 
 # Run in a fresh interpreter with the wheel first on sys.path: the editable install of the
@@ -68,3 +68,28 @@ def test_the_packages_read_their_files_from_the_wheel(wheel: Path, tmp_path: Pat
                          env={"PYTHONPATH": str(wheel)}, capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout == EMBED.read_bytes()
+
+
+# The offline verifier a regulator runs: from the wheel, it loads the standard library,
+# cryptography (and what cryptography loads) and itself, nothing else of ours or anyone's.
+VERIFIER_ALONE = """
+import sys
+wheel = sys.argv[1]
+import cmp_verify.cli
+assert cmp_verify.__file__.startswith(wheel)
+cmp_verify.checkpoint.verify_signature(bytes(32), bytes(64), b"")
+others = {m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)
+allowed = {"__main__", "cmp_verify", "cryptography", "_cffi_backend", "_openssl",
+           "_distutils_hack"}
+assert not others - allowed, sorted(others - allowed)
+sys.exit(cmp_verify.cli.main(["--help"]))
+"""
+
+
+def test_the_verifier_needs_only_the_standard_library_and_cryptography(
+    wheel: Path, tmp_path: Path
+) -> None:
+    run = subprocess.run([sys.executable, "-c", VERIFIER_ALONE, str(wheel)], cwd=tmp_path,
+                         env={"PYTHONPATH": str(wheel)}, capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()
+    assert b"cmp-verify" in run.stdout

@@ -11,7 +11,8 @@ on (``make lint`` holds them to it). What differs:
 - a purpose's decision in a receipt's JSON choices (the consent log's filter);
 - the consent counters: their upsert, the count from the raw receipts they are checked and
   recounted against (JSON iteration), and the lock a recount holds the writers off with;
-- the receipt store the writer's lanes insert their batches through (its batch statement).
+- the receipt store the writer's lanes insert their batches through (its batch statement);
+- checkpoints: waiting out the receipt inserts in flight, and one signer at a time.
 
 Row locks taken through the ORM (``select_for_update``, the scan queue's ``skip_locked``) are
 Tortoise's own per database: ``FOR UPDATE`` on PostgreSQL, nothing on SQLite, which has one
@@ -37,6 +38,8 @@ __all__ = [
     "CountRow",
     "Dialect",
     "KnownReceipt",
+    "LeafRow",
+    "StoredRow",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
@@ -48,6 +51,12 @@ ChainKey = tuple[int, UUID]
 
 # A consent counter row (``counters.Count``): site_id, day, method, purpose, receipts, granted.
 CountRow = tuple[int, date, str, str, int, int]
+
+
+# A receipt as the checkpoint run reads it: id, site_id, receipt_id, recorded_at, record_hash.
+StoredRow = tuple[int, int, UUID, datetime, str]
+# A leaf to append: site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash.
+LeafRow = tuple[int, int, int, UUID, datetime, str]
 
 
 class RowsRefused(Exception):
@@ -147,6 +156,23 @@ class Dialect(Protocol):
 
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         """A store for one writer lane (closed by the lane when it stops)."""
+
+    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
+        """In ``conn``'s transaction: wait until every receipt insert in flight has ended, so
+        that the receipts then visible are every receipt with an id up to the greatest one
+        (a later insert takes a greater id)."""
+
+    async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
+        """In ``conn``'s transaction: become the one process that appends leaves and signs
+        checkpoints until it ends; False, at once, if another process is doing so."""
+
+    async def stored_after(
+        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+    ) -> list[StoredRow]:
+        """Up to ``limit`` receipts with ids past ``after`` and up to ``top``, by id."""
+
+    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+        """Insert the leaves, in ``conn``'s transaction."""
 
 
 # The counters' upsert, the same on both but for how the rows come in.

@@ -21,9 +21,11 @@ from . import (
     ChainKey,
     CountRow,
     KnownReceipt,
+    LeafRow,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
+    StoredRow,
     on_conflict_counts,
 )
 
@@ -101,8 +103,46 @@ class Postgres:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return PostgresStore(connections.get("default"), table)
 
+    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
+        # SHARE waits for every transaction holding ROW EXCLUSIVE on the table, which an
+        # insert takes before it draws its ids; the writers wait only this short transaction.
+        await conn.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+
+    async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
+        # A transaction-level advisory lock: let go at commit or rollback, and by a backend
+        # that dies, so a crashed signer never holds the others off.
+        rows = await conn.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1) AS claimed", [_SIGNER_LOCK]
+        )
+        return bool(rows[0]["claimed"])
+
+    async def stored_after(
+        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+    ) -> list[StoredRow]:
+        # Straight from asyncpg (uuid and timestamptz decoded by the driver): the ORM's model
+        # per row cost more than the rest of the checkpoint run.
+        _, rows = await conn.execute_query(_STORED_AFTER, [after, top, limit])
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]  # asyncpg's uuid, back to it
+
+    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+        if rows:
+            await conn.execute_query(_APPEND_LEAVES, [list(col) for col in zip(*rows, strict=True)])
+
 
 POSTGRES = Postgres()
+
+_STORED_AFTER = (
+    "SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt"
+    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+)
+_APPEND_LEAVES = (
+    "INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at,"
+    " leaf_hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::uuid[],"
+    " $5::timestamptz[], $6::text[])"
+)
+
+# The advisory lock key of the checkpoint signer (any bigint no other lock of ours uses).
+_SIGNER_LOCK = 0x3A5C_17E2_9B40_6D11
 
 
 # ------------------------------------------------------------------------- the receipt store

@@ -14,16 +14,18 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from ..models import ConsentReceipt
+from ..models import ConsentReceipt, ReceiptLeaf
 from . import (
     COUNTS_COLUMNS,
     COUNTS_TABLE,
     ChainKey,
     CountRow,
     KnownReceipt,
+    LeafRow,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
+    StoredRow,
     add_counts,
     on_conflict_counts,
 )
@@ -99,6 +101,29 @@ class Sqlite:
 
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return OrmStore(self, table)
+
+    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
+        pass  # one writer at a time: an insert has committed or not started
+
+    async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
+        # The transaction holds this process's one connection; another process on the file
+        # waits for the write lock, and the unique positions and sizes refuse a second tree.
+        return True
+
+    async def stored_after(
+        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+    ) -> list[StoredRow]:
+        rows = await (ConsentReceipt.filter(id__gt=after, id__lte=top).using_db(conn)
+                      .order_by("id").limit(limit)
+                      .values_list("id", "site_id", "receipt_id", "recorded_at", "record_hash"))
+        return [(int(r[0]), int(r[1]), UUID(str(r[2])), r[3], str(r[4])) for r in rows]
+
+    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+        # The ORM writes the values as the ORM reads them back (SQLite has no uuid or time).
+        await ReceiptLeaf.bulk_create([
+            ReceiptLeaf(site_id=s, position=p, receipt_pk=pk, receipt_id=r, recorded_at=at,
+                        leaf_hash=h) for s, p, pk, r, at, h in rows
+        ], using_db=conn)
 
 
 SQLITE = Sqlite()
