@@ -369,17 +369,24 @@ def _check_chains(by_visitor: dict[str, list[dict[str, Any]]], report: Report) -
         for receipt in order:
             subject = f"receipt {receipt.get('receipt_id')}"
             link = receipt.get("previous_receipt_id")
+            # Chained across sites before chains were per site: the repair names the receipt
+            # before it on this site, and the hash its record hash was made over.
+            repair = receipt.get("chain_repair")
+            if isinstance(repair, dict):
+                link = repair.get("previous_receipt_id")
             if previous is None:
                 # The first here: its predecessor is outside the bundle (or purged); its hash
                 # then comes with the receipt.
                 prev_hash = str(receipt.get("previous_record_hash") or "")
-                if link is None and prev_hash:
+                if link is None and prev_hash and not isinstance(repair, dict):
                     report.add(subject, CHAIN, "a visitor's first receipt names a predecessor")
             else:
                 prev_hash = str(previous.get("record_hash"))
                 if link != previous.get("receipt_id"):
                     report.add(subject, CHAIN, f"links to {link}, but the receipt before it"
                                                f" is {previous.get('receipt_id')}")
+            if isinstance(repair, dict):
+                prev_hash = str(repair.get("linked_hash") or "")
             try:
                 ok = record_hash(receipt, prev_hash) == receipt.get("record_hash")
             except (KeyError, TypeError, ValueError):

@@ -22,7 +22,14 @@ from cmp_verify.merkle import Tree
 
 from .._utils import rfc3339, utcnow
 from ..errors import CheckpointNotFound, ConsentNotFound
-from ..models import ConfigVersion, ConsentReceipt, PurgeLog, ReceiptLeaf, Site
+from ..models import (
+    ConfigVersion,
+    ConsentReceipt,
+    PurgeLog,
+    ReceiptChainRepair,
+    ReceiptLeaf,
+    Site,
+)
 from . import audit
 from .checkpoints import checkpoints_between, latest_checkpoint, leaf_hashes
 from .export import EXPORT_FIELDS
@@ -123,6 +130,18 @@ async def collect(
     for row, receipt in zip(rows, receipts, strict=True):
         if row.previous_receipt_id in previous:
             receipt["previous_record_hash"] = previous[row.previous_receipt_id]
+    # A receipt chained across sites before chains were per site (migration 0017): the
+    # receipt before it on this site, and the hash its own record hash covers.
+    repairs = {r.receipt_id: r for r in
+               await _in_chunks(ReceiptChainRepair, "receipt_id", [r.receipt_id for r in rows],
+                                site_id=site.id)}
+    for row, receipt in zip(rows, receipts, strict=True):
+        if (repair := repairs.get(row.receipt_id)) is not None:
+            before = repair.previous_receipt_id
+            receipt["chain_repair"] = {
+                "previous_receipt_id": str(before) if before else None,
+                "linked_hash": repair.linked_hash,
+            }
 
     checkpoints: list[dict[str, Any]] = []
     absent: list[dict[str, Any]] = []
