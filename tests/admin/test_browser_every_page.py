@@ -158,6 +158,12 @@ CUT_OFF_SELECTS = """() => {
   }
   return found;
 }"""
+# Boxes that scroll sideways on the page: [class, content width, box width].
+SIDEWAYS = """(selector) => Array.from(document.querySelectorAll(selector))
+  .filter((box) => box.offsetParent && box.scrollWidth > box.clientWidth + 1)
+  .map((box) => [box.className, box.scrollWidth, box.clientWidth])"""
+# Pages whose tables are read row by row on a phone: nothing in them scrolls at 320 px.
+STACKED_AT_320 = {"consents", "visitor", "audit"}
 # A count of one with a plural noun ("1 inventory items"), anywhere in a page's words.
 ONE_MANY = re.compile(r"(?<![\d.,])1 (?:[a-z]+ )?(?:items|receipts|pages|cookies|violations|rules"
                       r"|texts|days|hours|vendors|purposes|changes|scans|entries|weeks|tags"
@@ -171,10 +177,15 @@ async def test_no_admin_page_is_wider_than_the_screen(
     wide: list[tuple[str, int, int]] = []
     cut: list[tuple[str, int, list[Any]]] = []
     plurals: list[tuple[str, str]] = []
+    sideways: list[tuple[str, list[Any]]] = []
+    failed: list[str] = []  # a page's own requests answered 4xx or 5xx (an icon's 404, say)
     for width in WIDTHS:
         inside = await signed_in(browser, base, width)
         outside = await browser.new_context(viewport={"width": width, "height": 800})
         tabs = {False: await inside.new_page(), True: await outside.new_page()}
+        for tab in tabs.values():
+            tab.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                   if r.status >= 400 else None)
         for name, path in pages(server, seeded.params):
             page = tabs[name in SIGNED_OUT]
             if not await visit(page, base + path):
@@ -186,6 +197,10 @@ async def test_no_admin_page_is_wider_than_the_screen(
             if selects := await page.evaluate(CUT_OFF_SELECTS):
                 cut.append((name, width, selects))
             if width == WIDTHS[0]:
+                # On a phone: a chart drawn for it (none scrolls), and the log's rows stacked.
+                boxes = ".chart-wrap" + (", .table-wrap" if name in STACKED_AT_320 else "")
+                if found := await page.evaluate(SIDEWAYS, boxes):
+                    sideways.append((name, found))
                 words = re.sub(r"\s+", " ", await page.inner_text("body"))
                 plurals.extend((name, m[0]) for m in ONE_MANY.finditer(words))
         await inside.close()
@@ -193,6 +208,8 @@ async def test_no_admin_page_is_wider_than_the_screen(
     assert wide == [], "\n".join(map(str, wide))
     assert cut == [], "\n".join(map(str, cut))
     assert plurals == [], "\n".join(map(str, plurals))
+    assert sideways == [], sideways
+    assert failed == [], failed
 
 
 async def axe(page: Page) -> list[dict[str, Any]]:
