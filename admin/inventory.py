@@ -133,13 +133,14 @@ async def _list_page(
     errors: Mapping[str, str] | None = None, bulk: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    page = await inventory.list_items(site, query)
+    counts = await inventory.counts(site)
+    page = await inventory.list_items(site, query, total=counts.total)
     params = request.query_params
     done = whole_number(params.get("done"), 7)
     did = params.get("did", "")
     return render(request, "admin/inventory.html", {
         "site": site, "tab": "inventory", "page": page, "query": page.query,
-        "counts": await inventory.counts(site), "known": known,
+        "counts": counts, "known": known,
         "purpose_names": {k: _label(n, site, k) for k, n, _ in known.purposes},
         "errors": errors or {}, "bulk": bulk or {},
         "done": f"{done} item{'' if done == 1 else 's'}: {DONE[did]}."

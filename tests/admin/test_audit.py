@@ -133,3 +133,15 @@ async def test_an_entry_at_the_end_of_the_day_is_in_to(app: Starlette) -> None:
     where = audit.AuditFilter(start=late.replace(hour=0, minute=0, second=0),
                               end=late.replace(hour=0, minute=0, second=0) + timedelta(days=1))
     assert [e.id for e in await audit.entries(where)] == [entry.id]
+
+
+async def test_the_action_filter_offers_each_action_once_in_order(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """Read by one index probe per action (not every row of a long log)."""
+    assert await audit.actions() == []
+    for action in ("staff.role", "item.update", "site.update", "item.update", "item.bulk",
+                   "staff.role", "a.first"):
+        await AuditEntry.create(actor="x@example.org", action=action, object_type="site")
+    assert await audit.actions() == ["a.first", "item.bulk", "item.update", "site.update",
+                                     "staff.role"]
