@@ -70,7 +70,7 @@ def _report(now: datetime) -> Any:
 @pytest.fixture(scope="module")
 async def seeded(server: CmpServer) -> Seeded:
     from cmp_server.models import InventoryItem, Staff, Vendor
-    from cmp_server.services import drafts, password_reset, publishing, scans, staff
+    from cmp_server.services import drafts, password_reset, publishing, scans, staff, webhooks
 
     async def make() -> dict[str, str]:
         site, _ = await published_site("Kursgården i Åre", ("shop.example",))
@@ -81,6 +81,9 @@ async def seeded(server: CmpServer) -> Seeded:
         scan = await scans.store_run(site, _report(datetime.now(UTC)), max_pages=30,
                                      passes=("none",), run_by="test")
         reset = await password_reset.issue(viewer.id, by=None, link=lambda t: t)
+        hook = await webhooks.add_endpoint(site, "http://127.0.0.1:9/consent-events",
+                                           ["version.published"], actor=None,
+                                           allow_private=True, description="Our CRM")
         item = await InventoryItem.filter(site=site, name="_ga").first()
         vendor = await Vendor.filter(site=site).first()
         other = await Staff.get(email="viewer@kurs.example")
@@ -88,7 +91,7 @@ async def seeded(server: CmpServer) -> Seeded:
         return {
             "key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
             "number": "2", "scan_id": str(scan.id), "job_id": str(scan.job_id),
-            "staff_id": str(other.id), "token": reset.url,
+            "staff_id": str(other.id), "token": reset.url, "endpoint_id": str(hook.id),
         }
 
     params = await server.call(make())
