@@ -99,10 +99,15 @@ def _log_config() -> dict[str, Any]:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
+    from . import _serving
     from .app import create_app
 
     _check_schema(settings)
     _refuse_busy_port(host, port)
+    # Timeouts and limits on connections: slow or oversized request heads, idle kept-alive
+    # connections, how many at once (``_serving``; each worker sets them from the settings).
+    _serving.configure(settings)
+    bounds = _serving.uvicorn_options(settings)
     if workers > 1:
         uvicorn.run(
             "cmp_server.asgi:app",
@@ -113,6 +118,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
             proxy_headers=False,
             access_log=False,
             log_config=_log_config(),
+            **bounds,
         )
         return
     uvicorn.run(
@@ -122,6 +128,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
         proxy_headers=False,
         access_log=False,
         log_config=_log_config(),
+        **bounds,
     )
 
 
@@ -475,6 +482,7 @@ def kb_import(csv_file: Path) -> None:
 
 
 main.add_command(cli_scan.scan, "scan")
+main.add_command(cli_scan.cancel_scan, "cancel-scan")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")

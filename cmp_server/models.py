@@ -25,6 +25,8 @@ __all__ = [
     "PasswordReset",
     "Purpose",
     "PurgeLog",
+    "ReceiptChainRepair",
+    "Revision",
     "Scan",
     "ScanJob",
     "Site",
@@ -202,14 +204,42 @@ class ConsentReceipt(Model):
     previous_receipt_id = fields.UUIDField(null=True)
     # sha256 of what the client sent: the same receipt id with other content is a conflict.
     content_hash = fields.CharField(max_length=64)
-    # sha256 over the previous receipt's record_hash and this record: a per-visitor chain.
+    # sha256 over the previous receipt's record_hash and this record: a chain per site and
+    # visitor (per visitor alone before migration 0017: see ReceiptChainRepair).
     record_hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "consent_receipt"
-        # (consent_id, id): a visitor's receipts in order, and the last one found without
-        # walking the primary key (what the receipt writer checks before each insert).
-        indexes = (Index(fields=("site_id", "recorded_at")), Index(fields=("consent_id", "id")))
+        # (site_id, consent_id, id): a visitor's receipts on a site in order, and the last one
+        # found without walking the primary key (what the receipt writer checks before each
+        # insert).
+        indexes = (
+            Index(fields=("site_id", "recorded_at")),
+            Index(fields=("site_id", "consent_id", "id")),
+        )
+
+
+class ReceiptChainRepair(Model):
+    """A receipt chained across sites before 0017, and its predecessor on its own site."""
+
+    # Append-only, like the receipts (migration 0017): a receipt stored before chains were per
+    # site may link to the visitor's receipt on another site, and its record hash covers that
+    # receipt's hash. Receipts are never rewritten, so this row says which receipt precedes it
+    # on its own site, and the hash it was chained over, as both stood when 0017 ran.
+    id = fields.BigIntField(primary_key=True)
+    receipt_id = fields.UUIDField(unique=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="chain_repairs", on_delete=fields.CASCADE
+    )
+    site_id: int
+    # The receipt before it on its own site (None: its first there).
+    previous_receipt_id = fields.UUIDField(null=True)
+    # The record hash of the receipt its stored link names: what its own hash covers.
+    linked_hash = fields.CharField(max_length=64)
+    repaired_at = fields.DatetimeField()
+
+    class Meta:
+        table = "receipt_chain_repair"
 
 
 class ConsentDaily(Model):
@@ -510,3 +540,15 @@ class MailPreference(Model):
 
     class Meta:
         table = "mail_preference"
+
+
+class Revision(Model):
+    """The version of a thing staff edit, the id of the audit entry of its last change."""
+
+    id = fields.IntField(primary_key=True)
+    # What it is the version of (``services/revisions.py``): texts:12:sv, item:345, staff:3
+    key = fields.CharField(max_length=120, unique=True)
+    stamp = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "revision"

@@ -14,13 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import aiosmtplib
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
-from ..models import Delivery, DeliveryAttempt, Event, MailPreference, Staff, WebhookEndpoint
+from ..models import (
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    MailPreference,
+    Site,
+    Staff,
+    WebhookEndpoint,
+)
 from . import outbound
 from .events import emit
 from .mail import MailConfig, Notice, compose
@@ -101,7 +110,8 @@ async def _mail(group: list[Delivery], config: MailConfig | None, *, now: dateti
     notices = [Notice(e.type, e.data, owner_mail=e.site_id is None or e.type == "webhook.disabled")
                for d in group if (e := events.get(d.event_id)) is not None]
     preference = await MailPreference.get_or_none(staff_id=staff.id)
-    message = compose(notices, staff.email, preference.language if preference else "en", config)
+    message = compose(notices, staff.email, preference.language if preference else "en", config,
+                      await _attachments(events.values()))
     started = time.monotonic()
     try:
         answer, error, ok = await mail_send(message, config), None, True
@@ -109,6 +119,21 @@ async def _mail(group: list[Delivery], config: MailConfig | None, *, now: dateti
         answer, error, ok = "", f"{type(exc).__name__}: {exc}"[:300], False
     took = int((time.monotonic() - started) * 1000)
     await _record(group, None, took, answer[:EXCERPT], error, ok=ok, final=False, now=now)
+
+
+async def _attachments(kept: Iterable[Event]) -> list[tuple[str, bytes]]:
+    """The monthly report's PDF, for each ``report.monthly`` event among ``kept``."""
+    files = []
+    for event in kept:
+        if event.type == "report.monthly" and event.site_id is not None:
+            from .report import month_of, monthly_report
+            from .report_render import report_pdf
+
+            site = await Site.get(id=event.site_id)
+            month = month_of(str(event.data.get("month")))
+            pdf = await report_pdf(await monthly_report(site, month))
+            files.append((f"compliance-report-{site.key}-{month:%Y-%m}.pdf", pdf))
+    return files
 
 
 async def _record(group: list[Delivery], status: int | None, took: int, excerpt: str,

@@ -24,6 +24,7 @@ EventType = Literal[
     "account.locked",
     "webhook.test",
     "webhook.disabled",
+    "report.monthly",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
@@ -35,6 +36,7 @@ EVENT_LABELS: dict[str, str] = {
     "version.published": "A version was published",
     "verification.failed": "Verifying the receipts found a problem",
     "retention.purged": "A retention purge ran",
+    "report.monthly": "The monthly compliance report (by mail as a PDF)",
 }
 
 

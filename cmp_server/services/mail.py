@@ -59,9 +59,11 @@ def _texts(notice: Notice, language: str) -> tuple[str, str]:
 
 
 def compose(
-    notices: Sequence[Notice], to: str, language: str, config: MailConfig
+    notices: Sequence[Notice], to: str, language: str, config: MailConfig,
+    attachments: Sequence[tuple[str, bytes]] = (),
 ) -> EmailMessage:
-    """One mail: a single event, or a digest of several (oldest first)."""
+    """One mail: a single event, or a digest of several (oldest first); ``attachments``:
+    PDF files by name."""
     language = language if language in LANGUAGES else "en"
     frame = FRAME[language]
     told = [(*_texts(n, language), n) for n in notices]
@@ -95,6 +97,8 @@ def compose(
         + f'<hr><p style="color:#555;font-size:90%">{escape(why)}</p></body></html>',
         subtype="html",
     )
+    for name, data in attachments:
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return message
 
 

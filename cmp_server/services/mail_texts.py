@@ -67,6 +67,20 @@ EVENTS: dict[str, dict[str, tuple[str, str]]] = {
                "Kontoen {email} blev låst efter {failures} forkerte adgangskoder. Den åbnes "
                "igen {until} UTC, eller en ejer låser den op under Medarbejdere."),
     },
+    "report.monthly": {
+        "en": ("Compliance report of {site_name} for {month}",
+               "The compliance report of {site_name} for {month} is attached as a PDF: consent "
+               "rates, the cookie inventory, the month's scans, published versions and the "
+               "proof's verification."),
+        "sv": ("Efterlevnadsrapport för {site_name}, {month}",
+               "Efterlevnadsrapporten för {site_name} för {month} finns bifogad som PDF: "
+               "samtyckesgrader, kakinventeringen, månadens genomsökningar, publicerade "
+               "versioner och verifieringen av bevisen."),
+        "da": ("Compliancerapport for {site_name}, {month}",
+               "Compliancerapporten for {site_name} for {month} er vedhæftet som PDF: "
+               "samtykkerater, cookieoversigten, månedens scanninger, udgivne versioner og "
+               "verificeringen af beviserne."),
+    },
     "webhook.disabled": {
         "en": ("A webhook of {site_name} was turned off",
                "The webhook endpoint {url} of {site_name} was turned off after a day of "
