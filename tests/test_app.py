@@ -7,7 +7,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 
-from cmp_server.demo import _templates
+from cmp_server.demo import demo_routes
 
 
 async def test_the_icon_is_served_where_browsers_ask_and_where_pages_link(
@@ -22,7 +22,10 @@ async def test_the_icon_is_served_where_browsers_ask_and_where_pages_link(
     login = await client.get("/admin/login")
     links = re.findall(r'<link rel="icon" href="([^"]+)"', login.text)
     assert len(links) == 1 and (await client.get(links[0])).status_code == 200
-    demo = _templates.get_template("demo.html").render(
-        name="Demo", script_url="/v1/sites/k/cmp.js", config_url="", declaration_url="")
+    # The demo's page, served as `cmp-server demo` serves it (its site need not exist here).
+    demo_app = Starlette(routes=demo_routes("no-such-site"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=demo_app),
+                                 base_url="http://demo") as browser:
+        demo = (await browser.get("/demo/")).text
     (linked,) = re.findall(r'<link rel="icon" href="([^"]+)"', demo)
     assert (await client.get(linked)).status_code == 200
