@@ -30,6 +30,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from cmp_server.errors import CmpError, NotFound
+from cmp_server.validation import plain_message
 
 from ._pages import status_for
 
@@ -138,13 +139,13 @@ def field_errors(
     names: Mapping[str, str] | None = None,
     messages: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """``{field: message}`` from pydantic's errors; the first error of a field wins.
-    ``messages`` says in its own words what is wrong with a model field staff do not type
-    (a hidden field, a choice)."""
+    """``{field: message}`` from pydantic's errors, in plain words (``cmp_server.validation``,
+    never pydantic's own text); the first error of a field wins. ``messages`` says in its own
+    words what is wrong with a model field staff do not type (a hidden field, a choice)."""
     errors: dict[str, str] = {}
     for error in exc.errors():
         loc = error["loc"]
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = plain_message(error)
         if loc and messages and str(loc[0]) in messages:
             message = messages[str(loc[0])]
         errors.setdefault(_name(loc, names or {}), message)
@@ -215,5 +216,5 @@ class DayRange(Form):
     def _after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
         start = info.data.get("from_")
         if value is not None and start is not None and value < start:
-            raise ValueError("must not be before the start date")
+            raise ValueError("Give a day on or after the start date.")
         return value

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from cmp_server import errors
+from cmp_server._utils import plural
 
 __all__ = ["render", "render_error", "status_for"]
 
@@ -19,6 +20,8 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# ``{{ n | plural('item') }}``: "1 item", "2 items", never "1 items".
+_env.filters["plural"] = plural
 
 STATUS: dict[type[errors.CmpError], int] = {
     errors.NotFound: 404,
@@ -27,6 +30,16 @@ STATUS: dict[type[errors.CmpError], int] = {
     errors.OriginNotAllowed: 403,
     errors.Conflict: 409,
     errors.Unavailable: 503,
+}
+
+
+# What happened, as a page's heading says it; the message under it says why.
+HEADINGS = {
+    403: "You cannot open this page",
+    404: "Not found",
+    409: "This changed meanwhile",
+    422: "This could not be done",
+    503: "Not available right now",
 }
 
 
@@ -51,8 +64,14 @@ def render(
     return HTMLResponse(page, status)
 
 
-async def render_error(request: Request, status: int, message: str) -> Response:
-    return render(request, "admin/error.html", {"status": status, "message": message}, status)
+async def render_error(
+    request: Request, status: int, message: str, heading: str | None = None
+) -> Response:
+    """The error page: ``heading`` (by default the status's own, ``HEADINGS``) says what
+    happened, ``message`` why and what to do."""
+    title = heading or HEADINGS.get(status, "Something went wrong")
+    return render(request, "admin/error.html",
+                  {"status": status, "message": message, "heading": title}, status)
 
 
 async def cmp_error_page(request: Request, exc: Exception) -> Response:

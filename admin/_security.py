@@ -124,7 +124,7 @@ def requires(
             if request.method in UNSAFE and not await csrf_ok(request, actor.csrf_token):
                 return await render_error(
                     request, 403, "The form had expired or did not come from this admin. "
-                    "Go back, reload the page and try again."
+                    "Go back, reload the page and try again.", "The form was not accepted"
                 )
             loaded = None
             if site:
@@ -136,7 +136,8 @@ def requires(
             if not actor.can(needed):
                 return await render_error(
                     request, 403, f"{'Changing this' if needed != role else 'This'} needs the "
-                    f"{needed} role; you are signed in as {actor.role}."
+                    f"{needed} role; you are signed in as {actor.role}.",
+                    "Not allowed with your role",
                 )
             if needed == "owner" and not site and actor.sites is not None:
                 return await render_error(

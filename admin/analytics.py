@@ -4,15 +4,17 @@ counters (``services.analytics``), so a year answers as fast as a week."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cmp_server._utils import utcnow
+from cmp_server._utils import plural, utcnow
 from cmp_server.schemas import METHOD_LABELS
 from cmp_server.services import analytics
 
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RangeQuery", "routes"]
 
+B = TypeVar("B", analytics.Bucket, analytics.PurposeBucket)
 DEFAULT_DAYS = 30
+NARROW = 300  # px: the width of the charts a phone shows (the admin.css switches at 40rem)
 MAX_BUCKETS = {"day": 366, "week": 530}  # a year by day, ten years by week
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 LABELS = METHOD_LABELS
@@ -72,6 +76,31 @@ class RangeQuery(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """Buckets in a row with nothing to show, one line in a table instead of a line each
+    (30 days of zeros were 4,800 px on a phone)."""
+
+    start: date
+    end: date
+    buckets: int
+
+
+def folded(buckets: Sequence[B], empty: Callable[[B], bool]) -> list[B | Quiet]:
+    """``buckets`` with each run of empty ones folded into one ``Quiet``."""
+    out: list[B | Quiet] = []
+    for b in buckets:
+        if not empty(b):
+            out.append(b)
+            continue
+        last = out[-1] if out else None
+        if isinstance(last, Quiet):
+            out[-1] = Quiet(last.start, b.end, last.buckets + 1)
+        else:
+            out.append(Quiet(b.start, b.end, 1))
+    return out
+
+
 def _default_range() -> dict[str, str]:
     today = utcnow().date()
     return {"from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
@@ -84,8 +113,9 @@ def _long(b: Any, bucket: str) -> str:
     return f"week of {b.start.isoformat()} to {b.end.isoformat()}"
 
 
-def _outcome_chart(site_name: str, found: analytics.Outcomes) -> tuple[_charts.Chart, list[
-        _charts.Series]]:
+def _outcome_chart(
+    site_name: str, found: analytics.Outcomes, width: int = 960, suffix: str = ""
+) -> tuple[_charts.Chart, list[_charts.Series]]:
     series = [
         _charts.Series(m, LABELS.get(m, m), _charts.COLOURS.get(m, _charts.OTHER_COLOUR),
                        [b.counts[m] for b in found.buckets])
@@ -99,18 +129,21 @@ def _outcome_chart(site_name: str, found: analytics.Outcomes) -> tuple[_charts.C
         for m in found.methods if (n := found.totals[m])
     )
     chart = _charts.stacked_bars(
-        "outcomes",
+        "outcomes" + suffix,
         f"Consent outcomes per {per}, {site_name}, {found.start} to {found.end}",
-        f"Stacked bars, one per {per}: the receipts of each method. {found.total:,} receipts"
-        f" in all: {shares}." if found.total else "No receipts in this range.",
+        f"Stacked bars, one per {per}: the receipts of each method."
+        f" {plural(found.total, 'receipt')} in all: {shares}."
+        if found.total else "No receipts in this range.",
         labels, longs, series,
         x_title=f"{per.capitalize()} (UTC){', week starting' if per == 'week' else ''}",
-        y_title="Receipts",
+        y_title="Receipts", width=width, height=340 if width > NARROW else 240,
     )
     return chart, series
 
 
-def _rate_charts(found: analytics.PurposeRates) -> list[tuple[str, _charts.Chart]]:
+def _rate_charts(
+    found: analytics.PurposeRates, width: int = 960, suffix: str = ""
+) -> list[tuple[str, _charts.Chart]]:
     """A small chart per purpose a visitor may refuse (a required one is always granted)."""
     labels = [_charts.day_label(b.start) for b in found.buckets]
     longs = [_long(b, found.bucket) for b in found.buckets]
@@ -121,7 +154,7 @@ def _rate_charts(found: analytics.PurposeRates) -> list[tuple[str, _charts.Chart
             continue
         total = found.totals[purpose]
         charts.append((purpose, _charts.rate_columns(
-            f"rate-{n}",
+            f"rate-{n}{suffix}",
             f"Granted rate of {purpose} per {per}",
             f"Columns from 0 to 100 %, one per {per} with decisions: the share of receipts"
             f" that granted {purpose}. Over the range: "
@@ -129,7 +162,7 @@ def _rate_charts(found: analytics.PurposeRates) -> list[tuple[str, _charts.Chart
             f" ({total.granted:,} of {total.decided:,}).",
             labels, longs,
             [(b.rates[purpose].decided, b.rates[purpose].granted) for b in found.buckets],
-            x_title=f"{per.capitalize()} (UTC)",
+            x_title=f"{per.capitalize()} (UTC)", width=width,
         )))
     return charts
 
@@ -149,9 +182,18 @@ async def consent_rates(request: Request, site: Site) -> Response:
     found = await analytics.outcomes(site, query.start, query.end, query.bucket)
     rates = await analytics.purpose_rates(site, query.start, query.end, query.bucket)
     chart, series = _outcome_chart(site.name, found)
+    shown = [p for p in rates.purposes if p not in rates.required]
+    # Each chart twice: the wide one, and one drawn for a phone's width (never scaled down
+    # to unreadable, never cut off); the page's CSS shows one of them.
     context.update(
         query=query, outcomes=found, rates=rates, chart=chart, series=series,
-        rate_charts=_rate_charts(rates), percent=_charts.percent,
+        narrow_chart=_outcome_chart(site.name, found, NARROW, "-narrow")[0],
+        rate_charts=list(zip(_rate_charts(rates), _rate_charts(rates, NARROW, "-narrow"),
+                             strict=True)),
+        outcome_rows=folded(found.buckets, lambda b: b.total == 0),
+        rate_rows=folded(rates.buckets,
+                         lambda b: all(b.rates[p].decided == 0 for p in shown)),
+        percent=_charts.percent,
     )
     return render(request, "admin/analytics.html", context)
 

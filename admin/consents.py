@@ -7,6 +7,7 @@ need the privacy role (they carry visitors' data out of the system, and each is 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["FILTER_FIELDS", "FilterForm", "filter_context", "parse_filter", "routes"]
 
 # Any day a receipt can have; the bounds keep a typed year from overflowing (``to`` + 1 day).
+_HEX = re.compile(r"[0-9a-f]{8,32}")
 IsoDate = Annotated[date | None, day_between(date(1970, 1, 1), date(9998, 12, 31))]
 
 
@@ -41,7 +43,8 @@ class FilterForm(DayRange):
     optional; empty means any). ``to`` is inclusive: the whole day, in UTC."""
 
     consent_id: UUID | None = None
-    receipt_id: UUID | None = None
+    # A whole receipt id, or its start as the table shows it (8 hex digits, and the "…").
+    receipt_id: str | None = None
     from_: IsoDate = Field(default=None, alias="from")
     to: IsoDate = None
     method: Method | None = None
@@ -56,6 +59,17 @@ class FilterForm(DayRange):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("receipt_id")
+    @classmethod
+    def _receipt_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.strip().removesuffix("…").removesuffix("...").replace("-", "").lower()
+        if not _HEX.fullmatch(digits):
+            raise ValueError("Give a whole receipt id or at least its first 8 characters "
+                             "(digits 0-9 and letters a-f), as the table shows them.")
+        return str(UUID(digits)) if len(digits) == 32 else digits
+
     @field_validator("decision")
     @classmethod
     def _with_purpose(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -64,9 +78,11 @@ class FilterForm(DayRange):
         return value
 
     def receipt_filter(self) -> ReceiptFilter:
+        whole = self.receipt_id is not None and len(self.receipt_id) == 36
         return ReceiptFilter(
             consent_id=self.consent_id,
-            receipt_id=self.receipt_id,
+            receipt_id=UUID(self.receipt_id) if whole and self.receipt_id else None,
+            receipt_prefix=self.receipt_id if not whole else None,
             start=_midnight(self.from_) if self.from_ else None,
             end=_midnight(self.to + timedelta(days=1)) if self.to else None,
             method=self.method,

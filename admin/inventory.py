@@ -135,7 +135,8 @@ async def _list_page(
     errors: Mapping[str, str] | None = None, bulk: Mapping[str, Any] | None = None,
     status: int = 200, stale: list[dict[str, Any]] | None = None,
 ) -> Response:
-    page = await inventory.list_items(site, query)
+    counts = await inventory.counts(site)
+    page = await inventory.list_items(site, query, total=counts.total)
     # Each row's version, for the bulk action (read after the rows: a change committed
     # between the two reads is carried as seen; see the report).
     stamps = await revisions.stamps(revisions.item(site, row.id) for row in page.items)
@@ -144,7 +145,7 @@ async def _list_page(
     did = params.get("did", "")
     return render(request, "admin/inventory.html", {
         "site": site, "tab": "inventory", "page": page, "query": page.query,
-        "counts": await inventory.counts(site), "known": known,
+        "counts": counts, "known": known,
         "purpose_names": {k: _label(n, site, k) for k, n, _ in known.purposes},
         "errors": errors or {}, "bulk": bulk or {},
         "done": f"{done} item{'' if done == 1 else 's'}: {DONE[did]}."

@@ -67,3 +67,9 @@ def _in(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``n`` and the word for that many, thousands grouped: ``plural(1, "item")`` is
+    ``1 item``, ``plural(2_000, "entry", "entries")`` is ``2,000 entries``."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from importlib.resources import files
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -60,6 +61,13 @@ async def _health(request: Request) -> Response:
     return _http.json_response({"status": "ok"})
 
 
+async def _favicon(request: Request) -> Response:
+    """The admin's icon, also where a browser looks first (``/favicon.ico``) on a page that
+    names none, as the demo page did: otherwise a 404 on every page."""
+    return Response(request.app.state.favicon, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
 def create_app(
     settings: Settings, *, extra_routes: list[Route] | None = None, freeze_gc: bool = False
 ) -> Starlette:
@@ -109,6 +117,8 @@ def create_app(
             *api.routes,
             Route("/v1/openapi.json", _openapi),
             Route("/healthz", _health),
+            Route("/favicon.svg", _favicon),
+            Route("/favicon.ico", _favicon),
             *(extra_routes or []),
             Mount("/admin", app=create_admin(settings), name="admin"),
         ],
@@ -126,4 +136,5 @@ def create_app(
     app.state.settings = settings
     app.state.configs = ConfigCache(settings.config_cache_seconds)
     app.state.openapi = openapi_document()
+    app.state.favicon = (files("admin") / "static" / "favicon.svg").read_bytes()
     return app

@@ -248,3 +248,28 @@ async def test_time_filters_need_a_time_zone_and_work_across_zones(app: Starlett
     stockholm = datetime.now(UTC).astimezone().replace(microsecond=0) - timedelta(hours=1)
     page = await consent_log.search(site, ReceiptFilter(start=stockholm))
     assert [r.receipt_id for r in page.receipts] == ids
+
+
+async def test_a_receipt_id_prefix_finds_the_receipts_that_start_so(app: Starlette) -> None:
+    site, _ = await published_site()
+    other, _ = await published_site("Other", ("other.example",))
+    ids = await bulk_receipts(site, 40)
+    theirs = await bulk_receipts(other, 1)
+    for target in ids[:5]:
+        text = target.hex
+        for digits in (8, 12, 31):
+            page = await consent_log.search(site, ReceiptFilter(receipt_prefix=text[:digits]))
+            expected = [r for r in ids if r.hex.startswith(text[:digits])]
+            assert [r.receipt_id for r in page.receipts] == expected, digits
+    # Bounds that would catch an off-by-one at either end of the range.
+    low = uuid.UUID("12345678" + "0" * 24)
+    high = uuid.UUID("12345678" + "f" * 24)
+    await bulk_receipts(site, 1, receipt_id=low)
+    await bulk_receipts(site, 1, receipt_id=high)
+    page = await consent_log.search(site, ReceiptFilter(receipt_prefix="12345678"))
+    assert sorted(r.receipt_id for r in page.receipts) == [low, high]
+    assert not (await consent_log.search(
+        site, ReceiptFilter(receipt_prefix=theirs[0].hex[:8]))).receipts
+    for bad in ("1234567", "ABCDEF12", "12345678-", "g" * 8, "0" * 32):
+        with pytest.raises(InvalidRequest):
+            ReceiptFilter(receipt_prefix=bad)

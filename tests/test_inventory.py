@@ -418,3 +418,14 @@ async def test_a_refused_change_leaves_no_audit_entry(app: Starlette) -> None:
         await items.create_item(site, ItemChange(name="x", purpose="nonexistent"))
     assert not await AuditEntry.filter(object_type__in=("inventory_item", "vendor")).exists()
     assert not await InventoryItem.filter(site=await sites.get_site(site.key), name="x").exists()
+
+
+async def test_an_unfiltered_list_takes_the_total_already_counted(app: Starlette) -> None:
+    """The list page counts the site's items once (``counts``), not again for the pager."""
+    site, _ = await published_site()  # three items
+    counted = await inventory.counts(site)
+    page = await inventory.list_items(site, inventory.ItemQuery(), total=counted.total)
+    assert page.total == counted.total == 3 == len(page.items)
+    search = inventory.ItemQuery(search="_ga")
+    assert search.filtered and not inventory.ItemQuery(sort="-vendor").filtered
+    assert (await inventory.list_items(site, search, total=counted.total)).total == 2

@@ -115,11 +115,44 @@ function sampleTags() {
   setInterval(show, 500);
 }
 
+/**
+ * A table or chart box that scrolls sideways (a narrow screen, a wide table) can be reached
+ * and scrolled from the keyboard: it becomes a labelled region in the tab order while, and
+ * only while, it has more to show than fits (WCAG 2.1.1; axe's scrollable-region-focusable).
+ */
+function scrollRegions() {
+  document.querySelectorAll('.table-wrap, .chart-wrap').forEach((node) => {
+    const box = /** @type {HTMLElement} */ (node);
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
+    if (scrolls && !box.dataset.region) {
+      box.dataset.region = '1';
+      box.tabIndex = 0;
+      box.setAttribute('role', 'region');
+      const named = box.querySelector('caption, svg > title');
+      const name = named ? (named.textContent || '').trim() : '';
+      box.setAttribute('aria-label', `${name || 'Table'} (scrolls sideways)`);
+    } else if (!scrolls && box.dataset.region) {
+      delete box.dataset.region;
+      box.removeAttribute('tabindex');
+      box.removeAttribute('role');
+      box.removeAttribute('aria-label');
+    }
+  });
+}
+
 function enhance(/** @type {ParentNode} */ root) {
   copyButtons(root);
   selectAll(root);
   autoSubmit(root);
 }
 
-document.addEventListener('DOMContentLoaded', () => { enhance(document); sampleTags(); });
-document.addEventListener('htmx:load', (event) => enhance(/** @type {any} */ (event.target)));
+document.addEventListener('DOMContentLoaded', () => { enhance(document); sampleTags(); scrollRegions(); });
+document.addEventListener('htmx:load', (event) => {
+  enhance(/** @type {any} */ (event.target));
+  scrollRegions();
+});
+let resized = 0;
+window.addEventListener('resize', () => {
+  clearTimeout(resized);
+  resized = window.setTimeout(scrollRegions, 150);
+});

@@ -115,6 +115,12 @@ class ItemQuery:
     page: int = 1
     per_page: int = 50
 
+    @property
+    def filtered(self) -> bool:
+        """Whether it leaves any of the site's items out (else it counts them all)."""
+        return any(v is not None for v in (self.status, self.seen, self.flag, self.purpose,
+                                           self.vendor, self.kind)) or bool(self.search)
+
     def __post_init__(self) -> None:
         if self.sort.removeprefix("-") not in SORTS:
             raise InvalidRequest(f"sort must be one of {', '.join(SORTS)} (- for descending)")
@@ -338,12 +344,17 @@ async def _rows(
     return [_row(v, required, new_since) for v in values]
 
 
-async def list_items(site: Site, query: ItemQuery | None = None) -> Page:
-    """One page of the site's items matching ``query``; the total counted by the database."""
+async def list_items(
+    site: Site, query: ItemQuery | None = None, *, total: int | None = None
+) -> Page:
+    """One page of the site's items matching ``query``; the total counted by the database,
+    unless the caller counted the same rows already (``total``: an unfiltered query's is
+    ``counts().total``; counting reads every matching row, 12 ms of 20,000)."""
     query = query or ItemQuery()
     new_since = await _latest_scan_start(site)
     qs = await _filtered(site, query, new_since)
-    total = await qs.count()
+    if total is None or query.filtered:
+        total = await qs.count()
     last_page = max(1, -(-total // query.per_page))
     if query.page > last_page:  # past the end (rows went away): the last page instead
         query = replace(query, page=last_page)

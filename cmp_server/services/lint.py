@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .._utils import plural
 from ..defaults import DEFAULT_TEXTS
 from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule
@@ -73,7 +74,8 @@ def _texts_findings(site: Site) -> list[Finding]:
             if copied:
                 found.append(Finding(
                     "warning", "untranslated",
-                    f"{lang}: {len(copied)} texts are still the English built-in ones "
+                    f"{lang}: {plural(len(copied), 'text is', 'texts are')} still the"
+                    f" English built-in{' one' if len(copied) == 1 else ' ones'} "
                     f"({', '.join(copied)})",
                     lang,
                 ))

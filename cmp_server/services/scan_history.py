@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from .._utils import plural
 from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
 from .scan_results import scan_summary
@@ -80,7 +81,7 @@ class Progress:
         if self.discovering:
             found = f"{self.pages_done} page{'' if self.pages_done == 1 else 's'} so far"
             return f"{head}, {found} (budget {self.pages_total})"
-        return f"{head}, {self.pages_done} of {self.pages_total} pages"
+        return f"{head}, {self.pages_done} of {plural(self.pages_total, 'page')}"
 
 
 def _progress(raw: Mapping[str, Any], passes: tuple[str, ...], budget: int | None) -> Progress:

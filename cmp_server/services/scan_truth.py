@@ -50,9 +50,13 @@ BEFORE = {"none": "before consent", "reject": "after the visitor rejected"}
 
 def offered_vendor(key: str | None) -> str | None:
     """``key`` if it can be a knowledge-base vendor: the scanner keys the site itself by its
-    host or registrable domain (``127.0.0.1``, ``shop.se``), never offered as a vendor (scans
-    stored before ``store_scan`` left those out kept them as suggestions)."""
-    return key if key and "." not in key and ":" not in key else None
+    host or registrable domain (``127.0.0.1``, ``shop.se``, ``localhost``, ``[::1]``), never
+    offered as a vendor (scans stored before ``store_scan`` left those out kept them as
+    suggestions). Knowledge-base keys are words (``google-analytics``): a dot, a colon or a
+    bracket is a host, and so is any ``localhost``."""
+    if not key or any(c in key for c in ".:[]") or key.lower().removesuffix(".") == "localhost":
+        return None
+    return key
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from .._utils import new_site_key
 from ..errors import DomainClaimed, InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
 from ..schemas import BannerOptions
+from ..validation import plain_message
 from . import audit, revisions
 from ._site_checks import (
     MAX_NAME,
@@ -253,7 +254,9 @@ async def _apply(
         try:
             checked = BannerOptions.model_validate({**site.options, **options})
         except ValidationError as exc:
-            raise InvalidRequest(f"invalid banner options: {exc.errors()[0]['msg']}",
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidRequest(f"banner option {where}: {plain_message(first)}",
                                  field="options") from None
         purposes = {p.key for p in await Purpose.filter(site=site)}
         unknown = checked.purpose_keys() - purposes

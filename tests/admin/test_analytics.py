@@ -101,15 +101,16 @@ async def test_the_page_shows_the_receipts_posted_through_the_api(
     today = utcnow().date()
     head, *rows, foot = found["outcomes-table"]
     assert head == ["Day", "Accept all", "Reject all", "Custom", "Withdraw", "GPC", "All"]
-    assert len(rows) == 30 and rows[-1][0] == today.isoformat()  # the last 30 days by default
-    assert rows[0][0] == (today - timedelta(days=29)).isoformat()
+    # The last 30 days by default; the 29 without receipts fold into one row (not 29 of 0s).
+    assert len(rows) == 2 and rows[-1][0] == today.isoformat()
+    assert rows[0] == [
+        f"{today - timedelta(days=29)} – {today - timedelta(days=1)} (29 days): no receipts"]
     assert rows[-1][1:] == ["3", "2", "1", "1", "1", "8"]
-    assert all(row[1:] == ["0"] * 6 for row in rows[:-1])
     assert foot == ["All", "3 37.5 %", "2 25.0 %", "1 12.5 %", "1 12.5 %", "1 12.5 %", "8"]
     assert "<strong>8</strong> receipts" in page and "accept all <strong>37.5 %</strong>" in page
     assert "reject all <strong>25.0 %</strong>" in page
     # The chart: one titled segment per method of today, the same numbers.
-    at = page.index('<svg class="chart"')
+    at = page.index('<svg class="chart wide"')
     svg = page[at:page.index("</svg>", at)]
     assert 'role="img" aria-labelledby="outcomes-title outcomes-desc"' in svg
     assert (f'<title id="outcomes-title">Consent outcomes per day, Shop,'
@@ -131,10 +132,11 @@ async def test_the_page_shows_the_receipts_posted_through_the_api(
     assert found["rates-table"][0] == ["Day", "preferences", "statistics", "marketing"]
     assert found["rates-table"][-1] == [today.isoformat(), "37.5 % 3 of 8", "62.5 % 5 of 8",
                                         "37.5 % 3 of 8"]
-    assert found["rates-table"][1][1:] == ["–"] * 3  # nothing decided: no rate
+    assert found["rates-table"][1][0].endswith("(29 days): no decisions")  # no rate
     assert f"{label}: 62.5 % granted (5 of 8)" in page
     # A small chart per purpose a visitor may refuse; none for the required one.
-    assert page.count('aria-labelledby="rate-') == 3
+    assert page.count('aria-labelledby="rate-') == 6  # each wide, and drawn for a phone
+    assert page.count('aria-labelledby="rate-1-narrow-title rate-1-narrow-desc"') == 1
     # Nothing the CSP refuses: no inline style, no inline script.
     assert "style=" not in page
     assert re.findall(r"<script[^>]*>", page) == ['<script src="/admin/static/admin.js" defer>']
@@ -210,7 +212,8 @@ async def test_a_year_by_day_and_ten_years_by_week_fit(
     year = await client.get(f"/admin/sites/{site.key}/analytics", params={
         "from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()})
     assert year.status_code == 200
-    assert len(tables(year.text)["outcomes-table"]) == 1 + 366 + 1
+    head, quiet, last, foot = tables(year.text)["outcomes-table"]
+    assert quiet[0].endswith("(365 days): no receipts") and last[0] == today.isoformat()
     decade = await client.get(f"/admin/sites/{site.key}/analytics", params={
         "from": (today - timedelta(days=3650)).isoformat(), "to": today.isoformat(),
         "bucket": "week"})

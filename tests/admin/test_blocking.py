@@ -102,7 +102,7 @@ async def test_the_mode_is_saved_and_audited(app: Starlette, client: httpx.Async
         ({"target": "tracker.example", "purposes": ["no-such"]}, "purposes",
          "the site has no purpose"),
         ({"target": "tracker.example"}, "purposes", "choose what it waits for"),
-        ({"target": "", "purposes": ["marketing"]}, "target", "at least 1 character"),
+        ({"target": "", "purposes": ["marketing"]}, "target", "Fill this in."),
         ({"target": "tracker.example/a\x00b", "purposes": ["marketing"]}, "target", "NUL"),
     ],
 )

@@ -131,7 +131,7 @@ async def test_disable_unlock_reset_and_the_audit_filters(
         await page.get_by_label("From").fill("2000-01-02")
         await page.get_by_label("To (the whole day, UTC)").fill("2000-01-01")
         await page.get_by_role("button", name="Filter").click()
-        await page.get_by_text("must not be before the start date").wait_for()
+        await page.get_by_text("Give a day on or after the start date.").wait_for()
         await page.screenshot(path=shots / f"audit-refused-{name}.png", full_page=True)
         await no_overflow(page, viewport["width"], "audit log refused")
         await page.get_by_label("From").fill("")

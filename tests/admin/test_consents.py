@@ -234,3 +234,46 @@ async def test_a_receipt_that_does_not_verify_says_so(
     page = await client.get(f"/admin/sites/{site.key}/consents/{forged}")
     assert page.status_code == 200
     assert "Altered" in page.text and "Texts hash differs" in page.text
+
+
+async def test_the_receipt_id_the_table_shows_finds_the_receipt(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """The table shows a receipt id's first 8 characters and "…": pasted into the search,
+    that finds the receipt (it was a 422, "Input should be a valid UUID")."""
+    site, _ = await published_site()
+    body = await send_receipt(client, site.key)
+    await send_receipt(client, site.key)
+    await _signed_in(client, "viewer")
+    page = await client.get(f"/admin/sites/{site.key}/consents")
+    shown = re.findall(r'class="uuid" aria-label="[0-9a-f-]{36}" title="[^"]*">([^<]*)</a>',
+                       page.text)
+    wanted = body["receipt_id"][:8] + "…"
+    assert wanted in shown and len(shown) == 2
+    for typed in (wanted, body["receipt_id"][:8], body["receipt_id"][:13].upper(),
+                  body["receipt_id"], f"  {body['receipt_id'][:10]}  "):
+        r = await client.get(f"/admin/sites/{site.key}/consents",
+                             params={"receipt_id": typed})
+        assert r.status_code == 200, (typed, r.text[-400:])
+        assert re.findall(r'aria-label="([0-9a-f-]{36})" title=', r.text) == [
+            body["receipt_id"]], typed
+    for typed in ("1234567", "zzzzzzzz", "1234-", "0" * 33):
+        r = await client.get(f"/admin/sites/{site.key}/consents",
+                             params={"receipt_id": typed})
+        assert r.status_code == 422, typed
+        error = re.search(r'id="e-receipt_id">([^<]*)<', r.text)
+        assert error is not None and "first 8 characters" in error.group(1), typed
+        assert "UUID" not in r.text and "should be" not in r.text
+
+
+async def test_a_refused_role_says_so_in_its_heading(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    await _signed_in(client, "viewer")
+    r = await client.get("/admin/staff")
+    assert r.status_code == 403
+    assert "<h1>Not allowed with your role</h1>" in r.text
+    assert "needs the owner role" in r.text and "in the way" not in r.text
+    gone = await client.get(f"/admin/sites/{site.key}/consents/{uuid.uuid4()}")
+    assert gone.status_code == 404 and "<h1>Not found</h1>" in gone.text

@@ -157,8 +157,8 @@ async def test_retention_errors_beside_the_field(
     await _as(client, "privacy")
     token = await token_of(client, f"/admin/sites/{site.key}/retention")
     for days, message in [
-        ("", "integer"), ("ten", "integer"), ("0", "greater than or equal to 1"),
-        ("99999999999999999999", "less than or equal"), ("30", "consent lifetime"),
+        ("", "whole number"), ("ten", "whole number"), ("0", "Give 1 or more."),
+        ("99999999999999999999", "or less."), ("30", "consent lifetime"),
         ("1\x00", "NUL"),
     ]:
         r = await client.post(f"/admin/sites/{site.key}/retention",

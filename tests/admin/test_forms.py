@@ -72,9 +72,9 @@ def test_pydantic_errors_are_named_as_the_form_names_its_fields() -> None:
         Texts.model_validate({"name": "far too long", "texts": {"title": "long"},
                               "day": "2026-1-1"})
     assert field_errors(caught.value) == {
-        "language": "Field required",
-        "name": "String should have at most 5 characters",
-        "texts": "String should have at most 3 characters",
+        "language": "Fill this in.",
+        "name": "Use at most 5 characters.",
+        "texts": "Use at most 3 characters.",
         "day": "Give a date as YYYY-MM-DD, like 2026-01-31.",
     }
     named = field_errors(caught.value, names={"language": "form", "texts": "text-{}"},
@@ -82,7 +82,7 @@ def test_pydantic_errors_are_named_as_the_form_names_its_fields() -> None:
     assert named["form"] == "Reload the page." and "text-title" in named
     with pytest.raises(ValidationError) as nul:
         Texts.model_validate({"language": "sv", "name": "a\x00b"})
-    assert field_errors(nul.value) == {"name": "must not contain NUL characters"}
+    assert field_errors(nul.value) == {"name": "Must not contain NUL characters."}
 
 
 @pytest.mark.parametrize(("error", "expected"), [
@@ -125,7 +125,7 @@ async def test_save_form_answers_done_or_the_page_again() -> None:
     assert (await save({"language": "sv", "name": ""})).status_code == 422
     assert (await save({"language": "sv", "name": "taken"})).status_code == 409
     assert [a.errors for a in answers] == [
-        {"name": "String should have at least 1 character"}, {"name": "that name is taken"}]
+        {"name": "Fill this in."}, {"name": "that name is taken"}]
     with pytest.raises(NotFound):  # the thing is gone: the 404 page, not the form again
         await save({"language": "sv", "name": "gone"})
 

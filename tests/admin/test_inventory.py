@@ -318,3 +318,23 @@ def test_every_field_of_the_query_has_its_parameter() -> None:
     from cmp_server.services.inventory import ItemQuery
 
     assert sorted(PARAMS.values()) == sorted(f.name for f in fields(ItemQuery))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]", "::1",
+                                  "shop.example", "www.shop.example", "192.168.1.20"])
+async def test_the_sites_own_host_is_never_a_vendor_suggestion(
+    app: Starlette, client: httpx.AsyncClient, host: str
+) -> None:
+    """A scan stored before the site was left out of suggestions kept "127.0.0.1" (or
+    "localhost") as the knowledge base's vendor: the item page offered it."""
+    site, _ = await published_site()
+    row = await InventoryItem.create(
+        site=site, name="visit_id", review_status="unreviewed", source="scan", description={},
+        suggested_purpose="statistics", suggested_vendor=host, suggested_vendor_name=host)
+    await _as(client, "viewer")
+    page = await client.get(f"/admin/sites/{site.key}/inventory/{row.id}")
+    assert page.status_code == 200
+    assert "Knowledge base: statistics" in page.text
+    assert f"Knowledge base: {escape(host)}" not in page.text
+    listed = await client.get(f"/admin/sites/{site.key}/inventory")
+    assert f"KB: {escape(host)}" not in listed.text

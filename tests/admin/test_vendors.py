@@ -4,6 +4,7 @@ other bad input refused beside the field with a 422, hostile names inert."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -170,3 +171,24 @@ async def test_a_hostile_vendor_name_renders_inert(
         assert r.status_code == 200, path
         assert "<script>window.pwned" not in r.text and "<img src=x" not in r.text, path
         assert str(escape(PAYLOAD)) in r.text or path.endswith("%3E"), path
+
+
+async def test_the_policy_url_help_and_the_rule_agree_on_http(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """http:// policy pages are real on small sites and accepted; the help says so (it said
+    https only)."""
+    site, _ = await published_site()
+    token = await _as(client, "privacy")
+    page = await client.get(f"/admin/sites/{site.key}/vendors/new")
+    help_text = re.search(r'id="h-privacy_policy_url">([^<]*)<', page.text)
+    assert help_text is not None
+    assert "http://" in help_text.group(1) and "https://" in help_text.group(1)
+    r = await client.post(f"/admin/sites/{site.key}/vendors/new",
+                          data=_form(token, privacy_policy_url="http://small.example/privacy"))
+    assert r.status_code == 303
+    vendor = await Vendor.get(site=site, key="hotjar")
+    assert vendor.privacy_policy_url == "http://small.example/privacy"
+    settings = await client.get(f"/admin/sites/{site.key}")
+    site_help = re.search(r'id="h-policy_url">([^<]*)<', settings.text)
+    assert site_help is not None and "http://" in site_help.group(1)
