@@ -75,6 +75,8 @@ class PublicOnlyProxy:
             f"--proxy-server=http://127.0.0.1:{self.port}",
             "--proxy-bypass-list=<-loopback>",  # Chromium bypasses proxies for loopback
             "--disable-quic",  # QUIC would not go through the proxy
+            # WebRTC: this switch alone does not hold; browser.visitor_browser(public_only)
+            # turns it off in the profile and removes the API (browser.PUBLIC_ONLY_ARGS).
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         )
 
