@@ -98,7 +98,8 @@ class _Pass:
 
     async def run(self, pages: list[str] | None) -> PassCapture:
         await self.context.expose_binding(SINK_BINDING, self._on_hook)
-        await self.context.add_init_script(script=hooks_script())
+        await self.context.add_init_script(
+            script=hooks_script(self.options.limits.storage_keys_per_origin))
         # Every pass: a page may record a choice without us (GPC, an integrator's own call).
         await self.context.add_init_script(script=receipts_script())
         if self.options.public_only:

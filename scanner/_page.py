@@ -24,7 +24,7 @@ from playwright.async_api import Error as PlaywrightError
 from ._consent import BannerDriver
 from ._held import read_held
 from ._limits import PassBudget
-from ._models import ScanOptions
+from ._models import ScanLimits, ScanOptions
 from ._records import (
     NOT_KEPT,
     CookieRecord,
@@ -48,8 +48,10 @@ _MAX_URL = 1000
 
 
 @functools.cache
-def hooks_script() -> str:
-    return files("scanner").joinpath("_hooks.js").read_text(encoding="utf-8")
+def hooks_script(storage_limit: int = ScanLimits().storage_keys_per_origin) -> str:
+    """The init script, reporting at most ``storage_limit`` distinct storage names a frame."""
+    text = files("scanner").joinpath("_hooks.js").read_text(encoding="utf-8")
+    return text.replace("__STORAGE_LIMIT__", str(int(storage_limit)))
 
 
 # At most ``n`` names of each kind, each cut to ``chars``, cross to us; ``total`` says how

@@ -34,7 +34,7 @@ from ..models import BlockingRule as RuleRow
 from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule, ConfigBlocking
 from . import audit
-from .scan_results import inventory_match, read_report
+from .scan_results import InventoryIndex, load_report
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -217,13 +217,14 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
                     reason=f"knowledge base: {facts.name if facts else name}'s host")
 
     # 2. What the latest scan saw set each item, and its tracker requests.
-    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").only("id").first()
     if scan is not None:
-        report = read_report(scan)
+        report = await load_report(scan)  # kept between requests: a report never changes
+        index = InventoryIndex(items)
         for found in report.items:
             if not found.initiator:
                 continue
-            matched = inventory_match(items, found.kind, found.name)
+            matched = index.match(found.kind, found.name)
             if matched is None or matched.purpose is None:
                 continue
             parts = urlsplit(found.initiator)

@@ -8,6 +8,7 @@ previous scan are in ``scan_findings``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from tortoise.expressions import Q
 
 from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
-from .scan_results import scan_summary
+from .scan_results import load_report, scan_summary
 from .scan_truth import SiteInventory, count_findings, judge, load_inventory, stored_sightings
 from .scans import PASSES, PRIVATE_TARGETS_SETTING, next_scan_at
 
@@ -276,7 +277,8 @@ async def scan_overview(site: Site) -> ScanOverview:
         if stored_sightings(summary) is not None:
             counts = judged_counts(summary, inventory)
         else:  # stored before sightings were kept: only the report tells
-            counts = scan_summary(await Scan.get(id=last.id), inventory).counts
+            report = await load_report(last)
+            counts = (await asyncio.to_thread(scan_summary, last, inventory, report)).counts
         violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
         Q(status="queued") | Q(status="running"), site=site
