@@ -24,6 +24,7 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
+from cmp_server import db
 from cmp_server.models import ConsentReceipt, InventoryItem, Scan, ScanJob, Site
 from cmp_server.services import scans
 from cmp_server.services.scan_findings import PAGE_SIZE
@@ -138,13 +139,16 @@ async def test_storing_and_viewing_a_huge_report_lets_receipts_through(
 
     assert await InventoryItem.filter(site=site, name__startswith="ls-").count() == 5000
     # Short transactions: new rows in batches, then the scan row (100 and more in all). The
-    # receipts went between them: acknowledged all through the store, each after at most
-    # one batch per database call it makes (the site, its version, the insert: at most 4 with
-    # the config cache off, as here), never after the whole store.
+    # receipts went between them: acknowledged all through the store, never after the whole
+    # of it. On SQLite's one connection each waits for at most one batch per database call it
+    # makes (the site, its version, the insert: at most 4 with the config cache off, as
+    # here); on PostgreSQL they go side by side on connections of their own, and the store's
+    # work off the event loop leaves them to run (none spans a tenth of the store).
     assert transactions >= 10_000 // BATCH_ROWS + 1
     during = {acked for _, _, acked in receipts.acknowledged if 0 < acked < transactions}
     assert len(during) >= 10, receipts.acknowledged[:20]
-    assert max(acked - sent for _, sent, acked in receipts.acknowledged) <= 4
+    most = 4 if not db.dialect().concurrent_writers else transactions // 10
+    assert max(acked - sent for _, sent, acked in receipts.acknowledged) <= most
 
     # Viewing it: a page of each list, while receipts go on.
     viewer = Receipts(client, site, lambda: transactions)
