@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +33,7 @@ __all__ = ["BATCH_ROWS", "InventoryCounts", "batches", "update_inventory"]
 
 # Rows a transaction writes: about 10 ms on SQLite, so a receipt waits at most that long.
 BATCH_ROWS = 100
+_READ_ROWS = 500
 _BEFORE_CONSENT = ("none", "reject")
 _SUGGESTED = (
     "suggested_purpose", "suggested_vendor", "suggested_vendor_name", "suggested_duration_days",
@@ -50,13 +52,13 @@ class InventoryCounts(BaseModel):
 
 async def batches(
     rows: Sequence[T], write: Callable[[Sequence[T]], Awaitable[None]],
-    on_batch: Callable[[], None] | None = None,
+    on_batch: Callable[[], None] | None = None, size: int = BATCH_ROWS,
 ) -> None:
-    """``write`` each ``BATCH_ROWS`` of ``rows`` in a transaction of its own, letting what
-    waits for the database (the receipt writer) go between them."""
-    for start in range(0, len(rows), BATCH_ROWS):
+    """``write`` each ``size`` of ``rows`` in a transaction of its own, letting what waits
+    for the database (the receipt writer) go between them."""
+    for start in range(0, len(rows), size):
         async with in_transaction():
-            await write(rows[start:start + BATCH_ROWS])
+            await write(rows[start:start + size])
         if on_batch is not None:
             on_batch()
         await asyncio.sleep(0)
@@ -84,9 +86,25 @@ def _suggested(item: ReportItem, kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What matching and marking need of an inventory row."""
+
+    id: int
+    kind: str
+    name: str
+    match: str
+    first_seen: datetime | None
+    review_status: str
+    missing_since: datetime | None
+
+
+_ROW_FIELDS = ("id", "kind", "name", "match", "first_seen", "review_status", "missing_since")
+
+
 @dataclass
 class _Seen:
-    row: InventoryItem
+    row: _Row
     item: ReportItem  # the first item the row stands for: its suggestions are kept
     early: bool  # seen before consent (any item it stands for)
 
@@ -103,12 +121,12 @@ class _Plan:
     new: dict[tuple[str, str], _New] = field(default_factory=dict)
 
 
-def _plan(rows: list[InventoryItem], items: Sequence[ReportItem]) -> _Plan:
+def _plan(rows: list[_Row], items: Sequence[ReportItem]) -> _Plan:
     """Which row each item counts as (its exact name first, else the first prefix that covers
     it), and the items no row covers: one new row per kind and name, as a row stands for a
     name on every domain."""
-    exact: dict[tuple[str, str], InventoryItem] = {}
-    prefixes: dict[str, list[InventoryItem]] = {}
+    exact: dict[tuple[str, str], _Row] = {}
+    prefixes: dict[str, list[_Row]] = {}
     for row in rows:
         if row.match == "prefix":
             prefixes.setdefault(row.kind, []).append(row)
@@ -173,13 +191,51 @@ async def _new_vendor(site: Site, item: ReportItem, kb: KnowledgeBase) -> Vendor
     )
 
 
+def _seen_updates(
+    seen: list[_Seen], kb: KnowledgeBase, now: datetime
+) -> list[tuple[dict[str, Any], list[int]]]:
+    """The updates that mark ``seen`` rows seen: rows whose new values are alike share a
+    statement, of at most ``BATCH_ROWS`` rows."""
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    for s in seen:
+        values: dict[str, Any] = {"last_seen": now, "missing_since": None,
+                                  "before_consent": s.early, **_suggested(s.item, kb)}
+        if s.row.first_seen is None:
+            values["first_seen"] = now
+        if s.row.review_status == "gone":  # staff said gone, and it is back: look again
+            values["review_status"] = "unreviewed"
+        groups.setdefault(tuple(sorted(values.items())), []).append(s.row.id)
+    return [(dict(key), ids[i:i + BATCH_ROWS]) for key, ids in groups.items()
+            for i in range(0, len(ids), BATCH_ROWS)]
+
+
+def _statements_per_batch(updates: list[tuple[dict[str, Any], list[int]]]) -> int:
+    """Statements a transaction takes so that it writes about ``BATCH_ROWS`` rows."""
+    rows = sum(len(ids) for _, ids in updates)
+    return max(1, BATCH_ROWS * len(updates) // rows) if rows else 1
+
+
+async def _rows(site: Site) -> list[_Row]:
+    """The site's inventory, ``_READ_ROWS`` rows a query: each query's rows are converted
+    on the event loop, so thousands at once would hold it."""
+    rows: list[_Row] = []
+    while True:
+        query = InventoryItem.filter(site=site).order_by("id").limit(_READ_ROWS)
+        if rows:
+            query = query.filter(id__gt=rows[-1].id)
+        chunk = await query.values_list(*_ROW_FIELDS)
+        rows.extend(_Row(*values) for values in chunk)
+        if len(chunk) < _READ_ROWS:
+            return rows
+
+
 async def update_inventory(
     site: Site, report: ScanReport, kb: KnowledgeBase,
     on_batch: Callable[[], None] | None = None,
 ) -> InventoryCounts:
     """Add, mark seen and mark missing, in batches (``on_batch`` after each transaction)."""
     now = utcnow()
-    rows = list(await InventoryItem.filter(site=site).order_by("id"))
+    rows = await _rows(site)
     purposes = {p.key: p for p in await Purpose.filter(site=site)}
     plan = await asyncio.to_thread(_plan, rows, report.items)
     new = list(plan.new.values())
@@ -211,26 +267,16 @@ async def update_inventory(
 
     await batches(new, add, on_batch)
 
+    # Rows seen again, as few statements as their values allow (a site's thousand items
+    # mostly read alike), ``BATCH_ROWS`` rows a statement and a transaction.
     seen = list(plan.seen.values())
-    for s in seen:
-        row = s.row
-        row.last_seen = now
-        row.missing_since = None
-        row.first_seen = row.first_seen or now
-        row.before_consent = s.early
-        if row.review_status == "gone":  # staff said gone, and it is back: look again
-            row.review_status = "unreviewed"
-        for name, value in _suggested(s.item, kb).items():
-            setattr(row, name, value)
+    updates = await asyncio.to_thread(_seen_updates, seen, kb, now)
 
-    async def mark_seen(chunk: Sequence[_Seen]) -> None:
-        await InventoryItem.bulk_update(
-            [s.row for s in chunk],
-            fields=["last_seen", "missing_since", "first_seen", "before_consent",
-                    "review_status", *_SUGGESTED],
-        )
+    async def mark_seen(chunk: Sequence[tuple[dict[str, Any], list[int]]]) -> None:
+        for values, ids in chunk:
+            await InventoryItem.filter(id__in=ids).update(**values)
 
-    await batches(seen, mark_seen, on_batch)
+    await batches(updates, mark_seen, on_batch, size=_statements_per_batch(updates))
 
     missing = [r.id for r in rows if r.id not in plan.seen and r.missing_since is None]
 

@@ -21,6 +21,7 @@ the dashboard count without reading the whole report.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -94,12 +95,17 @@ async def load_inventory(site_id: int) -> SiteInventory:
         "id", "kind", "name", "match", "review_status", "purpose__key", "purpose__required",
         "vendor__key", "vendor__name",
     )
-    return SiteInventory(
-        Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
-              r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
-              r["vendor__name"])
-        for r in rows
-    )
+
+    def build() -> SiteInventory:
+        return SiteInventory(
+            Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
+                  r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
+                  r["vendor__name"])
+            for r in rows
+        )
+
+    # A scanned site can fill the inventory with thousands of rows: not on the event loop.
+    return await asyncio.to_thread(build) if len(rows) > 1000 else build()
 
 
 @dataclass(frozen=True, slots=True)
