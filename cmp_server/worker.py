@@ -30,7 +30,7 @@ from scanner import (
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import scans
+from .services import deliveries, scans
 from .services.scan_results import store_scan
 from .settings import Settings
 
@@ -77,14 +77,38 @@ class ScanWorker:
         worker_id: str | None = None,
         poll: float = 2.0,
         heartbeat_every: float = 10.0,
+        delivery_poll: float = 1.0,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.poll = poll
         self.heartbeat_every = heartbeat_every
+        self.delivery_poll = delivery_poll
         self._schedule_checked = 0.0
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # Webhook deliveries go on while a scan runs: a scan takes minutes, an event seconds.
+        delivering = asyncio.create_task(self.deliver_forever(stop))
+        try:
+            await self._scan_forever(stop)
+        finally:
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
+
+    async def deliver_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                tried = await deliveries.deliver_due(
+                    self.worker_id, allow_private=self.settings.allow_private_scan_targets)
+            except Exception:  # a database blip: try again at the next look
+                log.exception("webhook delivery cycle failed")
+                tried = 0
+            if not tried:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.delivery_poll)
+
+    async def _scan_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 if time.monotonic() - self._schedule_checked > 60:

@@ -20,6 +20,10 @@ from cmp_server.app import create_app
 from cmp_server.settings import Settings
 
 TABLES = (
+    "delivery_attempt",
+    "delivery",
+    "event",
+    "webhook_endpoint",
     "audit_entry",
     "staff_session",
     "password_reset",

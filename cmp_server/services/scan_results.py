@@ -26,6 +26,7 @@ from scanner import PossibleViolation, ReportItem, ScanLimits, ScanReport, limit
 from scanner.kb import KnowledgeBase
 
 from ..models import InventoryItem, Scan, ScanJob, Site
+from . import events
 from .scan_inventory import InventoryCounts, update_inventory
 from .scan_truth import (
     Judged,
@@ -339,10 +340,9 @@ async def store_scan(
     inventory = await load_inventory(site.id)
     before = await load_report(previous) if previous is not None else None
 
-    def prepare() -> tuple[str, dict[str, Any], dict[str, Any]]:
-        diff = diff_reports(before, report, inventory)
-        return (report.model_dump_json(), _summary(report, inventory),
-                diff.model_copy(update={"inventory": counts}).model_dump(mode="json"))
+    def prepare() -> tuple[str, dict[str, Any], ReportDiff]:
+        diff = diff_reports(before, report, inventory).model_copy(update={"inventory": counts})
+        return report.model_dump_json(), _summary(report, inventory), diff
 
     body, summary, diff = await asyncio.to_thread(prepare)
     async with in_transaction():
@@ -353,9 +353,26 @@ async def store_scan(
             finished_at=report.finished_at,
             report=body,
             summary=summary,
-            diff=diff,
+            diff=diff.model_dump(mode="json"),
         )
+        await _announce(site, scan, diff, counts)
     if on_batch is not None:
         on_batch()
     _REPORTS.put(scan.id, report)
     return scan
+
+
+async def _announce(site: Site, scan: Scan, diff: ReportDiff, counts: InventoryCounts) -> None:
+    """The ``scan.findings`` event, when the scan found something new to act on."""
+    new = {
+        "new_inventory_items": counts.added,
+        "new_items": len(diff.items_added),
+        "new_violations": len(diff.violations_added),
+        "new_to_review": len(diff.review_added),
+    }
+    if any(new.values()):
+        await events.emit(site, "scan.findings", {
+            "scan": scan.id, **new,
+            "violations": diff.violations_added[:20],
+            "admin_path": f"/admin/sites/{site.key}/scans/{scan.id}",
+        })
