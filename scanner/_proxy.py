@@ -30,6 +30,7 @@ __all__ = ["PublicOnlyProxy"]
 log = logging.getLogger(__name__)
 
 _HEAD_LIMIT = 64 * 1024
+_MAX_BLOCKED = 10_000
 _TIMEOUT = 30.0
 _FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -105,7 +106,8 @@ class PublicOnlyProxy:
                 writer.write(_UNRESOLVED)
                 return
             if address is None:
-                self.blocked.append(label)
+                if len(self.blocked) < _MAX_BLOCKED:  # a page may try a million
+                    self.blocked.append(label[:1000])
                 log.info("scan: refused %s (not a public address)", label)
                 writer.write(_FORBIDDEN)
                 return

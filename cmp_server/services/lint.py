@@ -27,6 +27,7 @@ from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule
 from . import blocking
 from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
+from .scan_inventory import present_items
 from .scan_results import InventoryIndex, load_report
 
 __all__ = ["Finding", "lint"]
@@ -154,8 +155,7 @@ async def _blocking_findings(site: Site) -> list[Finding]:
     rules = [BlockingRule(host=r.host, path=r.path, purposes=list(r.purposes))
              for r in await blocking.derive_rules(site) if r.enabled]
     required = {p.key for p in await Purpose.filter(site=site) if p.required}
-    rows = InventoryIndex(await InventoryItem.filter(site=site).exclude(review_status="gone")
-                          .select_related("purpose"))
+    rows = InventoryIndex(await present_items(site, "purpose"))
     unheld: dict[str, set[str]] = {}
     for item in (await load_report(scan)).items:
         host = (urlsplit(item.initiator).hostname or "").lower() if item.initiator else ""

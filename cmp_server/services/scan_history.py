@@ -224,7 +224,10 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
     jobs = jobs[:limit]
     scans = await _scans_of([j.id for j in jobs])
     inventory = await load_inventory(site.id)
-    runs = [_run(job, scans.get(job.id), inventory) for job in jobs]
+    # Each stored scan's findings judged again through the inventory: thousands of
+    # sightings for a scanned site that stores thousands of items. Off the event loop.
+    runs = await asyncio.to_thread(
+        lambda: [_run(job, scans.get(job.id), inventory) for job in jobs])
     # Scans without a job, in this page's stretch of time.
     loose = Scan.filter(site=site, job_id__isnull=True)
     if before is not None:
@@ -233,8 +236,9 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
             loose = loose.filter(finished_at__lt=newer.requested_at)
     if more and jobs:
         loose = loose.filter(finished_at__gte=jobs[-1].requested_at)
-    runs.extend(_run(None, s, inventory)
-                for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
+    others = await loose.only(*_SUMMARY_FIELDS, "site_id")
+    if others:
+        runs.extend(await asyncio.to_thread(lambda: [_run(None, s, inventory) for s in others]))
     runs.sort(key=lambda r: (r.requested_at, r.job_id or 0), reverse=True)
     return HistoryPage(tuple(runs), jobs[-1].id if more else None)
 

@@ -29,7 +29,7 @@ from scanner.kb import KnowledgeBase
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Site, Vendor
 
-__all__ = ["BATCH_ROWS", "InventoryCounts", "batches", "update_inventory"]
+__all__ = ["BATCH_ROWS", "InventoryCounts", "batches", "present_items", "update_inventory"]
 
 # Rows a transaction writes: about 10 ms on SQLite, so a receipt waits at most that long.
 BATCH_ROWS = 100
@@ -213,6 +213,21 @@ def _statements_per_batch(updates: list[tuple[dict[str, Any], list[int]]]) -> in
     """Statements a transaction takes so that it writes about ``BATCH_ROWS`` rows."""
     rows = sum(len(ids) for _, ids in updates)
     return max(1, BATCH_ROWS * len(updates) // rows) if rows else 1
+
+
+async def present_items(site: Site, *related: str) -> list[InventoryItem]:
+    """The site's inventory items not marked gone, with ``related`` fields, read
+    ``_READ_ROWS`` rows a query: a scanned site can add thousands, and each query's rows are
+    made into models on the event loop."""
+    rows: list[InventoryItem] = []
+    while True:
+        query = InventoryItem.filter(site=site).exclude(review_status="gone")
+        if rows:
+            query = query.filter(id__gt=rows[-1].id)
+        chunk = list(await query.order_by("id").limit(_READ_ROWS).select_related(*related))
+        rows.extend(chunk)
+        if len(chunk) < _READ_ROWS:
+            return rows
 
 
 async def _rows(site: Site) -> list[_Row]:
