@@ -51,14 +51,19 @@ class InventoryCounts(BaseModel):
 
 
 async def batches(
-    rows: Sequence[T], write: Callable[[Sequence[T]], Awaitable[None]],
+    rows: Sequence[T], write: Callable[[Any], Awaitable[None]],
     on_batch: Callable[[], None] | None = None, size: int = BATCH_ROWS,
+    make: Callable[[Sequence[T]], Any] | None = None,
 ) -> None:
     """``write`` each ``size`` of ``rows`` in a transaction of its own, letting what waits
-    for the database (the receipt writer) go between them."""
+    for the database (the receipt writer) go between them. ``make`` turns a batch into what
+    ``write`` writes before its transaction begins: the transaction holds SQLite's
+    connection, so it does the database's part only."""
     for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        ready = make(chunk) if make is not None else chunk
         async with in_transaction():
-            await write(rows[start:start + size])
+            await write(ready)
         if on_batch is not None:
             on_batch()
         await asyncio.sleep(0)
@@ -277,10 +282,10 @@ async def update_inventory(
             **_suggested(item, kb),
         )
 
-    async def add(chunk: Sequence[_New]) -> None:
-        await InventoryItem.bulk_create([created(n) for n in chunk])
+    async def add(made: list[InventoryItem]) -> None:
+        await InventoryItem.bulk_create(made)
 
-    await batches(new, add, on_batch)
+    await batches(new, add, on_batch, make=lambda chunk: [created(n) for n in chunk])
 
     # Rows seen again, as few statements as their values allow (a site's thousand items
     # mostly read alike), ``BATCH_ROWS`` rows a statement and a transaction.
