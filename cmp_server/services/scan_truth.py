@@ -91,10 +91,20 @@ class SiteInventory:
 
 
 async def load_inventory(site_id: int) -> SiteInventory:
-    rows = await InventoryItem.filter(site_id=site_id).order_by("id").values(
-        "id", "kind", "name", "match", "review_status", "purpose__key", "purpose__required",
-        "vendor__key", "vendor__name",
-    )
+    # A scanned site can fill the inventory with thousands of rows: read 2,000 a query, so
+    # that no one read holds the database (SQLite's one connection) or the event loop long.
+    rows: list[dict[str, Any]] = []
+    while True:
+        query = InventoryItem.filter(site_id=site_id).order_by("id").limit(2000)
+        if rows:
+            query = query.filter(id__gt=rows[-1]["id"])
+        chunk = await query.values(
+            "id", "kind", "name", "match", "review_status", "purpose__key",
+            "purpose__required", "vendor__key", "vendor__name",
+        )
+        rows.extend(chunk)
+        if len(chunk) < 2000:
+            break
 
     def build() -> SiteInventory:
         return SiteInventory(
@@ -104,7 +114,6 @@ async def load_inventory(site_id: int) -> SiteInventory:
             for r in rows
         )
 
-    # A scanned site can fill the inventory with thousands of rows: not on the event loop.
     return await asyncio.to_thread(build) if len(rows) > 1000 else build()
 
 
