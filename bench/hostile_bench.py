@@ -16,9 +16,9 @@ the sending) and notes each one's latency and the phase it was sent in:
 - viewing: the scan's admin page (its first page, then its last page of items) fetched over
   and over, one after another.
 
-The server runs twice: with the default limits (``CMP_SCAN_MAX_*``: the scan keeps 200 of the
-page's 10,000 names), and with the limits raised past the page (``--raised``: every name kept,
-the 10,000-item scan of the defect), which is what makes the store itself big.
+The server runs twice for each database: with the default limits (``CMP_SCAN_MAX_*``: the scan
+keeps 200 of the page's 10,000 names), then with the limits raised past the page (every name
+kept: the 10,000-item scan of the defect), which is what makes the store itself big.
 
 Every acknowledged receipt is counted in the database afterwards. Exits non-zero only when
 the set-up fails.
