@@ -1,10 +1,14 @@
-"""A site's notifications: webhook endpoints, each with the events it wants, its secret (shown
-once, when it is added), its delivery log (every attempt's status, answer code, time taken
-and the start of the answer), "send again" and "send a test event". Everyone signed in sees
-which endpoints exist; only owners add, change or read their logs, as the logs hold what
-another system answered and the endpoints decide where the site's events go."""
+"""A site's notifications: the events that reach me by mail (at once or in a daily digest,
+in my language; every signed-in account chooses its own), and webhook endpoints, each with
+the events it wants, its secret (shown once, when it is added), its delivery log (every
+attempt's status, answer code, time taken and the start of the answer), "send again" and
+"send a test event". Everyone signed in sees which endpoints exist; only owners add, change
+or read their logs, as the logs hold what another system answered and the endpoints decide
+where the site's events go."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 from starlette.requests import Request
@@ -12,8 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.models import Site, WebhookEndpoint
-from cmp_server.services import webhooks
+from cmp_server.services import subscriptions, webhooks
 from cmp_server.services.events import EVENT_LABELS
+from cmp_server.services.mail_texts import LANGUAGES
 
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of, whole_number
 from ._pages import render
@@ -28,18 +33,29 @@ class EndpointForm(Form):
     events: tuple[str, ...] = ()
 
 
+class MailForm(Form):
+    modes: dict[str, Literal["off", "instant", "digest"]]
+    language: Literal["en", "sv", "da"]
+
+
 class Toggle(Form):
     enabled: bool
 
 
 async def _page(request: Request, site: Site, *, values: dict[str, object] | None = None,
-                refused: Refusal = UNREFUSED, created: WebhookEndpoint | None = None) -> Response:
+                refused: Refusal = UNREFUSED, created: WebhookEndpoint | None = None,
+                mail_refused: Refusal = UNREFUSED) -> Response:
+    actor = request.state.actor
     return render(request, "admin/notifications.html", {
         "site": site, "tab": "notifications", "endpoints": await webhooks.endpoints(site),
         "labels": EVENT_LABELS, "created": created,
+        "mail_modes": await subscriptions.modes_of(actor.id, site), "modes": subscriptions.MODES,
+        "mail_language": await subscriptions.language_of(actor.id), "languages": LANGUAGES,
+        "smtp": bool(request.app.state.settings.smtp_host),
         "values": values or {"url": "", "description": "", "events": list(EVENT_LABELS)},
-        "errors": refused.errors, "saved": request.query_params.get("saved"),
-    }, refused.status if created is None else 201)
+        "errors": refused.errors, "mail_errors": mail_refused.errors,
+        "saved": request.query_params.get("saved"),
+    }, 201 if created else max(refused.status, mail_refused.status))
 
 
 async def _endpoint(request: Request, site: Site) -> WebhookEndpoint:
@@ -55,6 +71,27 @@ def _to_endpoint(request: Request, site: Site, endpoint_id: int, saved: str) -> 
 @requires("viewer", site=True)
 async def notifications(request: Request, site: Site) -> Response:
     return await _page(request, site)
+
+
+@requires("viewer", site=True)
+async def mail_choices(request: Request, site: Site) -> Response:
+    form = await request.form()
+    values = {"modes": {e: text_of(form, f"mode-{e}") or "off" for e in EVENT_LABELS},
+              "language": text_of(form, "language")}
+
+    async def save(parsed: MailForm) -> None:
+        await subscriptions.set_modes(request.state.actor, site, dict(parsed.modes),
+                                      parsed.language)
+
+    return await save_form(
+        MailForm, values, save,
+        done=lambda _: RedirectResponse(
+            request.url_for("admin:notifications", key=site.key).path + "?saved=mail", 303),
+        again=lambda refused: _page(request, site, mail_refused=refused),
+        names={"modes": "form", "language": "form"},
+        messages={"modes": "Choose no mail, at once or daily digest for each event.",
+                  "language": "Choose English, Swedish or Danish."},
+    )
 
 
 @requires("owner", site=True)
@@ -134,6 +171,8 @@ async def webhook_remove(request: Request, site: Site) -> Response:
 
 routes = [
     Route("/sites/{key}/notifications", notifications, methods=["GET"], name="notifications"),
+    Route("/sites/{key}/notifications/mail", mail_choices, methods=["POST"],
+          name="mail_choices"),
     Route("/sites/{key}/notifications/webhooks", webhook_add, methods=["POST"],
           name="webhook_add"),
     Route("/sites/{key}/notifications/webhooks/{endpoint_id}", webhook, methods=["GET"],

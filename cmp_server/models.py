@@ -20,6 +20,8 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "InventoryItem",
+    "MailPreference",
+    "MailSubscription",
     "PasswordReset",
     "Purpose",
     "PurgeLog",
@@ -410,10 +412,11 @@ class Event(Model):
     delivery of it, by webhook or by mail, can be made again."""
 
     id = fields.BigIntField(primary_key=True)
-    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
-        "models.Site", related_name="events", on_delete=fields.CASCADE
+    # None: an event of the installation (an account locked), for owners by mail.
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="events", null=True, on_delete=fields.CASCADE
     )
-    site_id: int
+    site_id: int | None
     type = fields.CharField(max_length=64)
     data: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
@@ -432,10 +435,17 @@ class Delivery(Model):
         "models.Event", related_name="deliveries", on_delete=fields.CASCADE
     )
     event_id: int
-    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
-        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    # A webhook delivery names its endpoint; a mail (at once, or in the daily digest) its
+    # recipient.
+    channel = fields.CharField(max_length=16, default="webhook")  # webhook | mail | digest
+    endpoint: fields.ForeignKeyNullableRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )
-    endpoint_id: int
+    endpoint_id: int | None
+    staff: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="mail_deliveries", null=True, on_delete=fields.CASCADE
+    )
+    staff_id: int | None
     status = fields.CharField(max_length=16, default="pending")  # pending | delivered | given_up
     attempts = fields.IntField(default=0)
     # When it may be tried next; a claim moves it a lease ahead, so that the deliveries of a
@@ -466,3 +476,37 @@ class DeliveryAttempt(Model):
 
     class Meta:
         table = "delivery_attempt"
+
+
+class MailSubscription(Model):
+    """Which of a site's events reach a staff member by mail: at once or in a daily digest."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    site_id: int
+    event = fields.CharField(max_length=64)
+    mode = fields.CharField(max_length=16)  # instant | digest
+
+    class Meta:
+        table = "mail_subscription"
+        unique_together = (("staff", "site", "event"),)
+
+
+class MailPreference(Model):
+    """A staff member's language for mail (en, sv or da)."""
+
+    staff: fields.OneToOneRelation[Staff] = fields.OneToOneField(
+        "models.Staff", related_name="mail_preference", on_delete=fields.CASCADE,
+        primary_key=True,
+    )
+    staff_id: int
+    language = fields.CharField(max_length=8, default="en")
+
+    class Meta:
+        table = "mail_preference"

@@ -30,11 +30,12 @@ from scanner import (
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import deliveries, scans
+from .services import deliveries, report, scans
+from .services.mail import MailConfig
 from .services.scan_results import store_scan
 from .settings import Settings
 
-__all__ = ["ScanWorker", "kb_files", "scan_limits"]
+__all__ = ["ScanWorker", "kb_files", "mail_config", "scan_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,17 @@ def scan_limits(settings: Settings) -> ScanLimits:
     )
 
 
+def mail_config(settings: Settings) -> MailConfig | None:
+    """How to send mail, or None when no SMTP server is configured."""
+    if not settings.smtp_host:
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return MailConfig(host=settings.smtp_host, port=settings.smtp_port,
+                      security=settings.smtp_security, user=settings.smtp_user,
+                      password=password, sender=settings.smtp_from,
+                      timeout=settings.smtp_timeout_seconds, base_url=settings.public_base_url)
+
+
 class ScanWorker:
     def __init__(
         self,
@@ -92,15 +104,25 @@ class ScanWorker:
         try:
             await self._scan_forever(stop)
         finally:
-            delivering.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await delivering
+            stop.set()
+            # A delivery under way finishes and is recorded (or its lease runs out and
+            # another worker sends it again): its bounded timeout, then no longer.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(delivering, timeout=30)
 
     async def deliver_forever(self, stop: asyncio.Event) -> None:
+        reports_checked = 0.0
         while not stop.is_set():
+            if time.monotonic() - reports_checked > 600:  # the 1st's monthly reports
+                reports_checked = time.monotonic()
+                try:
+                    await report.send_due_reports()
+                except Exception:
+                    log.exception("queueing the monthly reports failed")
             try:
                 tried = await deliveries.deliver_due(
-                    self.worker_id, allow_private=self.settings.allow_private_scan_targets)
+                    self.worker_id, allow_private=self.settings.allow_private_scan_targets,
+                    mail=mail_config(self.settings))
             except Exception:  # a database blip: try again at the next look
                 log.exception("webhook delivery cycle failed")
                 tried = 0

@@ -23,6 +23,8 @@ TABLES = (
     "delivery_attempt",
     "delivery",
     "event",
+    "mail_subscription",
+    "mail_preference",
     "webhook_endpoint",
     "audit_entry",
     "staff_session",

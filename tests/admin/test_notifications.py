@@ -114,3 +114,33 @@ async def test_others_see_the_endpoints_and_change_nothing(
         "csrf_token": token, "url": receiver.url, "events": ["scan.failed"]})
     assert denied.status_code == 403
     assert await WebhookEndpoint.filter(site=site).count() == 1
+
+
+async def test_anyone_chooses_their_own_mail_and_hears_mail_is_not_set_up(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    from cmp_server.services import subscriptions
+
+    site, _ = await published_site()
+    token = await _as(client, "viewer")
+    base = f"/admin/sites/{site.key}/notifications"
+    page = await client.get(base)
+    assert "Mail is not set up on this server" in page.text and "CMP_SMTP_HOST" in page.text
+    saved = await client.post(f"{base}/mail", data={
+        "csrf_token": token, "mode-scan.findings": "digest", "mode-scan.failed": "instant",
+        "language": "sv"})
+    assert (saved.status_code, saved.headers["location"]) == (303, f"{base}?saved=mail")
+    viewer = (await AuditEntry.filter(action="notifications.mail").first())
+    assert viewer is not None and viewer.site_id == site.id
+    modes = await subscriptions.modes_of(viewer.staff_id or 0, site)
+    assert (modes["scan.findings"], modes["scan.failed"], modes["version.published"]) == (
+        "digest", "instant", "off")
+    assert await subscriptions.language_of(viewer.staff_id or 0) == "sv"
+    page = await client.get(f"{base}?saved=mail")
+    assert page.text.count('Daily digest" checked') == page.text.count('At once" checked') == 1
+    assert page.text.count('No mail" checked') == 3
+    assert 'value="sv" selected' in page.text and "choices for" in page.text
+    refused = await client.post(f"{base}/mail", data={
+        "csrf_token": token, "mode-scan.findings": "hourly", "language": "sv"})
+    assert refused.status_code == 422 and "Choose no mail, at once or daily digest" in refused.text
+    assert (await subscriptions.modes_of(viewer.staff_id or 0, site))["scan.findings"] == "digest"
