@@ -32,10 +32,12 @@ test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 # The database-facing suite again on PostgreSQL. The embed's browser tests keep their own
-# SQLite server (so does the admin's browser test) and the scanner uses no database, so they
-# run once, in `make test`.
+# SQLite server (so does the admin's browser test), the scanner uses no database and the fault
+# cases (tests/faults) make their own databases, PostgreSQL cluster included, so they run once,
+# in `make test`.
 test-postgres: $(STAMP)
 	CMP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest --ignore=tests/embed --ignore=tests/scanner \
+		--ignore=tests/faults \
 		--ignore-glob="tests/admin/test_browser*.py"
 
 test-all: test test-postgres

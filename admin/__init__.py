@@ -12,6 +12,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from cmp_server.errors import CmpError
+from cmp_server.services.two_factor import Sealer
 from cmp_server.settings import Settings
 
 from . import (
@@ -30,6 +31,7 @@ from . import (
     scans,
     sites,
     staff,
+    two_factor,
     vendors,
 )
 from ._limits import BodyLimit
@@ -44,6 +46,7 @@ def create_admin(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *accounts.routes,
+            *two_factor.routes,
             *staff.routes,
             *dashboard.routes,
             *audit.routes,
@@ -66,6 +69,7 @@ def create_admin(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.cookies = SessionCookies(settings)
     app.state.login_limiter = LoginLimiter()
+    app.state.sealer = Sealer(settings.secret_key.get_secret_value())
     # No mail settings yet: reset links are shown to the owner only. A Mailer
     # (services/password_reset.py) built from mail settings goes here.
     app.state.mailer = None

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cmp_server.errors import SiteNotFound
 from cmp_server.services import sites
 from cmp_server.services.staff import ROLES, Actor
 
@@ -81,24 +82,31 @@ async def csrf_ok(request: Request, expected: str) -> bool:
 
 @overload
 def requires(
-    role: str, *, site: Literal[False] = False, post: str | None = None
+    role: str, *, site: Literal[False] = False, post: str | None = None,
+    enrolment: bool = False,
 ) -> Callable[[Endpoint], Endpoint]: ...
 
 
 @overload
 def requires(
-    role: str, *, site: Literal[True], post: str | None = None
+    role: str, *, site: Literal[True], post: str | None = None, enrolment: bool = False
 ) -> Callable[[SiteEndpoint], Endpoint]: ...
 
 
 def requires(
-    role: str, *, site: bool = False, post: str | None = None
+    role: str, *, site: bool = False, post: str | None = None, enrolment: bool = False
 ) -> Callable[[Callable[..., Awaitable[Response]]], Endpoint]:
     """Sign-in, role and (for state-changing methods) CSRF checks before the endpoint runs;
     the endpoint finds the actor in ``request.state.actor``. ``post``: the role a form sent
     to a page that ``role`` reads needs. With ``site=True`` the endpoint is
     ``view(request, site)``, the site that the path's ``key`` names (``SiteNotFound``, a 404
-    page, for any other key)."""
+    page, for any other key, and for a site a site-limited account may not see: the same
+    answer, so it learns nothing of other sites).
+
+    An owner's route without a site is the whole installation's (accounts, new sites): a
+    site-limited owner gets 403 there. An owner who must enrol in two-factor sign-in
+    (``Actor.must_enrol``) is sent to enrolment from every route but the few that say
+    ``enrolment=True``."""
     if role not in ROLES or post not in (None, *ROLES):
         raise ValueError(f"unknown role {role!r} or {post!r}")
 
@@ -111,20 +119,31 @@ def requires(
                 login = request.url_for("admin:login").path
                 return RedirectResponse(f"{login}?next={quote(target, safe='')}", 303)
             request.state.actor = actor
+            if actor.must_enrol and not enrolment:
+                return RedirectResponse(request.url_for("admin:two_factor").path, 303)
             if request.method in UNSAFE and not await csrf_ok(request, actor.csrf_token):
                 return await render_error(
                     request, 403, "The form had expired or did not come from this admin. "
                     "Go back, reload the page and try again."
                 )
+            loaded = None
+            if site:
+                key = request.path_params["key"]
+                loaded = await sites.get_site(key)
+                if not actor.sees(loaded.id):
+                    raise SiteNotFound(f"no site with key {key!r}")
             needed = post if post and request.method in UNSAFE else role
             if not actor.can(needed):
                 return await render_error(
                     request, 403, f"{'Changing this' if needed != role else 'This'} needs the "
                     f"{needed} role; you are signed in as {actor.role}."
                 )
-            if site:
-                return await endpoint(request, await sites.get_site(request.path_params["key"]))
-            return await endpoint(request)
+            if needed == "owner" and not site and actor.sites is not None:
+                return await render_error(
+                    request, 403, "This needs an owner of every site; your account is "
+                    "limited to some sites."
+                )
+            return await endpoint(request) if loaded is None else await endpoint(request, loaded)
 
         checked.required_role = role  # type: ignore[attr-defined]
         return checked

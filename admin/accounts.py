@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import ConfigDict, Field
 from starlette.requests import Request
@@ -10,13 +10,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server._utils import forwarded_client
-from cmp_server.services import password_reset, staff
+from cmp_server.services import password_reset, staff, two_factor
 
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
 from ._security import csrf_ok, requires
 
-__all__ = ["routes"]
+__all__ = ["LOGIN_LIMITED", "client_address", "routes", "safe_next"]
 
 LOGIN_FAILED = "The email or the password is wrong."
 LOGIN_LIMITED = (
@@ -25,7 +25,7 @@ LOGIN_LIMITED = (
 )
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     """The client's address as the public API resolves it: behind a trusted proxy, the
     first untrusted hop of X-Forwarded-For, not the proxy (whose address every client
     shares: twenty failures from anyone would otherwise lock every staff member out)."""
@@ -35,7 +35,7 @@ def _client(request: Request) -> str:
         "unknown")
 
 
-def _safe_next(value: object, default: str) -> str:
+def safe_next(value: object, default: str) -> str:
     """Only a path inside the admin: never an address elsewhere."""
     text = value if isinstance(value, str) else ""
     parts = urlsplit(text)
@@ -52,7 +52,7 @@ async def login(request: Request) -> Response:
             return RedirectResponse(dashboard, 303)
         token = cookies.login_token(request)
         page = render(request, "admin/login.html", {
-            "next": _safe_next(request.query_params.get("next"), ""), "login_token": token,
+            "next": safe_next(request.query_params.get("next"), ""), "login_token": token,
             "reset": request.query_params.get("reset") == "1",
         })
         cookies.keep_login_token(page, token)
@@ -60,7 +60,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     expected = cookies.read_login_token(request)
     email = str(form.get("email", ""))[:254]
-    next_url = _safe_next(form.get("next"), dashboard)
+    next_url = safe_next(form.get("next"), dashboard)
 
     def again(message: str, status: int) -> Response:
         return render(request, "admin/login.html", {
@@ -71,7 +71,7 @@ async def login(request: Request) -> Response:
     if not expected or not await csrf_ok(request, expected):
         return again("The sign-in form had expired. Please try again.", 403)
     limiter = request.app.state.login_limiter
-    if not limiter.allowed(email, _client(request)):
+    if not limiter.allowed(email, client_address(request)):
         return again(LOGIN_LIMITED, 429)
     attempt = await staff.authenticate(email, str(form.get("password", "")))
     if attempt.outcome == "locked":
@@ -79,15 +79,22 @@ async def login(request: Request) -> Response:
     if attempt.account is None:
         # Per account and address here; a known account also counts on its own row, an
         # unknown email here, so that the two read the same.
-        limiter.failed(email, _client(request), known=attempt.outcome == "wrong")
+        limiter.failed(email, client_address(request), known=attempt.outcome == "wrong")
         return again(LOGIN_FAILED, 401)
+    if attempt.account.totp_secret is not None:
+        # The password was right; the session starts only after the code (two_factor.py).
+        code_page = request.url_for("admin:login_code").path
+        response = RedirectResponse(f"{code_page}?next={quote(next_url, safe='')}", 303)
+        cookies.begin_second_step(response, attempt.account.id,
+                                  two_factor.proof_of(attempt.account))
+        return response
     session = await staff.start_session(attempt.account, request.headers.get("user-agent", ""))
     response = RedirectResponse(next_url, 303)
     cookies.sign_in(response, session.id)
     return response
 
 
-@requires("viewer")
+@requires("viewer", enrolment=True)
 async def logout(request: Request) -> Response:
     await staff.end_session(request.state.actor.session_id)
     response = RedirectResponse(request.url_for("admin:login").path, 303)

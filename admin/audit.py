@@ -5,6 +5,7 @@ itself audited. One list of cards rather than a wide table, so it reads on a pho
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -85,19 +86,26 @@ def _parse(
         return None, values, field_errors(exc, names={"from_": "from"}, messages=MESSAGES)
 
 
+def _visible(request: Request, form: AuditQuery) -> audit.AuditFilter:
+    """The form's filter, within what the reader may see (a site-limited account: its sites'
+    entries only)."""
+    return replace(form.where(), visible=request.state.actor.sites)
+
+
 async def _page(request: Request, form: AuditQuery | None, values: dict[str, str],
                 errors: dict[str, str]) -> Response:
     entries = []
     older = ""
     if form is not None:
         before = whole_number(request.query_params.get("before"), 18)
-        rows = await audit.entries(form.where(), before_id=before, limit=PAGE)
+        rows = await audit.entries(_visible(request, form), before_id=before, limit=PAGE)
         entries = [(e, audit_view.changes(e.before, e.after)) for e in rows]
         if len(rows) == PAGE:
             older = "?" + urlencode({**form.query(), "before": rows[-1].id})
     return render(request, "admin/audit.html", {
         "entries": entries, "values": values, "errors": errors,
-        "sites": await sites.list_sites(), "accounts": await staff_lifecycle.accounts(),
+        "sites": await sites.list_sites(request.state.actor.sites),
+        "accounts": await staff_lifecycle.accounts(),
         "actions": await audit.actions(), "older_url": older,
         "newest_url": "?" + urlencode(form.query()) if form and "before" in
         request.query_params else "",
@@ -113,7 +121,7 @@ async def audit_log(request: Request) -> Response:
     form, values, errors = _parse(await request.form())
     if form is None:
         return await _page(request, None, values, errors)
-    stream = await audit_view.begin_export(form.where(), by=request.state.actor)
+    stream = await audit_view.begin_export(_visible(request, form), by=request.state.actor)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(stream, media_type="text/csv; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="audit-{stamp}.csv"',

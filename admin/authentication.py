@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from limits import parse, storage, strategies
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +22,8 @@ __all__ = ["LoginLimiter", "SessionCookies"]
 
 SESSION_COOKIE = "cmp_admin"
 LOGIN_COOKIE = "cmp_admin_login"  # the sign-in form's own CSRF token, before any session
+SECOND_STEP_COOKIE = "cmp_admin_2fa"  # the password was right; the code is still to come
+SECOND_STEP_SECONDS = 300
 
 
 class SessionCookies:
@@ -29,6 +31,7 @@ class SessionCookies:
         secret = settings.secret_key.get_secret_value()
         self._session = URLSafeSerializer(secret, salt="cmp-admin-session")
         self._login = URLSafeSerializer(secret, salt="cmp-admin-login")
+        self._second = URLSafeTimedSerializer(secret, salt="cmp-admin-second-step")
         self._secure = settings.public_base_url.startswith("https://")
         self._idle = timedelta(minutes=settings.admin_session_idle_minutes)
 
@@ -48,6 +51,25 @@ class SessionCookies:
 
     def sign_out(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/admin")
+
+    def begin_second_step(self, response: Response, staff_id: int, proof: str) -> None:
+        """After the right password of an account with two-factor sign-in: which account, for
+        ``SECOND_STEP_SECONDS`` (``two_factor.proof_of`` ties it to the password)."""
+        self._set(response, SECOND_STEP_COOKIE, self._second.dumps([staff_id, proof]))
+
+    def second_step(self, request: Request) -> tuple[int, str] | None:
+        raw = request.cookies.get(SECOND_STEP_COOKIE)
+        try:
+            value = self._second.loads(raw, max_age=SECOND_STEP_SECONDS) if raw else None
+        except BadSignature:  # SignatureExpired is one
+            return None
+        if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], int)
+                or not isinstance(value[1], str)):
+            return None
+        return value[0], value[1]
+
+    def end_second_step(self, response: Response) -> None:
+        response.delete_cookie(SECOND_STEP_COOKIE, path="/admin")
 
     def login_token(self, request: Request) -> str:
         """The sign-in form's CSRF token (double submit): the one the browser's signed cookie

@@ -17,7 +17,7 @@ __all__ = ["routes"]
 @requires("viewer")
 async def dashboard(request: Request) -> Response:
     return render(request, "admin/dashboard.html", {
-        "sites": await attention.attention(await sites.list_sites()),
+        "sites": await attention.attention(await sites.list_sites(request.state.actor.sites)),
     })
 
 

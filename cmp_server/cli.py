@@ -99,10 +99,15 @@ def _log_config() -> dict[str, Any]:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
+    from . import _serving
     from .app import create_app
 
     _check_schema(settings)
     _refuse_busy_port(host, port)
+    # Timeouts and limits on connections: slow or oversized request heads, idle kept-alive
+    # connections, how many at once (``_serving``; each worker sets them from the settings).
+    _serving.configure(settings)
+    bounds = _serving.uvicorn_options(settings)
     if workers > 1:
         uvicorn.run(
             "cmp_server.asgi:app",
@@ -113,6 +118,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
             proxy_headers=False,
             access_log=False,
             log_config=_log_config(),
+            **bounds,
         )
         return
     uvicorn.run(
@@ -122,6 +128,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
         proxy_headers=False,
         access_log=False,
         log_config=_log_config(),
+        **bounds,
     )
 
 
@@ -228,6 +235,27 @@ def create_admin(email: str, role: str, name: str, password_stdin: bool) -> None
     except CmpError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"{account.email} can sign in at {settings.public_base_url}/admin/ as {role}")
+
+
+@main.command("reset-two-factor")
+@click.option("--email", required=True, help="The staff member's email.")
+def reset_two_factor(email: str) -> None:
+    """Turn a staff account's two-factor sign-in off (its phone and recovery codes are lost,
+    and no other owner can reset it in the admin); audited as the system."""
+    from .errors import CmpError
+    from .services import staff, two_factor
+
+    async def reset() -> str:
+        row = await staff.account_by_email(email)
+        await two_factor.reset(row.id, by=None)
+        return row.email
+
+    try:
+        address = _with_db(_settings(), reset)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{address} signs in with the password alone until it sets up two-factor "
+               "sign-in again")
 
 
 @main.command("export-receipts")
@@ -475,6 +503,7 @@ def kb_import(csv_file: Path) -> None:
 
 
 main.add_command(cli_scan.scan, "scan")
+main.add_command(cli_scan.cancel_scan, "cancel-scan")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")

@@ -19,17 +19,22 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "InstallationSetting",
     "InventoryItem",
     "MailPreference",
     "MailSubscription",
     "PasswordReset",
     "Purpose",
     "PurgeLog",
+    "ReceiptChainRepair",
+    "RecoveryCode",
+    "Revision",
     "Scan",
     "ScanJob",
     "Site",
     "Staff",
     "StaffSession",
+    "StaffSite",
     "Vendor",
     "WebhookEndpoint",
 ]
@@ -202,14 +207,42 @@ class ConsentReceipt(Model):
     previous_receipt_id = fields.UUIDField(null=True)
     # sha256 of what the client sent: the same receipt id with other content is a conflict.
     content_hash = fields.CharField(max_length=64)
-    # sha256 over the previous receipt's record_hash and this record: a per-visitor chain.
+    # sha256 over the previous receipt's record_hash and this record: a chain per site and
+    # visitor (per visitor alone before migration 0017: see ReceiptChainRepair).
     record_hash = fields.CharField(max_length=64)
 
     class Meta:
         table = "consent_receipt"
-        # (consent_id, id): a visitor's receipts in order, and the last one found without
-        # walking the primary key (what the receipt writer checks before each insert).
-        indexes = (Index(fields=("site_id", "recorded_at")), Index(fields=("consent_id", "id")))
+        # (site_id, consent_id, id): a visitor's receipts on a site in order, and the last one
+        # found without walking the primary key (what the receipt writer checks before each
+        # insert).
+        indexes = (
+            Index(fields=("site_id", "recorded_at")),
+            Index(fields=("site_id", "consent_id", "id")),
+        )
+
+
+class ReceiptChainRepair(Model):
+    """A receipt chained across sites before 0017, and its predecessor on its own site."""
+
+    # Append-only, like the receipts (migration 0017): a receipt stored before chains were per
+    # site may link to the visitor's receipt on another site, and its record hash covers that
+    # receipt's hash. Receipts are never rewritten, so this row says which receipt precedes it
+    # on its own site, and the hash it was chained over, as both stood when 0017 ran.
+    id = fields.BigIntField(primary_key=True)
+    receipt_id = fields.UUIDField(unique=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="chain_repairs", on_delete=fields.CASCADE
+    )
+    site_id: int
+    # The receipt before it on its own site (None: its first there).
+    previous_receipt_id = fields.UUIDField(null=True)
+    # The record hash of the receipt its stored link names: what its own hash covers.
+    linked_hash = fields.CharField(max_length=64)
+    repaired_at = fields.DatetimeField()
+
+    class Meta:
+        table = "receipt_chain_repair"
 
 
 class ConsentDaily(Model):
@@ -313,6 +346,15 @@ class Staff(Model):
     failed_logins = fields.IntField(default=0)
     last_failed_at = fields.DatetimeField(null=True)
     locked_until = fields.DatetimeField(null=True)
+    # Two-factor sign-in (services/two_factor.py): the TOTP secret, sealed (AES-GCM under a key
+    # derived from the server's secret); the one being enrolled until a code confirms it; the
+    # time step of the last code accepted, so that no code counts twice.
+    totp_secret = fields.CharField(max_length=255, null=True)
+    totp_pending = fields.CharField(max_length=255, null=True)
+    totp_enabled_at = fields.DatetimeField(null=True)
+    totp_last_step = fields.BigIntField(null=True)
+    # Limited to the sites in ``StaffSite`` (services/staff_sites.py); unlimited when false.
+    site_limited = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "staff"
@@ -333,6 +375,52 @@ class StaffSession(Model):
 
     class Meta:
         table = "staff_session"
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code for two-factor sign-in: only its SHA-256 is kept."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    code_hash = fields.CharField(max_length=64)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_code"
+        indexes = (Index(fields=("staff_id", "code_hash")),)
+
+
+class StaffSite(Model):
+    """A site a site-limited account may see (``Staff.site_limited``)."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="site_grants", on_delete=fields.CASCADE
+    )
+    staff_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="staff_grants", on_delete=fields.CASCADE
+    )
+    site_id: int
+
+    class Meta:
+        table = "staff_site"
+        unique_together = (("staff", "site"),)
+
+
+class InstallationSetting(Model):
+    """A setting of the whole installation that owners change in the admin (not in the
+    environment): ``key`` → a JSON value (``owner_two_factor``: owners must use 2FA)."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value: fields.Field[object] = fields.JSONField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "installation_setting"
 
 
 class PasswordReset(Model):
@@ -510,3 +598,15 @@ class MailPreference(Model):
 
     class Meta:
         table = "mail_preference"
+
+
+class Revision(Model):
+    """The version of a thing staff edit, the id of the audit entry of its last change."""
+
+    id = fields.IntField(primary_key=True)
+    # What it is the version of (``services/revisions.py``): texts:12:sv, item:345, staff:3
+    key = fields.CharField(max_length=120, unique=True)
+    stamp = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "revision"

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     # A request body that has not fully arrived by then is refused (408): a client sending it
     # a byte at a time must not hold a connection and a task for long.
     body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # `cmp-server serve`'s connections (``cmp_server/_serving.py``): a request's line and
+    # headers must all arrive within ``header_timeout_seconds`` of the connection opening (or
+    # of its first byte, for a later request on a kept-alive connection) and within
+    # ``max_header_bytes``, else the connection is closed (slowloris); an idle kept-alive
+    # connection is closed after ``keep_alive_seconds``; past ``max_connections`` open
+    # connections and running requests, a request is answered 503 at once.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=10)
     # Group commit: the most receipts one transaction takes.
     receipt_batch_max: int = Field(default=512, ge=1)
     # Group-commit writers side by side on PostgreSQL (each visitor always in the same one).

@@ -20,6 +20,7 @@ from cmp_server.app import create_app
 from cmp_server.settings import Settings
 
 TABLES = (
+    "revision",
     "delivery_attempt",
     "delivery",
     "event",
@@ -29,6 +30,9 @@ TABLES = (
     "audit_entry",
     "staff_session",
     "password_reset",
+    "recovery_code",
+    "staff_site",
+    "installation_setting",
     "staff",
     "consent_daily",
     "consent_receipt",

@@ -175,15 +175,14 @@ async def test_the_receipt_store_inserts_only_on_the_expected_chain(app: Starlet
     second = _row(site.id, consent_id=first.consent_id, previous_receipt_id=first.receipt_id)
     store = open_store()
     try:
-        assert await store.insert_if_current([first], [first.receipt_id], {first.consent_id: None})
+        chain = (site.id, first.consent_id)
+        assert await store.insert_if_current([first], [first.receipt_id], {chain: None})
         # The visitor has a receipt now: a batch that expects none writes nothing.
-        assert not await store.insert_if_current(
-            [second], [second.receipt_id], {first.consent_id: None}
-        )
+        assert not await store.insert_if_current([second], [second.receipt_id], {chain: None})
         assert await store.insert_if_current(
-            [second], [second.receipt_id], {first.consent_id: first.receipt_id}
+            [second], [second.receipt_id], {chain: first.receipt_id}
         )
-        known = await store.known([], [first.consent_id])
+        known = await store.known([], [chain])
     finally:
         await store.close()
     assert [k.receipt_id for k in known][-1] == second.receipt_id

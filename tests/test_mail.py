@@ -152,7 +152,7 @@ async def test_owners_hear_of_a_locked_account(
     await staff_member("privacy", "not-an-owner@kurs.example")
     victim = await staff_member("viewer", "victim@kurs.example")
     for _ in range(staff.LOCK_AFTER):
-        await staff._failed(victim)
+        await staff.count_failure(victim)
     await deliveries.deliver_due("w", allow_private=False, mail=config)
     [message] = box.messages
     assert message["To"] == owner.email

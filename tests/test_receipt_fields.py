@@ -77,7 +77,9 @@ async def test_the_insert_writes_every_column_and_the_table_has_them(app: Starle
     row = _row(site.id, receipt_id=uuid.uuid4(), consent_id=uuid.uuid4())
     store = open_store()
     try:
-        assert await store.insert_if_current([row], [row.receipt_id], {row.consent_id: None})
+        assert await store.insert_if_current(
+            [row], [row.receipt_id], {(site.id, row.consent_id): None}
+        )
         (known,) = await store.known([row.receipt_id], [])
     finally:
         await store.close()

@@ -94,3 +94,26 @@ async def test_a_chain_cut_by_retention_still_verifies(
     assert result.ok and result.checked == 2
     await update_site(site, receipt_retention_days=1)
     assert (await purge_receipts())[0].deleted == 0
+
+
+async def test_a_visitor_on_two_sites_has_a_chain_on_each(client: httpx.AsyncClient) -> None:
+    """A consent id used on A, then B, then A (two sites sharing a parent-domain cookie):
+    A's second receipt follows A's first, and both sites' chains verify."""
+    site_a, _ = await published_site("A")  # both on shop.example
+    site_b, _ = await published_site("B")
+    consent = receipt_body()["consent_id"]
+    sent = []
+    for site in (site_a, site_b, site_a):
+        body = receipt_body(consent_id=consent)
+        r = await client.post(
+            f"/v1/sites/{site.key}/consents", content=orjson.dumps(body), headers=HEADERS
+        )
+        assert r.status_code == 201, r.text
+        sent.append(body["receipt_id"])
+    rows = {str(r.receipt_id): r for r in await ConsentReceipt.all()}
+    assert rows[sent[0]].previous_receipt_id is None
+    assert rows[sent[1]].previous_receipt_id is None  # B's first: nothing of A's
+    assert str(rows[sent[2]].previous_receipt_id) == sent[0]
+    for site in (site_a, site_b):
+        result = await verify_receipts(site)
+        assert result.ok, result.problems

@@ -217,12 +217,13 @@ def test_chain_cache_forgets_the_visitor_written_longest_ago() -> None:
     chains.remember([row(a, "a2")])  # a written again: now the newest
     chains.remember([row(d, "d1")])
     assert len(chains) == 3
-    assert chains.get(b) is None
-    assert [(chains.get(k) or (None, None))[1] for k in (a, c, d)] == ["a2", "c1", "d1"]
+    assert chains.get((1, b)) is None
+    assert [(chains.get((1, k)) or (None, None))[1] for k in (a, c, d)] == ["a2", "c1", "d1"]
+    assert chains.get((2, a)) is None  # a chain is per site
     for _ in range(5):  # evicting many in a row keeps the bound
         chains.remember([row(uuid.uuid4(), "x") for _ in range(4)])
         assert len(chains) == 3
-    assert chains.get(a) is None
+    assert chains.get((1, a)) is None
 
 
 async def test_the_database_refuses_a_second_chain_for_a_visitor(

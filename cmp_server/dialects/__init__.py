@@ -33,6 +33,7 @@ from ..models import ConsentDaily
 __all__ = [
     "COUNTS_COLUMNS",
     "MAX_COUNTS",
+    "ChainKey",
     "CountRow",
     "Dialect",
     "KnownReceipt",
@@ -41,6 +42,9 @@ __all__ = [
     "RowsRefused",
     "add_counts",
 ]
+
+# A receipt chain: the site's id and the visitor's consent id (one chain per site and visitor).
+ChainKey = tuple[int, UUID]
 
 # A consent counter row (``counters.Count``): site_id, day, method, purpose, receipts, granted.
 CountRow = tuple[int, date, str, str, int, int]
@@ -88,15 +92,15 @@ class ReceiptStore(Protocol):
     connection, a timeout): an insert's outcome is then unknown, and the store has let go of
     its connection, so the next call takes a new one."""
 
-    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
-        """The stored receipts with one of ``receipt_ids``, and each visitor's last stored
-        receipt (or more of theirs), in the order they were stored."""
+    async def known(self, receipt_ids: list[UUID], chains: list[ChainKey]) -> list[KnownReceipt]:
+        """The stored receipts with one of ``receipt_ids``, and each chain's last stored
+        receipt (or more of its receipts), in the order they were stored."""
 
     async def insert_if_current(
-        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[ChainKey, UUID | None]
     ) -> bool:
         """Insert all of ``rows`` and their counts, in order, if none of ``receipt_ids`` is
-        stored and each visitor's last stored receipt is the one in ``last`` (None: no
+        stored and each chain's last stored receipt is the one in ``last`` (None: no
         receipts); False, having written nothing, if not. ``RowsRefused`` if the database
         refused a value."""
 

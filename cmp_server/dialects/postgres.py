@@ -18,6 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from . import (
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    ChainKey,
     CountRow,
     KnownReceipt,
     ReceiptStore,
@@ -111,7 +112,7 @@ POSTGRES = Postgres()
 _STATEMENT_TIMEOUT = 10.0
 
 # Each lookup by itself (LIMIT keeps the planner from turning it into a join), so that the
-# unique index and the (consent_id, id) index answer it whatever the planner knows.
+# unique index and the (site_id, consent_id, id) index answer it whatever the planner knows.
 # "receipt_id = ANY($1) OR consent_id = ANY($2)" scanned the whole table while it had no
 # statistics yet (a fresh install, or after a truncate), and the cached plan kept doing so:
 # 37 ms on 100,000 rows, against 0.6 ms now.
@@ -120,9 +121,9 @@ _KNOWN = (
     f"SELECT {', '.join(KnownReceipt._fields)} FROM ("
     f" SELECT c.* FROM unnest($1::uuid[]) AS r(receipt_id) JOIN LATERAL (SELECT {_KNOWN_FIELDS}"
     " FROM consent_receipt WHERE receipt_id = r.receipt_id LIMIT 1) c ON true"
-    f" UNION SELECT c.* FROM unnest($2::uuid[]) AS v(consent_id) JOIN LATERAL (SELECT"
-    f" {_KNOWN_FIELDS} FROM consent_receipt WHERE consent_id = v.consent_id"
-    " ORDER BY id DESC LIMIT 1) c ON true"
+    " UNION SELECT c.* FROM unnest($2::int[], $3::uuid[]) AS v(site_id, consent_id)"
+    f" JOIN LATERAL (SELECT {_KNOWN_FIELDS} FROM consent_receipt"
+    " WHERE site_id = v.site_id AND consent_id = v.consent_id ORDER BY id DESC LIMIT 1) c ON true"
     ") known ORDER BY id"
 )
 
@@ -141,20 +142,22 @@ def insert_if_current_statement(table: ReceiptTable) -> str:
         + ", ".join(f"{name} {pg_type}" for name, pg_type in table.columns)
         + f")) WITH ORDINALITY AS batch({names}, n)"
     )
-    # The same insert, made only if each visitor's last receipt is the expected one ($2, $3):
-    # a compare-and-set in one statement. The index on (consent_id, id) finds each visitor's
-    # last receipt in one step, whatever the plan. A receipt id already stored is left to the
-    # unique index: checking it here too cost more than the insert, as the cached generic plan
-    # for ``receipt_id = ANY($n)``, made while the table was small, scanned the whole table.
-    # The receipts' counts ($4, ``counters.tally``) are added in the same statement, on the
+    # The same insert, made only if each chain's last receipt is the expected one ($2-$4):
+    # a compare-and-set in one statement. The index on (site_id, consent_id, id) finds each
+    # chain's last receipt in one step, whatever the plan. A receipt id already stored is left
+    # to the unique index: checking it here too cost more than the insert, as the cached
+    # generic plan for ``receipt_id = ANY($n)``, made while the table was small, scanned the
+    # whole table.
+    # The receipts' counts ($5, ``counters.tally``) are added in the same statement, on the
     # same condition (``clash`` is one result for both), so they commit with the receipts or
     # not at all.
     return (
-        "WITH expected(consent_id, last_id) AS (SELECT * FROM unnest($2::uuid[], $3::uuid[])),"
+        "WITH expected(site_id, consent_id, last_id) AS"
+        " (SELECT * FROM unnest($2::int[], $3::uuid[], $4::uuid[])),"
         " clash AS (SELECT 1 FROM expected e LEFT JOIN LATERAL (SELECT receipt_id"
-        " FROM consent_receipt c WHERE c.consent_id = e.consent_id ORDER BY c.id DESC LIMIT 1) r"
-        " ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id),"
-        " counted AS (" + add_counts_statement("$4", when="NOT EXISTS (SELECT 1 FROM clash)")
+        " FROM consent_receipt c WHERE c.site_id = e.site_id AND c.consent_id = e.consent_id"
+        " ORDER BY c.id DESC LIMIT 1) r ON true WHERE r.receipt_id IS DISTINCT FROM e.last_id),"
+        " counted AS (" + add_counts_statement("$5", when="NOT EXISTS (SELECT 1 FROM clash)")
         + ") " + insert + " WHERE NOT EXISTS (SELECT 1 FROM clash) ORDER BY n"
     )
 
@@ -203,21 +206,23 @@ class PostgresStore:
             await self._discard()
             raise
 
-    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
-        rows = await self._call(_KNOWN, receipt_ids, consent_ids, fetch=True)
+    async def known(self, receipt_ids: list[UUID], chains: list[ChainKey]) -> list[KnownReceipt]:
+        rows = await self._call(
+            _KNOWN, receipt_ids, [s for s, _ in chains], [c for _, c in chains], fetch=True
+        )
         return [KnownReceipt(**{name: _plain(value) for name, value in r.items()}) for r in rows]
 
     async def insert_if_current(
-        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[ChainKey, UUID | None]
     ) -> bool:
         try:
             status = await self._call(
-                self._insert_if_current, orjson.dumps(rows).decode(), list(last),
-                list(last.values()), counts_json(self._table.tally(rows)),
+                self._insert_if_current, orjson.dumps(rows).decode(), [s for s, _ in last],
+                [c for _, c in last], list(last.values()), counts_json(self._table.tally(rows)),
             )
         except asyncpg.UniqueViolationError:
             # A receipt id sent before, or a chain another writer has just extended (the
-            # unique indexes of 0005): nothing was written.
+            # unique indexes of 0005, per site since 0017): nothing was written.
             return False
         except _REFUSALS as exc:
             raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc

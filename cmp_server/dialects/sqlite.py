@@ -18,6 +18,7 @@ from ..models import ConsentReceipt
 from . import (
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    ChainKey,
     CountRow,
     KnownReceipt,
     ReceiptStore,
@@ -111,11 +112,17 @@ class OrmStore:
         self._dialect = dialect
         self._table = table
 
-    async def known(self, receipt_ids: list[UUID], consent_ids: list[UUID]) -> list[KnownReceipt]:
+    async def known(self, receipt_ids: list[UUID], chains: list[ChainKey]) -> list[KnownReceipt]:
+        # By consent id alone, then by chain here: a filter per (site, consent id) pair would
+        # nest one OR per visitor of the batch, past SQLite's expression depth.
         rows = await ConsentReceipt.filter(
-            Q(receipt_id__in=receipt_ids) | Q(consent_id__in=consent_ids)
+            Q(receipt_id__in=receipt_ids) | Q(consent_id__in=list({c for _, c in chains}))
         ).order_by("id").values(*KnownReceipt._fields)
-        return [KnownReceipt(**row) for row in rows]
+        ids, wanted = set(receipt_ids), set(chains)
+        return [
+            KnownReceipt(**row) for row in rows
+            if row["receipt_id"] in ids or (row["site_id"], row["consent_id"]) in wanted
+        ]
 
     async def _insert(self, rows: Sequence[Any]) -> None:
         # One multi-row INSERT and the counters' upsert, in one transaction.
@@ -128,17 +135,17 @@ class OrmStore:
             await add_counts(self._dialect, conn, self._table.tally(rows), replace=False)
 
     async def _current(
-        self, receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+        self, receipt_ids: list[UUID], last: dict[ChainKey, UUID | None]
     ) -> bool:
         stored = await self.known(receipt_ids, list(last))
         ids = set(receipt_ids)
-        latest = {k.consent_id: k.receipt_id for k in stored}
+        latest = {(k.site_id, k.consent_id): k.receipt_id for k in stored}
         return not any(k.receipt_id in ids for k in stored) and all(
             latest.get(c) == expected for c, expected in last.items()
         )
 
     async def insert_if_current(
-        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[UUID, UUID | None]
+        self, rows: Sequence[Any], receipt_ids: list[UUID], last: dict[ChainKey, UUID | None]
     ) -> bool:
         if not await self._current(receipt_ids, last):
             return False

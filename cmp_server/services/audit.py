@@ -56,9 +56,14 @@ class AuditFilter:
     action: str = ""
     start: datetime | None = None
     end: datetime | None = None
+    # A site-limited reader's sites: the entries of those sites only (none of other sites, nor
+    # the installation's own: accounts, sign-ins). None: every entry.
+    visible: frozenset[int] | None = None
 
     def query(self) -> QuerySet[AuditEntry]:
         query = AuditEntry.all()
+        if self.visible is not None:
+            query = query.filter(site_id__in=self.visible)
         if self.site_id is not None:
             query = query.filter(site_id=self.site_id)
         if self.staff_id is not None:
@@ -74,8 +79,12 @@ class AuditFilter:
         return query
 
     def describe(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v
-                for k, v in vars(self).items() if v not in (None, "")}
+        def plain(v: Any) -> Any:
+            if isinstance(v, datetime):
+                return v.isoformat()
+            return sorted(v) if isinstance(v, frozenset) else v
+
+        return {k: plain(v) for k, v in vars(self).items() if v not in (None, "")}
 
 
 async def entries(

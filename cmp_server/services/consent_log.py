@@ -35,7 +35,7 @@ from ..errors import ConsentNotFound, InvalidRequest, NotFound
 from ..models import ConfigVersion, ConsentReceipt, Site
 from ..schemas import METHODS
 from .publishing import parse_config, texts_for_language
-from .verify import ALTERED, NOT_PREDECESSOR, check_receipt
+from .verify import ALTERED, NOT_PREDECESSOR, PREDECESSOR_PURGED, check_link, repairs
 
 __all__ = [
     "METHODS",
@@ -372,20 +372,25 @@ async def shown_texts(
 HashCheck = Literal["verified", "altered", "not_predecessor", "predecessor_purged"]
 _CHECKS: dict[str | None, HashCheck] = {
     None: "verified", ALTERED: "altered", NOT_PREDECESSOR: "not_predecessor",
+    PREDECESSOR_PURGED: "predecessor_purged",
 }
 
 
 @dataclass(frozen=True)
 class ReceiptProof:
     receipt: ConsentReceipt
+    # The chain's neighbours: the visitor's receipts on this site just before and after it.
     previous: ConsentReceipt | None
     next: ConsentReceipt | None
     # verified: the record hash, recomputed over its fields and its predecessor's hash, is the
     # stored one; altered: it is not; not_predecessor: it links to a receipt that is not the
-    # visitor's; predecessor_purged: the receipt it links to is gone (retention), so its hash
-    # cannot be recomputed, and it starts the verifiable chain.
+    # visitor's previous one on this site; predecessor_purged: the receipt it links to is gone
+    # (retention), so it starts the verifiable chain.
     check: HashCheck
     shown: ShownTexts | None
+    # Stored before chains were per site, it links to the visitor's receipt on another site
+    # (``verify.Repair``): its predecessor here is the one migration 0017 recorded.
+    repaired: bool = False
 
 
 def _parse_id(text: str, what: str) -> UUID:
@@ -400,26 +405,13 @@ async def receipt_proof(site: Site, receipt_id: str | UUID) -> ReceiptProof:
     row = await ConsentReceipt.get_or_none(site_id=site.id, receipt_id=ident)
     if row is None:
         raise NotFound(f"no receipt {ident} on this site")
-    previous = None
-    if row.previous_receipt_id is not None:
-        previous = await ConsentReceipt.get_or_none(
-            site_id=site.id, receipt_id=row.previous_receipt_id
-        )
-    following = await ConsentReceipt.get_or_none(
-        site_id=site.id, previous_receipt_id=row.receipt_id
-    )
-    check: HashCheck
-    if row.previous_receipt_id is not None and previous is None:
-        check = "predecessor_purged"
-    elif previous is not None and previous.consent_id != row.consent_id:
-        check = "not_predecessor"
-    else:
-        problem = check_receipt(
-            row, site.key, row.previous_receipt_id, previous.record_hash if previous else ""
-        )
-        check = _CHECKS[problem]
+    chain = ConsentReceipt.filter(site_id=site.id, consent_id=row.consent_id)
+    previous = await chain.filter(id__lt=row.id).order_by("-id").first()
+    following = await chain.filter(id__gt=row.id).order_by("id").first()
+    repair = (await repairs([row.receipt_id])).get(row.receipt_id)
+    check = _CHECKS[check_link(row, site.key, previous, repair)]
     shown = await shown_texts(site, row.config_version, row.language)
-    return ReceiptProof(row, previous, following, check, shown)
+    return ReceiptProof(row, previous, following, check, shown, repaired=repair is not None)
 
 
 # A visitor's whole history.
@@ -456,17 +448,10 @@ async def visitor_history(site: Site, consent_id: str | UUID) -> VisitorHistory:
     versions: dict[int, ConfigVersion | None] = {}
     texts: dict[tuple[int, str], ShownTexts] = {}
     entries = []
+    fixed = await repairs(row.receipt_id for row in rows)
     previous: ConsentReceipt | None = None
     for row in rows:
-        check: HashCheck
-        if previous is None and row.previous_receipt_id is not None:
-            check = "predecessor_purged"  # the chain's start went with retention
-        else:
-            expected = previous.receipt_id if previous else None
-            problem = check_receipt(
-                row, site.key, expected, previous.record_hash if previous else ""
-            )
-            check = _CHECKS[problem]
+        check = _CHECKS[check_link(row, site.key, previous, fixed.get(row.receipt_id))]
         key = (row.config_version, row.language)
         if key not in texts:
             shown = await shown_texts(site, *key, cache=versions)

@@ -11,7 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from .._utils import utcnow
-from ..models import Delivery, Event, MailSubscription, Site, Staff, WebhookEndpoint
+from ..models import (
+    Delivery,
+    Event,
+    MailSubscription,
+    Site,
+    Staff,
+    StaffSite,
+    WebhookEndpoint,
+)
 
 __all__ = ["EVENT_LABELS", "EVENT_TYPES", "EventType", "emit", "next_digest"]
 
@@ -64,9 +72,15 @@ async def emit(
                                created_at=at)
     rows: list[Delivery] = []
     if audience == "owners":
+        # A site-limited owner hears of its own sites only, and of no account (only owners of
+        # every site manage accounts: services/staff_sites.py).
+        owners = Staff.filter(role="owner", active=True)
+        hidden = await _kept_from(site) if site is not None else set()
         rows += [Delivery(event_id=event.id, channel="mail", staff_id=owner.id, due_at=at,
                           created_at=at)
-                 for owner in await Staff.filter(role="owner", active=True)]
+                 for owner in await (owners if site is not None
+                                     else owners.filter(site_limited=False))
+                 if owner.id not in hidden]
     elif site is not None:
         endpoints = WebhookEndpoint.filter(site_id=site.id, enabled=True)
         if only_endpoint is not None:
@@ -74,8 +88,11 @@ async def emit(
         rows += [Delivery(event_id=event.id, endpoint_id=e.id, due_at=at, created_at=at)
                  for e in await endpoints if only_endpoint is not None or type in e.events]
         if only_endpoint is None:
+            hidden = await _kept_from(site)
             for sub in await MailSubscription.filter(site_id=site.id, event=type,
                                                      staff__active=True):
+                if sub.staff_id in hidden:  # limited to other sites since it chose this
+                    continue
                 digest = sub.mode == "digest"
                 rows.append(Delivery(
                     event_id=event.id, channel="digest" if digest else "mail",
@@ -84,3 +101,13 @@ async def emit(
     if rows:
         await Delivery.bulk_create(rows)
     return event
+
+
+async def _kept_from(site: Site) -> set[int]:
+    """The site-limited accounts whose sites leave ``site`` out: none of its mail for them."""
+    limited = {r.id for r in await Staff.filter(site_limited=True).only("id")}
+    if not limited:
+        return set()
+    granted = {g.staff_id for g in await StaffSite.filter(site_id=site.id,
+                                                         staff_id__in=limited)}
+    return limited - granted

@@ -4,9 +4,10 @@
 The writer needs an insert that is checked (nothing of the batch stored yet, each visitor's
 last receipt as expected) and a read for when the check fails; the insert adds the batch's
 consent counters (``counters.tally``) in the same statement or transaction. How a store call
-ends (done, ``RowsRefused``, or trouble with the database) is ``ReceiptStore``'s to say. On
-every database, unique indexes (migration 0005) refuse a second chain for a visitor, whatever
-wrote it.
+ends (done, ``RowsRefused``, or trouble with the database) is ``ReceiptStore``'s to say. A
+chain is a visitor's receipts on one site (``ChainKey``: site id, consent id). On every
+database, unique indexes (migrations 0005 and 0017) refuse a second chain for a visitor on a
+site, whatever wrote it.
 
 ``NewReceipt`` is the one list of a receipt's stored columns: the insert, the row read back, the
 fields copied from what the client sent and the fields the record hash covers all come from it
@@ -21,12 +22,13 @@ from typing import Any
 from uuid import UUID
 
 from .. import db
-from ..dialects import KnownReceipt, ReceiptStore, ReceiptTable, RowsRefused
+from ..dialects import ChainKey, KnownReceipt, ReceiptStore, ReceiptTable, RowsRefused
 from . import counters
 
 __all__ = [
     "COLUMNS",
     "HASHED",
+    "ChainKey",
     "SENT",
     "KnownReceipt",
     "NewReceipt",

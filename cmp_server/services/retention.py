@@ -7,7 +7,8 @@ consent still in use would lose its proof.
 
 The consent-rate counters (``counters``, ``ConsentDaily``) are kept when their receipts go:
 they are counts per day, method and purpose and hold nothing about a visitor, so the chart
-keeps its history; a recount never reaches back past a purge.
+keeps its history; a recount never reaches back past a purge. A purged receipt's chain repair
+(``ReceiptChainRepair``, migration 0017) goes with it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
 from ..errors import InvalidRequest
-from ..models import ConsentReceipt, PurgeLog, Site
+from ..models import ConsentReceipt, PurgeLog, ReceiptChainRepair, Site
 from . import events, sites
 
 if TYPE_CHECKING:
@@ -58,7 +60,11 @@ async def purge_receipts(trigger: str = "cli") -> list[PurgeResult]:
     for site in await Site.all().order_by("id"):
         before = cutoff(site.receipt_retention_days, now)
         async with in_transaction():
-            deleted = await ConsentReceipt.filter(site=site, recorded_at__lt=before).delete()
+            purged = ConsentReceipt.filter(site=site, recorded_at__lt=before)
+            await ReceiptChainRepair.filter(
+                site=site, receipt_id__in=Subquery(purged.values("receipt_id"))
+            ).delete()
+            deleted = await purged.delete()
             await PurgeLog.create(site=site, cutoff=before, deleted=deleted, trigger=trigger)
             if deleted:
                 await events.emit(site, "retention.purged", {
@@ -122,9 +128,12 @@ def check_retention(site: Site, days: int) -> None:
         )
 
 
-async def set_retention(site: Site, days: int, *, by: Actor | None) -> Site:
+async def set_retention(
+    site: Site, days: int, *, by: Actor | None, version: int | None = None
+) -> Site:
     """Change how long the site's receipts are kept; the change and its audit entry commit
     together (``sites.update_site``)."""
     check_retention(site, days)
     async with in_transaction():
-        return await sites.update_site(site, receipt_retention_days=days, by=by)
+        return await sites.update_site(site, receipt_retention_days=days, by=by,
+                                       version=version)

@@ -133,7 +133,7 @@ class ScanRun:
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status in ("queued", "running", "cancelling")
 
     @property
     def hint(self) -> str | None:
@@ -285,7 +285,7 @@ async def scan_overview(site: Site) -> ScanOverview:
             counts = (await asyncio.to_thread(scan_summary, last, inventory, report)).counts
         violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
-        Q(status="queued") | Q(status="running"), site=site
+        Q(status__in=("queued", "running", "cancelling")), site=site
     ).order_by("-id").first()
     return ScanOverview(
         last_scan_id=last.id if last else None,

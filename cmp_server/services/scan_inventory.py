@@ -28,6 +28,7 @@ from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Site, Vendor
+from . import translations
 
 __all__ = ["BATCH_ROWS", "InventoryCounts", "batches", "present_items", "update_inventory"]
 
@@ -181,7 +182,11 @@ async def _new_vendor(site: Site, item: ReportItem, kb: KnowledgeBase) -> Vendor
         # and nothing leaves the site's own hands.
         return await Vendor.create(
             site=site, key=key, name=site.name, transfers_outside_eea=False,
-            description={"en": f"{site.name} itself: set by its own server or scripts."},
+            description={
+                "en": f"{site.name} itself: set by its own server or scripts.",
+                "sv": f"{site.name} själv: satt av webbplatsens egen server eller egna skript.",
+                "da": f"{site.name} selv: sat af websitets egen server eller egne scripts.",
+            },
         )
     facts = kb.vendor(key)
     return await Vendor.create(
@@ -192,7 +197,10 @@ async def _new_vendor(site: Site, item: ReportItem, kb: KnowledgeBase) -> Vendor
         privacy_policy_url=facts.privacy_policy_url if facts else None,
         transfers_outside_eea=facts.transfers_outside_eea if facts else None,
         transfer_basis=facts.transfer_basis if facts else None,
-        description={"en": facts.description} if facts and facts.description else {},
+        description=(
+            {"en": facts.description, **dict(facts.translations)}
+            if facts and facts.description else {}
+        ),
     )
 
 
@@ -273,7 +281,11 @@ async def update_inventory(
             purpose=purposes.get(item.category) if item.category != "unclassified" else None,
             duration_days=round(item.expires_days) if item.expires_days is not None else None,
             party=item.party,
-            description={"en": item.description} if item.description else {},
+            # Every language the knowledge base describes it in, when the scan's words are its.
+            description=translations.completed(
+                {"en": item.description or ""},
+                translations.kb_match(kb, item.kind, item.name, "exact", item.domain),
+            ),
             source="scan",
             review_status="unreviewed",
             first_seen=now,

@@ -33,9 +33,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
-from ..errors import Conflict, InvalidRequest
-from ..models import Staff, StaffSession
-from . import audit, events
+from ..errors import Conflict, InvalidRequest, NotFound
+from ..models import Staff, StaffSession, StaffSite
+from . import audit, events, installation
 
 __all__ = [
     "LOCK_AFTER",
@@ -43,16 +43,21 @@ __all__ = [
     "ROLES",
     "Actor",
     "SignIn",
+    "account_by_email",
     "authenticate",
     "change_password",
+    "clear_failures",
+    "count_failure",
     "create_staff",
     "end_session",
+    "get_account",
     "has_role",
     "is_locked",
     "list_staff",
     "session_for",
     "set_password",
     "start_session",
+    "verify_password",
 ]
 
 ROLES = ("viewer", "privacy", "owner")
@@ -80,9 +85,18 @@ class Actor:
     role: str
     session_id: str
     csrf_token: str
+    two_factor: bool = False
+    # The ids of the sites a site-limited account may see; None: every site.
+    sites: frozenset[int] | None = None
+    # An owner without two-factor sign-in where the installation requires it: enrolment is
+    # all it may do until then.
+    must_enrol: bool = False
 
     def can(self, role: str) -> bool:
         return has_role(self.role, role)
+
+    def sees(self, site_id: int) -> bool:
+        return self.sites is None or site_id in self.sites
 
 
 def has_role(held: str, needed: str) -> bool:
@@ -126,6 +140,23 @@ async def create_staff(
     return staff
 
 
+async def get_account(staff_id: int, *, lock: bool = False) -> Staff:
+    """The account's row (``lock``: ``SELECT … FOR UPDATE``, inside the caller's
+    transaction); ``NotFound`` when there is none."""
+    query = Staff.select_for_update() if lock else Staff
+    row = await query.get_or_none(id=staff_id)
+    if row is None:
+        raise NotFound(f"there is no staff account {staff_id}")
+    return row
+
+
+async def account_by_email(email: str) -> Staff:
+    row = await Staff.get_or_none(email=normalise_email(email))
+    if row is None:
+        raise NotFound(f"there is no staff account for {email.strip()}")
+    return row
+
+
 async def list_staff() -> list[Staff]:
     return await Staff.all().order_by("email")
 
@@ -159,20 +190,36 @@ async def authenticate(email: str, password: str) -> SignIn:
     except (VerificationError, InvalidHashError):
         if staff is None:
             return SignIn("unknown")
-        await _failed(staff)  # the lock, if this failure sets it, holds from the next attempt
+        await count_failure(staff)  # a lock this failure sets holds from the next attempt
         return SignIn("wrong")
     if staff is None:
         return SignIn("unknown")
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
         await staff.save(update_fields=["password_hash"])
-    if staff.failed_logins or staff.locked_until:
-        await Staff.filter(id=staff.id).update(failed_logins=0, locked_until=None)
+    if staff.totp_secret is None:
+        # With two-factor sign-in, only the code clears them: a known password must not
+        # wipe the count of guessed codes.
+        await clear_failures(staff)
     return SignIn("signed_in", staff)
 
 
-async def _failed(staff: Staff) -> None:
-    """Count a wrong password, and lock the account at the ``LOCK_AFTER``-th in a window."""
+async def clear_failures(staff: Staff) -> None:
+    """After a sign-in step that proved the account: its failures are forgotten."""
+    if staff.failed_logins or staff.locked_until:
+        await Staff.filter(id=staff.id).update(failed_logins=0, locked_until=None)
+
+
+def verify_password(staff: Staff, password: str) -> bool:
+    try:
+        return _hasher.verify(staff.password_hash, password[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def count_failure(staff: Staff, step: str = "password") -> None:
+    """Count a wrong password (or, ``step="code"``, a wrong second-factor code), and lock the
+    account at the ``LOCK_AFTER``-th in a window."""
     now = utcnow()
     async with in_transaction():
         row = await Staff.select_for_update().get(id=staff.id)
@@ -184,7 +231,8 @@ async def _failed(staff: Staff) -> None:
             row.locked_until = now + LOCK_FOR
         await row.save(update_fields=["failed_logins", "last_failed_at", "locked_until"])
         await audit.record(row, "staff.sign_in_failed", "staff", row.id,
-                           after={"failures": row.failed_logins})
+                           after={"failures": row.failed_logins}
+                           | ({} if step == "password" else {"step": step}))
         if locks:
             await audit.record(row, "staff.lockout", "staff", row.id,
                                after={"locked_until": row.locked_until.isoformat(
@@ -196,8 +244,11 @@ async def _failed(staff: Staff) -> None:
             }, audience="owners")
 
 
-async def start_session(staff: Staff, user_agent: str = "") -> StaffSession:
-    """A new session for an account that has just proved who it is (audited as a sign-in)."""
+async def start_session(
+    staff: Staff, user_agent: str = "", *, second_factor: str | None = None
+) -> StaffSession:
+    """A new session for an account that has just proved who it is (audited as a sign-in;
+    ``second_factor``: ``totp`` or ``recovery`` when a second step proved it too)."""
     async with in_transaction():
         session = await StaffSession.create(
             id=secrets.token_urlsafe(32),
@@ -207,7 +258,8 @@ async def start_session(staff: Staff, user_agent: str = "") -> StaffSession:
             user_agent=_CONTROL.sub("", user_agent)[:300],
         )
         await audit.record(staff, "staff.sign_in", "staff", staff.id,
-                           after={"user_agent": session.user_agent})
+                           after={"user_agent": session.user_agent}
+                           | ({"second_factor": second_factor} if second_factor else {}))
     return session
 
 
@@ -227,7 +279,14 @@ async def session_for(session_id: str, idle: timedelta) -> Actor | None:
     if now - row.last_seen_at > timedelta(minutes=1):
         await StaffSession.filter(id=row.id).update(last_seen_at=now)
     s = row.staff
-    return Actor(s.id, s.email, s.name, s.role, row.id, row.csrf_token)
+    grants = None
+    if s.site_limited:
+        grants = frozenset(g.site_id for g in await StaffSite.filter(staff_id=s.id))
+    two_factor = s.totp_secret is not None
+    must_enrol = (s.role == "owner" and not two_factor
+                  and await installation.owner_two_factor())
+    return Actor(s.id, s.email, s.name, s.role, row.id, row.csrf_token, two_factor, grants,
+                 must_enrol)
 
 
 async def end_session(session_id: str) -> None:
@@ -242,11 +301,9 @@ async def change_password(
     one included. A wrong current password counts towards the sign-in lock, as at sign-in."""
     _check_password(password)
     account = await Staff.get(id=staff_id)
-    try:
-        _hasher.verify(account.password_hash, current[:MAX_PASSWORD])
-    except (VerificationError, InvalidHashError):
-        await _failed(account)
-        raise InvalidRequest("the current password is wrong", field="current") from None
+    if not verify_password(account, current):
+        await count_failure(account)
+        raise InvalidRequest("the current password is wrong", field="current")
     async with in_transaction():
         await set_password(account, password)
         await audit.record(by, "staff.password", "staff", staff_id)

@@ -22,10 +22,11 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from .._utils import utcnow
-from ..errors import Conflict, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest
 from ..models import PasswordReset, Staff, StaffSession
-from . import audit
-from .staff import ROLES, Actor, is_locked
+from . import audit, revisions
+from .staff import ROLES, Actor, get_account, is_locked
+from .staff_sites import site_names
 
 __all__ = ["Account", "account", "accounts", "remove", "set_active", "set_role", "unlock"]
 
@@ -43,13 +44,18 @@ class Account:
     locked_until: datetime | None  # set only while locked
     failed_logins: int
     reset_until: datetime | None  # an unused reset link is valid until then
+    two_factor: bool
+    site_limited: bool
+    sites: tuple[str, ...]  # the names of the sites a limited account may see
 
 
-def _account(row: Staff, resets: dict[int, datetime], now: datetime) -> Account:
+def _account(row: Staff, resets: dict[int, datetime], now: datetime,
+             sites: dict[int, list[str]]) -> Account:
     return Account(
         row.id, row.email, row.name, row.role, row.active, row.created_at,
         row.locked_until if is_locked(row, now) else None, row.failed_logins,
-        resets.get(row.id),
+        resets.get(row.id), row.totp_secret is not None, row.site_limited,
+        tuple(sites.get(row.id, ())),
     )
 
 
@@ -63,20 +69,16 @@ async def _open_resets(now: datetime, staff_id: int | None = None) -> dict[int, 
 async def accounts() -> list[Account]:
     now = utcnow()
     resets = await _open_resets(now)
-    return [_account(r, resets, now) for r in await Staff.all().order_by("email")]
+    rows = await Staff.all().order_by("email")
+    sites = await site_names([r.id for r in rows if r.site_limited])
+    return [_account(r, resets, now, sites) for r in rows]
 
 
 async def account(staff_id: int) -> Account:
     now = utcnow()
-    return _account(await _get(staff_id), await _open_resets(now, staff_id), now)
-
-
-async def _get(staff_id: int, *, lock: bool = False) -> Staff:
-    query = Staff.select_for_update() if lock else Staff
-    row = await query.get_or_none(id=staff_id)
-    if row is None:
-        raise NotFound(f"there is no staff account {staff_id}")
-    return row
+    row = await get_account(staff_id)
+    sites = await site_names([row.id]) if row.site_limited else {}
+    return _account(row, await _open_resets(now, staff_id), now, sites)
 
 
 async def _guard(by: Actor | None, target: Staff, *, keeps_owner: bool, what: str) -> None:
@@ -84,9 +86,11 @@ async def _guard(by: Actor | None, target: Staff, *, keeps_owner: bool, what: st
     the change's transaction."""
     if by is not None and by.id == target.id:
         raise InvalidRequest(f"You cannot {what} your own account: ask another owner.")
-    if keeps_owner or target.role != "owner" or not target.active:
+    if keeps_owner or target.role != "owner" or not target.active or target.site_limited:
         return
-    owners = await Staff.select_for_update().filter(role="owner", active=True).order_by("id")
+    # The owners of every site: a site-limited owner manages no accounts (staff_sites).
+    owners = await Staff.select_for_update().filter(
+        role="owner", active=True, site_limited=False).order_by("id")
     others = [o for o in owners if o.id != target.id]
     if not others or (by is not None and by.id not in {o.id for o in others}):
         raise Conflict(f"{target.email} is the last active owner: make another account an "
@@ -97,26 +101,33 @@ def _summary(row: Staff) -> dict[str, object]:
     return {"email": row.email, "name": row.name, "role": row.role, "active": row.active}
 
 
-async def set_role(staff_id: int, role: str, *, by: Actor | None) -> None:
+async def set_role(
+    staff_id: int, role: str, *, by: Actor | None, version: int | None = None
+) -> None:
+    """Change the role; over ``version`` (``revisions.staff``) when given."""
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", field="role")
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if row.role == role:
             return
         await _guard(by, row, keeps_owner=role == "owner", what="change the role of")
         before = row.role
         row.role = role
         await row.save(update_fields=["role"])
-        await audit.record(by, "staff.role", "staff", row.id,
-                           before={"email": row.email, "role": before},
-                           after={"email": row.email, "role": role})
+        entry = await audit.record(by, "staff.role", "staff", row.id,
+                                   before={"email": row.email, "role": before},
+                                   after={"email": row.email, "role": role})
+        await revisions.advance(revisions.staff(row.id), entry, version)
 
 
-async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
-    """Disable (its sessions and unused reset links end with it) or enable an account."""
+async def set_active(
+    staff_id: int, active: bool, *, by: Actor | None, version: int | None = None
+) -> None:
+    """Disable (its sessions and unused reset links end with it) or enable an account;
+    over ``version`` (``revisions.staff``) when given."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if row.active == active:
             return
         await _guard(by, row, keeps_owner=active, what="disable")
@@ -125,15 +136,17 @@ async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
         if not active:
             await StaffSession.filter(staff_id=row.id).delete()
             await PasswordReset.filter(staff_id=row.id, used_at=None).delete()
-        await audit.record(by, "staff.enable" if active else "staff.disable", "staff", row.id,
-                           before={"email": row.email, "active": not active},
-                           after={"email": row.email, "active": active})
+        entry = await audit.record(
+            by, "staff.enable" if active else "staff.disable", "staff", row.id,
+            before={"email": row.email, "active": not active},
+            after={"email": row.email, "active": active})
+        await revisions.advance(revisions.staff(row.id), entry, version)
 
 
 async def remove(staff_id: int, *, by: Actor | None) -> str:
     """Delete the account (its sessions and reset links with it); returns its email."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         await _guard(by, row, keeps_owner=False, what="remove")
         await audit.record(by, "staff.remove", "staff", row.id, before=_summary(row))
         await row.delete()
@@ -143,7 +156,7 @@ async def remove(staff_id: int, *, by: Actor | None) -> str:
 async def unlock(staff_id: int, *, by: Actor | None) -> None:
     """Lift the sign-in lock and forget the failures counted towards it."""
     async with in_transaction():
-        row = await _get(staff_id, lock=True)
+        row = await get_account(staff_id, lock=True)
         if not row.failed_logins and row.locked_until is None:
             return
         before = {"email": row.email, "failures": row.failed_logins,

@@ -5,13 +5,18 @@ takes all of them (up to ``batch_max``). Each request is answered only after the
 holding its receipt has committed, and a failed transaction fails only its own requests, with a
 retryable error.
 
-A batch is usually one round trip: the lane guesses each visitor's last receipt (the one it
+A visitor's receipts form one chain per site: a receipt links to the same visitor's last
+receipt on the same site (two sites sharing a consent cookie, or anyone who knows a consent id,
+must not be able to break another site's chain; migration 0017, which also repairs the chains
+written before).
+
+A batch is usually one round trip: the lane guesses each chain's last receipt (the one it
 wrote last, or none) and the store inserts the batch only if no receipt id is stored yet and
 every guess holds. When not (a receipt sent again, a visitor another process wrote for), the
 lane reads what is stored, plans the batch again and inserts it with the same check. The
-database decides between writers: the unique receipt id and the one-chain-per-visitor indexes
-(migration 0005) refuse the second of two inserts that raced, and its lane reads again. After
-three tries in a row the batch fails, retryable.
+database decides between writers: the unique receipt id and the one-chain-per-site-and-visitor
+indexes (migrations 0005 and 0017) refuse the second of two inserts that raced, and its lane
+reads again. After three tries in a row the batch fails, retryable.
 
 Receipts are stored exactly once, whatever happens to the database. When the database is in
 trouble (a restart, a failover, a killed backend, a connection it closed), the store lets go of
@@ -49,7 +54,15 @@ from ..errors import (
     Unavailable,
     WriteFailed,
 )
-from .receipt_store import SENT, KnownReceipt, NewReceipt, ReceiptStore, RowsRefused, open_store
+from .receipt_store import (
+    SENT,
+    ChainKey,
+    KnownReceipt,
+    NewReceipt,
+    ReceiptStore,
+    RowsRefused,
+    open_store,
+)
 from .receipts import ReceiptDraft, record_hash
 
 __all__ = ["ReceiptWriter", "StoredReceipt"]
@@ -79,7 +92,7 @@ _RECOVERY_PAUSE = 0.2  # seconds before the first of them, doubled for the next
 
 class ReceiptWriter:
     """``lanes`` writers run side by side, each with its own queue. A visitor's receipts
-    always go through the same lane (by consent id), so each visitor's chain stays in order,
+    always go through the same lane (by consent id), so each of its chains stays in order,
     while the lanes keep several database round trips in flight at once."""
 
     def __init__(self, batch_max: int = 512, lanes: int = 1) -> None:
@@ -182,8 +195,8 @@ class ReceiptWriter:
 
 
 class _Chains:
-    """Each visitor's last receipt (id and hash) as this lane last wrote it: the guess the
-    one-round-trip insert is checked against. Bounded; a visitor it forgot is guessed to have
+    """Each chain's last receipt (id and hash) as this lane last wrote it: the guess the
+    one-round-trip insert is checked against. Bounded; a chain it forgot is guessed to have
     no receipts yet, which the check corrects. Kept as ints and strings, which the garbage
     collector does not walk (UUID objects it would, on every full pass)."""
 
@@ -192,16 +205,16 @@ class _Chains:
         # Oldest first. An OrderedDict, not a dict: a dict's oldest entry is found by walking
         # past every slot deleted before it, which made each eviction cost more than the
         # receipt once the cache was full (56 us per receipt after 200,000).
-        self._last: OrderedDict[int, tuple[int, str]] = OrderedDict()
+        self._last: OrderedDict[tuple[int, int], tuple[int, str]] = OrderedDict()
 
-    def get(self, consent_id: UUID) -> tuple[UUID, str] | None:
-        known = self._last.get(consent_id.int)
+    def get(self, chain: ChainKey) -> tuple[UUID, str] | None:
+        known = self._last.get((chain[0], chain[1].int))
         return None if known is None else (UUID(int=known[0]), known[1])
 
     def remember(self, rows: list[NewReceipt]) -> None:
         last = self._last
         for row in rows:
-            key = row.consent_id.int
+            key = (row.site_id, row.consent_id.int)
             last[key] = (row.receipt_id.int, row.record_hash)
             last.move_to_end(key)  # written again: the newest are kept longest
         while len(last) > self._size:
@@ -214,8 +227,8 @@ class _Chains:
 async def _insert(
     store: ReceiptStore, chains: _Chains, drafts: list[ReceiptDraft], *, read_first: bool
 ) -> list[StoredReceipt | CmpError]:
-    visitors = list({d.receipt.consent_id: None for d in drafts})
-    # The common case in one round trip: no receipt id was sent before, and each visitor's
+    visitors = list({_chain(d): None for d in drafts})
+    # The common case in one round trip: no receipt id was sent before, and each chain's
     # last receipt is the one this lane remembers (none for a new visitor). The store inserts
     # only if that holds (in the database, against any other writer); otherwise the batch is
     # planned again from what is stored, and checked again.
@@ -236,27 +249,33 @@ async def _insert(
     raise ChainContention(f"the chain moved under {_ATTEMPTS} attempts in a row")
 
 
+def _chain(draft: ReceiptDraft) -> ChainKey:
+    return (draft.site_id, draft.receipt.consent_id)
+
+
 async def _stored(
-    store: ReceiptStore, drafts: list[ReceiptDraft], visitors: list[UUID]
-) -> tuple[dict[UUID, KnownReceipt], dict[UUID, tuple[UUID, str]]]:
+    store: ReceiptStore, drafts: list[ReceiptDraft], visitors: list[ChainKey]
+) -> tuple[dict[UUID, KnownReceipt], dict[ChainKey, tuple[UUID, str]]]:
     """One read for both: receipts sent before with these ids (idempotency), and each
-    visitor's last receipt, which the next one links to and chains."""
+    chain's last receipt, which the next one links to and chains."""
     existing: dict[UUID, KnownReceipt] = {}
-    last: dict[UUID, tuple[UUID, str]] = {}
+    last: dict[ChainKey, tuple[UUID, str]] = {}
+    wanted = set(visitors)
     for stored in await store.known([d.receipt.receipt_id for d in drafts], visitors):
         existing[stored.receipt_id] = stored
-        last[stored.consent_id] = (stored.receipt_id, stored.record_hash)
+        if (chain := (stored.site_id, stored.consent_id)) in wanted:
+            last[chain] = (stored.receipt_id, stored.record_hash)
     return existing, last
 
 
 def _plan(
     drafts: list[ReceiptDraft],
     existing: dict[UUID, KnownReceipt],
-    last: dict[UUID, tuple[UUID, str]],
+    last: dict[ChainKey, tuple[UUID, str]],
 ) -> tuple[list[StoredReceipt | CmpError], list[NewReceipt]]:
     """Each draft's outcome, and the rows to insert: a receipt id already stored (or earlier
     in the batch) is answered from there, or is a conflict if its content differs; a new one
-    links to its visitor's last receipt and chains its hash."""
+    links to its visitor's last receipt on the same site and chains its hash."""
     existing = dict(existing)
     last = dict(last)
     outcomes: list[StoredReceipt | CmpError] = []
@@ -272,7 +291,8 @@ def _plan(
                 conflict = f"receipt {r.receipt_id} exists with other content"
                 outcomes.append(ReceiptConflict(conflict))
             continue
-        previous_id, previous_hash = last.get(r.consent_id, (None, ""))
+        chain = _chain(draft)
+        previous_id, previous_hash = last.get(chain, (None, ""))
         row = NewReceipt(
             **{name: getattr(r, name) for name in SENT},  # as the client sent them
             site_id=draft.site_id,
@@ -285,7 +305,7 @@ def _plan(
             content_hash=draft.content_hash,
         )
         row.record_hash = record_hash(row, draft.site_key, previous_hash)
-        last[r.consent_id] = (r.receipt_id, row.record_hash)
+        last[chain] = (r.receipt_id, row.record_hash)
         existing[r.receipt_id] = row.known()  # the same id again in this batch
         rows.append(row)
         outcomes.append(StoredReceipt.of(row))

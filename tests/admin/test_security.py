@@ -14,9 +14,10 @@ from cmp_server.services import sites
 from ..factories import staff_member
 from ._client import sign_in, token_of
 
-# The pages anyone may see: signing in, and a password-reset link (the link is the key; its
-# form has the sign-in form's own token: tests/admin/test_staff.py).
-OPEN = {"/login", "/reset/{token}"}
+# The pages anyone may see: signing in, its second step (which sends anyone without a right
+# password just given back to the first: tests/admin/test_two_factor.py), and a password-reset
+# link (the link is the key; its form has the sign-in form's own token: test_staff.py).
+OPEN = {"/login", "/login/code", "/reset/{token}"}
 PAYLOAD = '<script>window.pwned=1</script><img src=x onerror="window.pwned=1">'
 
 
