@@ -20,7 +20,7 @@ from starlette.routing import NoMatchFound, Route
 from cmp_server.errors import Conflict
 from cmp_server.models import Site
 from cmp_server.services import scans
-from cmp_server.services.scan_findings import scan_detail
+from cmp_server.services.scan_findings import PAGED_LISTS, scan_detail
 from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
 
 from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of, whole_number
@@ -170,13 +170,39 @@ async def job(request: Request, site: Site) -> Response:
     return render(request, "admin/scan_job.html", context)
 
 
+def _pages(request: Request) -> dict[str, int]:
+    """The page of each of the scan page's lists (``?items=3&review=2``); a bad value is 1."""
+    pages = {}
+    for name in PAGED_LISTS:
+        value = request.query_params.get(name, "")
+        if value.isascii() and value.isdigit() and len(value) <= 6:
+            pages[name] = int(value)
+    return pages
+
+
+def _page_link(pages: dict[str, int]) -> Callable[[str], Callable[..., str]]:
+    """``link(list)(page=k)``: the query string of the scan page with ``list`` at page
+    ``k`` and the other lists where they are, back at the list's heading."""
+
+    def of(name: str) -> Callable[..., str]:
+        def link(page: int) -> str:
+            query = {k: v for k, v in pages.items() if v != 1}
+            query[name] = page
+            return urlencode(sorted(query.items())) + f"#{name}"
+
+        return link
+
+    return of
+
+
 @requires("viewer", site=True)
 async def scan(request: Request, site: Site) -> Response:
-    detail = await scan_detail(site, request.path_params["scan_id"])
+    pages = _pages(request)
+    detail = await scan_detail(site, request.path_params["scan_id"], pages)
     return render(request, "admin/scan.html", {
         "site": site, "tab": "scans", "detail": detail, "changes": detail.changes,
         "inventory_link": _inventory_link(request, site), "pass_labels": PASS_LABELS,
-        "private_setting": scans.PRIVATE_TARGETS_SETTING,
+        "private_setting": scans.PRIVATE_TARGETS_SETTING, "page_link": _page_link(pages),
     })
 
 

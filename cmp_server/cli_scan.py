@@ -38,7 +38,7 @@ def scan(site_key: str | None, **given: Any) -> None:
     from . import cli
     from .errors import CmpError
     from .services import scans, sites
-    from .worker import kb_files
+    from .worker import kb_files, scan_limits
 
     if args.max_pages > scans.MAX_PAGES:
         raise click.BadParameter(f"at most {scans.MAX_PAGES} pages for a stored scan",
@@ -50,7 +50,8 @@ def scan(site_key: str | None, **given: Any) -> None:
         raise click.ClickException(exc.detail) from None
     # The knowledge base the operator imported, as the worker scans and stores with.
     files = (*kb_files(settings), *args.kb_files)
-    options = args.options(kb_files=files, chromium=args.chromium or settings.chromium)
+    options = args.options(kb_files=files, chromium=args.chromium or settings.chromium,
+                           limits=scan_limits(settings))
     run_by = f"cli:{socket.gethostname()}:{os.getpid()}"
 
     def store(report: ScanReport, human: Console) -> None:
@@ -58,7 +59,7 @@ def scan(site_key: str | None, **given: Any) -> None:
             site = await sites.get_site(site_key)
             stored = await scans.store_run(
                 site, report, max_pages=options.max_pages, passes=options.passes,
-                run_by=run_by, kb=KnowledgeBase.load(files),
+                run_by=run_by, kb=KnowledgeBase.load(files), limits=options.limits,
                 extra={"concurrency": options.concurrency, "timeout": options.timeout,
                        "settle": options.settle},
             )

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     # A staff session ends after this long without a request.
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     allow_private_scan_targets: bool = False
+    # Bounds on what a scanned site controls (scanner.ScanLimits); a scan's report says which
+    # it reached and how much each left out. Cookies and storage names kept per pass,
+    # storage names per origin and pass, characters of a name or URL, the stored report's
+    # JSON, requests recorded per pass.
+    scan_max_items_per_pass: int = Field(default=1000, ge=1)
+    scan_max_storage_keys_per_origin: int = Field(default=200, ge=1)
+    scan_max_value_chars: int = Field(default=1000, ge=64)
+    scan_max_report_bytes: int = Field(default=4_000_000, ge=64 * 1024)
+    scan_max_requests_per_pass: int = Field(default=5000, ge=1)
     chromium: str | None = None
     # Mail (notifications): unset host, no mail; the admin says so and mail events are
     # given up at once instead of waiting for ever. Security: "starttls" (port 587),

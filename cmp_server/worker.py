@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scanner import ScanError, ScanOptions, ScanProgress, check_public_target, scan_site
+from scanner import (
+    ScanError,
+    ScanLimits,
+    ScanOptions,
+    ScanProgress,
+    check_public_target,
+    scan_site,
+)
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
@@ -29,7 +36,7 @@ from .services.mail import MailConfig
 from .services.scan_results import store_scan
 from .settings import Settings
 
-__all__ = ["ScanWorker", "kb_files", "mail_config"]
+__all__ = ["ScanWorker", "kb_files", "mail_config", "scan_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,17 @@ def kb_files(settings: Settings) -> tuple[Path, ...]:
     """Knowledge base files an operator imported (``cmp-server kb import``)."""
     folder = settings.data_dir / "kb"
     return tuple(sorted(folder.glob("*.json"))) if folder.is_dir() else ()
+
+
+def scan_limits(settings: Settings) -> ScanLimits:
+    """The bounds on what a scanned site controls (``CMP_SCAN_MAX_*``)."""
+    return ScanLimits(
+        items_per_pass=settings.scan_max_items_per_pass,
+        storage_keys_per_origin=settings.scan_max_storage_keys_per_origin,
+        value_chars=settings.scan_max_value_chars,
+        report_bytes=settings.scan_max_report_bytes,
+        requests_per_pass=settings.scan_max_requests_per_pass,
+    )
 
 
 class ScanCancelled(Exception):
@@ -166,7 +184,8 @@ class ScanWorker:
         error = None
         try:
             report = await self._scan(job)
-            await store_scan(site, report, job=job, kb=KnowledgeBase.load(kb_files(self.settings)))
+            kb = await asyncio.to_thread(KnowledgeBase.load, kb_files(self.settings))
+            await store_scan(site, report, job=job, kb=kb, limits=scan_limits(self.settings))
         except ScanCancelled:
             await self._finish(job, None, cancelled=True)
             return True
@@ -226,6 +245,7 @@ class ScanWorker:
                 "kb_files": kb_files(self.settings),
                 # ... and every request of the scan: redirects, links and embeds included.
                 "public_only": not self.settings.allow_private_scan_targets,
+                "limits": scan_limits(self.settings),
                 **{k: options[k] for k in _PASS_THROUGH if k in options},
             }
         )

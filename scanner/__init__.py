@@ -5,6 +5,7 @@
     report.violations      # a known non-necessary purpose before consent or after reject
     report.review          # unclassified items seen then: possible violations, classify them
     report.consent_blocking  # what our own banner held back until consent, per page
+    report.limits          # the limits (ScanOptions.limits) the site reached, what each left out
     report.model_dump_json()
 
 Usable alone (``python -m scanner scan URL``); imports nothing else of the project.
@@ -12,16 +13,19 @@ Usable alone (``python -m scanner scan URL``); imports nothing else of the proje
 
 from typing import TYPE_CHECKING, Any
 
+from ._limits import limit_report
 from ._models import (
     Category,
     HeldResource,
     ItemKind,
+    LimitHit,
     Page,
     Party,
     PassName,
     PossibleViolation,
     RefusedWrite,
     ReportItem,
+    ScanLimits,
     ScanOptions,
     ScanProgress,
     ScanReport,
@@ -61,6 +65,7 @@ __all__ = [
     "InvalidTargetError",
     "ItemKind",
     "KnowledgeBaseLoadError",
+    "LimitHit",
     "Page",
     "Party",
     "PassName",
@@ -69,6 +74,7 @@ __all__ = [
     "RefusedWrite",
     "ReportItem",
     "ScanError",
+    "ScanLimits",
     "ScanOptions",
     "ScanProgress",
     "ScanReport",
@@ -78,5 +84,6 @@ __all__ = [
     "UnresolvableTargetError",
     "Violation",
     "check_public_target",
+    "limit_report",
     "scan_site",
 ]

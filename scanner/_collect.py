@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from ._consent import BannerDriver, receipts_script
+from ._limits import PassBudget
 from ._models import PassName, ScanOptions, ScanProgress
 from ._page import SINK_BINDING, PageRecorder, decode_hook, hooks_script, snapshot_cookies, visit
 from ._records import CookieRecord, PageVisit, PassCapture, StorageRecord
@@ -29,7 +30,7 @@ from ._site import (
     parse_sitemap,
     registrable_domain,
 )
-from .browser import new_visitor_context
+from .browser import new_visitor_context, webrtc_script
 from .errors import BrowserError
 
 __all__ = ["run_pass"]
@@ -93,12 +94,17 @@ class _Pass:
         self.cookies: dict[tuple[str, str, str], CookieRecord] = {}
         self.consent = "not asked" if self.banner is None else "not found"
         self.total = options.max_pages
+        self.budget = PassBudget(options.limits)
 
     async def run(self, pages: list[str] | None) -> PassCapture:
         await self.context.expose_binding(SINK_BINDING, self._on_hook)
-        await self.context.add_init_script(script=hooks_script())
+        await self.context.add_init_script(
+            script=hooks_script(self.options.limits.storage_keys_per_origin))
         # Every pass: a page may record a choice without us (GPC, an integrator's own call).
         await self.context.add_init_script(script=receipts_script())
+        if self.options.public_only:
+            # WebRTC's UDP would not go through the public-only proxy: off, and each try noted.
+            await self.context.add_init_script(script=webrtc_script())
         if self.banner is not None:
             await self.banner.install(self.context)
         if pages is None:
@@ -116,15 +122,21 @@ class _Pass:
         else:
             self.total = len(pages)
             await self._crawl(pages, [], discover=False)
+        cookies, storage = self.budget.cap_items(
+            tuple(self.cookies.values()),
+            tuple([*(s for r in self.recorded for s in r.storage), *self.storage]),
+        )
         return PassCapture(
             name=self.name,
             pages=tuple(self.visits),
-            cookies=tuple(self.cookies.values()),
+            cookies=cookies,
             writes=tuple(w for r in self.recorded for w in r.writes),
-            storage=tuple([*(s for r in self.recorded for s in r.storage), *self.storage]),
+            storage=storage,
             requests=tuple(q for r in self.recorded for q in r.requests),
             consent=self.consent,
             held=tuple(h for r in self.recorded for h in r.held),
+            limits=tuple(self.budget.hits(self.name)),
+            webrtc=tuple(dict.fromkeys(x for r in self.recorded for x in r.webrtc)),
         )
 
     def _on_hook(self, source: dict[str, Any], payload: Any) -> None:
@@ -236,7 +248,8 @@ class _Pass:
         budget += self.options.consent_timeout if answer else 0
         try:
             result, recorder, stored, answered = await asyncio.wait_for(
-                visit(self.context, url, self.options, self.recorders, self.banner, answer),
+                visit(self.context, url, self.options, self.recorders, self.banner, answer,
+                      self.budget),
                 timeout=budget,
             )
         except (TimeoutError, PlaywrightError) as exc:
@@ -244,7 +257,7 @@ class _Pass:
             error = "page visit timed out" if isinstance(exc, TimeoutError) else str(exc)[:300]
             result, recorder, stored, answered = (
                 PageVisit(url, None, error, None, ()),
-                PageRecorder(url),
+                PageRecorder(url, self.budget),
                 [],
                 None,
             )
@@ -253,7 +266,7 @@ class _Pass:
         self.visits.append(result)
         self.recorded.append(recorder)
         self.storage.extend(stored)
-        for cookie in await snapshot_cookies(self.context, url):
+        for cookie in await snapshot_cookies(self.context, url, self.budget):
             self.cookies.setdefault((cookie.name, cookie.domain, cookie.path), cookie)
         if self.progress is not None:
             self.progress(

@@ -17,6 +17,22 @@
   const currentScript = getDescriptor(Document.prototype, "currentScript").get;
   let sink = typeof w[SINK] === "function" ? w[SINK] : null;
   const pending = [];
+  // A page decides how often it writes: at most LIMIT distinct storage names a frame are
+  // reported (the scan's limit per origin; it reads how many there were at the end), and as
+  // many writes again of those, and five times as many cookie writes.
+  const LIMIT = __STORAGE_LIMIT__;
+  const SetCtor = Set;
+  const storageNames = new SetCtor();
+  let storageRepeats = 0;
+  let cookieReports = 0;
+
+  function storageAllowed(kind, name) {
+    const key = kind + "\u0000" + name;
+    if (storageNames.has(key)) return storageRepeats++ < LIMIT;
+    if (storageNames.size >= LIMIT) return false;
+    storageNames.add(key);
+    return true;
+  }
 
   function stack() {
     let limit;
@@ -106,7 +122,9 @@
           try {
             after = apply(cookie.get, this, []);
           } catch (e) {}
-          report({ t: "cookie", value: StringCtor(value), before: before, jar: after });
+          if (cookieReports++ < LIMIT * 5) {
+            report({ t: "cookie", value: StringCtor(value), before: before, jar: after });
+          }
           return result;
         },
       });
@@ -121,7 +139,7 @@
           typeof nameOrOptions === "object" && nameOrOptions !== null
             ? nameOrOptions
             : { name: nameOrOptions, value: value };
-        report({
+        if (cookieReports++ < LIMIT * 5) report({
           t: "cookieStore",
           name: StringCtor(o.name),
           domain: o.domain ? StringCtor(o.domain) : null,
@@ -147,7 +165,10 @@
     Storage.prototype.setItem = function (key, value) {
       const result = apply(setItem, this, arguments);
       const kind = this === local ? "localStorage" : this === session ? "sessionStorage" : null;
-      if (kind) report({ t: "storage", kind: kind, name: StringCtor(key) });
+      if (kind) {
+        const name = StringCtor(key);
+        if (storageAllowed(kind, name)) report({ t: "storage", kind: kind, name: name });
+      }
       return result;
     };
   } catch (e) {}
@@ -155,7 +176,8 @@
   try {
     const open = IDBFactory.prototype.open;
     IDBFactory.prototype.open = function (name) {
-      report({ t: "storage", kind: "indexedDB", name: StringCtor(name) });
+      const text = StringCtor(name);
+      if (storageAllowed("indexedDB", text)) report({ t: "storage", kind: "indexedDB", name: text });
       return apply(open, this, arguments);
     };
   } catch (e) {}

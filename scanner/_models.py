@@ -21,6 +21,7 @@ __all__ = [
     "HeldState",
     "HeldType",
     "ItemKind",
+    "LimitHit",
     "Page",
     "Party",
     "PassName",
@@ -28,6 +29,7 @@ __all__ = [
     "RefusedWrite",
     "ReportItem",
     "ScanOptions",
+    "ScanLimits",
     "ScanProgress",
     "ScanReport",
     "SetBy",
@@ -58,6 +60,42 @@ class _Frozen(BaseModel):
     )
 
 
+# What a limit bounds (``ScanLimits``); values only ever added.
+LimitName = Literal[
+    "items_per_pass", "storage_keys_per_origin", "value_chars", "report_bytes",
+    "requests_per_pass",
+]
+
+
+class ScanLimits(_Frozen):
+    """Bounds on everything the scanned site controls: a page may write a million storage
+    keys, or a cookie name of a megabyte. What a limit leaves out is said in the report
+    (``ScanReport.limits``); the defaults are far above what real sites set."""
+
+    # Cookies and storage keys kept per pass (distinct), the first ones seen.
+    items_per_pass: int = Field(default=1000, ge=1)
+    # Distinct localStorage + sessionStorage + IndexedDB names kept per origin and pass.
+    storage_keys_per_origin: int = Field(default=200, ge=1)
+    # A name, domain, path, URL or script address is cut to this many characters.
+    value_chars: int = Field(default=1000, ge=64)
+    # The report as JSON: the longest lists are cut until it fits.
+    report_bytes: int = Field(default=4_000_000, ge=64 * 1024)
+    # Requests (and WebSockets) recorded per pass, the first ones made.
+    requests_per_pass: int = Field(default=5000, ge=1)
+
+
+class LimitHit(_Frozen):
+    """A limit the scan reached: which, its value, and how much it left out (``left_out``
+    storage keys, items, characters cut from values, requests, or list entries)."""
+
+    limit: LimitName
+    value: int
+    left_out: int
+    pass_: PassName | None = Field(default=None, validation_alias=_PASS,
+                                   serialization_alias="pass")
+    where: str | None = None  # the origin (storage keys), or the report list cut
+
+
 class ScanOptions(_Frozen):
     """What to scan and how. Times are seconds."""
 
@@ -83,6 +121,7 @@ class ScanOptions(_Frozen):
     public_networks: tuple[IPvAnyNetwork, ...] = Field(
         default=(), description="with public_only, networks to treat as public all the same"
     )
+    limits: ScanLimits = Field(default_factory=ScanLimits)
 
 
 class ScanProgress(_Frozen):
@@ -207,10 +246,16 @@ class ScanReport(_Frozen):
     refused_writes: tuple[RefusedWrite, ...] = ()
     passes: tuple[PassName, ...] = ()
     consent: dict[str, str] = Field(default_factory=dict)  # pass -> how the banner was handled
-    # what the public_only proxy refused: a URL, or host:port for an https/WebSocket tunnel
+    # what the public_only proxy refused: a URL, or host:port for an https/WebSocket tunnel;
+    # and, in a public_only scan, each WebRTC connection a page tried ("webrtc stun:host:port",
+    # "webrtc <page origin>" without an ICE server): WebRTC is off there, its UDP would not
+    # go through the proxy
     blocked: tuple[str, ...] = ()
     # what our own banner held back until consent, per pass and page (absent: not our banner,
     # or a report stored before scanner 3)
     consent_blocking: tuple[HeldResource, ...] = ()
-    # 2: unclassified findings moved from violations to review; 3: consent_blocking
-    scanner: str = "cmp-scanner/3"
+    # the limits the scan reached and what each left out ([]: none; ScanLimits)
+    limits: tuple[LimitHit, ...] = ()
+    # 2: unclassified findings moved from violations to review; 3: consent_blocking;
+    # 4: limits
+    scanner: str = "cmp-scanner/4"

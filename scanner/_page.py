@@ -8,6 +8,7 @@ read from the raw headers, which hold what the provisional ``response.headers`` 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import re
@@ -22,7 +23,8 @@ from playwright.async_api import Error as PlaywrightError
 
 from ._consent import BannerDriver
 from ._held import read_held
-from ._models import ScanOptions
+from ._limits import PassBudget
+from ._models import ScanLimits, ScanOptions
 from ._records import (
     NOT_KEPT,
     CookieRecord,
@@ -46,16 +48,28 @@ _MAX_URL = 1000
 
 
 @functools.cache
-def hooks_script() -> str:
-    return files("scanner").joinpath("_hooks.js").read_text(encoding="utf-8")
+def hooks_script(storage_limit: int = ScanLimits().storage_keys_per_origin) -> str:
+    """The init script, reporting at most ``storage_limit`` distinct storage names a frame."""
+    text = files("scanner").joinpath("_hooks.js").read_text(encoding="utf-8")
+    return text.replace("__STORAGE_LIMIT__", str(int(storage_limit)))
 
 
-_READ_STORAGE = """async () => {
-  const out = { origin: String(self.origin), ls: [], ss: [], idb: [] };
-  const keys = (s) => Array.from({ length: s.length }, (_, i) => s.key(i));
+# At most ``n`` names of each kind, each cut to ``chars``, cross to us; ``total`` says how
+# many the page has (a page may hold a hundred thousand keys of a megabyte each).
+_READ_STORAGE = """async ([n, chars]) => {
+  const out = { origin: String(self.origin), ls: [], ss: [], idb: [], total: 0 };
+  const cut = (name) => String(name).slice(0, chars);
+  const keys = (s) => {
+    out.total += s.length;
+    return Array.from({ length: Math.min(s.length, n) }, (_, i) => cut(s.key(i)));
+  };
   try { out.ls = keys(localStorage); } catch (e) {}
   try { out.ss = keys(sessionStorage); } catch (e) {}
-  try { out.idb = (await indexedDB.databases()).map((d) => d.name); } catch (e) {}
+  try {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    out.total += names.length;
+    out.idb = names.slice(0, n).map(cut);
+  } catch (e) {}
   return out;
 }"""
 
@@ -98,10 +112,12 @@ class PageRecorder:
     """Everything one page (and its frames) wrote or requested while we watched."""
 
     url: str
+    budget: PassBudget = field(default_factory=PassBudget.default)
     writes: list[CookieWrite] = field(default_factory=list)
     storage: list[StorageRecord] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     held: list[HeldRecord] = field(default_factory=list)  # our banner's window.cmp.blocked()
+    webrtc: list[str] = field(default_factory=list)  # WebRTC connections a page tried
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def on_request(self, request: Request) -> None:
@@ -113,6 +129,8 @@ class PageRecorder:
 
     def _record(self, url: str, resource_type: str) -> None:
         if not url.startswith(("http:", "https:", "ws:", "wss:")):
+            return
+        if not self.budget.take_request():
             return
         parts = urlsplit(url)
         self.requests.append(
@@ -144,7 +162,8 @@ class PageRecorder:
                 parsed = parse_cookie_line(line, request_host=host, secure_origin=secure)
                 if parsed is not None:
                     # Whether the jar kept it is seen in the snapshot after the visit.
-                    self.writes.append(parsed.write("http", response.url[:_MAX_URL], self.url))
+                    write = parsed.write("http", response.url[:_MAX_URL], self.url)
+                    self.writes.append(self._cut(write))
 
     def on_hook(self, payload: dict[str, Any]) -> None:
         frame_url = str(payload.get("frame", ""))
@@ -164,7 +183,7 @@ class PageRecorder:
                 return
             kept = _kept(parsed.pair, payload.get("before"), payload.get("jar"))
             refused = None if kept or parsed.deleted else NOT_KEPT
-            self.writes.append(parsed.write("script", initiator, self.url, refused))
+            self.writes.append(self._cut(parsed.write("script", initiator, self.url, refused)))
         elif kind == "cookieStore":
             domain = payload.get("domain")
             target = str(domain).lstrip(".").lower() if domain else host
@@ -180,7 +199,7 @@ class PageRecorder:
                 days = round(max(expires / 1000 - time.time(), 0) / 86400, 3)
             self.writes.append(
                 CookieWrite(
-                    name=str(payload.get("name", "")),
+                    name=self.budget.cut(str(payload.get("name", ""))),
                     host=target,
                     domain_cookie=bool(domain),
                     path=str(payload["path"]) if payload.get("path") else None,
@@ -200,15 +219,29 @@ class PageRecorder:
             "sessionStorage",
             "indexedDB",
         ):
+            name = self.budget.cut(str(payload.get("name", "")))
+            if not self.budget.take_storage(payload["kind"], name, host):
+                return
             self.storage.append(
                 StorageRecord(
                     kind=payload["kind"],
-                    name=str(payload.get("name", "")),
+                    name=name,
                     host=host,
                     page_url=self.url,
                     initiator=initiator,
                 )
             )
+        elif kind == "webrtc":
+            # Only the public-only scans' init script sends these (``_webrtc.js``).
+            urls = payload.get("urls")
+            targets = [str(u)[:_MAX_URL] for u in urls[:20]] if isinstance(urls, list) else []
+            for target in targets or [host or frame_url[:_MAX_URL]]:
+                if len(self.webrtc) < 100:
+                    self.webrtc.append(f"webrtc {target}")
+
+    def _cut(self, write: CookieWrite) -> CookieWrite:
+        name = self.budget.cut(write.name)
+        return write if name == write.name else dataclasses.replace(write, name=name)
 
     async def drain(self) -> None:
         """Wait for header reads still in flight."""
@@ -230,20 +263,34 @@ async def settle(page: Page, options: ScanOptions) -> None:
     await asyncio.sleep(options.settle)
 
 
-async def _read_frame_storage(frame: Frame, page_url: str) -> list[StorageRecord]:
+async def _read_frame_storage(
+    frame: Frame, page_url: str, budget: PassBudget
+) -> list[StorageRecord]:
     if not frame.url.startswith(("http:", "https:", "about:")):
         return []
+    limits = budget.limits
     try:
-        data = await asyncio.wait_for(frame.evaluate(_READ_STORAGE), timeout=5)
+        data = await asyncio.wait_for(
+            frame.evaluate(_READ_STORAGE, [limits.storage_keys_per_origin, limits.value_chars]),
+            timeout=5,
+        )
     except (PlaywrightError, TimeoutError):
+        return []
+    if not isinstance(data, dict):
         return []
     host = _origin_host(str(data.get("origin", "")), frame.url)
     if not host:
         return []
     found: list[StorageRecord] = []
     for kind, key in (("localStorage", "ls"), ("sessionStorage", "ss"), ("indexedDB", "idb")):
-        for name in data.get(key) or []:
-            found.append(StorageRecord(kind, str(name), host, page_url, None))  # type: ignore[arg-type]
+        names = data.get(key)
+        for name in names[: limits.storage_keys_per_origin] if isinstance(names, list) else []:
+            text = budget.cut(str(name))
+            if budget.take_storage(kind, text, host):
+                found.append(StorageRecord(kind, text, host, page_url, None))  # type: ignore[arg-type]
+    total = data.get("total")
+    if isinstance(total, int):
+        budget.listed(host, total)
     return found
 
 
@@ -259,14 +306,17 @@ async def _links(page: Page, base: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(link for link in links if link and not _LOGOUT.search(link)))
 
 
-async def snapshot_cookies(context: BrowserContext, page_url: str) -> list[CookieRecord]:
+async def snapshot_cookies(
+    context: BrowserContext, page_url: str, budget: PassBudget | None = None
+) -> list[CookieRecord]:
     try:
         jar = await context.cookies()
     except PlaywrightError:
         return []
+    cut = budget.cut if budget is not None else str
     return [
         CookieRecord(
-            name=c.get("name", ""),
+            name=cut(c.get("name", "")),
             domain=c.get("domain", ""),
             path=c.get("path", "/"),
             expires=float(c.get("expires", -1)),
@@ -286,9 +336,10 @@ async def visit(
     recorders: dict[Page, PageRecorder],
     banner: BannerDriver | None,
     answer_banner: bool,
+    budget: PassBudget | None = None,
 ) -> tuple[PageVisit, PageRecorder, list[StorageRecord], str | None]:
     """Open ``url`` in a new tab, wait like a reader, and collect. Never raises for the page."""
-    recorder = PageRecorder(url)
+    recorder = PageRecorder(url, budget or PassBudget(options.limits))
     page = await context.new_page()
     recorders[page] = recorder
     if answer_banner and banner is not None:
@@ -318,7 +369,7 @@ async def visit(
         final_url = page.url
         links = await _links(page, final_url)
         for frame_storage in await asyncio.gather(
-            *(_read_frame_storage(frame, url) for frame in page.frames)
+            *(_read_frame_storage(frame, url, recorder.budget) for frame in page.frames)
         ):
             stored.extend(frame_storage)
     except PlaywrightError as exc:

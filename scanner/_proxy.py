@@ -30,6 +30,7 @@ __all__ = ["PublicOnlyProxy"]
 log = logging.getLogger(__name__)
 
 _HEAD_LIMIT = 64 * 1024
+_MAX_BLOCKED = 10_000
 _TIMEOUT = 30.0
 _FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -75,6 +76,8 @@ class PublicOnlyProxy:
             f"--proxy-server=http://127.0.0.1:{self.port}",
             "--proxy-bypass-list=<-loopback>",  # Chromium bypasses proxies for loopback
             "--disable-quic",  # QUIC would not go through the proxy
+            # WebRTC: this switch alone does not hold; browser.visitor_browser(public_only)
+            # turns it off in the profile and removes the API (browser.PUBLIC_ONLY_ARGS).
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         )
 
@@ -103,7 +106,8 @@ class PublicOnlyProxy:
                 writer.write(_UNRESOLVED)
                 return
             if address is None:
-                self.blocked.append(label)
+                if len(self.blocked) < _MAX_BLOCKED:  # a page may try a million
+                    self.blocked.append(label[:1000])
                 log.info("scan: refused %s (not a public address)", label)
                 writer.write(_FORBIDDEN)
                 return

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from ._models import ItemKind, PassName
+from ._models import ItemKind, LimitHit, PassName
 from ._site import is_public_suffix
 
 __all__ = [
@@ -126,6 +126,8 @@ class PassCapture:
     requests: tuple[RequestRecord, ...]
     consent: str  # how the banner was handled: "cmp", "autoconsent:<rule>", "text", "not found"
     held: tuple[HeldRecord, ...] = ()  # what our own banner held back, page by page
+    limits: tuple[LimitHit, ...] = ()  # the limits the pass reached (``_limits.PassBudget``)
+    webrtc: tuple[str, ...] = ()  # WebRTC connections refused (public-only scans)
 
 
 _STACK_URL = re.compile(r"(https?://[^\s()]+?):\d+(?::\d+)?\)?$", re.MULTILINE)

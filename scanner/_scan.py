@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from playwright.async_api import Error as PlaywrightError
 from ._collect import run_pass
 from ._held import consent_blocking
 from ._inspect import inspect
+from ._limits import limit_report
 from ._models import Page, ScanOptions, ScanProgress, ScanReport
 from ._proxy import PublicOnlyProxy
 from ._records import PassCapture
@@ -41,6 +43,7 @@ async def _browser(
             executable=options.chromium,
             args=(*options.browser_args, *extra_args),
             headless=options.headless,
+            public_only=options.public_only,
         )
         browser = await manager.__aenter__()
     except (PlaywrightError, FileNotFoundError) as exc:
@@ -88,9 +91,28 @@ async def scan_site(
             if pages is None:
                 pages = [visit.url for visit in capture.pages]
             captures.append(capture)
-        blocked = tuple(dict.fromkeys(proxy.blocked)) if proxy is not None else ()
+        refused = [*proxy.blocked] if proxy is not None else []
+    refused.extend(attempt for c in captures for attempt in c.webrtc)
+    blocked = tuple(dict.fromkeys(refused))
     if progress is not None:
         progress(ScanProgress(phase="inspect"))
+    # CPU work on every item: off the event loop, which a server's worker shares with it.
+    report = await asyncio.to_thread(_report, options, captures, kb, sites, start, started_at,
+                                     blocked)
+    if progress is not None:
+        progress(ScanProgress(phase="done"))
+    return report
+
+
+def _report(
+    options: ScanOptions,
+    captures: list[PassCapture],
+    kb: KnowledgeBase,
+    sites: set[str],
+    start: str,
+    started_at: datetime,
+    blocked: tuple[str, ...],
+) -> ScanReport:
     found = inspect(captures, kb, sites)
     report = ScanReport(
         start_url=start,
@@ -110,7 +132,6 @@ async def scan_site(
         consent={c.name: c.consent for c in captures},
         blocked=blocked,
         consent_blocking=consent_blocking(captures),
+        limits=tuple(hit for c in captures for hit in c.limits),
     )
-    if progress is not None:
-        progress(ScanProgress(phase="done"))
-    return report
+    return limit_report(report, options.limits)

@@ -9,10 +9,12 @@ system Chromium from the distribution, then Playwright's own managed build
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE_ARGS",
+    "PUBLIC_ONLY_ARGS",
+    "PUBLIC_ONLY_PREFERENCES",
     "VISITOR_ARGS",
     "VISITOR_PREFERENCES",
     "find_chromium",
@@ -28,6 +32,7 @@ __all__ = [
     "new_visitor_context",
     "visitor_browser",
     "visitor_user_agent",
+    "webrtc_script",
     "write_visitor_profile",
 ]
 
@@ -87,6 +92,32 @@ VISITOR_PREFERENCES: dict[str, object] = {
     "profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False},
 }
 
+# A public-only scan's browser reaches the network only through its proxy (``_proxy.py``).
+# What would not go through it stays off: QUIC (``--disable-quic``, in BASE_ARGS), WebRTC's
+# UDP and DNS-over-HTTPS' own resolver. The WebRTC switch alone does not hold (STUN packets
+# left a scan with it); the profile's policy does, and ``_webrtc.js`` removes the API on top.
+PUBLIC_ONLY_ARGS: tuple[str, ...] = (
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--enforce-webrtc-ip-permission-check",
+)
+PUBLIC_ONLY_PREFERENCES: dict[str, object] = {
+    "webrtc": {
+        "ip_handling_policy": "disable_non_proxied_udp",
+        "multiple_routes_enabled": False,
+        "nonproxied_udp_enabled": False,
+    },
+}
+# Local State (the browser's, not the profile's): DNS-over-HTTPS off, names resolved by the
+# proxy as every connection goes through it.
+_PUBLIC_ONLY_LOCAL_STATE: dict[str, object] = {"dns_over_https": {"mode": "off"}}
+
+
+@functools.cache
+def webrtc_script() -> str:
+    """The init script that removes WebRTC from a public-only scan's pages."""
+    return files("scanner").joinpath("_webrtc.js").read_text(encoding="utf-8")
+
+
 # Look like an ordinary visitor: banners and bot walls test ``navigator.webdriver`` and the
 # "HeadlessChrome" user-agent token.
 VISITOR_ARGS: tuple[str, ...] = ("--disable-blink-features=AutomationControlled",)
@@ -105,11 +136,16 @@ def visitor_user_agent(major: int | None) -> str:
     )
 
 
-def write_visitor_profile(user_data_dir: Path) -> None:
-    """Prepare an empty Chromium profile directory with the visitor preferences."""
+def write_visitor_profile(user_data_dir: Path, *, public_only: bool = False) -> None:
+    """Prepare an empty Chromium profile directory with the visitor preferences (and, for a
+    public-only scan, WebRTC and DNS-over-HTTPS off)."""
     default = user_data_dir / "Default"
     default.mkdir(parents=True, exist_ok=True)
-    (default / "Preferences").write_text(json.dumps(VISITOR_PREFERENCES), encoding="utf-8")
+    preferences = {**VISITOR_PREFERENCES, **(PUBLIC_ONLY_PREFERENCES if public_only else {})}
+    (default / "Preferences").write_text(json.dumps(preferences), encoding="utf-8")
+    if public_only:
+        (user_data_dir / "Local State").write_text(json.dumps(_PUBLIC_ONLY_LOCAL_STATE),
+                                                   encoding="utf-8")
 
 
 @contextlib.asynccontextmanager
@@ -119,19 +155,21 @@ async def visitor_browser(
     executable: str | None = None,
     args: Sequence[str] = (),
     headless: bool = True,
+    public_only: bool = False,
 ) -> AsyncIterator[Browser]:
-    """Chromium on a throwaway profile whose preferences match a default desktop Chrome.
+    """Chromium on a throwaway profile whose preferences match a default desktop Chrome
+    (``public_only``: with WebRTC and DNS-over-HTTPS off, for a scan behind the proxy).
 
     The profile is opened as a persistent context only to carry the preferences; the scan
     opens fresh contexts on the returned browser (``new_visitor_context``), and those
     off-the-record contexts inherit "third-party cookies allowed" from it.
     """
     with tempfile.TemporaryDirectory(prefix="cmp-scan-profile-") as profile:
-        write_visitor_profile(Path(profile))
+        write_visitor_profile(Path(profile), public_only=public_only)
         holder = await playwright.chromium.launch_persistent_context(
             profile,
             executable_path=find_chromium(executable),
-            args=[*BASE_ARGS, *VISITOR_ARGS, *args],
+            args=[*BASE_ARGS, *VISITOR_ARGS, *(PUBLIC_ONLY_ARGS if public_only else ()), *args],
             headless=headless,
         )
         try:

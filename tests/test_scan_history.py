@@ -299,7 +299,7 @@ async def test_detail_findings_say_where_and_what_set_them(app: Starlette) -> No
     assert {i.item.name: i.finding for i in detail.items} == {"_ga": "violation",
                                                                "mystery": "review"}
     assert all(i.inventory_id is not None for i in detail.items)
-    assert detail.changes.first and detail.failed_pages == ()
+    assert detail.changes.first and detail.failed_pages.rows == ()
 
 
 async def test_the_start_form_offers_where_the_last_scan_that_ran_started(

@@ -34,7 +34,8 @@ from ..models import BlockingRule as RuleRow
 from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule, ConfigBlocking
 from . import audit
-from .scan_results import inventory_match, read_report
+from .scan_inventory import present_items
+from .scan_results import InventoryIndex, load_report
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -178,8 +179,7 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
     and path). ``own_hosts``: this server's host names (never blocked)."""
     kb = kb or KnowledgeBase.builtin()
     required = {p.key for p in await Purpose.filter(site=site) if p.required}
-    items = list(await InventoryItem.filter(site=site).exclude(review_status="gone")
-                 .select_related("purpose", "vendor"))
+    items = await present_items(site, "purpose", "vendor")
     first_party = [d.lower().lstrip(".") for d in site.domains] + [h.lower() for h in own_hosts]
     drafts: dict[tuple[str, str], _Draft] = {}
 
@@ -200,8 +200,10 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
     # 3. The knowledge base's hosts of the vendor behind each item, for its items' purposes.
     by_vendor: dict[str, tuple[str, set[str], set[str]]] = {}
     for row in items:
+        if row.purpose is None:  # unmapped (a scan adds them by the thousand): no rule
+            continue
         key = _serving_vendor(kb, row)
-        if key is None or row.purpose is None:
+        if key is None:
             continue
         facts = kb.vendor(key)
         shown = row.vendor.name if row.vendor else (facts.name if facts else key)
@@ -217,13 +219,14 @@ async def derive_rules(site: Site, *, kb: KnowledgeBase | None = None,
                     reason=f"knowledge base: {facts.name if facts else name}'s host")
 
     # 2. What the latest scan saw set each item, and its tracker requests.
-    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").only("id").first()
     if scan is not None:
-        report = read_report(scan)
+        report = await load_report(scan)  # kept between requests: a report never changes
+        index = InventoryIndex(items)
         for found in report.items:
             if not found.initiator:
                 continue
-            matched = inventory_match(items, found.kind, found.name)
+            matched = index.match(found.kind, found.name)
             if matched is None or matched.purpose is None:
                 continue
             parts = urlsplit(found.initiator)

@@ -33,7 +33,8 @@ from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule
 from . import blocking, translations
 from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
-from .scan_results import inventory_match, read_report
+from .scan_inventory import present_items
+from .scan_results import InventoryIndex, load_report
 
 __all__ = ["Finding", "lint"]
 
@@ -155,20 +156,19 @@ async def _blocking_findings(site: Site) -> list[Finding]:
             "automatic blocking is in report-only mode: it blocks nothing and only says what "
             "it would block",
         ))
-    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").only("id").first()
     if scan is None:
         return found
     rules = [BlockingRule(host=r.host, path=r.path, purposes=list(r.purposes))
              for r in await blocking.derive_rules(site) if r.enabled]
     required = {p.key for p in await Purpose.filter(site=site) if p.required}
-    rows = list(await InventoryItem.filter(site=site).exclude(review_status="gone")
-                .select_related("purpose"))
+    rows = InventoryIndex(await present_items(site, "purpose"))
     unheld: dict[str, set[str]] = {}
-    for item in read_report(scan).items:
+    for item in (await load_report(scan)).items:
         host = (urlsplit(item.initiator).hostname or "").lower() if item.initiator else ""
         if not host or blocking.first_party(site, host):
             continue
-        row = inventory_match(rows, item.kind, item.name)
+        row = rows.match(item.kind, item.name)
         if row is not None and row.purpose is not None and row.purpose.key in required:
             continue
         rule = blocking.match(rules, item.initiator or "")

@@ -18,12 +18,12 @@ scans stored before any of it read alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from scanner import HeldResource, ScanReport
+from scanner import HeldResource, ReportItem, ScanReport
 
 from ..models import ConfigVersion, Site
 from ..schemas import BlockingRule, ConfigBlocking
@@ -98,14 +98,18 @@ class RuleCheck:
         return self.rule.host + self.rule.path if self.rule is not None else None
 
 
-def check_rule(finding: Judged, report: ScanReport, live: LiveRules) -> RuleCheck:
-    """Match the URL behind a finding against the live rules."""
+def check_rule(
+    finding: Judged, report: ScanReport, live: LiveRules,
+    items: Mapping[str, ReportItem] | None = None,
+) -> RuleCheck:
+    """Match the URL behind a finding against the live rules (``items``: the report's items
+    by ``item_key``, for many findings of one report)."""
     if finding.kind == "request":
         url = finding.url
     else:
         key = item_key(finding.kind, finding.name, finding.domain)
-        item = next((i for i in report.items
-                     if item_key(i.kind, i.name, i.domain) == key), None)
+        item = items.get(key) if items is not None else next(
+            (i for i in report.items if item_key(i.kind, i.name, i.domain) == key), None)
         url = item.initiator if item is not None else None
     if not url or not url.startswith(("http://", "https://")):
         return RuleCheck(None, None, live.blocking.mode)

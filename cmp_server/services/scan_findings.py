@@ -8,14 +8,18 @@ with the inventory entry it counts as, so that a new one is one click from being
 The changes are computed from the two stored reports when read (``diff_reports`` and
 ``changed_items``, as ``store_scan`` does), so scans stored before an item's changes were
 kept in the diff read alike.
+
+A scanned site decides how long these lists are: the page shows each a page at a time
+(``Paged``, ``PAGE_SIZE`` rows), and the reading and judging run off the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
@@ -38,7 +42,7 @@ from .scan_results import (
     diff_reports,
     finding_key,
     item_key,
-    read_report,
+    load_report,
     scan_summary,
 )
 from .scan_truth import Judged, SiteInventory, Verdict, load_inventory, verdict
@@ -48,6 +52,8 @@ __all__ = [
     "Finding",
     "FoundItem",
     "ItemChange",
+    "PAGE_SIZE",
+    "Paged",
     "ScanChanges",
     "ScanDetail",
     "latest_changes",
@@ -123,6 +129,41 @@ class ScanChanges:
                         self.new_review, self.resolved_review))
 
 
+PAGE_SIZE = 50
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Paged(Generic[T]):
+    """One page of a list: ``rows`` are page ``number`` (from 1) of ``pages``, of ``total``."""
+
+    rows: tuple[T, ...]
+    total: int
+    number: int
+    pages: int
+
+    @classmethod
+    def of(cls, rows: Sequence[T], number: int, size: int = PAGE_SIZE) -> Paged[T]:
+        pages = max(1, -(-len(rows) // size))
+        number = min(max(number, 1), pages)
+        start = (number - 1) * size
+        return cls(tuple(rows[start:start + size]), len(rows), number, pages)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return self.total
+
+
+# The lists of a scan's page, each paged on its own (``scan_detail``'s ``pages``).
+PAGED_LISTS = ("violations", "review", "items", "requests", "new", "changed", "gone",
+               "failed", "blocked", "waited")
+
+
 @dataclass(frozen=True, slots=True)
 class ScanDetail:
     scan_id: int
@@ -131,12 +172,18 @@ class ScanDetail:
     max_pages: int | None
     report: ScanReport
     summary: ScanSummary
-    violations: tuple[Finding, ...]
-    review: tuple[Finding, ...]
-    items: tuple[FoundItem, ...]
-    failed_pages: tuple[Page, ...]
+    violations: Paged[Finding]
+    review: Paged[Finding]
+    items: Paged[FoundItem]
+    requests: Paged[TrackerRequest]
+    failed_pages: Paged[Page]
+    blocked: Paged[str]  # what the public-only proxy refused (report.blocked)
     changes: ScanChanges
+    new_items: Paged[ItemChange]
+    changed: Paged[ItemChange]
+    gone_items: Paged[ItemChange]
     blocking: BlockingProof  # what waited for consent, what still fired
+    waited: Paged[Any]  # blocking.resources, paged
 
     @property
     def page_count(self) -> int:
@@ -153,13 +200,18 @@ class _Read:
     summary: ScanSummary
 
 
-def _read(scan: Scan, inventory: SiteInventory) -> _Read:
-    report = read_report(scan)
-    return _Read(scan, report, scan_summary(scan, inventory, report))
+async def _read(scan: Scan, inventory: SiteInventory) -> _Read:
+    report = await load_report(scan)
+    summary = await asyncio.to_thread(scan_summary, scan, inventory, report)
+    return _Read(scan, report, summary)
+
+
+_ROW = ("id", "site_id", "job_id", "started_at", "finished_at", "summary", "diff")
 
 
 async def _scan_of(site: Site, scan_id: object) -> Scan:
-    scan = await Scan.get_or_none(id=parse_id(scan_id, "scan"), site=site)
+    # The report itself is read through load_report, which keeps it: not with the row.
+    scan = await Scan.filter(id=parse_id(scan_id, "scan"), site=site).only(*_ROW).first()
     if scan is None:
         raise NotFound(f"no scan {scan_id} for this site")
     return scan
@@ -174,6 +226,7 @@ async def _previous(scan: Scan) -> Scan | None:
             site_id=scan.site_id,  # type: ignore[attr-defined]
         )
         .order_by("-finished_at", "-id")
+        .only(*_ROW)
         .first()
     )
 
@@ -246,7 +299,7 @@ def _findings(
                 f.pass_, f.kind, f.name, f.domain,
                 f.vendor_name or (req.vendor_name if req else None) or f.vendor, f.category,
                 f.reason, page=req.first_seen_url if req else None, set_by=None, source=f.url,
-                inventory_id=None, rule=check_rule(f, report, live), passes=passes,
+                inventory_id=None, rule=check_rule(f, report, live, items), passes=passes,
             ))
             continue
         item = items.get(item_key(f.kind, f.name, f.domain))
@@ -255,7 +308,7 @@ def _findings(
             page=f.url or (item.first_seen_url if item else None),
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
-            inventory_id=f.inventory_id, rule=check_rule(f, report, live), passes=passes,
+            inventory_id=f.inventory_id, rule=check_rule(f, report, live, items), passes=passes,
         ))
     return tuple(out)
 
@@ -271,8 +324,9 @@ async def scan_changes(site: Site, scan_id: object) -> ScanChanges:
     scan = await _scan_of(site, scan_id)
     previous = await _previous(scan)
     inventory = await load_inventory(site.id)
-    return _changes(_read(scan, inventory), _read(previous, inventory) if previous else None,
-                    inventory)
+    current = await _read(scan, inventory)
+    before = await _read(previous, inventory) if previous else None
+    return await asyncio.to_thread(_changes, current, before, inventory)
 
 
 async def latest_changes(site: Site) -> ScanChanges | None:
@@ -281,26 +335,51 @@ async def latest_changes(site: Site) -> ScanChanges | None:
     return await scan_changes(site, last.id) if last is not None else None
 
 
-async def scan_detail(site: Site, scan_id: object) -> ScanDetail:
-    """One scan of the site: its findings, every item and request, and its changes."""
+async def scan_detail(
+    site: Site, scan_id: object, pages: Mapping[str, int] | None = None
+) -> ScanDetail:
+    """One scan of the site: its findings, every item and request, and its changes, each
+    list a page at a time (``pages``: the page of each of ``PAGED_LISTS`` to show, 1 when
+    not given)."""
     scan = await _scan_of(site, scan_id)
     previous = await _previous(scan)
     inventory = await load_inventory(site.id)
-    current = _read(scan, inventory)
+    current = await _read(scan, inventory)
+    before = await _read(previous, inventory) if previous else None
     job = await ScanJob.get_or_none(id=scan.job_id) if scan.job_id else None  # type: ignore[attr-defined]
     budget = job.options.get("max_pages") if job else None
     live = await live_rules(site, scan.finished_at)
-    return ScanDetail(
-        scan_id=scan.id,
-        job_id=job.id if job else None,
-        requested_by=job.requested_by if job else None,
-        max_pages=budget if isinstance(budget, int) else None,
-        report=current.report,
-        summary=current.summary,
-        violations=_findings(current.summary.violations, current.report, live),
-        review=_findings(current.summary.review, current.report, live),
-        items=tuple(_found(i, current.summary, inventory) for i in current.report.items),
-        failed_pages=tuple(p for p in current.report.pages if p.error),
-        changes=_changes(current, _read(previous, inventory) if previous else None, inventory),
-        blocking=blocking_proof(current.report, current.summary.violations, live),
-    )
+    wanted = dict(pages or {})
+
+    def page(name: str) -> int:
+        return wanted.get(name, 1)
+
+    def build() -> ScanDetail:
+        report = current.report
+        changes = _changes(current, before, inventory)
+        proof = blocking_proof(report, current.summary.violations, live)
+        return ScanDetail(
+            scan_id=scan.id,
+            job_id=job.id if job else None,
+            requested_by=job.requested_by if job else None,
+            max_pages=budget if isinstance(budget, int) else None,
+            report=report,
+            summary=current.summary,
+            violations=Paged.of(_findings(current.summary.violations, report, live),
+                                page("violations")),
+            review=Paged.of(_findings(current.summary.review, report, live), page("review")),
+            items=Paged.of([_found(i, current.summary, inventory) for i in report.items],
+                           page("items")),
+            requests=Paged.of(report.requests, page("requests")),
+            failed_pages=Paged.of([p for p in report.pages if p.error], page("failed")),
+            blocked=Paged.of(report.blocked, page("blocked")),
+            changes=changes,
+            new_items=Paged.of(changes.new_items, page("new")),
+            changed=Paged.of(changes.changed_items, page("changed")),
+            gone_items=Paged.of(changes.gone_items, page("gone")),
+            blocking=proof,
+            waited=Paged.of(proof.resources, page("waited")),
+        )
+
+    # Judging and matching every finding and item: off the event loop.
+    return await asyncio.to_thread(build)

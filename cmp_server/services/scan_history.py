@@ -8,6 +8,7 @@ previous scan are in ``scan_findings``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from tortoise.expressions import Q
 from .._utils import plural
 from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
-from .scan_results import scan_summary
+from .scan_results import load_report, scan_summary
 from .scan_truth import SiteInventory, count_findings, judge, load_inventory, stored_sightings
 from .scans import PASSES, PRIVATE_TARGETS_SETTING, next_scan_at
 
@@ -224,7 +225,10 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
     jobs = jobs[:limit]
     scans = await _scans_of([j.id for j in jobs])
     inventory = await load_inventory(site.id)
-    runs = [_run(job, scans.get(job.id), inventory) for job in jobs]
+    # Each stored scan's findings judged again through the inventory: thousands of
+    # sightings for a scanned site that stores thousands of items. Off the event loop.
+    runs = await asyncio.to_thread(
+        lambda: [_run(job, scans.get(job.id), inventory) for job in jobs])
     # Scans without a job, in this page's stretch of time.
     loose = Scan.filter(site=site, job_id__isnull=True)
     if before is not None:
@@ -233,8 +237,9 @@ async def scan_history(site: Site, *, before: int | None = None, limit: int = 25
             loose = loose.filter(finished_at__lt=newer.requested_at)
     if more and jobs:
         loose = loose.filter(finished_at__gte=jobs[-1].requested_at)
-    runs.extend(_run(None, s, inventory)
-                for s in await loose.only(*_SUMMARY_FIELDS, "site_id"))
+    others = await loose.only(*_SUMMARY_FIELDS, "site_id")
+    if others:
+        runs.extend(await asyncio.to_thread(lambda: [_run(None, s, inventory) for s in others]))
     runs.sort(key=lambda r: (r.requested_at, r.job_id or 0), reverse=True)
     return HistoryPage(tuple(runs), jobs[-1].id if more else None)
 
@@ -277,7 +282,8 @@ async def scan_overview(site: Site) -> ScanOverview:
         if stored_sightings(summary) is not None:
             counts = judged_counts(summary, inventory)
         else:  # stored before sightings were kept: only the report tells
-            counts = scan_summary(await Scan.get(id=last.id), inventory).counts
+            report = await load_report(last)
+            counts = (await asyncio.to_thread(scan_summary, last, inventory, report)).counts
         violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
         Q(status__in=("queued", "running", "cancelling")), site=site

@@ -11,7 +11,10 @@ inventory key's finding, so a list can show "violation" and "classify it" side b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,12 +22,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from tortoise.transactions import in_transaction
 
-from scanner import PossibleViolation, ReportItem, ScanReport
+from scanner import PossibleViolation, ReportItem, ScanLimits, ScanReport, limit_report
 from scanner.kb import KnowledgeBase
 
-from .._utils import utcnow
-from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
-from . import events, translations
+from ..models import InventoryItem, Scan, ScanJob, Site
+from . import events
+from .scan_inventory import InventoryCounts, update_inventory
 from .scan_truth import (
     Judged,
     Keyed,
@@ -38,6 +41,7 @@ from .scan_truth import (
 __all__ = [
     "CHANGED_FIELDS",
     "InventoryCounts",
+    "InventoryIndex",
     "ReportDiff",
     "ScanSummary",
     "changed_items",
@@ -46,6 +50,7 @@ __all__ = [
     "inventory_match",
     "item_key",
     "latest_scan_summary",
+    "load_report",
     "read_report",
     "scan_summary",
     "store_scan",
@@ -68,15 +73,30 @@ def item_key(kind: str, name: str, domain: str) -> str:
     return f"{kind}:{name}@{domain}"
 
 
+class InventoryIndex:
+    """The inventory rows an item a scan found counts as, looked up without walking every
+    row per item: the exact name first, else the first prefix (``_ga_`` covers
+    ``_ga_ABC123``), as :func:`store_scan` decides."""
+
+    def __init__(self, rows: Iterable[InventoryItem]) -> None:
+        self._exact: dict[tuple[str, str], InventoryItem] = {}
+        self._prefixes: dict[str, list[InventoryItem]] = {}
+        for row in rows:
+            if row.match == "prefix":
+                self._prefixes.setdefault(row.kind, []).append(row)
+            elif row.match == "exact":
+                self._exact.setdefault((row.kind, row.name), row)
+
+    def match(self, kind: str, name: str) -> InventoryItem | None:
+        return self._exact.get((kind, name)) or next(
+            (r for r in self._prefixes.get(kind, ()) if name.startswith(r.name)), None)
+
+
 def inventory_match(
     rows: Iterable[InventoryItem], kind: str, name: str
 ) -> InventoryItem | None:
-    """The inventory row an item a scan found counts as: the exact name first, else a prefix
-    (``_ga_`` covers ``_ga_ABC123``), as :func:`store_scan` decides."""
-    candidates = [r for r in rows if r.kind == kind]
-    return next(
-        (r for r in candidates if r.match == "exact" and r.name == name), None
-    ) or next((r for r in candidates if r.match == "prefix" and name.startswith(r.name)), None)
+    """One item's row (:class:`InventoryIndex` for many items)."""
+    return InventoryIndex(rows).match(kind, name)
 
 
 # What a reviewer mapped an item by: when one of these changes, its inventory entry (vendor,
@@ -114,13 +134,6 @@ def changed_items(
         if fields:
             changed[key] = fields
     return dict(sorted(changed.items()))
-
-
-class InventoryCounts(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    added: int
-    seen: int
-    missing: int
 
 
 class ReportDiff(BaseModel):
@@ -190,6 +203,50 @@ def read_report(scan: Scan) -> ScanReport:
     })
 
 
+class _ReportCache:
+    """The last few reports read, by scan id: a stored report never changes, and reading a
+    big one (parsing megabytes of JSON into models) costs more than a page view should.
+    Shared by the event loop and the threads it reads in."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._reports: OrderedDict[int, ScanReport] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, scan_id: int) -> ScanReport | None:
+        with self._lock:
+            report = self._reports.get(scan_id)
+            if report is not None:
+                self._reports.move_to_end(scan_id)
+            return report
+
+    def put(self, scan_id: int, report: ScanReport) -> None:
+        with self._lock:
+            self._reports[scan_id] = report
+            self._reports.move_to_end(scan_id)
+            while len(self._reports) > self._size:
+                self._reports.popitem(last=False)
+
+
+_REPORTS = _ReportCache()
+
+
+async def load_report(scan: Scan) -> ScanReport:
+    """A stored scan's report as :func:`read_report` reads it, parsed off the event loop
+    and kept for the next read. ``scan`` may be loaded without its ``report`` column
+    (``.only("id", ...)``): it is fetched only when the report is not kept already."""
+    cached = _REPORTS.get(scan.id)
+    if cached is not None:
+        return cached
+    text = await Scan.filter(id=scan.id).values_list("report", flat=True)
+    if not text:
+        raise LookupError(f"no scan {scan.id}")
+    row = Scan(id=scan.id, report=text[0])
+    report = await asyncio.to_thread(read_report, row)
+    _REPORTS.put(scan.id, report)
+    return report
+
+
 def _summary(report: ScanReport, inventory: SiteInventory) -> dict[str, Any]:
     categories: dict[str, int] = {}
     for item in report.items:
@@ -249,176 +306,60 @@ def scan_summary(
 
 
 async def latest_scan_summary(site: Site) -> ScanSummary | None:
-    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
+    scan = await Scan.filter(site=site).order_by("-finished_at", "-id").only(
+        "id", "site_id", "finished_at", "summary").first()
     if scan is None:
         return None
-    return scan_summary(scan, await load_inventory(site.id))
-
-
-async def _vendor_row(
-    site: Site, item: ReportItem, kb: KnowledgeBase, cache: dict[str, Vendor]
-) -> Vendor:
-    key = item.vendor or ""
-    if key in cache:
-        return cache[key]
-    row = await Vendor.get_or_none(site=site, key=key)
-    if row is None and item.attributed_by == "first-party":
-        # The site itself (the scanner keys it by its registrable domain): named as the site,
-        # and nothing leaves the site's own hands.
-        row = await Vendor.create(
-            site=site,
-            key=key,
-            name=site.name,
-            transfers_outside_eea=False,
-            description={
-                "en": f"{site.name} itself: set by its own server or scripts.",
-                "sv": f"{site.name} själv: satt av webbplatsens egen server eller egna skript.",
-                "da": f"{site.name} selv: sat af websitets egen server eller egne scripts.",
-            },
-        )
-    if row is None:
-        facts = kb.vendor(key)
-        row = await Vendor.create(
-            site=site,
-            key=key,
-            name=facts.name if facts else key,
-            country=(facts.country or None) if facts else None,
-            privacy_policy_url=facts.privacy_policy_url if facts else None,
-            transfers_outside_eea=facts.transfers_outside_eea if facts else None,
-            transfer_basis=facts.transfer_basis if facts else None,
-            description=(
-                {"en": facts.description, **dict(facts.translations)}
-                if facts and facts.description else {}
-            ),
-        )
-    cache[key] = row
-    return row
-
-
-def _matches(row: InventoryItem, item: ReportItem) -> bool:
-    if row.kind != item.kind:
-        return False
-    if row.match == "prefix":
-        return item.name.startswith(row.name)
-    return row.name == item.name
-
-
-_BEFORE_CONSENT = ("none", "reject")
-_SUGGESTED = (
-    "suggested_purpose", "suggested_vendor", "suggested_vendor_name", "suggested_duration_days",
-    "suggested_description",
-)
-
-
-def _suggested(item: ReportItem, kb: KnowledgeBase) -> dict[str, Any]:
-    """What the knowledge base said of the item, kept beside what staff choose (cut to the
-    columns). The site itself is no knowledge-base vendor: what the scanner attributes to the
-    site's own host (``127.0.0.1``, ``shop.se``) is never offered as one."""
-
-    def text(value: str | None, limit: int | None) -> str | None:
-        return value.replace("\x00", "")[:limit] if value else None
-
-    known = item.attributed_by != "first-party" and bool(item.vendor) and (
-        kb.vendor(item.vendor or "") is not None
-    )
-    return {
-        "suggested_purpose": item.category,
-        "suggested_vendor": text(item.vendor, 64) if known else None,
-        "suggested_vendor_name": text(item.vendor_name, 200) if known else None,
-        "suggested_duration_days": (
-            round(item.kb_duration_days) if item.kb_duration_days is not None else None
-        ),
-        "suggested_description": text(item.description, None),
-    }
-
-
-async def _update_inventory(
-    site: Site, report: ScanReport, kb: KnowledgeBase
-) -> InventoryCounts:
-    now = utcnow()
-    rows = list(await InventoryItem.filter(site=site))
-    purposes = {p.key: p for p in await Purpose.filter(site=site)}
-    vendors: dict[str, Vendor] = {}
-    seen: dict[int, InventoryItem] = {}
-    before_consent: dict[int, bool] = {}
-    new: set[int] = set()
-    for item in report.items:
-        early = any(p in _BEFORE_CONSENT for p in item.passes)
-        match = next((r for r in rows if r.match == "exact" and _matches(r, item)), None) or next(
-            (r for r in rows if _matches(r, item)), None
-        )
-        if match is not None:
-            # A prefix row stands for every name it covers: seen before consent if any was.
-            before_consent[match.id] = before_consent.get(match.id, False) or early
-            if match.id not in seen:
-                seen[match.id] = match
-                for name, value in _suggested(item, kb).items():
-                    setattr(match, name, value)
-            continue
-        vendor = await _vendor_row(site, item, kb, vendors) if item.vendor else None
-        row = await InventoryItem.create(
-            site=site,
-            name=item.name,
-            kind=item.kind,
-            domain=item.domain,
-            vendor=vendor,
-            # An unclassified item gets no purpose: it waits for a reviewer, never a guess.
-            purpose=purposes.get(item.category) if item.category != "unclassified" else None,
-            duration_days=round(item.expires_days) if item.expires_days is not None else None,
-            party=item.party,
-            # Every language the knowledge base describes it in, when the scan's words are its.
-            description=translations.completed(
-                {"en": item.description or ""},
-                translations.kb_match(kb, item.kind, item.name, "exact", item.domain),
-            ),
-            source="scan",
-            review_status="unreviewed",
-            first_seen=now,
-            last_seen=now,
-            before_consent=early,
-            **_suggested(item, kb),
-        )
-        rows.append(row)
-        new.add(row.id)
-    for row_id, row in seen.items():
-        row.last_seen = now
-        row.missing_since = None
-        row.first_seen = row.first_seen or now
-        row.before_consent = before_consent[row_id]
-        if row.review_status == "gone":  # staff said gone, and it is back: look again
-            row.review_status = "unreviewed"
-        await row.save(update_fields=[
-            "last_seen", "missing_since", "first_seen", "before_consent", "review_status",
-            *_SUGGESTED,
-        ])
-    seen_ids = set(seen) | new
-    missing = [r.id for r in rows if r.id not in seen_ids and r.missing_since is None]
-    if missing:
-        await InventoryItem.filter(id__in=missing).update(missing_since=now, before_consent=False)
-    return InventoryCounts(added=len(new), seen=len(seen_ids), missing=len(missing))
+    report, inventory = await load_report(scan), await load_inventory(site.id)
+    return await asyncio.to_thread(scan_summary, scan, inventory, report)
 
 
 async def store_scan(
-    site: Site, report: ScanReport, *, job: ScanJob | None = None, kb: KnowledgeBase | None = None
+    site: Site,
+    report: ScanReport,
+    *,
+    job: ScanJob | None = None,
+    kb: KnowledgeBase | None = None,
+    limits: ScanLimits | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> Scan:
-    body = report.model_dump_json()
+    """Store a scan: the inventory's update, then the scan with its summary and its diff
+    against the site's previous scan. ``limits``: the report is cut to them first (a report
+    made elsewhere, or by an older scanner).
+
+    Nothing holds the database long (``scan_inventory``): the inventory is written in short
+    transactions, the report's JSON, the diff and the summary are made off the event loop,
+    and the scan row is one insert. ``on_batch`` is called after each transaction."""
+    if limits is not None:
+        report = await asyncio.to_thread(limit_report, report, limits)
+    kb = kb or KnowledgeBase.builtin()
+    previous = await Scan.filter(site=site).order_by("-finished_at", "-id").only(
+        "id", "site_id").first()
+    counts = await update_inventory(site, report, kb, on_batch)
+    # Judged through the inventory as this scan left it, as every later read judges.
+    inventory = await load_inventory(site.id)
+    before = await load_report(previous) if previous is not None else None
+
+    def prepare() -> tuple[str, dict[str, Any], ReportDiff]:
+        diff = diff_reports(before, report, inventory).model_copy(update={"inventory": counts})
+        return report.model_dump_json(), _summary(report, inventory), diff
+
+    body, summary, diff = await asyncio.to_thread(prepare)
     async with in_transaction():
-        previous = await Scan.filter(site=site).order_by("-finished_at", "-id").first()
-        counts = await _update_inventory(site, report, kb or KnowledgeBase.builtin())
-        # Judged through the inventory as this scan left it, as every later read judges.
-        inventory = await load_inventory(site.id)
-        diff = diff_reports(read_report(previous) if previous else None, report, inventory)
         scan = await Scan.create(
             site=site,
             job=job,
             started_at=report.started_at,
             finished_at=report.finished_at,
             report=body,
-            summary=_summary(report, inventory),
-            diff=diff.model_copy(update={"inventory": counts}).model_dump(mode="json"),
+            summary=summary,
+            diff=diff.model_dump(mode="json"),
         )
         await _announce(site, scan, diff, counts)
-        return scan
+    if on_batch is not None:
+        on_batch()
+    _REPORTS.put(scan.id, report)
+    return scan
 
 
 async def _announce(site: Site, scan: Scan, diff: ReportDiff, counts: InventoryCounts) -> None:

@@ -21,6 +21,7 @@ the dashboard count without reading the whole report.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -94,16 +95,30 @@ class SiteInventory:
 
 
 async def load_inventory(site_id: int) -> SiteInventory:
-    rows = await InventoryItem.filter(site_id=site_id).order_by("id").values(
-        "id", "kind", "name", "match", "review_status", "purpose__key", "purpose__required",
-        "vendor__key", "vendor__name",
-    )
-    return SiteInventory(
-        Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
-              r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
-              r["vendor__name"])
-        for r in rows
-    )
+    # A scanned site can fill the inventory with thousands of rows: read 2,000 a query, so
+    # that no one read holds the database (SQLite's one connection) or the event loop long.
+    rows: list[dict[str, Any]] = []
+    while True:
+        query = InventoryItem.filter(site_id=site_id).order_by("id").limit(2000)
+        if rows:
+            query = query.filter(id__gt=rows[-1]["id"])
+        chunk = await query.values(
+            "id", "kind", "name", "match", "review_status", "purpose__key",
+            "purpose__required", "vendor__key", "vendor__name",
+        )
+        rows.extend(chunk)
+        if len(chunk) < 2000:
+            break
+
+    def build() -> SiteInventory:
+        return SiteInventory(
+            Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
+                  r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
+                  r["vendor__name"])
+            for r in rows
+        )
+
+    return await asyncio.to_thread(build) if len(rows) > 1000 else build()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from scanner import PrivateTargetError, ScanReport, TargetError, check_public_target
+from scanner import (
+    PrivateTargetError,
+    ScanLimits,
+    ScanReport,
+    TargetError,
+    check_public_target,
+)
 from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
@@ -143,22 +149,33 @@ async def store_run(
     extra: dict[str, Any] | None = None,
     kb: KnowledgeBase | None = None,
     by: Actor | None = None,
+    limits: ScanLimits | None = None,
 ) -> Scan:
     """Store a scan run outside the queue as the site's scan, exactly as the worker stores a
-    job's: the job (done, claimed by ``run_by``, one attempt, requested when the scan
-    started), and the report through ``store_scan``, with the request's audit row, in one
-    transaction. The start URL is the one scanned: no target check (the operator ran it)."""
+    job's: the job (claimed by ``run_by``, one attempt, requested when the scan started) and
+    the request's audit row in one transaction, then the report through ``store_scan`` (in
+    short transactions of its own), then the job done. A store that fails marks the job
+    failed, with the reason. The start URL is the one scanned: no target check (the operator
+    ran it)."""
     job = _new_job(site, report.start_url, max_pages, passes, requested_by, extra)
-    job.status, job.attempts, job.progress = "done", 1, {"phase": "done"}
+    job.status, job.attempts, job.progress = "running", 1, {"phase": "inspect"}
     job.claimed_by, job.claimed_at = run_by[:200], report.started_at
-    job.heartbeat_at = job.finished_at = report.finished_at
+    job.heartbeat_at = report.finished_at
     async with in_transaction():
         await job.save()
         # requested_at is set on insert; the run was asked for when it started.
         await ScanJob.filter(id=job.id).update(requested_at=report.started_at)
         await audit.record(by, "scan.request", "scan_job", job.id, site=site,
                            after={**job.options, "run_by": job.claimed_by})
-        return await store_scan(site, report, job=job, kb=kb)
+    try:
+        scan = await store_scan(site, report, job=job, kb=kb, limits=limits)
+    except BaseException:
+        await ScanJob.filter(id=job.id).update(
+            status="failed", error="the scan could not be stored", finished_at=utcnow())
+        raise
+    await ScanJob.filter(id=job.id).update(
+        status="done", progress={"phase": "done"}, finished_at=report.finished_at)
+    return scan
 
 
 def _new_job(

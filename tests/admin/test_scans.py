@@ -214,7 +214,7 @@ async def test_findings_and_changes(app: Starlette, client: httpx.AsyncClient) -
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert f'href="/admin/sites/{site.key}/scans/{first.id}"' in page.text  # the one before
-    new = text[text.index("<h3>New"):text.index("<h3>Changed")]
+    new = text[text.index("<h3 id=\"new\">New"):text.index("<h3 id=\"changed\">Changed")]
     assert "_hjid" in new and "Map in the inventory" in new
     # A new item is one click from its inventory entry, to map it.
     hotjar = await InventoryItem.get(site=site, name="_hjid")
@@ -227,9 +227,9 @@ async def test_findings_and_changes(app: Starlette, client: httpx.AsyncClient) -
     again = (await client.get(f"/admin/sites/{site.key}/scans/{second.id}")).text
     link = re.search(r'<a class="map" href="([^"]+)"', again)
     assert link is not None and link.group(1) == f"/admin/sites/{site.key}/inventory?q=_hjid"
-    changed = text[text.index("<h3>Changed"):text.index("<h3>Gone")]
+    changed = text[text.index("<h3 id=\"changed\">Changed"):text.index("<h3 id=\"gone\">Gone")]
     assert "_ga" in changed and "duration: <del>400 days</del> → <ins>30 days</ins>" in changed
-    assert "gone_one" in text[text.index("<h3>Gone"):]
+    assert "gone_one" in text[text.index("<h3 id=\"gone\">Gone"):]
     violations = text[text.index('id="violations"'):text.index('id="review"')]
     assert "_ga" in violations and "No choice" in violations
     assert "https://shop.example/kurser" in violations and script in violations

@@ -8,6 +8,7 @@ EXPECTED = [
     "InvalidTargetError",
     "ItemKind",
     "KnowledgeBaseLoadError",
+    "LimitHit",
     "Page",
     "Party",
     "PassName",
@@ -16,6 +17,7 @@ EXPECTED = [
     "RefusedWrite",
     "ReportItem",
     "ScanError",
+    "ScanLimits",
     "ScanOptions",
     "ScanProgress",
     "ScanReport",
@@ -25,6 +27,7 @@ EXPECTED = [
     "UnresolvableTargetError",
     "Violation",
     "check_public_target",
+    "limit_report",
     "scan_site",
 ]
 

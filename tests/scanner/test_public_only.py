@@ -1,9 +1,14 @@
 """A server-requested scan (``public_only``) does not reach a private address from a public
-page: not by an embed, not by a frame, not by a redirect."""
+page: not by an embed, not by a frame, not by a redirect, not by WebRTC."""
+
+import json
+import socket
+from pathlib import Path
 
 import pytest
 
 from scanner import ScanOptions, scan_site
+from scanner.browser import BASE_ARGS, write_visitor_profile
 from tests.scanner.fakeweb import FakeWeb, Route
 
 pytestmark = pytest.mark.browser
@@ -62,3 +67,70 @@ async def test_a_redirect_to_a_private_address_is_refused(web: FakeWeb) -> None:
         assert len(away) == 1 and away[0].error is not None
     finally:
         intranet.stop()
+
+
+def _stun_page(port: int) -> str:
+    # A STUN server on this machine: a data channel's offer makes Chromium gather candidates,
+    # which sends STUN binding requests to it over UDP. The second try goes through a frame
+    # the page made itself, in case the page's own window lost the API.
+    ice = f"{{iceServers: [{{urls: 'stun:127.0.0.1:{port}'}}]}}"
+    return f"""<!doctype html><title>STUN</title><body><script>
+    function tryRtc(win, label) {{
+      try {{
+        const pc = new win.RTCPeerConnection({ice});
+        pc.createDataChannel("x");
+        pc.createOffer().then((o) => pc.setLocalDescription(o));
+        document.title += " " + label + ":made";
+      }} catch (e) {{ document.title += " " + label + ":refused"; }}
+    }}
+    tryRtc(window, "top");
+    const frame = document.createElement("iframe");
+    document.body.appendChild(frame);
+    tryRtc(frame.contentWindow, "frame");
+    </script>"""
+
+
+def _udp_listener() -> socket.socket:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.setblocking(False)
+    return udp
+
+
+def _received(udp: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            udp.recvfrom(4096)
+        except BlockingIOError:
+            return count
+        count += 1
+
+
+async def test_webrtc_does_not_escape_the_proxy_and_the_try_is_listed(web: FakeWeb) -> None:
+    udp = _udp_listener()
+    try:
+        port = udp.getsockname()[1]
+        web.add(PUBLIC, "/stun", Route(_stun_page(port)))
+        options = _options(web, "/stun").model_copy(update={"settle": 1.5})
+
+        report = await scan_site(options)
+        assert _received(udp) == 0
+        assert f"webrtc stun:127.0.0.1:{port}" in report.blocked
+        assert [p.status for p in report.pages] == [200]
+
+        # The same scan without the guard does send STUN packets: what the guard stops is real.
+        report = await scan_site(options.model_copy(update={"public_only": False}))
+        assert _received(udp) > 0
+        assert report.blocked == ()
+    finally:
+        udp.close()
+
+
+def test_public_only_browsers_keep_quic_and_dns_over_https_off(tmp_path: Path) -> None:
+    write_visitor_profile(tmp_path, public_only=True)
+    local_state = json.loads((tmp_path / "Local State").read_text())
+    assert local_state["dns_over_https"]["mode"] == "off"
+    preferences = json.loads((tmp_path / "Default" / "Preferences").read_text())
+    assert preferences["webrtc"]["ip_handling_policy"] == "disable_non_proxied_udp"
+    assert "--disable-quic" in BASE_ARGS
