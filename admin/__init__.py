@@ -17,6 +17,7 @@ from cmp_server.settings import Settings
 from . import (
     accounts,
     analytics,
+    appearance,
     audit,
     banner,
     blocking,
@@ -49,6 +50,7 @@ def create_admin(settings: Settings) -> Starlette:
             *inventory.routes,
             *vendors.routes,
             *banner.routes,
+            *appearance.routes,
             *blocking.routes,
             *publish.routes,
             *scans.routes,

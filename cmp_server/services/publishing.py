@@ -22,6 +22,7 @@ from ..schemas import (
     PublishedConfig,
 )
 from . import audit, blocking
+from .appearance import draft_appearance
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -176,6 +177,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
         ],
         options=options,
         blocking=blocking.published_blocking(rules, options.auto_blocking),
+        appearance=draft_appearance(site),
     )
     return config.model_copy(update={"material_hash": material_hash(config)})
 
