@@ -34,6 +34,7 @@ TABLES = (
     "vendor",
     "purpose",
     "config_version",
+    "logo",
     "site",
 )
 
