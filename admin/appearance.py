@@ -127,7 +127,7 @@ async def _page(
         shown.update(values)
     look = look_from(site, shown) or saved
     return render(request, "admin/appearance.html", {
-        "site": site, "tab": "appearance", "look": saved, "values": shown,
+        "site": site, "tab": "banner", "part": "appearance", "look": saved, "values": shown,
         "colours": COLOURS, "buttons": BUTTONS, "layouts": LAYOUTS,
         "findings": await _findings(site, look),
         "errors": refused.errors if form == "look" else {},
