@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, request_response
 
 from cmp_server.errors import InvalidRequest
-from cmp_server.schemas import LAYOUTS, Appearance, BannerColors
+from cmp_server.schemas import LAYOUTS, Appearance
 from cmp_server.services import appearance, lint
 
 from ._forms import UNREFUSED, Form, Refusal, refusal, save_form
@@ -129,21 +129,19 @@ async def _page(
     return render(request, "admin/appearance.html", {
         "site": site, "tab": "banner", "part": "appearance", "look": saved, "values": shown,
         "colours": COLOURS, "buttons": BUTTONS, "layouts": LAYOUTS,
-        "findings": await _findings(site, look),
+        "findings": _findings(site, look),
         "errors": refused.errors if form == "look" else {},
         "logo_errors": refused.errors if form == "logo" else {},
         "saved": request.query_params.get("saved", ""),
         "can_edit": request.state.actor.can("privacy"),
         "max_logo_kb": appearance.MAX_LOGO_BYTES // 1024,
         "max_logo_side": appearance.MAX_LOGO_SIDE,
-        "defaults": BannerColors(),
     }, refused.status)
 
 
-async def _findings(site: Site, look: Appearance) -> list[lint.Finding]:
-    """The lint's findings about the look (contrast, buttons, fit), for ``look``."""
-    codes = {"contrast", "button_prominence", "first_layer_fit"}
-    return [f for f in lint.appearance_findings(site, look) if f.code in codes]
+def _findings(site: Site, look: Appearance) -> list[lint.Finding]:
+    """The lint's findings about ``look``: contrast, the buttons' prominence, the fit."""
+    return lint.appearance_findings(site, look)
 
 
 def _back(request: Request, site: Site, saved: str) -> RedirectResponse:
@@ -161,7 +159,7 @@ async def check(request: Request, site: Site) -> Response:
     """The checks of the look in the query (the editor's unsaved values): an htmx fragment."""
     look = look_from(site, request.query_params) or appearance.draft_appearance(site)
     return render(request, "admin/appearance_check.html", {
-        "site": site, "findings": await _findings(site, look),
+        "site": site, "findings": _findings(site, look),
     })
 
 

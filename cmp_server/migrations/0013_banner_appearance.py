@@ -1,5 +1,11 @@
 """Banner appearance (issue 19): the draft's look on the site row (colours, layout, radius,
-font, logo; null is the default look) and the uploaded logos, kept by their content hash."""
+font, logo; null is the default look) and the uploaded logos, kept by their content hash.
+
+Going back drops the column with ``ALTER TABLE … DROP COLUMN`` on both databases (SQLite has it
+since 3.35): tortoise's generic RemoveField rebuilds ``site`` on SQLite, and dropping the old
+table would delete every site's purposes, vendors, inventory and versions (see
+``migrations/__init__.py``).
+"""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -7,13 +13,20 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+class _AddAppearance(ops.AddField):
+    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
+        if state_editor:
+            await state_editor.client.execute_script(
+                'ALTER TABLE "site" DROP COLUMN "appearance"')
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0011_staff_lifecycle')]
 
     initial = False
 
     operations = [
-        ops.AddField(
+        _AddAppearance(
             model_name='Site',
             name='appearance',
             field=fields.JSONField(null=True),
