@@ -5,7 +5,7 @@ finds nothing on the editor; screenshots at 320, 768 and 1366 px."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,16 +71,24 @@ async def box_style(frame: FrameLocator) -> dict[str, object]:
 
 
 async def until(page: Page, frame: FrameLocator, key: str, value: object) -> None:
-    """Wait (the preview reloads after a short pause) until the framed banner's ``key`` is
-    ``value``."""
-    for _ in range(60):
+    """Wait until the framed banner's ``key`` is ``value``."""
+    await until_true(page, frame, lambda style: style.get(key) == value, f"{key} = {value!r}")
+
+
+async def until_true(page: Page, frame: FrameLocator,
+                     wanted: Callable[[dict[str, object]], bool], what: str) -> None:
+    """Wait (the preview reloads after a short pause, maybe more than once) until the framed
+    banner's style is ``wanted``."""
+    style: dict[str, object] = {}
+    for _ in range(100):
         try:
-            if (await box_style(frame)).get(key) == value:
+            style = await box_style(frame)
+            if wanted(style):
                 return
         except Exception:  # noqa: BLE001 - the frame is between two documents
             pass
         await page.wait_for_timeout(100)
-    raise AssertionError(f"the preview's {key} never became {value!r}")
+    raise AssertionError(f"the preview never showed {what}: {style}")
 
 
 async def axe(page: Page) -> list[object]:
@@ -126,13 +134,9 @@ async def test_the_preview_and_the_checks_follow_the_form_as_staff_type(
     await page.locator("#f-button_reject_all").select_option("primary")
     # The bar along the bottom: edge to edge in the preview.
     await page.get_by_label("Bar along the bottom").check()
-    for _ in range(60):
-        style = await box_style(frame)
-        if style["left"] == 0 and style["right"] == style["width"]:
-            break
-        await page.wait_for_timeout(100)
-    else:
-        raise AssertionError(f"the preview never showed the bar: {style}")
+    await until_true(page, frame,
+                     lambda style: style["left"] == 0 and style["right"] == style["width"],
+                     "the bar")
     await checks.get_by_text("No problems").wait_for()
     # Nothing is saved by looking.
     assert (await saved_look(server, key)).colors.background == "#ffffff"
@@ -143,7 +147,7 @@ async def test_the_preview_and_the_checks_follow_the_form_as_staff_type(
     assert (look.layout, look.colors.background, look.colors.text) == (
         "bar", "#203040", "#ffffff")
     # After the reload the frame shows the saved draft (its URL carries no values).
-    assert (await box_style(frame))["bg"] == "rgb(32, 48, 64)"
+    await until(page, frame, "bg", "rgb(32, 48, 64)")
     await fits(page, f"appearance saved {viewport['width']}")
     assert await axe(page) == []
     await context.close()
