@@ -323,12 +323,21 @@ def demo(host: str, port: int) -> None:
 def verify_receipts(site_key: str) -> None:
     """Recompute every receipt's hash chain; exit 1 if any stored receipt was altered."""
     from .errors import CmpError
+    from .services import events
     from .services.sites import get_site
     from .services.verify import VerifyResult
     from .services.verify import verify_receipts as verify
 
     async def work() -> VerifyResult:
-        return await verify(await get_site(site_key))
+        site = await get_site(site_key)
+        result = await verify(site)
+        if result.problems:  # to the webhooks (and mail) that asked for it
+            await events.emit(site, "verification.failed", {
+                "checked": result.checked, "problems": len(result.problems),
+                "first": [f"{p.receipt_id}: {p.reason}" for p in result.problems[:20]],
+                "admin_path": f"/admin/sites/{site.key}/consents",
+            })
+        return result
 
     try:
         result = _with_db(_settings(), work)

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     allow_private_scan_targets: bool = False
     chromium: str | None = None
+    # Mail (notifications): unset host, no mail; the admin says so and mail events are
+    # given up at once instead of waiting for ever. Security: "starttls" (port 587),
+    # "tls" (implicit TLS, port 465) or "none" (a relay on the same host only).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "cmp-server@localhost"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -23,11 +23,12 @@ from scanner import ScanError, ScanOptions, ScanProgress, check_public_target, s
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import scans
+from .services import deliveries, report, scans
+from .services.mail import MailConfig
 from .services.scan_results import store_scan
 from .settings import Settings
 
-__all__ = ["ScanWorker", "kb_files"]
+__all__ = ["ScanWorker", "kb_files", "mail_config"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,17 @@ def kb_files(settings: Settings) -> tuple[Path, ...]:
     return tuple(sorted(folder.glob("*.json"))) if folder.is_dir() else ()
 
 
+def mail_config(settings: Settings) -> MailConfig | None:
+    """How to send mail, or None when no SMTP server is configured."""
+    if not settings.smtp_host:
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return MailConfig(host=settings.smtp_host, port=settings.smtp_port,
+                      security=settings.smtp_security, user=settings.smtp_user,
+                      password=password, sender=settings.smtp_from,
+                      timeout=settings.smtp_timeout_seconds, base_url=settings.public_base_url)
+
+
 class ScanWorker:
     def __init__(
         self,
@@ -59,14 +71,48 @@ class ScanWorker:
         worker_id: str | None = None,
         poll: float = 2.0,
         heartbeat_every: float = 10.0,
+        delivery_poll: float = 1.0,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.poll = poll
         self.heartbeat_every = heartbeat_every
+        self.delivery_poll = delivery_poll
         self._schedule_checked = 0.0
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # Webhook deliveries go on while a scan runs: a scan takes minutes, an event seconds.
+        delivering = asyncio.create_task(self.deliver_forever(stop))
+        try:
+            await self._scan_forever(stop)
+        finally:
+            stop.set()
+            # A delivery under way finishes and is recorded (or its lease runs out and
+            # another worker sends it again): its bounded timeout, then no longer.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(delivering, timeout=30)
+
+    async def deliver_forever(self, stop: asyncio.Event) -> None:
+        reports_checked = 0.0
+        while not stop.is_set():
+            if time.monotonic() - reports_checked > 600:  # the 1st's monthly reports
+                reports_checked = time.monotonic()
+                try:
+                    await report.send_due_reports()
+                except Exception:
+                    log.exception("queueing the monthly reports failed")
+            try:
+                tried = await deliveries.deliver_due(
+                    self.worker_id, allow_private=self.settings.allow_private_scan_targets,
+                    mail=mail_config(self.settings))
+            except Exception:  # a database blip: try again at the next look
+                log.exception("webhook delivery cycle failed")
+                tried = 0
+            if not tried:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.delivery_poll)
+
+    async def _scan_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 if time.monotonic() - self._schedule_checked > 60:

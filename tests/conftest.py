@@ -20,6 +20,12 @@ from cmp_server.app import create_app
 from cmp_server.settings import Settings
 
 TABLES = (
+    "delivery_attempt",
+    "delivery",
+    "event",
+    "mail_subscription",
+    "mail_preference",
+    "webhook_endpoint",
     "audit_entry",
     "staff_session",
     "password_reset",

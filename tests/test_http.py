@@ -1,7 +1,9 @@
-"""The one table from domain errors to statuses (``cmp_server/_http.py``)."""
+"""HTTP plumbing (``cmp_server/_http.py``): the one table from domain errors to statuses, and
+bounded body reading."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import pytest
@@ -46,3 +48,36 @@ def test_the_nearest_listed_class_decides_whatever_the_order() -> None:
     finally:
         _http.STATUS.clear()
         _http.STATUS.update(original)
+
+
+async def _never() -> dict[str, object]:
+    await asyncio.Event().wait()
+    return {}
+
+
+async def test_a_stalled_body_times_out_and_a_cancellation_stays_one() -> None:
+    """read_body's deadline (one sweep for all readers, not a timer per request) turns its own
+    cancellation into BodyTimeout, and leaves anyone else's cancellation a cancellation."""
+    with pytest.raises(errors.BodyTimeout):
+        await _http.read_body(_never, None, 100, timeout=0.05)
+    reader = asyncio.create_task(_http.read_body(_never, None, 100, timeout=60))
+    await asyncio.sleep(0.05)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    sweeper = _http._deadlines._sweeper
+    assert sweeper is not None
+    await asyncio.wait_for(sweeper, 5)  # nothing left to watch: the sweep ends by itself
+
+
+async def test_read_body_refuses_too_much_declared_or_sent() -> None:
+    parts = iter([{"type": "http.request", "body": b"x" * 60, "more_body": True},
+                  {"type": "http.request", "body": b"x" * 60, "more_body": False}])
+
+    async def receive() -> dict[str, object]:
+        return next(parts)
+
+    with pytest.raises(errors.BodyTooLarge):
+        await _http.read_body(receive, "500", 100)
+    with pytest.raises(errors.BodyTooLarge):
+        await _http.read_body(receive, None, 100)

@@ -3,6 +3,7 @@ ways, on the suite's database (SQLite or PostgreSQL), in a scratch database of t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,7 +199,8 @@ async def test_0013_adds_the_look_and_going_back_keeps_every_sites_rows(
 
     # Back before 0013: the column and the logos go, the site's purposes stay (a table
     # rebuild of `site` on SQLite would have deleted them).
-    await migrate_to(scratch_url, "models.0011_staff_lifecycle")
+    before = importlib.import_module("cmp_server.migrations.0013_banner_appearance")
+    await migrate_to(scratch_url, ".".join(before.Migration.dependencies[0]))
     await opened(scratch_url)
     conn = Tortoise.get_connection("default")
     rows = await conn.execute_query_dict('SELECT COUNT(*) AS n FROM "purpose"')

@@ -21,7 +21,7 @@ class _AddAppearance(ops.AddField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_staff_lifecycle')]
+    dependencies = [('models', '0019_webhooks')]
 
     initial = False
 

@@ -21,7 +21,7 @@ from ..schemas import (
     ConfigVendor,
     PublishedConfig,
 )
-from . import audit, blocking
+from . import audit, blocking, events
 from .appearance import draft_appearance
 
 if TYPE_CHECKING:
@@ -261,6 +261,12 @@ async def publish(
                 "material": last is None or last.material_hash != version.material_hash,
             },
         )
+        await events.emit(site, "version.published", {
+            "version": number,
+            "asks_visitors_again": last is None or last.material_hash != version.material_hash,
+            "published_by": published_by,
+            "admin_path": f"/admin/sites/{site.key}/versions/{number}",
+        })
     return version
 
 

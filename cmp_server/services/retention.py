@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from .._utils import utcnow
 from ..errors import InvalidRequest
 from ..models import ConsentReceipt, PurgeLog, Site
-from . import sites
+from . import events, sites
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -60,6 +60,11 @@ async def purge_receipts(trigger: str = "cli") -> list[PurgeResult]:
         async with in_transaction():
             deleted = await ConsentReceipt.filter(site=site, recorded_at__lt=before).delete()
             await PurgeLog.create(site=site, cutoff=before, deleted=deleted, trigger=trigger)
+            if deleted:
+                await events.emit(site, "retention.purged", {
+                    "deleted": deleted, "cutoff": before.isoformat(), "trigger": trigger,
+                    "admin_path": f"/admin/sites/{site.key}/retention",
+                })
         results.append(PurgeResult(site.key, deleted))
     return results
 

@@ -24,6 +24,7 @@ from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
+from . import events
 from .scan_truth import (
     Judged,
     Keyed,
@@ -396,7 +397,7 @@ async def store_scan(
         # Judged through the inventory as this scan left it, as every later read judges.
         inventory = await load_inventory(site.id)
         diff = diff_reports(read_report(previous) if previous else None, report, inventory)
-        return await Scan.create(
+        scan = await Scan.create(
             site=site,
             job=job,
             started_at=report.started_at,
@@ -405,3 +406,21 @@ async def store_scan(
             summary=_summary(report, inventory),
             diff=diff.model_copy(update={"inventory": counts}).model_dump(mode="json"),
         )
+        await _announce(site, scan, diff, counts)
+        return scan
+
+
+async def _announce(site: Site, scan: Scan, diff: ReportDiff, counts: InventoryCounts) -> None:
+    """The ``scan.findings`` event, when the scan found something new to act on."""
+    new = {
+        "new_inventory_items": counts.added,
+        "new_items": len(diff.items_added),
+        "new_violations": len(diff.violations_added),
+        "new_to_review": len(diff.review_added),
+    }
+    if any(new.values()):
+        await events.emit(site, "scan.findings", {
+            "scan": scan.id, **new,
+            "violations": diff.violations_added[:20],
+            "admin_path": f"/admin/sites/{site.key}/scans/{scan.id}",
+        })

@@ -27,7 +27,7 @@ from scanner.kb import KnowledgeBase
 from .._utils import utcnow
 from ..errors import InvalidRequest
 from ..models import Scan, ScanJob, Site
-from . import audit
+from . import audit, events
 from .scan_results import store_scan
 from .sites import check_url
 
@@ -57,6 +57,7 @@ __all__ = [
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=3)
 PASSES = ("none", "accept", "reject")
+SCHEDULE = "schedule"  # requested_by of the jobs a schedule queued
 MAX_PAGES = 2000
 MAX_INTERVAL_HOURS = 24 * 366
 PRIVATE_TARGETS_SETTING = "CMP_ALLOW_PRIVATE_SCAN_TARGETS"
@@ -240,9 +241,18 @@ async def heartbeat(job: ScanJob, progress: dict[str, Any]) -> None:
 
 
 async def finish_job(job: ScanJob, *, error: str | None = None) -> None:
-    await ScanJob.filter(id=job.id).update(
-        status="failed" if error else "done", error=error, finished_at=utcnow()
-    )
+    async with in_transaction():
+        await ScanJob.filter(id=job.id).update(
+            status="failed" if error else "done", error=error, finished_at=utcnow()
+        )
+        if error and job.requested_by == SCHEDULE:
+            await _scheduled_scan_failed(await job.site, job.id, error)
+
+
+async def _scheduled_scan_failed(site: Site, job_id: int, error: str) -> None:
+    await events.emit(site, "scan.failed", {
+        "job": job_id, "error": error, "admin_path": f"/admin/sites/{site.key}/scans",
+    })
 
 
 def _due_at(site: Site, last: ScanJob | None, now: datetime) -> datetime | None:
@@ -275,13 +285,14 @@ async def enqueue_due_scans(*, allow_private: bool = False) -> list[ScanJob]:
         if due is None or due > now:
             continue
         try:
-            job = _new_job(site, None, 30, PASSES, "schedule", None)
+            job = _new_job(site, None, 30, PASSES, SCHEDULE, None)
             await check_target(str(job.options["start_url"]), allow_private)
             await job.save()
             queued.append(job)
         except InvalidRequest as exc:
-            await ScanJob.create(
+            failed = await ScanJob.create(
                 site=site, options={"start_url": default_start_url(site)},
-                requested_by="schedule", status="failed", error=exc.detail, finished_at=now,
+                requested_by=SCHEDULE, status="failed", error=exc.detail, finished_at=now,
             )
+            await _scheduled_scan_failed(site, failed.id, exc.detail)
     return queued

@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from .._utils import utcnow
 from ..errors import Conflict, InvalidRequest
 from ..models import Staff, StaffSession
-from . import audit
+from . import audit, events
 
 __all__ = [
     "LOCK_AFTER",
@@ -189,6 +189,11 @@ async def _failed(staff: Staff) -> None:
             await audit.record(row, "staff.lockout", "staff", row.id,
                                after={"locked_until": row.locked_until.isoformat(
                                    timespec="seconds") if row.locked_until else None})
+            await events.emit(None, "account.locked", {
+                "email": row.email, "failures": row.failed_logins,
+                "until": f"{row.locked_until:%Y-%m-%d %H:%M}" if row.locked_until else "?",
+                "admin_path": f"/admin/staff/{row.id}",
+            }, audience="owners")
 
 
 async def start_session(staff: Staff, user_agent: str = "") -> StaffSession:

@@ -56,10 +56,27 @@ async def _hostile_site() -> dict[str, str]:
     member = await staff.create_staff(f"{uuid.uuid4().hex[:8]}@example.org", PASSWORD,
                                       "privacy", name=PAYLOAD)
     reset = await password_reset.issue(member.id, by=None, link=lambda token: token)
+    endpoint = await _hostile_webhook(site)
     return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
             "purpose": "statistics", "number": "1", "scan_id": str(scan.id),
             "job_id": str(scan.job_id),  # type: ignore[attr-defined]
-            "staff_id": str(member.id), "token": reset.url}
+            "staff_id": str(member.id), "token": reset.url, "endpoint_id": str(endpoint)}
+
+
+async def _hostile_webhook(site: Site) -> int:
+    """An endpoint described by the payload, whose receiver answered the payload."""
+    from cmp_server._utils import utcnow
+    from cmp_server.models import Delivery, DeliveryAttempt
+    from cmp_server.services import events, webhooks
+
+    endpoint = await webhooks.add_endpoint(
+        site, f"http://127.0.0.1:9/?q={PAYLOAD}", ["scan.failed"], actor=None,
+        allow_private=True, description=PAYLOAD)
+    event = await events.emit(site, "scan.failed", {"error": PAYLOAD})
+    delivery = await Delivery.get(event=event)
+    await DeliveryAttempt.create(delivery=delivery, at=utcnow(), status_code=500,
+                                 duration_ms=3, excerpt=PAYLOAD, error=PAYLOAD)
+    return endpoint.id
 
 
 async def _hostile_scan(site: Site) -> Scan:
