@@ -21,8 +21,10 @@ from starlette.routing import Route
 
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.errors import as_value_error
-from cmp_server.services import blocking, changes, drafts
+from cmp_server.services import blocking, changes, drafts, revisions, sites, translations
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
 from ._security import HEADERS, requires
@@ -166,10 +168,34 @@ async def _editor(
     form: str = "",
     values: dict[str, Any] | None = None,
     refused: Refusal = UNREFUSED,
+    read_at: int | None = None,
 ) -> Response:
-    """The editor; ``form`` names the form whose ``values`` and errors come back."""
+    """The editor; ``form`` names the form whose ``values`` and errors come back, and
+    ``read_at`` the version it was read at (what changed since, when it was refused so)."""
+    # The versions first, then what the forms show (at least as new as the versions).
+    keys = await sites.purpose_keys(site)
+    subjects = {"texts": revisions.texts(site, language),
+                **{f"purpose:{k}": revisions.purpose(site, k) for k in keys}}
+    stamps = await revisions.stamps(subjects.values())
+    versions = {name: stamps[subject.key] for name, subject in subjects.items()}
+    site = await sites.get_site(site.key)
+    conflict = None
+    if form in subjects:
+        conflict = await meanwhile(
+            refused, subjects[form], read_at, **_compared(site, language, form),
+            typed=values or {},
+            discard=_editor_url(request, site, language, _anchor(form)),
+            form_id=f"form-{_anchor(form)}",
+        )
+    if conflict is not None:
+        versions[form] = conflict.version
     summary = await changes.publish_summary(site)
+    completeness = await translations.completeness(site)
     return render(request, "admin/banner.html", {
+        "completeness": completeness,
+        "current": next(s for s in completeness if s.language == language),
+        "text_labels": {key: f"{group}: {label}" for group, entries in _groups()
+                        for key, label in entries},
         "site": site,
         "tab": "banner",
         "language": language,
@@ -182,11 +208,38 @@ async def _editor(
         "purposes": await drafts.draft_purposes(site),
         "summary": summary,
         "form": form,
-        "errors": refused.errors,
+        "errors": without_form_error(refused),
+        "versions": versions,
+        "conflict": conflict,
         "values": values or {},
         "saved": request.query_params.get("saved", ""),
         "can_edit": request.state.actor.can("privacy"),
     }, refused.status)
+
+
+def _anchor(form: str) -> str:
+    return "texts" if form == "texts" else f"purpose-{form.removeprefix('purpose:')}"
+
+
+def _compared(site: Site, language: str, form: str) -> dict[str, Any]:
+    """What a conflict on ``form`` compares: the values saved now, and the fields' names."""
+    if form == "texts":
+        async def texts() -> dict[str, str]:
+            return dict((await sites.get_site(site.key)).texts.get(language, {}))
+
+        return {"stored": texts, "labels": {
+            key: f"{label} ({key})" for _, entries in _groups() for key, label in entries}}
+    key = form.removeprefix("purpose:")
+
+    async def purpose() -> dict[str, str]:
+        for p in await drafts.draft_purposes(site):
+            if p.key == key:
+                return {"name": p.name.get(language, ""),
+                        "description": p.description.get(language, "")}
+        return {}
+
+    return {"stored": purpose, "labels": {"name": f"Name ({language})",
+                                          "description": f"Description ({language})"}}
 
 
 @requires("viewer", site=True)
@@ -199,11 +252,12 @@ def _form_language(site: Site, form: FormData) -> str:
 
 
 def _again(
-    request: Request, site: Site, language: str, form: str, values: dict[str, str] | None = None
+    request: Request, site: Site, language: str, form: str, values: dict[str, str] | None = None,
+    read_at: int | None = None,
 ) -> Callable[[Refusal], Awaitable[Response]]:
     """The editor once more, with ``form``'s errors and the values it sent."""
     return lambda refused: _editor(request, site, language, form=form, values=values,
-                                   refused=refused)
+                                   refused=refused, read_at=read_at)
 
 
 def _back(request: Request, site: Site, language: str, anchor: str,
@@ -230,13 +284,14 @@ async def banner_texts(request: Request, site: Site) -> Response:
         if name.startswith("text-")
     }
     language = _form_language(site, form)
-    again = _again(request, site, language, "texts", _shown(texts))
+    again = _again(request, site, language, "texts", _shown(texts), _read_at(form))
     if not texts:
         return await again(Refusal(
             {"form": "The form came without any text: reload the page and try again."}))
     return await save_form(
         TextsForm, {"language": form.get("language"), "texts": texts},
-        lambda new: drafts.edit_texts(site, new.language, new.texts, by=request.state.actor),
+        lambda new: drafts.edit_texts(site, new.language, new.texts, by=request.state.actor,
+                                      version=version_of(form)),
         done=_back(request, site, language, "texts", "texts"), again=again,
         names={**_NAMES, "texts": "text-{}"}, messages=_HIDDEN,
     )
@@ -275,12 +330,13 @@ async def banner_purpose(request: Request, site: Site) -> Response:
         return await drafts.edit_purpose(
             site, key, name={new.language: new.name},
             description={new.language: new.description}, by=request.state.actor,
+            version=version_of(form),
         )
 
     return await save_form(
         PurposeForm, values, edit, done=_back(request, site, language, f"purpose-{key}",
                                               "purpose"),
-        again=_again(request, site, language, f"purpose:{key}", _shown(values)),
+        again=_again(request, site, language, f"purpose:{key}", _shown(values), _read_at(form)),
         names=_NAMES, messages=_HIDDEN,
     )
 

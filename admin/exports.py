@@ -15,7 +15,7 @@ nothing that outlives the staff member's session.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
@@ -24,8 +24,10 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from cmp_server.errors import CmpError
-from cmp_server.services import consent_log, export, retention
+from cmp_server.services import consent_log, export, retention, revisions, sites
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, field_errors, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -96,9 +98,26 @@ class RetentionForm(Form):
 
 async def _retention_page(
     request: Request, site: Site, *, refused: Refusal = UNREFUSED, days: str = "",
-    confirm: retention.RetentionPreview | None = None,
+    confirm: retention.RetentionPreview | None = None, read_at: int | None = None,
 ) -> Response:
+    """``read_at``: the version the form sent (a refusal's, or the one a confirmation
+    carries on); otherwise the version now, read before the site."""
     params = request.query_params
+    subject = revisions.settings(site)
+    version = await revisions.stamp(subject)
+    site = await sites.get_site(site.key)
+
+    async def stored() -> dict[str, Any]:
+        return {"days": (await sites.get_site(site.key)).receipt_retention_days}
+
+    conflict = await meanwhile(
+        refused, subject, read_at, stored=stored, typed={"days": days},
+        labels={"days": "Keep receipts for (days)"},
+        discard=request.url_for("admin:retention", key=site.key).path, form_id="form-days")
+    if conflict is not None:
+        version = conflict.version
+    elif confirm is not None and read_at is not None:
+        version = read_at  # the confirmation saves over what the first form read, no newer
     log = await retention.purge_log(site, before_id=whole_number(params.get("before"), 9))
     preview = await retention.preview(site, lookahead_days=LOOKAHEAD_DAYS)
 
@@ -109,7 +128,8 @@ async def _retention_page(
 
     return render(request, "admin/retention.html", {
         "site": site, "tab": "consents", "section": "retention", "preview": preview,
-        "errors": refused.errors, "days": days or str(site.receipt_retention_days),
+        "errors": without_form_error(refused), "days": days or str(site.receipt_retention_days),
+        "version": version, "conflict": conflict,
         "confirm": confirm, "log": log, "lookahead": LOOKAHEAD_DAYS,
         "next_before": log[-1].id if len(log) == 50 else None,
         "export_url": export_url,
@@ -127,6 +147,7 @@ async def retention_set(request: Request, site: Site) -> Response:
     to confirm first, with the count and a link to export them."""
     data = await request.form()
     days = text_of(data, "days")
+    read_at = _read_at(data)
 
     async def save(form: RetentionForm) -> retention.RetentionPreview | None:
         """None when saved; what the shorter period purges when that needs confirming."""
@@ -135,17 +156,20 @@ async def retention_set(request: Request, site: Site) -> Response:
             shorter = await retention.preview(site, days=form.days, lookahead_days=0)
             if shorter.due:
                 return shorter
-        await retention.set_retention(site, form.days, by=request.state.actor)
+        await retention.set_retention(site, form.days, by=request.state.actor,
+                                      version=version_of(data))
         return None
 
     async def done(shorter: retention.RetentionPreview | None) -> Response:
         if shorter is not None:
-            return await _retention_page(request, site, days=days, confirm=shorter)
+            return await _retention_page(request, site, days=days, confirm=shorter,
+                                         read_at=read_at)
         return RedirectResponse(request.url_for("admin:retention", key=site.key).path, 303)
 
     return await save_form(
         RetentionForm, {"days": days, "confirm": data.get("confirm") == "1"}, save, done=done,
-        again=lambda refused: _retention_page(request, site, refused=refused, days=days),
+        again=lambda refused: _retention_page(request, site, refused=refused, days=days,
+                                              read_at=read_at),
         names={"receipt_retention_days": "days"},
     )
 

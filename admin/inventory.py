@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cmp_server.errors import CmpError, InvalidRequest, NotFound
+from cmp_server.errors import CmpError, InvalidRequest, NotFound, StaleEdit
 from cmp_server.models import InventoryItem, Site
-from cmp_server.services import inventory, items
+from cmp_server.services import audit_view, inventory, items, revisions
 from cmp_server.services.inventory import (
     ITEM_KINDS,
     PER_PAGE,
@@ -32,6 +32,8 @@ from cmp_server.services.inventory import (
 )
 from cmp_server.services.items import BULK_ACTIONS, MAX_BULK, ItemChange
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import (
     UNREFUSED,
     Form,
@@ -131,9 +133,12 @@ def _sort_link(query: ItemQuery, column: str) -> tuple[str, str | None]:
 async def _list_page(
     request: Request, site: Site, query: ItemQuery, known: Choices, *,
     errors: Mapping[str, str] | None = None, bulk: Mapping[str, Any] | None = None,
-    status: int = 200,
+    status: int = 200, stale: list[dict[str, Any]] | None = None,
 ) -> Response:
     page = await inventory.list_items(site, query)
+    # Each row's version, for the bulk action (read after the rows: a change committed
+    # between the two reads is carried as seen; see the report).
+    stamps = await revisions.stamps(revisions.item(site, row.id) for row in page.items)
     params = request.query_params
     done = whole_number(params.get("done"), 7)
     did = params.get("did", "")
@@ -150,6 +155,8 @@ async def _list_page(
         "back": query_string(page.query),
         "kind_options": [(k, k) for k in ITEM_KINDS], "per_page_choices": PER_PAGE,
         "actions": BULK_ACTIONS,
+        "versions": {row.id: stamps[revisions.item(site, row.id).key] for row in page.items},
+        "stale": stale or [],
     }, status)
 
 
@@ -213,24 +220,61 @@ _BULK = {"item": "bulk_item", "ids": "bulk_item", "action": "bulk_action",
          "to_vendor": "bulk_to_vendor", "vendor": "bulk_to_vendor", "form": "bulk_action"}
 
 
+def _versions(form: FormData, ids: list[str]) -> dict[int, int]:
+    """Each ticked row's version as the list showed it (``version-<id>``); a row without
+    one is not compared (a form from before versions), a garbled one refuses the action."""
+    versions = {}
+    for sent in ids:
+        item_id, given = whole_number(sent, 12), form.get(f"version-{sent}")
+        version = whole_number(given, 18)
+        if given is not None and version is None:
+            raise InvalidRequest("The form came with a version that is not one this page "
+                                 "wrote: reload the page and try again.")
+        if item_id is not None and version is not None:
+            versions[item_id] = version
+    return versions
+
+
+async def _stale(site: Site, keys: tuple[str, ...], versions: Mapping[int, int],
+                 ) -> list[dict[str, Any]]:
+    """The rows a bulk action was refused for: each one's changes since the list showed it."""
+    ids = sorted(int(k.removeprefix("item:")) for k in keys if k.startswith("item:"))
+    names = dict(await InventoryItem.filter(site_id=site.id, id__in=ids)
+                 .values_list("id", "name"))
+    rows = []
+    for item_id in ids:
+        entries = await revisions.since(revisions.item(site, item_id), versions.get(item_id, 0))
+        rows.append({"id": item_id, "name": names.get(item_id, str(item_id)), "changes": [
+            (e.at, e.actor, e.action, audit_view.changes(e.before, e.after)) for e in entries]})
+    return rows
+
+
 @requires("privacy", site=True)
 async def inventory_bulk(request: Request, site: Site) -> Response:
     known = await inventory.choices(site)
     form = await request.form()
     query, _ = parse_query(dict(parse_qsl(text_of(form, "back")[:4000])), known)
     sent = [v if isinstance(v, str) else "" for v in form.getlist("item")]
+    # "Apply to the others only", after a refusal: the rows changed meanwhile left out.
+    skip = set(text_of(form, "skip").split(","))
+    sent = [v for v in sent if v not in skip]
     bulk = {"action": text_of(form, "action"), "to_purpose": text_of(form, "to_purpose"),
             "to_vendor": text_of(form, "to_vendor"), "items": set(sent)}
+    versions: dict[int, int] = {}
+    stale: list[dict[str, Any]] = []
     try:
+        versions = _versions(form, sent)
         new = BulkForm.model_validate({**bulk, "item": sent}, context={"choices": known})
         changed = await items.bulk_update(
             site, new.item, new.action,  # type: ignore[arg-type]
             purpose=new.to_purpose or None,
             vendor=None if new.to_vendor in ("", "none") else new.to_vendor,
-            by=request.state.actor,
+            by=request.state.actor, versions=versions,
         )
     except ValidationError as exc:
         errors = field_errors(exc, names=_BULK)
+    except StaleEdit as exc:  # nothing changed: which rows moved on, and how
+        errors, stale = {}, await _stale(site, exc.keys, versions)
     except CmpError as exc:  # a selection gone meanwhile is the form's error too, not a 404
         errors = refusal(exc, BulkForm, _BULK).errors
     else:
@@ -238,7 +282,8 @@ async def inventory_bulk(request: Request, site: Site) -> Response:
         target = request.url_for("admin:inventory", key=site.key).path
         done = urlencode({"done": changed, "did": new.action})
         return RedirectResponse(f"{target}?{back}&{done}" if back else f"{target}?{done}", 303)
-    return await _list_page(request, site, query, known, bulk=bulk, errors=errors, status=422)
+    return await _list_page(request, site, query, known, bulk=bulk, errors=errors,
+                            status=409 if stale else 422, stale=stale)
 
 
 # -- one item -------------------------------------------------------------------------------
@@ -277,7 +322,7 @@ def _current(item: Any) -> dict[str, Any]:
 
 async def _save_item(
     request: Request, site: Site, known: Choices, item_id: int | None,
-    again: Callable[[dict[str, Any], Refusal], Awaitable[Response]],
+    again: Callable[[dict[str, Any], Refusal, int | None], Awaitable[Response]],
 ) -> Response:
     """Parse and save the item form: to the item's page when saved, else ``again``."""
     form = await request.form()
@@ -287,15 +332,30 @@ async def _save_item(
     async def save(change: ItemChange) -> InventoryItem:
         if item_id is None:
             return await items.create_item(site, change, by=request.state.actor)
-        return await items.update_item(site, item_id, change, by=request.state.actor)
+        return await items.update_item(site, item_id, change, by=request.state.actor,
+                                       version=version_of(form))
 
     def done(saved: InventoryItem) -> Response:
         here = request.url_for("admin:item", key=site.key, item_id=str(saved.id)).path
         return RedirectResponse(f"{here}?saved=1", 303)
 
+    read_at = _read_at(form)
     return await save_form(ItemChange, values, save, done=done,
-                           again=lambda refused: again(values, refused),
+                           again=lambda refused: again(values, refused, read_at),
                            context={"choices": known})
+
+
+# The item form's fields as a conflict compares them (``_compared``).
+ITEM_LABELS = {"name": "Name", "match": "Match", "kind": "Kind", "domain": "Domain",
+               "party": "Party", "purpose": "Purpose", "vendor": "Vendor",
+               "duration_days": "Duration (days)", "review_status": "Review"}
+
+
+def _compared(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values flat, a description per language (``description.sv``)."""
+    flat = {k: v for k, v in values.items() if k != "description"}
+    flat.update({f"description.{k}": v for k, v in (values.get("description") or {}).items()})
+    return flat
 
 
 def _item_context(site: Site, known: Choices, values: dict[str, Any]) -> dict[str, Any]:
@@ -312,12 +372,26 @@ async def item_page(request: Request, site: Site) -> Response:
     item_id = parse_id(request.path_params["item_id"], "inventory item")
     known = await inventory.choices(site)
 
-    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED) -> Response:
+    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED,
+                   read_at: int | None = None) -> Response:
+        subject = revisions.item(site, item_id)
+        version = await revisions.stamp(subject)  # before the values: at most as new
         detail = await items.get_item(site, item_id)
         context = _item_context(site, known, values or _current(detail.item))
+        here = request.url_for("admin:item", key=site.key, item_id=str(item_id)).path
+
+        async def stored() -> dict[str, Any]:
+            return _compared(_current((await items.get_item(site, item_id)).item))
+
+        labels = {**ITEM_LABELS, **{f"description.{lang}": f"Description ({lang})"
+                                    for lang in context["languages"]}}
+        conflict = await meanwhile(refused, subject, read_at, stored=stored,
+                                   typed=_compared(values or {}), labels=labels,
+                                   discard=here, form_id="form-item")
         return render(request, "admin/item.html", {
             **context, "detail": detail, "item": detail.item,
-            "errors": refused.errors,
+            "version": conflict.version if conflict else version, "conflict": conflict,
+            "errors": without_form_error(refused),
             "saved": "saved" in request.query_params, "history": [
                 (e.at, e.actor, e.action, changes(e.before, e.after)) for e in detail.history
             ],
@@ -351,7 +425,8 @@ def changes(
 async def item_new(request: Request, site: Site) -> Response:
     known = await inventory.choices(site)
 
-    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED) -> Response:
+    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED,
+                   read_at: int | None = None) -> Response:
         return render(request, "admin/item_new.html", {
             **_item_context(site, known, values), "errors": refused.errors,
         }, refused.status)

@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import NoMatchFound, Route
 
+from cmp_server.errors import Conflict
 from cmp_server.models import Site
 from cmp_server.services import scans
 from cmp_server.services.scan_findings import scan_detail
 from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
 
-from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of
+from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
 
@@ -126,6 +127,19 @@ async def start(request: Request, site: Site) -> Response:
 
 
 @requires("privacy", site=True)
+async def cancel(request: Request, site: Site) -> Response:
+    job_id = whole_number(request.path_params["job_id"], 9)
+    here = request.url_for("admin:scan_job", key=site.key,
+                           job_id=request.path_params["job_id"]).path
+    try:
+        await scans.cancel_job(site, job_id if job_id is not None else 0,
+                               by=request.state.actor)
+    except Conflict:
+        pass  # it ended meanwhile: the page says how
+    return RedirectResponse(here, 303)
+
+
+@requires("privacy", site=True)
 async def schedule(request: Request, site: Site) -> Response:
     form = await request.form()
     values: dict[str, object] = {
@@ -171,5 +185,7 @@ routes = [
     Route("/sites/{key}/scans", start, methods=["POST"], name="scan_start"),
     Route("/sites/{key}/scans/schedule", schedule, methods=["POST"], name="scan_schedule"),
     Route("/sites/{key}/scans/jobs/{job_id}", job, methods=["GET"], name="scan_job"),
+    Route("/sites/{key}/scans/jobs/{job_id}/cancel", cancel, methods=["POST"],
+          name="scan_cancel"),
     Route("/sites/{key}/scans/{scan_id}", scan, methods=["GET"], name="scan"),
 ]

@@ -16,8 +16,10 @@ from starlette.routing import Route
 
 from cmp_server.errors import as_value_error
 from cmp_server.schemas import ConsentSignal
-from cmp_server.services import sites
+from cmp_server.services import revisions, sites
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of
 from ._pages import render
 from ._security import requires
@@ -143,14 +145,19 @@ class SettingsForm(SiteForm, OptionsForm):
 @requires("viewer", site=True, post="owner")
 async def site_page(request: Request, site: Site) -> Response:
     if request.method != "POST":
-        return await _site_page(request, site, _current(site))
+        version = await revisions.stamp(revisions.settings(site))  # before the values
+        site = await sites.get_site(site.key)
+        return await _site_page(request, site, _current(site), version=version)
     form = await request.form()
     values = {**_site_values(form), **_options_values(form)}
+    read_at = _read_at(form)
 
     async def again(refused: Refusal) -> Response:
         # What is stored, not the refused edit (update_site changed the object it was given).
+        version = await revisions.stamp(revisions.settings(site))
         stored = await sites.get_site(site.key)
-        return await _site_page(request, stored, values, refused)
+        return await _site_page(request, stored, values, refused, version=version,
+                                read_at=read_at)
 
     saved = request.url_for("admin:site", key=site.key).path
     return await save_form(
@@ -161,16 +168,41 @@ async def site_page(request: Request, site: Site) -> Response:
             cookie_domain=new.cookie_domain, consent_lifetime_days=new.consent_lifetime_days,
             receipt_retention_days=new.receipt_retention_days,
             options=new.as_options(site.options), force=new.force, by=request.state.actor,
+            version=version_of(form),
         ),
         done=lambda _: RedirectResponse(f"{saved}?saved=1", 303), again=again,
     )
 
 
+# The settings form's fields as a conflict compares them.
+LABELS = {
+    "name": "Name", "domains": "Domains", "languages": "Languages",
+    "default_language": "Default language", "policy_url": "Cookie policy URL",
+    "cookie_domain": "Cookie domain", "consent_lifetime_days": "Consent lifetime (days)",
+    "receipt_retention_days": "Keep receipts for (days)",
+    "gpc_honour": "Honour Global Privacy Control", "gpc_purposes": "GPC purposes",
+    "consent_mode_enabled": "Consent Mode signals", "consent_mode_map": "Consent Mode map",
+    "wait_for_update": "Consent Mode wait_for_update", "region": "Consent Mode regions",
+    "ads_data_redaction": "ads_data_redaction", "url_passthrough": "url_passthrough",
+}
+
+
 async def _site_page(
-    request: Request, site: Site, values: dict[str, Any], refused: Refusal = UNREFUSED
+    request: Request, site: Site, values: dict[str, Any], refused: Refusal = UNREFUSED, *,
+    version: int, read_at: int | None = None,
 ) -> Response:
+    """``site`` read after ``version``; ``values`` what the form shows."""
+
+    async def stored() -> dict[str, Any]:
+        return _current(await sites.get_site(site.key))
+
+    conflict = await meanwhile(
+        refused, revisions.settings(site), read_at, stored=stored, typed=values,
+        labels=LABELS, discard=request.url_for("admin:site", key=site.key).path,
+        form_id="form-site")
     return render(request, "admin/site.html", {
-        "site": site, "tab": "site", "errors": refused.errors,
+        "site": site, "tab": "site", "errors": without_form_error(refused),
+        "version": conflict.version if conflict else version, "conflict": conflict,
         "refused": refused.code, "values": values,
         "purposes": await sites.purpose_keys(site), "signals": SIGNALS,
         "snippet": _snippet(request, site.key), "saved": "saved" in request.query_params,

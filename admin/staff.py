@@ -15,8 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cmp_server.errors import NotFound
-from cmp_server.services import password_reset, staff, staff_lifecycle
+from cmp_server.services import password_reset, revisions, staff, staff_lifecycle
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -91,14 +93,34 @@ def _staff_id(request: Request) -> int:
     return staff_id
 
 
+# The versioned forms' fields as a conflict compares them.
+LABELS = {"role": {"role": "Role"}, "active": {"active": "Enabled (can sign in)"}}
+
+
+async def _stored(staff_id: int) -> dict[str, str]:
+    account = await staff_lifecycle.account(staff_id)
+    return {"role": account.role, "active": "yes" if account.active else "no"}
+
+
 async def _page(
     request: Request, staff_id: int, refused: Refusal = UNREFUSED, *,
     issued: password_reset.IssuedReset | None = None, form: str = "",
+    typed: dict[str, str] | None = None, read_at: int | None = None,
 ) -> Response:
+    subject = revisions.staff(staff_id)
+    version = await revisions.stamp(subject)  # before the account: at most as new
+    account = await staff_lifecycle.account(staff_id)
+    conflict = await meanwhile(
+        refused, subject, read_at, stored=lambda: _stored(staff_id), typed=typed or {},
+        labels=LABELS.get(form, {}),
+        discard=request.url_for("admin:staff_account", staff_id=str(staff_id)).path,
+        form_id=f"form-{form}")
     return render(request, "admin/staff_account.html", {
-        "account": await staff_lifecycle.account(staff_id), "roles": staff.ROLES,
-        "errors": refused.errors, "refused_form": form, "issued": issued,
+        "account": account, "roles": staff.ROLES,
+        "errors": without_form_error(refused), "refused_form": form, "issued": issued,
         "did": DONE.get(request.query_params.get("did", "")),
+        "version": conflict.version if conflict else version, "conflict": conflict,
+        "typed": typed or {},
     }, refused.status)
 
 
@@ -111,7 +133,7 @@ def _action(
     name: str,
     form: type[Form],
     fields: tuple[str, ...],
-    service: Callable[[Request, int, Any], Awaitable[Any]],
+    service: Callable[[Request, int, Any, int | None], Awaitable[Any]],
     did: Callable[[Any], str],
 ) -> Callable[[Request], Awaitable[Response]]:
     """A POST route for one of the account page's forms: parse, call, back to the page."""
@@ -120,17 +142,20 @@ def _action(
     async def endpoint(request: Request) -> Response:
         staff_id = _staff_id(request)
         data = await request.form()
+        typed = {f: text_of(data, f) for f in fields}
+        read_at = _read_at(data)
 
         async def service_of(parsed: Any) -> Any:
-            return await service(request, staff_id, parsed)
+            return await service(request, staff_id, parsed, version_of(data))
 
         def done(result: Any) -> Response:
             path = request.url_for("admin:staff_account", staff_id=str(staff_id)).path
             return RedirectResponse(f"{path}?did={did(result)}", 303)
 
         return await save_form(
-            form, {f: text_of(data, f) for f in fields}, service_of, done=done,
-            again=lambda refused: _page(request, staff_id, refused, form=name),
+            form, typed, service_of, done=done,
+            again=lambda refused: _page(request, staff_id, refused, form=name, typed=typed,
+                                        read_at=read_at),
             messages=MESSAGES,
         )
 
@@ -138,17 +163,22 @@ def _action(
     return endpoint
 
 
-async def _role(request: Request, staff_id: int, form: RoleForm) -> None:
-    await staff_lifecycle.set_role(staff_id, form.role, by=request.state.actor)
+async def _role(request: Request, staff_id: int, form: RoleForm, version: int | None) -> None:
+    await staff_lifecycle.set_role(staff_id, form.role, by=request.state.actor,
+                                   version=version)
 
 
-async def _active(request: Request, staff_id: int, form: ActiveForm) -> bool:
+async def _active(
+    request: Request, staff_id: int, form: ActiveForm, version: int | None
+) -> bool:
     active = form.active == "yes"
-    await staff_lifecycle.set_active(staff_id, active, by=request.state.actor)
+    await staff_lifecycle.set_active(staff_id, active, by=request.state.actor,
+                                     version=version)
     return active
 
 
-async def _unlock(request: Request, staff_id: int, _: Nothing) -> None:
+async def _unlock(request: Request, staff_id: int, _: Nothing, version: int | None) -> None:
+    """Lifting the lock undoes nobody's edit: the version is not compared."""
     await staff_lifecycle.unlock(staff_id, by=request.state.actor)
 
 

@@ -15,9 +15,11 @@ from starlette.routing import Route
 
 from cmp_server.errors import CmpError
 from cmp_server.models import Site, Vendor
-from cmp_server.services import vendors
+from cmp_server.services import revisions, vendors
 from cmp_server.services.vendors import VendorChange
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Refusal, save_form, text_of, whole_number
 from ._pages import render
 from ._security import requires
@@ -57,6 +59,20 @@ def _change(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+# The vendor form's fields as a conflict compares them (audit names where they differ).
+LABELS = {"name": "Name", "country": "Country", "privacy_policy_url": "Privacy policy",
+          "transfers_outside_eea": "Transfers outside the EU/EEA",
+          "transfer_basis": "Transfer basis"}
+
+
+def _compared(values: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in values.items() if k not in ("description", "transfers", "key")}
+    flat["transfers_outside_eea"] = {"yes": "yes", "no": "no", "unknown": "not known"}.get(
+        values.get("transfers", ""), values.get("transfers"))
+    flat.update({f"description.{k}": v for k, v in (values.get("description") or {}).items()})
+    return flat
+
+
 def _current(vendor: Vendor) -> dict[str, Any]:
     transfers = {True: "yes", False: "no", None: "unknown"}[vendor.transfers_outside_eea]
     return {
@@ -69,16 +85,19 @@ def _current(vendor: Vendor) -> dict[str, Any]:
 
 async def _save(
     request: Request, site: Site, vendor_id: int | None,
-    again: Callable[[dict[str, Any], Refusal], Awaitable[Response]],
+    again: Callable[[dict[str, Any], Refusal, int | None], Awaitable[Response]],
 ) -> Response:
-    values = _values(await request.form(), site)
+    form = await request.form()
+    values = _values(form, site)
     if vendor_id is not None:
         values["key"] = ""  # a vendor's key never changes
+    read_at = _read_at(form)
 
     async def save(change: VendorChange) -> Vendor:
         if vendor_id is None:
             return await vendors.create_vendor(site, change, by=request.state.actor)
-        return await vendors.update_vendor(site, vendor_id, change, by=request.state.actor)
+        return await vendors.update_vendor(site, vendor_id, change, by=request.state.actor,
+                                           version=version_of(form))
 
     def done(saved: Vendor) -> Response:
         here = request.url_for("admin:vendor", key=site.key, vendor_id=str(saved.id)).path
@@ -86,7 +105,7 @@ async def _save(
 
     return await save_form(
         VendorChange, _change(values), save, done=done,
-        again=lambda refused: again(values, refused),
+        again=lambda refused: again(values, refused, read_at),
         names={"transfers_outside_eea": "transfers"},
         messages={"transfers_outside_eea": "choose yes, no or not known"},
     )
@@ -113,14 +132,30 @@ async def vendor_list(request: Request, site: Site) -> Response:
 async def vendor_page(request: Request, site: Site) -> Response:
     vendor_id = parse_id(request.path_params["vendor_id"], "vendor")
 
-    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED) -> Response:
+    async def page(values: dict[str, Any] | None, refused: Refusal = UNREFUSED,
+                   read_at: int | None = None) -> Response:
+        subject = revisions.vendor(site, vendor_id)
+        version = await revisions.stamp(subject)  # before the values: at most as new
         vendor = await vendors.get_vendor(site, vendor_id)
         shown = {**(values or _current(vendor)), "key": vendor.key}
         history = await vendors.history(site, vendor_id)
+        languages = _languages(site, shown["description"])
+
+        async def stored() -> dict[str, Any]:
+            return _compared(_current(await vendors.get_vendor(site, vendor_id)))
+
+        conflict = await meanwhile(
+            refused, subject, read_at, stored=stored, typed=_compared(values or {}),
+            labels={**LABELS, **{f"description.{lang}": f"Description ({lang})"
+                                 for lang in languages}},
+            discard=request.url_for("admin:vendor", key=site.key,
+                                    vendor_id=str(vendor_id)).path,
+            form_id="form-vendor")
         return render(request, "admin/vendor.html", {
             "site": site, "tab": "vendors", "vendor": vendor, "values": shown,
-            "errors": refused.errors,
-            "languages": _languages(site, shown["description"]),
+            "version": conflict.version if conflict else version, "conflict": conflict,
+            "errors": without_form_error(refused),
+            "languages": languages,
             "saved": "saved" in request.query_params,
             "items": await vendors.item_count(site, vendor_id),
             "history": [(e.at, e.actor, e.action, changes(e.before, e.after)) for e in history],
@@ -133,7 +168,8 @@ async def vendor_page(request: Request, site: Site) -> Response:
 
 @requires("privacy", site=True)
 async def vendor_new(request: Request, site: Site) -> Response:
-    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED) -> Response:
+    async def page(values: dict[str, Any], refused: Refusal = UNREFUSED,
+                   read_at: int | None = None) -> Response:
         return render(request, "admin/vendor_new.html", {
             "site": site, "tab": "vendors", "values": values,
             "errors": refused.errors,

@@ -475,6 +475,7 @@ def kb_import(csv_file: Path) -> None:
 
 
 main.add_command(cli_scan.scan, "scan")
+main.add_command(cli_scan.cancel_scan, "cancel-scan")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")

@@ -14,7 +14,7 @@ from rich.console import Console
 from scanner import ScanReport
 from scanner.cli import ScanArgs, run_scan, scan_parameters
 
-__all__ = ["scan"]
+__all__ = ["cancel_scan", "scan"]
 
 
 @click.command("scan")
@@ -77,3 +77,35 @@ def scan(site_key: str | None, **given: Any) -> None:
         )
 
     run_scan(args, options, after=store)
+
+
+@click.command("cancel-scan")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--job", "job_id", type=int, default=None,
+              help="The scan job's number (default: the site's queued or running one).")
+def cancel_scan(site_key: str, job_id: int | None) -> None:
+    """Cancel a queued scan, or stop a running one within seconds (audited)."""
+    from . import cli
+    from .errors import CmpError
+    from .models import ScanJob
+    from .services import scans, sites
+
+    async def work() -> ScanJob:
+        site = await sites.get_site(site_key)
+        chosen = job_id
+        if chosen is None:
+            active = await ScanJob.filter(site=site, status__in=("queued", "running")).order_by(
+                "requested_at").first()
+            if active is None:
+                raise click.ClickException(f"{site_key} has no queued or running scan")
+            chosen = active.id
+        return await scans.cancel_job(site, chosen)
+
+    try:
+        job = cli._with_db(cli._settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    if job.status == "cancelled":
+        click.echo(f"scan job {job.id} cancelled before it started")
+    else:
+        click.echo(f"scan job {job.id} is stopping: its worker stops the browser within seconds")

@@ -1,4 +1,9 @@
-"""The demo: a site whose domains are this machine, published, and a page carrying its tag."""
+"""The demo: a site whose domains are this machine, published, and a page carrying its tag.
+
+The page is in the visitor's language: ``?lang=`` (its language switch), else the best of the
+site's languages in ``Accept-Language``, else the site's default. It says so in ``<html lang>``,
+which the embed reads first, so the banner and the declaration on it follow.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from starlette.routing import Route
 from .models import Site, Staff
 from .services import inventory, publishing, scans, sites, staff
 
-__all__ = ["DEMO_NAME", "demo_hosts", "demo_routes", "ensure_demo_site"]
+__all__ = ["DEMO_NAME", "demo_hosts", "demo_language", "demo_routes", "ensure_demo_site"]
 
 DEMO_NAME = "Demo course provider"
 
@@ -106,7 +111,11 @@ async def ensure_demo_site(
         name="cmp_consent",
         purpose="necessary",
         duration_days=180,
-        description={"en": "Stores your cookie choices."},
+        description={
+            "en": "Stores your cookie choices.",
+            "sv": "Sparar dina val om kakor.",
+            "da": "Gemmer dine valg om cookies.",
+        },
     )
     await inventory.add_item(
         site,
@@ -114,7 +123,11 @@ async def ensure_demo_site(
         purpose="statistics",
         vendor="google",
         duration_days=400,
-        description={"en": "Google Analytics: tells visitors apart."},
+        description={
+            "en": "Google Analytics: tells visitors apart.",
+            "sv": "Google Analytics: skiljer besökare åt.",
+            "da": "Google Analytics: skelner mellem besøgende.",
+        },
     )
     await inventory.add_item(
         site,
@@ -123,7 +136,11 @@ async def ensure_demo_site(
         purpose="statistics",
         vendor="google",
         duration_days=400,
-        description={"en": "Google Analytics: keeps the session state."},
+        description={
+            "en": "Google Analytics: keeps the session state.",
+            "sv": "Google Analytics: håller reda på sessionen.",
+            "da": "Google Analytics: holder styr på sessionen.",
+        },
     )
     await inventory.add_item(
         site,
@@ -131,7 +148,11 @@ async def ensure_demo_site(
         purpose="marketing",
         vendor="meta",
         duration_days=90,
-        description={"en": "Meta Pixel: identifies the browser for ads."},
+        description={
+            "en": "Meta Pixel: identifies the browser for ads.",
+            "sv": "Meta-pixeln: känner igen webbläsaren för annonser.",
+            "da": "Meta-pixlen: genkender browseren til annoncer.",
+        },
     )
     await publishing.publish(site, published_by="demo")
     if page_url is not None:
@@ -141,15 +162,89 @@ async def ensure_demo_site(
     return site, login
 
 
+# The demo page's own words; a language not here gets the English ones (the banner and the
+# declaration on it are still in that language: they are the site's).
+_PAGE: dict[str, dict[str, str]] = {
+    "en": {
+        "intro": "This page carries the site's consent tag. Accept, reject or customise in the "
+                 "banner; the choice is recorded as a consent receipt by the server.",
+        "snippet": "Install snippet", "prefs": "Preferences script",
+        "stats": "Statistics script", "ads": "Marketing script", "blocked": "blocked",
+        "running": "running", "change": "Change my cookie choices",
+        "declaration": "Cookie declaration", "config": "Published config",
+        "declaration_json": "Declaration (JSON)", "language": "Language",
+    },
+    "sv": {
+        "intro": "Den här sidan har webbplatsens samtyckestagg. Godkänn, avvisa eller anpassa i "
+                 "bannern; servern sparar valet som ett samtyckeskvitto.",
+        "snippet": "Kod att installera", "prefs": "Skript för inställningar",
+        "stats": "Statistikskript", "ads": "Marknadsföringsskript", "blocked": "blockerat",
+        "running": "körs", "change": "Ändra mina val om kakor",
+        "declaration": "Kakor på webbplatsen", "config": "Publicerad konfiguration",
+        "declaration_json": "Kakdeklaration (JSON)", "language": "Språk",
+    },
+    "da": {
+        "intro": "Denne side har sitets samtykketag. Accepter, afvis eller tilpas i banneret; "
+                 "serveren gemmer valget som en samtykkekvittering.",
+        "snippet": "Kode til installation", "prefs": "Script til præferencer",
+        "stats": "Statistikscript", "ads": "Markedsføringsscript", "blocked": "blokeret",
+        "running": "kører", "change": "Skift mine cookievalg",
+        "declaration": "Cookiedeklaration", "config": "Offentliggjort konfiguration",
+        "declaration_json": "Cookiedeklaration (JSON)", "language": "Sprog",
+    },
+}
+# Each language named in itself, for the switch.
+_AUTONYMS = {"en": "English", "sv": "Svenska", "da": "Dansk", "no": "Norsk", "nb": "Norsk",
+             "fi": "Suomi", "de": "Deutsch", "fr": "Français", "nl": "Nederlands"}
+
+
+def demo_language(
+    languages: list[str], default: str, asked: str | None, accept_language: str | None
+) -> str:
+    """``asked`` (``?lang=``) when it is one of ``languages``; else the first of them the
+    ``Accept-Language`` header prefers (by ``q``, then order; ``sv-SE`` counts as ``sv``; at
+    most 20 entries read); else ``default``."""
+    if asked in languages:
+        return str(asked)
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "")[:1000].split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        for lang in languages:
+            if tag == lang.lower() or tag.split("-")[0] == lang.lower():
+                return lang
+    return default
+
+
 def demo_routes(site_key: str) -> list[Route]:
     async def page(request: Request) -> Response:
+        site = await Site.get_or_none(key=site_key)
+        languages = list(site.languages) if site else ["en"]
+        default = site.default_language if site else "en"
+        language = demo_language(languages, default, request.query_params.get("lang"),
+                                 request.headers.get("accept-language"))
         html = _templates.get_template("demo.html").render(
             name=DEMO_NAME,
+            language=language,
+            t=_PAGE.get(language.split("-")[0], _PAGE["en"]),
+            switch=[(lang, _AUTONYMS.get(lang.split("-")[0], lang)) for lang in languages],
             script_url=f"/v1/sites/{site_key}/cmp.js",
             config_url=f"/v1/sites/{site_key}/config",
-            declaration_url=f"/v1/sites/{site_key}/declaration",
+            declaration_url=f"/v1/sites/{site_key}/declaration?lang={language}",
         )
-        return HTMLResponse(html)
+        # Caches keep one copy per language the page was asked in.
+        return HTMLResponse(html, headers={"Vary": "Accept-Language",
+                                           "Content-Language": language})
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/demo/")

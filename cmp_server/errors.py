@@ -19,6 +19,7 @@ CmpError                       (error)            -- .detail: the message; .fiel
 ├── OriginNotAllowed           (origin_not_allowed)
 ├── Conflict                   (conflict)
 │   ├── ReceiptConflict        (receipt_conflict)
+│   ├── StaleEdit              (stale_edit)       -- saved over a newer version than was read
 │   └── SiteConflict           (site_conflict)
 │       └── DomainClaimed      (domain_claimed)
 ├── NothingPublished           (nothing_published)
@@ -50,6 +51,7 @@ __all__ = [
     "ReceiptRefused",
     "SiteConflict",
     "SiteNotFound",
+    "StaleEdit",
     "Unavailable",
     "UnsupportedMediaType",
     "VersionNotFound",
@@ -127,6 +129,17 @@ class Conflict(CmpError):
 
 class ReceiptConflict(Conflict):
     code = "receipt_conflict"
+
+
+class StaleEdit(Conflict):
+    """The thing was changed after the form was read (``services/revisions.py``): saving
+    would undo that change unseen. ``keys``: the revisions that moved on."""
+
+    code = "stale_edit"
+
+    def __init__(self, detail: str, *, keys: tuple[str, ...] = (), field: str | None = None):
+        super().__init__(detail, field=field)
+        self.keys = keys
 
 
 class SiteConflict(Conflict):

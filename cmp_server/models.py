@@ -26,6 +26,7 @@ __all__ = [
     "PasswordReset",
     "Purpose",
     "PurgeLog",
+    "Revision",
     "Scan",
     "ScanJob",
     "Site",
@@ -534,3 +535,15 @@ class MailPreference(Model):
 
     class Meta:
         table = "mail_preference"
+
+
+class Revision(Model):
+    """The version of a thing staff edit, the id of the audit entry of its last change."""
+
+    id = fields.IntField(primary_key=True)
+    # What it is the version of (``services/revisions.py``): texts:12:sv, item:345, staff:3
+    key = fields.CharField(max_length=120, unique=True)
+    stamp = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "revision"

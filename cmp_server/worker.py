@@ -52,6 +52,10 @@ def kb_files(settings: Settings) -> tuple[Path, ...]:
     return tuple(sorted(folder.glob("*.json"))) if folder.is_dir() else ()
 
 
+class ScanCancelled(Exception):
+    """Staff cancelled the scan while it ran."""
+
+
 def mail_config(settings: Settings) -> MailConfig | None:
     """How to send mail, or None when no SMTP server is configured."""
     if not settings.smtp_host:
@@ -72,12 +76,14 @@ class ScanWorker:
         poll: float = 2.0,
         heartbeat_every: float = 10.0,
         delivery_poll: float = 1.0,
+        progress_every: float = 1.0,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.poll = poll
         self.heartbeat_every = heartbeat_every
         self.delivery_poll = delivery_poll
+        self.progress_every = progress_every
         self._schedule_checked = 0.0
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -138,6 +144,9 @@ class ScanWorker:
         try:
             report = await self._scan(job)
             await store_scan(site, report, job=job, kb=KnowledgeBase.load(kb_files(self.settings)))
+        except ScanCancelled:
+            await self._finish(job, None, cancelled=True)
+            return True
         except (ScanError, ValueError) as exc:
             error = str(exc)
         except Exception as exc:
@@ -146,13 +155,13 @@ class ScanWorker:
         await self._finish(job, error)
         return True
 
-    async def _finish(self, job: ScanJob, error: str | None) -> None:
+    async def _finish(self, job: ScanJob, error: str | None, *, cancelled: bool = False) -> None:
         # Until half the time after which the job would be claimed again as stale.
         deadline = time.monotonic() + scans.STALE_AFTER.total_seconds() / 2
         pause = min(1.0, self.poll)
         while True:
             try:
-                await scans.finish_job(job, error=error)
+                await scans.finish_job(job, error=error, cancelled=cancelled)
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:
@@ -162,13 +171,25 @@ class ScanWorker:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)
 
-    async def _beat(self, job: ScanJob, latest: dict[str, Any]) -> None:
+    async def _watch(self, job: ScanJob, latest: dict[str, Any],
+                     scanning: asyncio.Task[Any]) -> bool:
+        """Every second: new progress reaches the job at once (the admin shows it), and a
+        heartbeat at least every ``heartbeat_every``; a cancellation staff asked for stops
+        the scan (True)."""
+        sent: dict[str, Any] | None = None
+        beat_at = 0.0
         while True:
-            try:
-                await scans.heartbeat(job, dict(latest))
-            except Exception as exc:  # the next beat tries again: one lost beat is no stale job
-                log.warning("heartbeat of scan job %s failed: %s", job.id, exc)
-            await asyncio.sleep(self.heartbeat_every)
+            if latest != sent or time.monotonic() - beat_at >= self.heartbeat_every:
+                try:
+                    cancel = await scans.heartbeat(job, dict(latest))
+                    sent, beat_at = dict(latest), time.monotonic()
+                except Exception as exc:  # tried again in a second: no stale job for it
+                    log.warning("heartbeat of scan job %s failed: %s", job.id, exc)
+                    cancel = False
+                if cancel:
+                    scanning.cancel()
+                    return True
+            await asyncio.sleep(self.progress_every)
 
     async def _scan(self, job: ScanJob) -> Any:
         options = dict(job.options)
@@ -190,10 +211,15 @@ class ScanWorker:
         def on_progress(event: ScanProgress) -> None:
             latest.update(event.model_dump(mode="json", exclude_none=True))
 
-        beating = asyncio.create_task(self._beat(job, latest))
+        scanning = asyncio.create_task(scan_site(scan_options, on_progress))
+        watching = asyncio.create_task(self._watch(job, latest, scanning))
         try:
-            return await scan_site(scan_options, on_progress)
+            return await scanning
+        except asyncio.CancelledError:
+            if watching.done() and not watching.cancelled() and watching.result():
+                raise ScanCancelled() from None  # staff asked: not the worker stopping
+            raise
         finally:
-            beating.cancel()
+            watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await beating
+                await watching

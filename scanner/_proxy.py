@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from .targets import IPNetwork, first_not_public, literal_address
+from .errors import UnresolvableTargetError
+from .targets import IPNetwork, first_not_public, resolve
 
 __all__ = ["PublicOnlyProxy"]
 
@@ -129,18 +129,10 @@ class PublicOnlyProxy:
         """The address to connect to, if every address of ``host`` is public; None if one is
         not. Raises ``_Unresolvable`` for a name without addresses: offline, say, Chromium's
         own update and sign-in hosts, which are no refusal to report."""
-        if (literal := literal_address(host)) is not None:
-            addresses = [literal]
-        else:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, proto=socket.IPPROTO_TCP
-                )
-            except (OSError, UnicodeError) as exc:
-                raise _Unresolvable(host) from exc
-            addresses = [str(info[4][0]) for info in infos]
-        if not addresses:
-            raise _Unresolvable(host)
+        try:
+            addresses = await resolve(host, port)
+        except UnresolvableTargetError as exc:
+            raise _Unresolvable(host) from exc
         if first_not_public(addresses, self._public_networks) is not None:
             return None
         return addresses[0].split("%", 1)[0]

@@ -12,6 +12,7 @@ to the very address it checked.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ __all__ = [
     "first_not_public",
     "is_public_address",
     "literal_address",
+    "resolve",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -105,3 +107,20 @@ def literal_address(host: str) -> str | None:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to now, each once in the resolver's order (a literal
+    address is itself). Raises ``UnresolvableTargetError`` for a name without any."""
+    if (literal := literal_address(host)) is not None:
+        return [literal]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, proto=socket.IPPROTO_TCP
+        )
+    except (OSError, UnicodeError) as exc:
+        raise UnresolvableTargetError(f"cannot resolve {host!r}: {exc}") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise UnresolvableTargetError(f"{host!r} has no addresses")
+    return addresses

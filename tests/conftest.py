@@ -20,6 +20,7 @@ from cmp_server.app import create_app
 from cmp_server.settings import Settings
 
 TABLES = (
+    "revision",
     "delivery_attempt",
     "delivery",
     "event",

@@ -462,8 +462,21 @@ async def scratch_url(database_url: str, tmp_path: Any) -> Any:
         await conn.close()
 
 
-async def test_the_migration_counts_the_receipts_already_stored(scratch_url: str) -> None:
+async def test_the_migration_counts_the_receipts_already_stored(
+    scratch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tortoise import Tortoise
+
+    from cmp_server.services import events, revisions
+
+    async def came_later(*args: object, **kwargs: object) -> None:
+        return None
+
+    # The sites are made by today's services on the schema before the counters: what they
+    # write to tables that came later (issue 22's events, issue 19's revisions) is left out.
+    monkeypatch.setattr(events, "emit", came_later)
+    monkeypatch.setattr(revisions, "advance", came_later)
+    monkeypatch.setattr(revisions, "advance_all", came_later)
     from tortoise.migrations.api import migrate as migrate_api
 
     from cmp_server import db

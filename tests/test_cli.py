@@ -28,6 +28,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "purge-receipts",
         "demo",
         "verify-receipts",
+        "cancel-scan",
         "worker",
         "request-scan",
         "scans",

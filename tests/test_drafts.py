@@ -251,6 +251,25 @@ def codes(findings: list[lint.Finding]) -> list[tuple[str, str, str | None]]:
 
 async def test_lint_of_a_fresh_site_finds_nothing(app: Starlette) -> None:
     site, _ = await published_site()
+    # The factory's items: _ga described by hand in English only, _ga_ and cmp_consent not
+    # described at all. Each gap is a warning naming the item and the language, nothing more.
+    findings = await lint.lint(site)
+    assert {f.code for f in findings} == {"untranslated_cookie"}
+    assert sorted(f.message for f in findings if f.language == "da") == [
+        "da: the cookie _ga has no Danish description: visitors reading Danish see its row "
+        "without one",
+        "da: the cookie _ga_* has no Danish description: visitors reading Danish see its row "
+        "without one",
+        "da: the cookie cmp_consent has no Danish description: visitors reading Danish see its "
+        "row without one",
+    ]
+    assert [f.language for f in findings].count("en") == 2  # _ga has its English one
+    texts = {"en": "Distinguishes visitors for statistics.",
+             "sv": "Skiljer besökare åt för statistiken.",
+             "da": "Skelner mellem besøgende til statistikken."}
+    for name, match in (("_ga", "exact"), ("_ga_", "prefix"), ("cmp_consent", "exact")):
+        await inventory.add_item(site, name=name, match=match, purpose="statistics",
+                                 description=texts)
     assert await lint.lint(site) == []
 
 

@@ -52,9 +52,10 @@ async def test_a_failed_heartbeat_is_sent_again(
     await scans.request_scan(site, start_url="http://127.0.0.1:9/", allow_private=True)
     job = await scans.claim_job("w1")
     assert job is not None
-    worker = ScanWorker(settings, worker_id="w1", heartbeat_every=0.05)
+    worker = ScanWorker(settings, worker_id="w1", heartbeat_every=0.05, progress_every=0.05)
+    scan = asyncio.create_task(asyncio.Event().wait())  # a scan that runs until stopped
     async with refused_updates(is_postgres, "NEW.heartbeat_at IS NOT NULL"):
-        beating = asyncio.create_task(worker._beat(job, {"phase": "crawl"}))
+        beating = asyncio.create_task(worker._watch(job, {"phase": "crawl"}, scan))
         await asyncio.sleep(0.3)  # beats refused
     try:
         for _ in range(100):
@@ -63,9 +64,10 @@ async def test_a_failed_heartbeat_is_sent_again(
                 break
             await asyncio.sleep(0.02)
         assert stored.progress == {"phase": "crawl"}  # beating again once the database is
-        assert not beating.done()
+        assert not beating.done() and not scan.done()
     finally:
         beating.cancel()
+        scan.cancel()
 
 
 async def test_the_end_of_a_job_is_recorded_once_the_database_takes_it(

@@ -2,7 +2,8 @@
 
 Per site: inventory items waiting for review or without a purpose, the last scan's
 violations, when the last scan ran and the next is due, whether the draft differs from the
-published version, and the consents of the last seven days with the accept and reject rates.
+published version, the consents of the last seven days with the accept and reject rates, and
+each language the banner or the declaration is not complete in.
 Every number is counted by the database (the consents from the daily counters)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from tortoise.functions import Count
 
 from ..models import ConfigVersion, InventoryItem, Site
-from . import analytics, drafts, publishing
+from . import analytics, drafts, publishing, translations
 from .scan_history import ScanOverview, scan_overview
 
 __all__ = ["SiteAttention", "attention"]
@@ -27,11 +28,18 @@ class SiteAttention:
     published: int | None  # the latest version's number; None: never published
     draft_changed: bool  # the draft says something the published version does not
     consents: analytics.Recent
+    languages: tuple[translations.LanguageStatus, ...] = ()
+
+    @property
+    def incomplete(self) -> tuple[translations.LanguageStatus, ...]:
+        """The languages a visitor would miss words in (``translations.completeness``)."""
+        return tuple(s for s in self.languages if not s.complete)
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.unreviewed or self.unmapped or self.scans.violations
-                    or self.scans.review or self.draft_changed or self.published is None)
+                    or self.scans.review or self.draft_changed or self.published is None
+                    or self.incomplete)
 
 
 async def _inventory_counts(site_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -68,5 +76,6 @@ async def attention(sites: list[Site]) -> list[SiteAttention]:
             site=site, unreviewed=unreviewed, unmapped=unmapped,
             scans=await scan_overview(site), published=published, draft_changed=changed,
             consents=consents.get(site.id) or await analytics.recent(site, 7),
+            languages=await translations.completeness(site),
         ))
     return out

@@ -13,7 +13,8 @@ __all__ = ["declaration_of"]
 
 def declaration_of(config: PublishedConfig, language: str | None) -> dict[str, Any]:
     """The declaration in ``language`` (the site's default when it is not one of its own),
-    as the JSON body of ``GET /v1/sites/{key}/declaration``."""
+    as the JSON body of ``GET /v1/sites/{key}/declaration``. An item's description is in
+    that language or empty, never another language's (``services/translations.py``)."""
     lang = str(language if language in config.languages else config.default_language)
 
     def pick(values: dict[str, str]) -> str:
@@ -40,7 +41,7 @@ def declaration_of(config: PublishedConfig, language: str | None) -> dict[str, A
                 "transfer_basis": vendor.transfer_basis if vendor else None,
                 "duration_days": c.duration_days,
                 "party": c.party,
-                "description": pick(c.description),
+                "description": c.description.get(lang, ""),
             })
         purposes.append(
             {

@@ -21,7 +21,7 @@ from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import ConfigVersion, InventoryItem, Purpose, Site
 from ..schemas import Appearance, PublishedConfig
-from . import audit, sites
+from . import audit, revisions, sites
 from .configs import embed_bundle, render_script
 from .publishing import build_config
 
@@ -105,10 +105,13 @@ def _language(site: Site, language: str) -> str:
 
 
 async def edit_texts(
-    site: Site, language: str, texts: Mapping[str, str], *, by: Actor | None = None
+    site: Site, language: str, texts: Mapping[str, str], *, by: Actor | None = None,
+    version: int | None = None,
 ) -> dict[str, tuple[str, str]]:
     """Set banner texts of one language (``{key: text}``; an empty text falls back to the
-    built-in one). Returns what changed, ``{key: (before, after)}``."""
+    built-in one). Returns what changed, ``{key: (before, after)}``. ``version``: the
+    language's texts as the form read them (``revisions.texts``); newer ones are not
+    overwritten (``StaleEdit``)."""
     _language(site, language)
     unknown = sorted(set(texts) - set(TEXT_KEYS))
     if unknown:
@@ -128,11 +131,12 @@ async def edit_texts(
             await sites.update_site(
                 fresh, texts={language: {k: v[1] for k, v in changed.items()}}, by=by
             )
-            await audit.record(
+            entry = await audit.record(
                 by, "banner.texts", "site", site.key, site=fresh,
                 before={"language": language, "texts": {k: v[0] for k, v in changed.items()}},
                 after={"language": language, "texts": {k: v[1] for k, v in changed.items()}},
             )
+            await revisions.advance(revisions.texts(fresh, language), entry, version)
     site.texts = fresh.texts
     return changed
 
@@ -256,8 +260,10 @@ async def edit_purpose(
     name: Mapping[str, str] | None = None,
     description: Mapping[str, str] | None = None,
     by: Actor | None = None,
+    version: int | None = None,
 ) -> DraftPurpose:
-    """Change a purpose's name and description in the languages given (empty: none)."""
+    """Change a purpose's name and description in the languages given (empty: none), over
+    ``version`` (``revisions.purpose``) when given."""
     names = _checked_i18n(site, name, "name", True)
     descriptions = _checked_i18n(site, description, "description", False)
     async with in_transaction():
@@ -270,11 +276,12 @@ async def edit_purpose(
         updated = await sites.set_purpose(fresh, key, name=names, description=descriptions)
         after = _purpose_record(updated)
         if after != before:
-            await audit.record(
+            entry = await audit.record(
                 by, "purpose.edit", "purpose", key, site=fresh,
                 before={k: v for k, v in before.items() if after[k] != v},
                 after={k: v for k, v in after.items() if before[k] != v},
             )
+            await revisions.advance(revisions.purpose(fresh, key), entry, version)
     return await _one(site, key)
 
 

@@ -9,7 +9,7 @@ vendor named must be the site's own. What an item is and what gone means: ``inve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from scanner.kb import KnowledgeBase
 
 from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
 from ..models import AuditEntry, InventoryItem, Purpose, Site, Vendor
-from . import audit
+from . import audit, revisions
 from ._text import check_text, check_texts
 from .inventory import Choices, Flag, Kind, Status, flag_of
 from .scan_truth import offered_vendor
@@ -217,9 +217,11 @@ async def create_item(site: Site, change: ItemChange, *, by: Actor | None = None
 
 
 async def update_item(
-    site: Site, item_id: int, change: ItemChange, *, by: Actor | None = None
+    site: Site, item_id: int, change: ItemChange, *, by: Actor | None = None,
+    version: int | None = None,
 ) -> InventoryItem:
-    """Staff's edit of one item, audited with the item before and after."""
+    """Staff's edit of one item, audited with the item before and after; over ``version``
+    (``revisions.item``) when given."""
     async with in_transaction():
         item = await InventoryItem.select_for_update().get_or_none(
             site=site, id=item_id
@@ -240,8 +242,9 @@ async def update_item(
         await item.save()
         after = change.snapshot()
         if after != before:
-            await audit.record(by, "inventory.update", "inventory_item", item.id, site=site,
-                               before=before, after=after)
+            entry = await audit.record(by, "inventory.update", "inventory_item", item.id,
+                                       site=site, before=before, after=after)
+            await revisions.advance(revisions.item(site, item.id), entry, version)
     return item
 
 
@@ -253,11 +256,14 @@ async def bulk_update(
     purpose: str | None = None,
     vendor: str | None = None,
     by: Actor | None = None,
+    versions: Mapping[int, int] | None = None,
 ) -> int:
     """One action on the selected rows of this site, in one UPDATE, audited as one entry
     with each row's value before: ``set_purpose`` (choosing a purpose reviews the item),
     ``set_vendor`` (``None``: no vendor), ``mark_reviewed``, ``mark_gone``. Returns how many
-    rows changed; ids of other sites are ignored."""
+    rows changed; ids of other sites are ignored. ``versions``: each row's version as the
+    list showed it (``revisions.item``); a row changed since refuses the whole action
+    (``StaleEdit``, its keys naming those rows), so nothing is overwritten unseen."""
     if action not in BULK_ACTIONS:
         raise InvalidRequest(f"the action must be one of {', '.join(BULK_ACTIONS)}",
                              field="action")
@@ -312,4 +318,10 @@ async def bulk_update(
         # One entry per item, so an item's history shows bulk changes too; in one INSERT
         # (as audit.record writes each: 50 round trips were most of a bulk action's time).
         await AuditEntry.bulk_create([entry(r) for r in rows])
+        # The rows are locked: the newest entry of theirs is this action's last one.
+        last = await AuditEntry.filter(
+            site_id=site.id, object_type="inventory_item", object_id__in=[str(i) for i in found]
+        ).order_by("-id").first()
+        expected = {revisions.item(site, i): (versions or {}).get(i) for i in found}
+        await revisions.advance_all(expected, last.id if last else 0)
     return int(changed)

@@ -16,6 +16,11 @@
 - ``first_layer_fit`` (error): in a language, the first layer does not fit a 320×568 phone with
   every button in view, by the character budget ``banner_fit.first_layer_fit`` documents.
 - ``untranslated`` (warning): a language without built-in texts still holds the English ones.
+- ``untranslated_text`` (warning): a banner text the site wrote in another language and not
+  in this one (its visitors get our built-in words instead), one finding per text and language.
+- ``untranslated_cookie`` (warning): a cookie or storage key of the declaration without a
+  description in a language: visitors reading it see its row without one (a row never shows
+  another language's words, ``services/translations.py``), one finding per item and language.
 - ``purpose_without_description`` (warning) for a purpose nothing uses yet.
 - ``unreviewed`` (warning): inventory items no one has reviewed, or items without a purpose
   (they are left out of the banner).
@@ -33,7 +38,7 @@ from urllib.parse import urlsplit
 from ..defaults import DEFAULT_TEXTS
 from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import Appearance, BlockingRule
-from . import blocking
+from . import blocking, translations
 from .appearance import draft_appearance
 from .banner_fit import SCREEN, contrast, first_layer_fit
 from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
@@ -80,7 +85,7 @@ def _texts_findings(site: Site) -> list[Finding]:
                 found.append(Finding(
                     "warning", "untranslated",
                     f"{lang}: {len(copied)} texts are still the English built-in ones "
-                    f"({', '.join(copied[:3])}{', …' if len(copied) > 3 else ''})",
+                    f"({', '.join(copied)})",
                     lang,
                 ))
         accept, reject = shown["accept_all"], shown["reject_all"]
@@ -242,10 +247,36 @@ def appearance_findings(site: Site, look: Appearance) -> list[Finding]:
     return found
 
 
+async def _translation_findings(site: Site) -> list[Finding]:
+    found: list[Finding] = []
+    for status in await translations.completeness(site):
+        lang, name = status.language, status.name
+        for key in status.texts_missing:
+            if not DEFAULT_TEXTS.get(lang, {}).get(key):
+                # No built-in text: ``missing_text`` (an error) or ``untranslated`` names it.
+                continue
+            found.append(Finding(
+                "warning", "untranslated_text",
+                f"{lang}: the text {key!r} is yours in another language but not in {name}: "
+                f"visitors reading {name} get our built-in text instead",
+                lang,
+            ))
+        for item, kind in status.cookies_missing:
+            what = "cookie" if kind == "cookie" else kind
+            found.append(Finding(
+                "warning", "untranslated_cookie",
+                f"{lang}: the {what} {item} has no {name} description: visitors reading "
+                f"{name} see its row without one",
+                lang,
+            ))
+    return found
+
+
 async def lint(site: Site) -> list[Finding]:
     """Every finding for the draft, errors first."""
     found = [
         *_texts_findings(site),
+        *await _translation_findings(site),
         *_purpose_findings(site, await draft_purposes(site)),
         *appearance_findings(site, draft_appearance(site)),
         *await _inventory_findings(site),

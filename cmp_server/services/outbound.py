@@ -10,7 +10,6 @@ the answer is read up to a bound and no further.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from typing import Any
 
 import httpcore
 
-from scanner.targets import first_not_public, literal_address
+from scanner.errors import UnresolvableTargetError
+from scanner.targets import first_not_public, resolve
 
 __all__ = ["Answer", "Refused", "post"]
 
@@ -52,16 +52,10 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if (literal := literal_address(host)) is not None:
-            addresses = [literal]
-        else:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, proto=socket.IPPROTO_TCP
-                )
-            except (OSError, UnicodeError) as exc:
-                raise Refused(f"cannot resolve {host}: {exc}") from None
-            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        try:
+            addresses = await resolve(host, port)
+        except UnresolvableTargetError as exc:
+            raise Refused(str(exc)) from None
         if not self._allow_private and (refused := first_not_public(addresses)) is not None:
             raise Refused(f"{host} resolves to {refused}, which is not a public address")
         return await self._inner.connect_tcp(

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from scanner.kb import KnowledgeBase
+
 from .._utils import canonical_json, rfc3339, sha256_hex
 from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, SiteNotFound
@@ -21,7 +23,7 @@ from ..schemas import (
     ConfigVendor,
     PublishedConfig,
 )
-from . import audit, blocking, events
+from . import audit, blocking, events, translations
 from .appearance import draft_appearance
 
 if TYPE_CHECKING:
@@ -69,6 +71,12 @@ def _resolve_i18n(values: dict[str, str], languages: list[str], default: str) ->
     """A purpose's name or description in every language: its own, else the default's."""
     fallback = values.get(default) or next((v for v in values.values() if v), "")
     return {lang: values.get(lang) or fallback for lang in languages}
+
+
+def _own_i18n(values: dict[str, str], languages: list[str]) -> dict[str, str]:
+    """A cookie's description in the site's languages it really exists in: a row of the
+    declaration is in the visitor's language only (``services/translations.py``)."""
+    return {lang: values[lang] for lang in languages if values.get(lang)}
 
 
 def texts_for_language(config: PublishedConfig, language: str) -> dict[str, Any]:
@@ -133,6 +141,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
         "cookie_domain": site.cookie_domain,
     })
     rules = await blocking.derive_rules(site) if options.auto_blocking != "off" else []
+    kb = KnowledgeBase.builtin()
     config = PublishedConfig(
         site_key=site.key,
         version=number,
@@ -171,7 +180,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
                 purpose=i.purpose.key if i.purpose else None,
                 duration_days=i.duration_days,
                 party=i.party,
-                description=_resolve_i18n(i.description, languages, default),
+                description=_own_i18n(translations.item_description(i, kb), languages),
             )
             for i in items
         ],

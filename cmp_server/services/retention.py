@@ -122,9 +122,12 @@ def check_retention(site: Site, days: int) -> None:
         )
 
 
-async def set_retention(site: Site, days: int, *, by: Actor | None) -> Site:
+async def set_retention(
+    site: Site, days: int, *, by: Actor | None, version: int | None = None
+) -> Site:
     """Change how long the site's receipts are kept; the change and its audit entry commit
     together (``sites.update_site``)."""
     check_retention(site, days)
     async with in_transaction():
-        return await sites.update_site(site, receipt_retention_days=days, by=by)
+        return await sites.update_site(site, receipt_retention_days=days, by=by,
+                                       version=version)

@@ -132,7 +132,7 @@ class ScanRun:
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status in ("queued", "running", "cancelling")
 
     @property
     def hint(self) -> str | None:
@@ -279,7 +279,7 @@ async def scan_overview(site: Site) -> ScanOverview:
             counts = scan_summary(await Scan.get(id=last.id), inventory).counts
         violations, review = counts["violations"], counts["review"]
     job = await ScanJob.filter(
-        Q(status="queued") | Q(status="running"), site=site
+        Q(status__in=("queued", "running", "cancelling")), site=site
     ).order_by("-id").first()
     return ScanOverview(
         last_scan_id=last.id if last else None,

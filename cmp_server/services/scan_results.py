@@ -24,7 +24,7 @@ from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..models import InventoryItem, Purpose, Scan, ScanJob, Site, Vendor
-from . import events
+from . import events, translations
 from .scan_truth import (
     Judged,
     Keyed,
@@ -270,7 +270,11 @@ async def _vendor_row(
             key=key,
             name=site.name,
             transfers_outside_eea=False,
-            description={"en": f"{site.name} itself: set by its own server or scripts."},
+            description={
+                "en": f"{site.name} itself: set by its own server or scripts.",
+                "sv": f"{site.name} själv: satt av webbplatsens egen server eller egna skript.",
+                "da": f"{site.name} selv: sat af websitets egen server eller egne scripts.",
+            },
         )
     if row is None:
         facts = kb.vendor(key)
@@ -282,7 +286,10 @@ async def _vendor_row(
             privacy_policy_url=facts.privacy_policy_url if facts else None,
             transfers_outside_eea=facts.transfers_outside_eea if facts else None,
             transfer_basis=facts.transfer_basis if facts else None,
-            description={"en": facts.description} if facts and facts.description else {},
+            description=(
+                {"en": facts.description, **dict(facts.translations)}
+                if facts and facts.description else {}
+            ),
         )
     cache[key] = row
     return row
@@ -359,7 +366,11 @@ async def _update_inventory(
             purpose=purposes.get(item.category) if item.category != "unclassified" else None,
             duration_days=round(item.expires_days) if item.expires_days is not None else None,
             party=item.party,
-            description={"en": item.description} if item.description else {},
+            # Every language the knowledge base describes it in, when the scan's words are its.
+            description=translations.completed(
+                {"en": item.description or ""},
+                translations.kb_match(kb, item.kind, item.name, "exact", item.domain),
+            ),
             source="scan",
             review_status="unreviewed",
             first_seen=now,

@@ -25,7 +25,7 @@ from scanner import PrivateTargetError, ScanReport, TargetError, check_public_ta
 from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
-from ..errors import InvalidRequest
+from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Scan, ScanJob, Site
 from . import audit, events
 from .scan_results import store_scan
@@ -41,6 +41,7 @@ __all__ = [
     "PASSES",
     "PRIVATE_TARGETS_SETTING",
     "STALE_AFTER",
+    "cancel_job",
     "check_target",
     "claim_job",
     "default_start_url",
@@ -56,6 +57,8 @@ __all__ = [
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=3)
+# A claimed job: running, or running while its cancellation reaches the worker.
+ACTIVE_RUNNING = ("running", "cancelling")
 PASSES = ("none", "accept", "reject")
 SCHEDULE = "schedule"  # requested_by of the jobs a schedule queued
 MAX_PAGES = 2000
@@ -205,17 +208,32 @@ async def set_schedule(
 
 
 async def claim_job(worker_id: str) -> ScanJob | None:
+    """The oldest job to run, claimed; never one of a site whose scan runs (not stale) now,
+    also with several workers: the site's row is locked while that is looked at, so a second
+    worker waits for the first's claim and then sees it."""
     now = utcnow()
     async with in_transaction():
+        busy = await ScanJob.filter(status__in=ACTIVE_RUNNING,
+                                    heartbeat_at__gte=now - STALE_AFTER
+                                    ).values_list("site_id", flat=True)
         job = (
             await ScanJob.filter(
-                Q(status="queued") | Q(status="running", heartbeat_at__lt=now - STALE_AFTER)
+                Q(status="queued") | Q(status__in=ACTIVE_RUNNING,
+                                       heartbeat_at__lt=now - STALE_AFTER)
             )
+            .exclude(site_id__in=list(set(busy)) or [0])
             .order_by("requested_at", "id")
             .select_for_update(skip_locked=True)
             .first()
         )
         if job is None:
+            return None
+        await Site.select_for_update().get(id=job.site_id)
+        if await ScanJob.filter(site_id=job.site_id, status__in=ACTIVE_RUNNING,
+                                heartbeat_at__gte=now - STALE_AFTER).exclude(id=job.id).exists():
+            return None  # another worker claimed one of this site's meanwhile
+        if job.status == "cancelling":  # stale while being cancelled: it is
+            await ScanJob.filter(id=job.id).update(status="cancelled", finished_at=now)
             return None
         if job.attempts >= MAX_ATTEMPTS:
             job.status = "failed"
@@ -232,19 +250,41 @@ async def claim_job(worker_id: str) -> ScanJob | None:
     return job
 
 
-async def heartbeat(job: ScanJob, progress: dict[str, Any]) -> None:
+async def heartbeat(job: ScanJob, progress: dict[str, Any]) -> bool:
+    """Record the running job's progress; whether staff asked for it to be cancelled."""
     job.heartbeat_at = utcnow()
     job.progress = progress
     await ScanJob.filter(id=job.id, claimed_by=job.claimed_by).update(
         heartbeat_at=job.heartbeat_at, progress=progress
     )
+    return await ScanJob.filter(id=job.id, status="cancelling").exists()
 
 
-async def finish_job(job: ScanJob, *, error: str | None = None) -> None:
+async def cancel_job(site: Site, job_id: int, *, by: Actor | None = None) -> ScanJob:
+    """Stop a queued scan at once, or a running one within seconds (its worker looks every
+    second and stops the browser); audited. A scan that has ended is left as it is."""
     async with in_transaction():
-        await ScanJob.filter(id=job.id).update(
-            status="failed" if error else "done", error=error, finished_at=utcnow()
-        )
+        job = await ScanJob.select_for_update().get_or_none(id=job_id, site=site)
+        if job is None:
+            raise NotFound("no such scan")
+        if job.status not in ("queued", "running"):
+            raise Conflict(f"the scan is {job.status} already", field="form")
+        before = job.status
+        if job.status == "queued":
+            job.status, job.finished_at = "cancelled", utcnow()
+        else:
+            job.status = "cancelling"
+        await job.save(update_fields=["status", "finished_at"])
+        await audit.record(by, "scan.cancel", "scan_job", job.id, site=site,
+                           before={"status": before}, after={"status": job.status})
+    return job
+
+
+async def finish_job(job: ScanJob, *, error: str | None = None,
+                     cancelled: bool = False) -> None:
+    status = "cancelled" if cancelled else "failed" if error else "done"
+    async with in_transaction():
+        await ScanJob.filter(id=job.id).update(status=status, error=error, finished_at=utcnow())
         if error and job.requested_by == SCHEDULE:
             await _scheduled_scan_failed(await job.site, job.id, error)
 
@@ -277,7 +317,7 @@ async def enqueue_due_scans(*, allow_private: bool = False) -> list[ScanJob]:
     queued = []
     now = utcnow()
     for site in await Site.filter(scan_interval_hours__isnull=False):
-        busy = await ScanJob.filter(site=site, status__in=("queued", "running")).exists()
+        busy = await ScanJob.filter(site=site, status__in=("queued", *ACTIVE_RUNNING)).exists()
         if busy:
             continue
         last = await ScanJob.filter(site=site).order_by("-requested_at", "-id").first()

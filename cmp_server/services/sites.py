@@ -15,7 +15,7 @@ from .._utils import new_site_key
 from ..errors import DomainClaimed, InvalidRequest, SiteNotFound
 from ..models import Purpose, Site
 from ..schemas import BannerOptions
-from . import audit
+from . import audit, revisions
 from ._site_checks import (
     MAX_NAME,
     MAX_URL,
@@ -182,9 +182,11 @@ async def update_site(
     scan_interval_hours: int | None = None,
     force: bool = False,
     by: Actor | None = None,
+    version: int | None = None,
 ) -> Site:
     """Edit the draft. Nothing a visitor sees changes until ``publishing.publish``. The
-    change and its audit entry (the fields before and after) commit together."""
+    change and its audit entry (the fields before and after) commit together, and move the
+    settings' version (``revisions.settings``): given ``version``, only from that one."""
     async with in_transaction():
         before = _snapshot(site)
         await _apply(site, name=name, languages=languages, default_language=default_language,
@@ -197,10 +199,11 @@ async def update_site(
         after = _snapshot(site)
         changed = [k for k in _AUDITED if before[k] != after[k]]
         if changed:
-            await audit.record(
+            entry = await audit.record(
                 by, "site.update", "site", site.key, site=site,
                 before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
             )
+            await revisions.advance(revisions.settings(site), entry, version)
     return site
 
 

@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from .._utils import utcnow
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import PasswordReset, Staff, StaffSession
-from . import audit
+from . import audit, revisions
 from .staff import ROLES, Actor, is_locked
 
 __all__ = ["Account", "account", "accounts", "remove", "set_active", "set_role", "unlock"]
@@ -97,7 +97,10 @@ def _summary(row: Staff) -> dict[str, object]:
     return {"email": row.email, "name": row.name, "role": row.role, "active": row.active}
 
 
-async def set_role(staff_id: int, role: str, *, by: Actor | None) -> None:
+async def set_role(
+    staff_id: int, role: str, *, by: Actor | None, version: int | None = None
+) -> None:
+    """Change the role; over ``version`` (``revisions.staff``) when given."""
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", field="role")
     async with in_transaction():
@@ -108,13 +111,17 @@ async def set_role(staff_id: int, role: str, *, by: Actor | None) -> None:
         before = row.role
         row.role = role
         await row.save(update_fields=["role"])
-        await audit.record(by, "staff.role", "staff", row.id,
-                           before={"email": row.email, "role": before},
-                           after={"email": row.email, "role": role})
+        entry = await audit.record(by, "staff.role", "staff", row.id,
+                                   before={"email": row.email, "role": before},
+                                   after={"email": row.email, "role": role})
+        await revisions.advance(revisions.staff(row.id), entry, version)
 
 
-async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
-    """Disable (its sessions and unused reset links end with it) or enable an account."""
+async def set_active(
+    staff_id: int, active: bool, *, by: Actor | None, version: int | None = None
+) -> None:
+    """Disable (its sessions and unused reset links end with it) or enable an account;
+    over ``version`` (``revisions.staff``) when given."""
     async with in_transaction():
         row = await _get(staff_id, lock=True)
         if row.active == active:
@@ -125,9 +132,11 @@ async def set_active(staff_id: int, active: bool, *, by: Actor | None) -> None:
         if not active:
             await StaffSession.filter(staff_id=row.id).delete()
             await PasswordReset.filter(staff_id=row.id, used_at=None).delete()
-        await audit.record(by, "staff.enable" if active else "staff.disable", "staff", row.id,
-                           before={"email": row.email, "active": not active},
-                           after={"email": row.email, "active": active})
+        entry = await audit.record(
+            by, "staff.enable" if active else "staff.disable", "staff", row.id,
+            before={"email": row.email, "active": not active},
+            after={"email": row.email, "active": active})
+        await revisions.advance(revisions.staff(row.id), entry, version)
 
 
 async def remove(staff_id: int, *, by: Actor | None) -> str:

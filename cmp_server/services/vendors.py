@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
 from ..models import AuditEntry, InventoryItem, Site, Vendor
-from . import audit
+from . import audit, revisions
 from ._text import check_text, check_texts
 from .sites import check_url
 from .staff import Actor
@@ -231,9 +231,11 @@ async def create_vendor(site: Site, change: VendorChange, *, by: Actor | None = 
 
 
 async def update_vendor(
-    site: Site, vendor_id: int, change: VendorChange, *, by: Actor | None = None
+    site: Site, vendor_id: int, change: VendorChange, *, by: Actor | None = None,
+    version: int | None = None,
 ) -> Vendor:
-    """Staff's edit of a vendor (its key stays), audited with before and after."""
+    """Staff's edit of a vendor (its key stays), audited with before and after; over
+    ``version`` (``revisions.vendor``) when given."""
     async with in_transaction():
         vendor = await Vendor.select_for_update().get_or_none(site=site, id=vendor_id)
         if vendor is None:
@@ -243,6 +245,7 @@ async def update_vendor(
         await vendor.save()
         after = _snapshot(vendor)
         if after != before:
-            await audit.record(by, "vendor.update", "vendor", vendor.id, site=site,
-                               before=before, after=after)
+            entry = await audit.record(by, "vendor.update", "vendor", vendor.id, site=site,
+                                       before=before, after=after)
+            await revisions.advance(revisions.vendor(site, vendor.id), entry, version)
     return vendor

@@ -17,7 +17,7 @@ from scanner.browser import launch_chromium
 from ..embed.factories import published_site
 from ..embed.servers import RESOLVER_RULES, CmpServer, running
 from ..factories import PASSWORD
-from ..test_webhooks import Receiver
+from ..test_webhooks import Receiver, receiver  # noqa: F401 - the receiver fixture
 from .test_browser_banner import VIEWPORTS, fits, sign_in, watch
 
 pytestmark = pytest.mark.browser
@@ -41,18 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
         yield s
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    got = Receiver()
-    server = await asyncio.start_server(got.handle, "127.0.0.1", 0)
-    got.port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield got
-
-
 @pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 async def test_add_an_endpoint_and_watch_a_test_event_arrive(
-    server: CmpServer, browser: Browser, shots: Path, receiver: Receiver, viewport: str
+    server: CmpServer, browser: Browser, shots: Path, receiver: Receiver,  # noqa: F811
+    viewport: str,
 ) -> None:
     from cmp_server.services import staff
 

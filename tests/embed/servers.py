@@ -116,7 +116,10 @@ def _bound_socket() -> socket.socket:
 
 
 class CmpServer:
-    def __init__(self, data_dir: Path) -> None:
+    """``extra_routes``: mounted beside the app's own, as ``cmp-server demo`` mounts its page."""
+
+    def __init__(self, data_dir: Path, extra_routes: list[Any] | None = None) -> None:
+        self.extra_routes = extra_routes
         self.db_path = data_dir / "embed.sqlite3"
         self.settings = Settings(
             environment="development",
@@ -133,8 +136,8 @@ class CmpServer:
 
     def start(self) -> None:
         config = uvicorn.Config(
-            create_app(self.settings), lifespan="on", log_level="warning", ws="none",
-            loop="asyncio", access_log=False,
+            create_app(self.settings, extra_routes=self.extra_routes), lifespan="on",
+            log_level="warning", ws="none", loop="asyncio", access_log=False,
         )
         self._server = uvicorn.Server(config)
         ready = threading.Event()

@@ -104,7 +104,9 @@ export function fillDeclaration(site, c, el) {
           [[kind, it.domain].filter(Boolean).join(' · ')])],
       v && [url ? h('a', { href: url }, [v.name]) : v.name,
         v.country && h('span', { class: 'm' }, [country(v.country)])],
-      [site._pick(it.description, '')],
+      // Only in the page's language: a row never shows another language's words
+      // (cmp_server/services/translations.py); staff are told what is missing.
+      [(it.description || {})[site._lang]],
       [lifetime(site, it)],
       [it.party ? t(it.party + '_party') : ''],
       [out == null ? t('transfer_unknown') : out ? t('transfer_yes') +

@@ -41,7 +41,7 @@ function inventory(site, p) {
     items.length > 0 && h('ul', null, items.map((it) => h('li', null, [
       h('code', null, [it.name + (it.match === 'prefix' ? '*' : '')]),
       ' ' + [it.vendor && vname[it.vendor], duration(site, it),
-        site._pick(it.description, '')].filter(Boolean).join(' · '),
+        (it.description || {})[site._lang]].filter(Boolean).join(' · '), // as the declaration
     ]))),
   ]);
 }
