@@ -18,6 +18,7 @@ from cmp_server.settings import Settings
 from . import (
     accounts,
     analytics,
+    appearance,
     audit,
     banner,
     blocking,
@@ -55,6 +56,7 @@ def create_admin(settings: Settings) -> Starlette:
             *inventory.routes,
             *vendors.routes,
             *banner.routes,
+            *appearance.routes,
             *blocking.routes,
             *publish.routes,
             *scans.routes,

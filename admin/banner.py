@@ -27,7 +27,8 @@ from ._conflicts import meanwhile, version_of, without_form_error
 from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, save_form, text_of
 from ._pages import render
-from ._security import requires
+from ._security import HEADERS, requires
+from .appearance import look_from, look_query
 
 if TYPE_CHECKING:
     from cmp_server.models import Site
@@ -73,6 +74,9 @@ TEXT_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("days", "Days"),
     )),
 )
+# The admin's own policy, but its preview page may sit in a frame of the admin's own pages.
+FRAMED_CSP = dict(HEADERS)[b"content-security-policy"].decode().replace(
+    "frame-ancestors 'none'", "frame-ancestors 'self'")
 LONG = 70  # built-in texts longer than this get a text area
 _KEY = re.compile(r"[a-z0-9_-]{1,40}")
 
@@ -370,16 +374,28 @@ async def preview(request: Request, site: Site) -> Response:
     language = _language(site, request.query_params.get("lang"))
     draft = await drafts.draft_config(site)
     samples = blocking.sample_tags(draft.blocking.rules)
-    return render(request, "admin/preview.html", {
+    # In the appearance editor's frame (``frame=1``): the sample page and the banner only, and
+    # framed by this admin alone (every other admin page may not be framed at all).
+    framed = request.query_params.get("frame") == "1"
+    query = look_query(request.query_params)
+    response = render(request, "admin/preview.html", {
         "site": site, "language": language, "summary": await changes.publish_summary(site),
         "blocking": draft.blocking, "samples": [{"type": t.type, "url": t.url} for t in samples],
+        "framed": framed, "query": query,
     })
+    if framed:
+        response.headers["content-security-policy"] = FRAMED_CSP
+        response.headers["x-frame-options"] = "SAMEORIGIN"
+    return response
 
 
 @requires("viewer", site=True)
 async def preview_script(request: Request, site: Site) -> Response:
+    """The draft's embed; with the appearance editor's unsaved values in the query, wearing
+    them (``appearance.look_from``)."""
     return Response(
-        await drafts.preview_script(site), media_type="text/javascript; charset=utf-8"
+        await drafts.preview_script(site, look_from(site, request.query_params)),
+        media_type="text/javascript; charset=utf-8",
     )
 
 

@@ -25,6 +25,7 @@ from ._http import (
     user_agent,
 )
 from .schemas import ReceiptHistoryOut, ReceiptIn, ReceiptView
+from .services.appearance import logo_file
 from .services.checkpoints import checkpoint_of_size, latest_checkpoint
 from .services.configs import ConfigCache, Published
 from .services.receipts import draft_receipt, receipt_history
@@ -376,6 +377,27 @@ async def public_keys(request: Request) -> Response:
                          {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
 
 
+# A logo's URL names its content (its SHA-256): cached for a year, never revalidated.
+LOGO_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+async def logo(request: Request) -> Response:
+    """A banner logo staff uploaded (``services/appearance.py``), from our own origin. The type
+    is the one read from its bytes, and the browser is told not to guess another."""
+    found = await logo_file(request.path_params["file"])
+    headers = {
+        "Cache-Control": LOGO_CACHE_CONTROL,
+        "ETag": found.etag,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if _not_modified(request.headers.get("if-none-match"), found.etag):
+        return Response(None, 304, headers)
+    return Response(found.data, 200, headers, media_type=found.media_type)
+
+
 routes = [
     Route("/v1/keys", public_keys, methods=["GET"]),
     Route("/v1/sites/{site_key}/checkpoints", checkpoints, methods=["GET"]),
@@ -386,4 +408,5 @@ routes = [
     Route("/v1/sites/{site_key}/consents/{consent_id}", consent_history, methods=["GET"]),
     Route("/v1/sites/{site_key}/consents/{consent_id}", preflight, methods=["OPTIONS"]),
     Route("/v1/sites/{site_key}/declaration", declaration, methods=["GET"]),
+    Route("/v1/logos/{file}", logo, methods=["GET"]),
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "Event",
     "InstallationSetting",
     "InventoryItem",
+    "Logo",
     "MailPreference",
     "MailSubscription",
     "PasswordReset",
@@ -57,6 +58,8 @@ class Site(Model):
     # Draft banner texts {language: {text_key: text}} and options; published by snapshot.
     texts: fields.Field[dict[str, dict[str, str]]] = fields.JSONField(default=dict)
     options: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    # The draft banner's look (``schemas.Appearance`` as JSON; null: the default look).
+    appearance: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
     # Recurring scans: where to start, and every how many hours (null: only on request).
     scan_url = fields.CharField(max_length=2000, null=True)
     scan_interval_hours = fields.IntField(null=True)
@@ -165,6 +168,27 @@ class BlockingRule(Model):
     class Meta:
         table = "blocking_rule"
         unique_together = (("site", "host", "path"),)
+
+
+class Logo(Model):
+    """An uploaded banner logo (``services/appearance.py``), kept by its content: served at
+    ``/v1/logos/{sha256}.{ext}`` from our own origin, never from the site's."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="logos", on_delete=fields.CASCADE
+    )
+    sha256 = fields.CharField(max_length=64)
+    media_type = fields.CharField(max_length=16)  # image/png | image/jpeg | image/webp
+    width = fields.IntField()
+    height = fields.IntField()
+    data = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "logo"
+        unique_together = (("site", "sha256"),)
+        indexes = (("sha256",),)
 
 
 class ConfigVersion(Model):

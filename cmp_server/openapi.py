@@ -168,6 +168,25 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/logos/{file}": {
+                "get": {
+                    "operationId": "getLogo",
+                    "parameters": [{
+                        "name": "file", "in": "path", "required": True,
+                        "schema": {"type": "string",
+                                   "pattern": "^[0-9a-f]{64}\\.(png|jpg|webp)$"},
+                    }],
+                    "responses": {
+                        "200": {"description": "A banner logo (its name is its SHA-256)",
+                                "content": {t: {"schema": {"type": "string",
+                                                           "format": "binary"}}
+                                            for t in ("image/png", "image/jpeg",
+                                                      "image/webp")}},
+                        "304": {"description": "Not modified"},
+                        "404": _error("No such logo"),
+                    },
+                }
+            },
         },
         "components": {"schemas": components},
     }

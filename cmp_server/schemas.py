@@ -19,6 +19,11 @@ from pydantic import (
 )
 
 __all__ = [
+    "LAYOUTS",
+    "Appearance",
+    "BannerButtons",
+    "BannerColors",
+    "BannerLogo",
     "BannerOptions",
     "BlockingRule",
     "ConfigBlocking",
@@ -256,6 +261,56 @@ class ConfigBlocking(_Published):
     rules: list[BlockingRule] = []
 
 
+# The banner's look (issue 19): colours, layout, corner radius, font and a logo. Every field has
+# the default the embed shows without it, so a version published before it reads as it looked.
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$"),
+                   AfterValidator(str.lower)]
+ButtonStyle = Literal["primary", "secondary"]
+Layout = Literal["bar", "corner", "dialog"]
+LAYOUTS: dict[str, str] = {
+    "corner": "Box in a corner",
+    "bar": "Bar along the bottom",
+    "dialog": "Centred dialog",
+}
+
+
+class BannerColors(_Published):
+    """``#rrggbb``; a button's ``*_text`` is its label on its own background."""
+
+    background: Colour = "#ffffff"
+    text: Colour = "#1b1b1b"
+    primary: Colour = "#1d3f72"
+    primary_text: Colour = "#ffffff"
+    secondary: Colour = "#ffffff"
+    secondary_text: Colour = "#1d3f72"
+    link: Colour = "#1d3f72"
+
+
+class BannerButtons(_Published):
+    """Which colours each first-layer button wears (same size and weight either way)."""
+
+    accept_all: ButtonStyle = "primary"
+    reject_all: ButtonStyle = "primary"
+    customize: ButtonStyle = "primary"
+
+
+class BannerLogo(_Published):
+    """An uploaded logo, served by us at ``/v1/logos/{file}`` (the file name is its SHA-256)."""
+
+    file: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}\.(png|jpg|webp)$")]
+    width: int = Field(ge=1, le=4096)
+    height: int = Field(ge=1, le=4096)
+
+
+class Appearance(_Published):
+    layout: Layout = "corner"
+    colors: BannerColors = BannerColors()
+    buttons: BannerButtons = BannerButtons()
+    radius: int = Field(default=8, ge=0, le=24)  # px, the box's; buttons get three quarters
+    font: Literal["system", "inherit"] = "system"  # inherit: the site's own font
+    logo: BannerLogo | None = None
+
+
 class PublishedConfig(_Published):
     site_key: str
     version: int
@@ -272,13 +327,18 @@ class PublishedConfig(_Published):
     options: ConfigOptions
     # Versions published before automatic blocking read as blocking nothing.
     blocking: ConfigBlocking = ConfigBlocking()
+    # Versions published before the banner's appearance could be set read as its default.
+    appearance: Appearance = Appearance()
 
     def json_object(self) -> dict[str, object]:
         """As served: ``published_at`` left out while there is none, and ``blocking`` when it
-        blocks nothing (the embed reads its absence so; every byte of ``cmp.js`` counts)."""
+        blocks nothing, and ``appearance`` when it is the default (the embed reads their
+        absence so; every byte of ``cmp.js`` counts)."""
         leave_out = set()
         if self.published_at is None:
             leave_out.add("published_at")
         if not self.blocking.rules and self.blocking.mode == "enforce":
             leave_out.add("blocking")
+        if self.appearance == Appearance():
+            leave_out.add("appearance")
         return self.model_dump(mode="json", exclude=leave_out)

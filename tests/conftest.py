@@ -47,6 +47,7 @@ TABLES = (
     "vendor",
     "purpose",
     "config_version",
+    "logo",
     "site",
 )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import uuid
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,15 @@ def shared_data(name: str) -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: the tests read ../shared/data beside the checkout")
     return path
+
+
+def png_bytes(width: int, height: int, rgb: tuple[int, int, int] = (29, 63, 114)) -> bytes:
+    """A real PNG of one colour (browsers draw it), made with zlib: a logo to upload."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b""))

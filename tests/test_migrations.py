@@ -3,6 +3,7 @@ ways, on the suite's database (SQLite or PostgreSQL), in a scratch database of t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,4 +181,35 @@ async def test_0006_keeps_vendors_and_their_items_and_lets_transfers_be_unknown(
     assert [(k, bool(t)) for k, t in rows] == [("google", True), ("unknown", False)]
     linked = await InventoryItem.filter(vendor__key="google").values_list("name", flat=True)
     assert sorted(linked) == ["_ga", "_ga_"]
+    await Tortoise.close_connections()
+
+
+async def test_0013_adds_the_look_and_going_back_keeps_every_sites_rows(
+    scratch_url: str,
+) -> None:
+    from cmp_server.models import Logo, Purpose
+    from cmp_server.services import appearance, sites
+
+    await migrate_to(scratch_url, None)
+    await opened(scratch_url)
+    site = await sites.create_site("Shop", ["shop.example"], force=True)
+    assert site.appearance is None  # the default look
+    await appearance.edit_appearance(site, {"layout": "bar"})
+    await Tortoise.close_connections()
+
+    # Back before 0013: the column and the logos go, the site's purposes stay (a table
+    # rebuild of `site` on SQLite would have deleted them).
+    before = importlib.import_module("cmp_server.migrations.0013_banner_appearance")
+    await migrate_to(scratch_url, ".".join(before.Migration.dependencies[0]))
+    await opened(scratch_url)
+    conn = Tortoise.get_connection("default")
+    rows = await conn.execute_query_dict('SELECT COUNT(*) AS n FROM "purpose"')
+    assert rows[0]["n"] == 4
+    await Tortoise.close_connections()
+
+    await migrate_to(scratch_url, None)
+    await opened(scratch_url)
+    again = await Site.get(key=site.key)
+    assert again.appearance is None and await Purpose.filter(site=again).count() == 4
+    assert await Logo.all().count() == 0
     await Tortoise.close_connections()

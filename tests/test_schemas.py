@@ -14,6 +14,8 @@ from cmp_server.openapi import openapi_document
 from cmp_server.schemas import (
     METHOD_LABELS,
     METHODS,
+    Appearance,
+    BannerLogo,
     ConfigCookie,
     ConfigPurpose,
     ConfigVendor,
@@ -57,6 +59,7 @@ def _typedefs(source: str) -> dict[str, set[str]]:
         ("config.js", "Purpose", ConfigPurpose),
         ("config.js", "Vendor", ConfigVendor),
         ("config.js", "Item", ConfigCookie),
+        ("config.js", "Appearance", Appearance),
         ("receipts.js", "Receipt", ReceiptIn),
     ],
 )
@@ -65,6 +68,14 @@ def test_the_embeds_typedef_names_the_models_fields(
 ) -> None:
     names = _typedefs((EMBED / file).read_text(encoding="utf-8"))[typedef]
     assert names - EMBED_ONLY.get(typedef, set()) == set(model.model_fields)
+
+
+def test_the_embeds_logo_type_names_the_models_fields() -> None:
+    source = (EMBED / "config.js").read_text(encoding="utf-8")
+    logo = re.search(r"logo\?: \{(?P<body>[^}]*)\}", source)
+    assert logo is not None
+    names = {part.split(":")[0].strip() for part in logo["body"].split(",")}
+    assert names == set(BannerLogo.model_fields)
 
 
 def test_the_typedef_reader_reads_what_it_should() -> None:

@@ -140,10 +140,43 @@ function scrollRegions() {
   });
 }
 
+/**
+ * The appearance editor's live preview: as staff change a field, the framed preview reloads
+ * with the form's values in its query (shown, not saved), and the checks are asked again.
+ * The CSRF token stays out of both URLs.
+ */
+function lookPreview(/** @type {ParentNode} */ root) {
+  root.querySelectorAll('form[data-look-preview]').forEach((node) => {
+    const form = /** @type {HTMLFormElement} */ (node);
+    const frame = /** @type {HTMLIFrameElement | null} */ (
+      document.getElementById(form.dataset.lookPreview || ''));
+    if (!frame || form.dataset.ready) return;
+    form.dataset.ready = '1';
+    const base = frame.src.split('?')[0];
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const update = () => {
+      const query = new URLSearchParams();
+      new FormData(form).forEach((value, name) => {
+        if (name !== 'csrf_token' && typeof value === 'string') query.append(name, value);
+      });
+      frame.src = `${base}?frame=1&${query}`;
+      const checks = form.dataset.lookChecks;
+      if (checks && form.dataset.checkUrl) {
+        htmx.ajax('GET', `${form.dataset.checkUrl}?${query}`, { target: `#${checks}`, swap: 'innerHTML' });
+      }
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(update, 250); };
+    form.addEventListener('input', later);
+    form.addEventListener('change', later);
+  });
+}
+
 function enhance(/** @type {ParentNode} */ root) {
   copyButtons(root);
   selectAll(root);
   autoSubmit(root);
+  lookPreview(root);
 }
 
 document.addEventListener('DOMContentLoaded', () => { enhance(document); sampleTags(); scrollRegions(); });

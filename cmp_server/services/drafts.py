@@ -20,7 +20,7 @@ from .._utils import canonical_json, rfc3339, utcnow
 from ..defaults import DEFAULT_TEXTS
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import ConfigVersion, InventoryItem, Purpose, Site
-from ..schemas import PublishedConfig
+from ..schemas import Appearance, PublishedConfig
 from . import audit, revisions, sites
 from .configs import embed_bundle, render_script
 from .publishing import build_config
@@ -348,10 +348,14 @@ async def draft_config(site: Site) -> PublishedConfig:
     return await build_config(site, (last.number if last else 0) + 1)
 
 
-async def preview_script(site: Site) -> bytes:
+async def preview_script(site: Site, look: Appearance | None = None) -> bytes:
     """The embed with the draft inlined, through the same ``render_script`` that serves
     ``GET /v1/sites/{key}/cmp.js``. ``preview: true`` tells the embed to send no receipt and
-    write no cookie (it keeps the choice in memory)."""
+    write no cookie (it keeps the choice in memory). ``look``: an appearance being edited,
+    shown instead of the draft's (nothing is saved)."""
     config = await draft_config(site)
-    shown = config.model_copy(update={"published_at": rfc3339(utcnow())}).json_object()
+    update: dict[str, Any] = {"published_at": rfc3339(utcnow())}
+    if look is not None:
+        update["appearance"] = look
+    shown = config.model_copy(update=update).json_object()
     return render_script(embed_bundle(), canonical_json({**shown, "preview": True}))

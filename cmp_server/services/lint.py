@@ -7,6 +7,14 @@
 - ``first_layer`` (error): Accept all and Reject all must both be on the first layer, as
   words a visitor can read and tell apart (the embed always renders both buttons: a blank or
   an identical label is what can take one away).
+- ``contrast`` (error): the banner's text, links or a button's label on its colours under WCAG
+  AA's 4.5:1, or a button's edge against the banner under 3:1 (``services/banner_fit.py``).
+- ``button_prominence`` (error): Accept all and Reject all wear different colours (one primary,
+  one secondary), so refusing looks less like an option than accepting. Their size and weight
+  staff cannot change: the embed gives the first layer's buttons one grid (equal columns, or
+  equal rows when stacked) and one font weight.
+- ``first_layer_fit`` (error): in a language, the first layer does not fit a 320×568 phone with
+  every button in view, by the character budget ``banner_fit.first_layer_fit`` documents.
 - ``untranslated`` (warning): a language without built-in texts still holds the English ones.
 - ``untranslated_text`` (warning): a banner text the site wrote in another language and not
   in this one (its visitors get our built-in words instead), one finding per text and language.
@@ -30,13 +38,16 @@ from urllib.parse import urlsplit
 from .._utils import plural
 from ..defaults import DEFAULT_TEXTS
 from ..models import InventoryItem, Purpose, Scan, Site
-from ..schemas import BlockingRule
+from ..schemas import Appearance, BlockingRule
 from . import blocking, translations
+from .appearance import draft_appearance
+from .banner_fit import SCREEN, contrast, first_layer_fit
 from .drafts import TEXT_KEYS, DraftPurpose, draft_purposes
+from .publishing import resolve_texts
 from .scan_inventory import present_items
 from .scan_results import InventoryIndex, load_report
 
-__all__ = ["Finding", "lint"]
+__all__ = ["Finding", "appearance_findings", "lint"]
 
 Level = Literal["error", "warning"]
 
@@ -184,6 +195,60 @@ async def _blocking_findings(site: Site) -> list[Finding]:
     return found
 
 
+AA_TEXT, AA_EDGE = 4.5, 3.0
+
+
+def appearance_findings(site: Site, look: Appearance) -> list[Finding]:
+    """The findings about the banner's look ``look`` (the draft's, or one being edited)."""
+    found: list[Finding] = []
+    c = look.colors
+    used = {"primary", *(getattr(look.buttons, k) for k in type(look.buttons).model_fields)}
+    pairs = [("the text", c.text, c.background), ("links", c.link, c.background)]
+    for style in sorted(used):
+        label, colour = getattr(c, f"{style}_text"), getattr(c, style)
+        pairs.append((f"the {style} buttons' labels", label, colour))
+    for what, fg, bg in pairs:
+        ratio = contrast(fg, bg)
+        if ratio < AA_TEXT:
+            found.append(Finding(
+                "error", "contrast",
+                f"{what} ({fg} on {bg}) have a contrast of {ratio:.2f}:1; WCAG AA asks at "
+                f"least {AA_TEXT}:1 so that everyone can read them",
+            ))
+    for style in sorted(used):
+        # A button's edge is its border: the primary's own colour, the secondary's label's.
+        edge = c.primary if style == "primary" else c.secondary_text
+        ratio = contrast(edge, c.background)
+        if ratio < AA_EDGE:
+            found.append(Finding(
+                "error", "contrast",
+                f"the {style} buttons ({edge} on {c.background}) stand out from the banner "
+                f"by {ratio:.2f}:1; WCAG asks at least {AA_EDGE}:1 for a button's edge",
+            ))
+    accept, reject = look.buttons.accept_all, look.buttons.reject_all
+    same = getattr(c, accept) == getattr(c, reject) and (
+        getattr(c, f"{accept}_text") == getattr(c, f"{reject}_text"))
+    if accept != reject and not same:
+        found.append(Finding(
+            "error", "button_prominence",
+            f"Accept all is a {accept} button and Reject all a {reject} one: refusing must "
+            "look as much like an option as accepting. Give both the same button colours",
+        ))
+    texts = resolve_texts(site.texts, list(site.languages), site.default_language)
+    width, height = SCREEN
+    for lang in site.languages:
+        fit = first_layer_fit(look, texts.get(lang, {}), policy=bool(site.policy_url))
+        if not fit.fits:
+            found.append(Finding(
+                "error", "first_layer_fit",
+                f"{lang}: the first layer does not fit a {width}×{height} phone in the "
+                f"{look.layout} layout (about {fit.needed:.0f} of {fit.room:.0f} px high): "
+                f"shorten the title or description by about {fit.over_by} characters",
+                lang,
+            ))
+    return found
+
+
 async def _translation_findings(site: Site) -> list[Finding]:
     found: list[Finding] = []
     for status in await translations.completeness(site):
@@ -215,6 +280,7 @@ async def lint(site: Site) -> list[Finding]:
         *_texts_findings(site),
         *await _translation_findings(site),
         *_purpose_findings(site, await draft_purposes(site)),
+        *appearance_findings(site, draft_appearance(site)),
         *await _inventory_findings(site),
         *await _blocking_findings(site),
     ]

@@ -24,6 +24,7 @@ from ..schemas import (
     PublishedConfig,
 )
 from . import audit, blocking, events, translations
+from .appearance import draft_appearance
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -185,6 +186,7 @@ async def build_config(site: Site, number: int) -> PublishedConfig:
         ],
         options=options,
         blocking=blocking.published_blocking(rules, options.auto_blocking),
+        appearance=draft_appearance(site),
     )
     return config.model_copy(update={"material_hash": material_hash(config)})
 

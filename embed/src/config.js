@@ -15,8 +15,12 @@ import {
  *   default_language?: string, languages?: string[], policy_url?: string,
  *   texts?: Object<string, Object<string,string>>, purposes: Purpose[], vendors?: Vendor[],
  *   cookies?: Item[], options?: any, preview?: boolean,
- *   blocking?: import('./rules.js').Blocking}} Config  `preview`: the admin's
- *   preview of a draft (never published): no receipt is sent and no cookie written
+ *   blocking?: import('./rules.js').Blocking, appearance?: Appearance}} Config  `preview`:
+ *   the admin's preview of a draft (never published): no receipt is sent and no cookie
+ *   written
+ * @typedef {{layout: string, colors: Object<string,string>, buttons: Object<string,string>,
+ *   radius: number, font: string, logo?: {file: string, width: number, height: number} | null
+ *   }} Appearance  absent: the default look (styles.css)
  *
  * @typedef {Object} Site  the config resolved for this page view
  * @property {Config} _raw

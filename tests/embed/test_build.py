@@ -11,9 +11,10 @@ from cmp_server.services.configs import CONFIG_PLACEHOLDER, embed_bundle
 from .factories import published_site
 from .servers import CmpServer
 
-# docs: issue 3, "Speed and size"; issue 18 (automatic blocking) raised both by 1.5 KB.
-BUDGET_WITHOUT_TEXTS = 10 * 1024 + 1536
-BUDGET_SERVED = 12 * 1024 + 1536
+# docs: issue 3, "Speed and size"; issue 18 (automatic blocking) raised both by 1.5 KB, issue
+# 19 (the banner's appearance: colours, layouts, logo, a first layer that scrolls) by 400 B.
+BUDGET_WITHOUT_TEXTS = 10 * 1024 + 1536 + 400
+BUDGET_SERVED = 12 * 1024 + 1536 + 400
 
 
 def test_bundle_has_the_placeholder_once_and_fits_the_budget() -> None:

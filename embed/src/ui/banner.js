@@ -20,16 +20,23 @@ import { safe } from '../util.js';
 export function buildBanner(site, gpc, act) {
   const t = site._text;
   const policy = safeUrl(site._raw.policy_url);
+  const a = site._raw.appearance || /** @type {any} */ ({});
+  const logo = a.logo;
+  // Each button's class is its colours' name: `primary` or `secondary` (styles.css).
+  const b = a.buttons || {};
   return h('div', { class: 'b', role: 'region', 'aria-labelledby': 'cmp-t',
     'aria-describedby': 'cmp-d', tabindex: '-1' }, [
-    h('h2', { id: 'cmp-t' }, [t('title')]),
+    h('h2', { id: 'cmp-t' }, [logo && h('img', { src: site._api + '/v1/logos/' + logo.file,
+      alt: '' }), t('title')]),
     h('p', { id: 'cmp-d' }, [t('description')]),
     gpc && h('p', null, [t('gpc_notice')]),
     h('div', { class: 'k' }, [
-      h('button', { type: 'button', onclick: act._accept }, [t('accept_all')]),
-      h('button', { type: 'button', onclick: act._reject }, [t('reject_all')]),
-      h('button', { type: 'button', onclick: act._customize, 'aria-haspopup': 'dialog' },
-        [t('customize')]),
+      h('button', { type: 'button', class: b.accept_all, onclick: act._accept },
+        [t('accept_all')]),
+      h('button', { type: 'button', class: b.reject_all, onclick: act._reject },
+        [t('reject_all')]),
+      h('button', { type: 'button', class: b.customize, onclick: act._customize,
+        'aria-haspopup': 'dialog' }, [t('customize')]),
     ]),
     policy && h('a', { href: policy }, [t('policy_link')]),
   ]);

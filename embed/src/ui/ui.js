@@ -31,8 +31,18 @@ export function createUI(site, consent, sender) {
   const mount = () => {
     if (root) return;
     const host = h(HOST_TAG);
+    const a = site._raw.appearance;
     root = shadow(host);
-    wrap = h('div', { lang: site._lang });
+    wrap = h('div', { lang: site._lang, class: a && a.layout });
+    // The site's look: colours and radius as the custom properties styles.css reads (set by
+    // the CSSOM, which a strict CSP allows), the site's own font when asked.
+    if (a) {
+      const st = host.style;
+      const c = a.colors;
+      for (const k in c) st.setProperty('--' + k, c[k]);
+      st.setProperty('--r', a.radius + 'px');
+      if (a.font == 'inherit') st.fontFamily = 'inherit';
+    }
     root.appendChild(wrap);
     // Before <body> exists (`window.cmp.open()` or a choice from a script in <head>) hang it
     // on <html>; on load the layers are only shown once the document is parsed.
