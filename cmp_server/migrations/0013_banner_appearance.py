@@ -21,7 +21,7 @@ class _AddAppearance(ops.AddField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_checkpoints')]
+    dependencies = [('models', '0012_revisions')]
 
     initial = False
 

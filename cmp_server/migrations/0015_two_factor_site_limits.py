@@ -12,7 +12,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_chains_per_site')]
+    dependencies = [('models', '0013_banner_appearance')]
 
     initial = False
 

@@ -109,7 +109,7 @@ async def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0012_revisions")]
+    dependencies = [("models", "0015_two_factor_site_limits")]
 
     initial = False
 

@@ -54,7 +54,7 @@ async def _append_only_backward(apps, schema_editor):
             )
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_two_factor_site_limits')]
+    dependencies = [('models', '0017_chains_per_site')]
 
     initial = False
 
