@@ -13,13 +13,15 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
 
 from ._server import cli_env, free_port, run_cli, serving
 from .factories import receipt_body
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+def env(app: Starlette, database_url: str, tmp_path: Path) -> dict[str, str]:
+    # ``app``: the tables emptied first, so no key another test made is listed here.
     return cli_env(database_url, tmp_path)
 
 
