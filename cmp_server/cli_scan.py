@@ -61,7 +61,9 @@ def scan(site_key: str | None, **given: Any) -> None:
                 site, report, max_pages=options.max_pages, passes=options.passes,
                 run_by=run_by, kb=KnowledgeBase.load(files), limits=options.limits,
                 extra={"concurrency": options.concurrency, "timeout": options.timeout,
-                       "settle": options.settle},
+                       "settle": options.settle,
+                       **({"extra_urls": list(options.extra_urls)} if options.extra_urls
+                          else {})},
             )
             return stored.id, stored.job_id, dict(stored.diff)  # type: ignore[attr-defined]
 
