@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,8 @@ class ScanWorker:
             try:
                 tried = await deliveries.deliver_due(
                     self.worker_id, allow_private=self.settings.allow_private_scan_targets,
-                    mail=mail_config(self.settings))
+                    mail=mail_config(self.settings),
+                    lease=timedelta(seconds=self.settings.delivery_lease_seconds))
             except Exception:  # a database blip: try again at the next look
                 log.exception("webhook delivery cycle failed")
                 tried = 0
