@@ -41,10 +41,10 @@ async def test_add_a_schedule_see_it_listed_and_change_it(
 
     key = await server.call(setup())
     base = f"http://127.0.0.1:{server.port}"
+    errors: list[str] = []
     for n, width in enumerate(WIDTHS):
         context = await browser.new_context(viewport={"width": width, "height": 900})
         page = await sign_in(context, base, "privacy@shop.example")
-        errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{base}/admin/sites/{key}/scans")
         await page.get_by_role("link", name="Add a schedule").click()
