@@ -31,6 +31,7 @@ LABELS = {"start_url": "Start URL", "extra_urls": "Also crawl", "all_domains": "
           "max_pages": "Page budget", "passes": "Passes", "frequency": "Runs",
           "time_of_day": "Time of day (UTC)", "weekday": "Weekday",
           "day_of_month": "Day of the month", "enabled": "On"}
+_DAYS = frozenset("0123456")
 NEW = {"start_url": "", "extra_urls": "", "all_domains": False, "max_pages": "30",
        "passes": ["none", "accept", "reject"], "frequency": "daily", "time_of_day": "03:00",
        "weekday": "0", "day_of_month": "1", "enabled": True}
@@ -46,11 +47,19 @@ def _values(form: FormData) -> dict[str, Any]:
         "max_pages": text_of(form, "max_pages").strip(),
         "passes": [p for p in form.getlist("passes") if isinstance(p, str)][:3],
         "frequency": text_of(form, "frequency"),
-        "time_of_day": text_of(form, "time_of_day").strip()[:8],
+        "time_of_day": _minutes(text_of(form, "time_of_day").strip()),
         "weekday": text_of(form, "weekday").strip(),
         "day_of_month": text_of(form, "day_of_month").strip(),
         "enabled": text_of(form, "enabled") == "on",
     }
+
+
+def _minutes(value: str) -> str:
+    """``04:30:00`` (a time input with seconds) as ``04:30``; anything else as typed, for the
+    service to refuse."""
+    if len(value) == 8 and value.endswith(":00") and value[2] == ":":
+        return value[:5]
+    return value[:8]
 
 
 def _change(values: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +85,7 @@ def _compared(values: dict[str, Any]) -> dict[str, Any]:
     shown["frequency"] = schedules.FREQUENCIES.get(str(values.get("frequency")),
                                                    values.get("frequency"))
     day = str(values.get("weekday", ""))
-    shown["weekday"] = schedules.WEEKDAYS[int(day)] if day in "0123456" and day else day
+    shown["weekday"] = schedules.WEEKDAYS[int(day)] if day in _DAYS else day
     return shown
 
 

@@ -277,3 +277,17 @@ async def test_a_scheduled_scan_crawls_its_extra_pages_within_its_budget(
     visited = await _scheduled_scan(settings, site, ScheduleChange(
         start_url=f"{pages}/", max_pages=1, passes=("none",)))
     assert visited == [f"{pages}/"]
+
+
+async def test_a_page_no_longer_on_the_site_fails_the_run_saying_why(app: Starlette) -> None:
+    site = await local_site(domains=("127.0.0.1", "localhost"))
+    made = await schedules.create_schedule(site, ScheduleChange(
+        start_url="http://127.0.0.1:9/", extra_urls=("http://localhost:9/landing",)),
+        allow_private=True)
+    await Site.filter(id=site.id).update(domains=["127.0.0.1"])  # localhost dropped since
+    assert made.next_run_at is not None
+    assert await schedules.enqueue_due(allow_private=True,
+                                       now=made.next_run_at + timedelta(seconds=1)) == []
+    [failed] = await ScanJob.filter(site=site)
+    assert failed.status == "failed" and failed.error is not None
+    assert "http://localhost:9/landing is not on the site's domains" in failed.error

@@ -299,6 +299,9 @@ async def _enqueue(schedule_id: int, at: datetime, allow_private: bool) -> ScanJ
     urls = job_urls(site, found)
     refused = None
     try:  # before the lock: a name's lookup may take a while
+        for url in [found.start_url or "", *found.extra_urls]:
+            if url:  # still on the site: its domains may have changed since
+                _site_url(site, url, "start_url")
         for url in urls:
             await check_target(url, allow_private)
     except InvalidRequest as exc:

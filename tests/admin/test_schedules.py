@@ -79,10 +79,12 @@ async def test_a_schedule_is_added_listed_changed_and_deleted(
     version = re.search(r'name="version" value="(\d+)"', edit.text)
     assert edit.status_code == 200 and version is not None
     changed = await client.post(edit_path, data=_form(
-        token, frequency="monthly", day_of_month="15", extra_urls="", version=version.group(1)))
+        token, frequency="monthly", day_of_month="15", extra_urls="", version=version.group(1),
+        time_of_day="05:45:00"))  # a time input that sends seconds
     assert changed.status_code == 303, changed.text
     again = await ScanSchedule.get(id=made.id)
     assert (again.frequency, again.day_of_month, again.extra_urls) == ("monthly", 15, [])
+    assert again.time_of_day == "05:45"
     assert again.next_run_at is not None and again.next_run_at.day == 15
 
     # The form read before that change: refused, with who changed what, and nothing lost.
