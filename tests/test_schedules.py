@@ -197,18 +197,23 @@ async def test_a_refused_page_makes_a_failed_job_and_the_schedule_moves_on(
 
 async def test_workers_looking_at_once_queue_each_due_run_once(app: Starlette) -> None:
     """Four workers look at the same moment (on PostgreSQL: four connections, the rows
-    locked with SKIP LOCKED); each of twelve due schedules is queued once."""
+    locked with SKIP LOCKED); each of twelve due schedules is queued once. A thirteenth, of
+    a site whose other schedule is due at the same time, waits for that one's scan."""
     made = []
     for n in range(12):
         site = await local_site(f"Site {n}", (f"127.0.0.{n + 1}",))
         made.append(await schedules.create_schedule(site, ScheduleChange(
             start_url=f"http://127.0.0.{n + 1}:9/", passes=("none",)), allow_private=True))
+    second = await schedules.create_schedule(site, ScheduleChange(
+        start_url="http://127.0.0.12:9/other", passes=("none",)), allow_private=True)
     now = max(m.next_run_at for m in made if m.next_run_at) + timedelta(seconds=1)
     looks = await asyncio.gather(*(schedules.enqueue_due(allow_private=True, now=now)
                                    for _ in range(4)))
     queued = [job.options["schedule"] for look in looks for job in look]
-    assert sorted(queued) == sorted(m.id for m in made)  # each once
+    assert len(queued) == 12 and len(set(queued)) == 12  # each once
+    assert set(queued) - {m.id for m in made} <= {second.id}  # the site's one or the other
     assert await ScanJob.all().count() == 12
+    assert await ScanJob.filter(site=site).count() == 1
     looks = await asyncio.gather(*(schedules.enqueue_due(allow_private=True, now=now)
                                    for _ in range(4)))
     assert looks == [[], [], [], []]

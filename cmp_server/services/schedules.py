@@ -10,7 +10,8 @@ its own pages, page budget, passes and time.
 - **Queueing** (``enqueue_due``): the worker looks once a minute. A due schedule is locked
   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and moved to its next run in the transaction
   that queues its scan, so two workers never queue one run twice. A site with a scan queued
-  or running waits: its due schedule queues once that scan has ended. A page the server may
+  or running waits (its row locked while that is looked at, as ``scans.claim_job`` does):
+  its due schedule queues once that scan has ended. A page the server may
   not scan (a private address) makes a failed job that says why, and the schedule moves on.
 
 Creating, changing and deleting a schedule are audited (``scan.schedule.*``) and guarded
@@ -311,6 +312,9 @@ async def _enqueue(schedule_id: int, at: datetime, allow_private: bool) -> ScanJ
                           .select_for_update(skip_locked=True).first())
         if schedule is None:  # another worker has it, or queued it already
             return None
+        # The site locked while its scans are looked at: another worker queueing another of
+        # its schedules waits, then sees this one's job.
+        await Site.select_for_update().get(id=site.id)
         if await ScanJob.filter(site_id=site.id, status__in=("queued", *ACTIVE_RUNNING)).exists():
             return None  # stays due: queued once the site's scan has ended
         options: dict[str, Any] = {
