@@ -418,7 +418,7 @@ def worker() -> None:
 
 @main.command("request-scan")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
-@click.option("--url", default=None, help="Start URL (default: the site's scan URL or domain).")
+@click.option("--url", default=None, help="Start URL (default: https://FIRST-DOMAIN/).")
 @click.option("--max-pages", default=30, show_default=True, type=int)
 def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
     """Queue a scan of a site for the workers; print the job id."""
@@ -522,6 +522,7 @@ main.add_command(cli_proof.keys, "keys")
 main.add_command(cli_proof.checkpoint, "checkpoint")
 main.add_command(cli_scan.scan, "scan")
 main.add_command(cli_scan.cancel_scan, "cancel-scan")
+main.add_command(cli_scan.schedules, "schedules")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")
