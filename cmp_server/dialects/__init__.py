@@ -12,7 +12,8 @@ on (``make lint`` holds them to it). What differs:
 - the consent counters: their upsert, the count from the raw receipts they are checked and
   recounted against (JSON iteration), and the lock a recount holds the writers off with;
 - the receipt store the writer's lanes insert their batches through (its batch statement);
-- checkpoints: waiting out the receipt inserts in flight, and one signer at a time.
+- checkpoints: waiting out the receipt inserts in flight, one signer at a time, and the
+  leaf hash computed in the database (``APPEND_STORED``).
 
 Row locks taken through the ORM (``select_for_update``, the scan queue's ``skip_locked``) are
 Tortoise's own per database: ``FOR UPDATE`` on PostgreSQL, nothing on SQLite, which has one
@@ -38,8 +39,8 @@ __all__ = [
     "CountRow",
     "Dialect",
     "KnownReceipt",
-    "LeafRow",
-    "StoredRow",
+    "AppendedLeaf",
+    "NodeRow",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
@@ -53,10 +54,31 @@ ChainKey = tuple[int, UUID]
 CountRow = tuple[int, date, str, str, int, int]
 
 
-# A receipt as the checkpoint run reads it: id, site_id, receipt_id, recorded_at, record_hash.
-StoredRow = tuple[int, int, UUID, datetime, str]
-# A leaf to append: site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash.
-LeafRow = tuple[int, int, int, UUID, datetime, str]
+# A leaf the checkpoint run appended: site_id, position, receipt_pk, leaf hash (32 bytes).
+AppendedLeaf = tuple[int, int, int, bytes]
+# A stored subtree (``models.TreeNode``): site_id, level, node_index, hash (hex).
+NodeRow = tuple[int, int, int, str]
+
+# The leaves of up to {limit} receipts past {after} and up to {top}, by id, each at the next
+# position of its site's tree (one past the greatest stored), its hash SHA-256(0x00 ||
+# record hash) computed by {leaf}: the database reads the receipts and writes the leaves, and
+# only the hashes come back, for the run's frontier. RETURNING gives no order: the caller
+# sorts.
+APPEND_STORED = """
+WITH page AS (
+    SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt
+    WHERE id > {after} AND id <= {top} ORDER BY id LIMIT {limit}
+), base AS (
+    SELECT s.site_id, coalesce((SELECT max(l.position) + 1 FROM receipt_leaf l
+                                WHERE l.site_id = s.site_id), 0) AS size
+    FROM (SELECT DISTINCT site_id FROM page) s
+)
+INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash)
+SELECT p.site_id, b.size + row_number() OVER (PARTITION BY p.site_id ORDER BY p.id) - 1,
+       p.id, p.receipt_id, p.recorded_at, {leaf}
+FROM page p JOIN base b ON b.site_id = p.site_id
+RETURNING site_id, position, receipt_pk, {returned}
+"""
 
 
 class RowsRefused(Exception):
@@ -166,13 +188,15 @@ class Dialect(Protocol):
         """In ``conn``'s transaction: become the one process that appends leaves and signs
         checkpoints until it ends; False, at once, if another process is doing so."""
 
-    async def stored_after(
+    async def append_stored(
         self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
-    ) -> list[StoredRow]:
-        """Up to ``limit`` receipts with ids past ``after`` and up to ``top``, by id."""
+    ) -> list[AppendedLeaf]:
+        """In ``conn``'s transaction: append the receipts with ids past ``after`` and up to
+        ``top`` (at most ``limit``, by id) to their sites' trees (``APPEND_STORED``); the
+        leaves appended, in no order."""
 
-    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
-        """Insert the leaves, in ``conn``'s transaction."""
+    async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
+        """Insert the subtrees, in ``conn``'s transaction."""
 
 
 # The counters' upsert, the same on both but for how the rows come in.

@@ -16,16 +16,17 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from . import (
+    APPEND_STORED,
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    AppendedLeaf,
     ChainKey,
     CountRow,
     KnownReceipt,
-    LeafRow,
+    NodeRow,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
-    StoredRow,
     on_conflict_counts,
 )
 
@@ -116,29 +117,28 @@ class Postgres:
         )
         return bool(rows[0]["claimed"])
 
-    async def stored_after(
+    async def append_stored(
         self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
-    ) -> list[StoredRow]:
-        # Straight from asyncpg (uuid and timestamptz decoded by the driver): the ORM's model
-        # per row cost more than the rest of the checkpoint run.
-        _, rows = await conn.execute_query(_STORED_AFTER, [after, top, limit])
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]  # asyncpg's uuid, back to it
+    ) -> list[AppendedLeaf]:
+        # Straight from asyncpg: the ORM's model per row cost more than the rest of the run.
+        _, rows = await conn.execute_query(_APPEND_STORED, [after, top, limit])
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+    async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
         if rows:
-            await conn.execute_query(_APPEND_LEAVES, [list(col) for col in zip(*rows, strict=True)])
+            await conn.execute_query(_APPEND_NODES, [list(col) for col in zip(*rows, strict=True)])
 
 
 POSTGRES = Postgres()
 
-_STORED_AFTER = (
-    "SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt"
-    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+_APPEND_STORED = APPEND_STORED.format(
+    after="$1", top="$2", limit="$3",
+    leaf=r"encode(sha256('\x00'::bytea || decode(p.record_hash, 'hex')), 'hex')",
+    returned="decode(leaf_hash, 'hex')",
 )
-_APPEND_LEAVES = (
-    "INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at,"
-    " leaf_hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::uuid[],"
-    " $5::timestamptz[], $6::text[])"
+_APPEND_NODES = (
+    "INSERT INTO tree_node (site_id, level, node_index, hash)"
+    " SELECT * FROM unnest($1::int[], $2::smallint[], $3::bigint[], $4::text[])"
 )
 
 # The advisory lock key of the checkpoint signer (any bigint no other lock of ours uses).

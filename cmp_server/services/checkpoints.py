@@ -34,12 +34,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from cmp_verify.checkpoint import CheckpointBody, body_hash
-from cmp_verify.merkle import Frontier, Tree, leaf_hash, verify_inclusion
+from cmp_verify.merkle import Frontier, leaf_hash, verify_inclusion
 
 from .. import db
 from .._utils import rfc3339, utcnow
 from ..errors import CheckpointNotFound, ConsentNotFound, SigningKeyProblem
 from ..models import Checkpoint, ConsentReceipt, ReceiptLeaf, Site
+from . import tree_store
 from .signing import Signer, load_signer
 
 __all__ = [
@@ -93,7 +94,9 @@ class _Growing:
         self.frontier = frontier
 
 
-async def _open_tree(conn: BaseDBAsyncClient, site_id: int) -> _Growing:
+async def _open_tree(conn: BaseDBAsyncClient, site_id: int, upto: int) -> _Growing:
+    """The site's tree as its last checkpoint left it, and the leaves after that below
+    position ``upto`` (those the run has just appended are added by the run)."""
     last = await (Checkpoint.filter(site_id=site_id).using_db(conn)
                   .order_by("-tree_size").first())
     frontier = Frontier()
@@ -103,13 +106,17 @@ async def _open_tree(conn: BaseDBAsyncClient, site_id: int) -> _Growing:
             raise RuntimeError(f"site {site_id}: the stored frontier of checkpoint"
                                f" {last.tree_size} does not give its root; run verify-receipts")
     # Leaves appended after the last checkpoint (none unless a run failed half way before
-    # this code kept both in one transaction): the tree goes on from them.
-    extra = await (ReceiptLeaf.filter(site_id=site_id, position__gte=frontier.size)
+    # this code kept both in one transaction): the tree goes on from them. Their subtrees
+    # were not stored with them: they are now.
+    extra = await (ReceiptLeaf.filter(site_id=site_id, position__gte=frontier.size,
+                                      position__lt=upto)
                    .using_db(conn).order_by("position").values_list("position", "leaf_hash"))
+    nodes: list[tuple[int, int, bytes]] = []
     for position, hashed in extra:
         if position != frontier.size:
             raise RuntimeError(f"site {site_id}: tree position {frontier.size} is missing")
-        frontier.append(bytes.fromhex(str(hashed)))
+        frontier.append(bytes.fromhex(str(hashed)), nodes)
+    await db.dialect().append_nodes(conn, tree_store.kept(site_id, nodes))
     return _Growing(site_id, last, frontier)
 
 
@@ -129,20 +136,31 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
         cursor = int(rows[0]["last"] or 0)
         trees: dict[int, _Growing] = {}
         while cursor < top:
-            page = await dialect.stored_after(conn, cursor, top, _PAGE)
+            # The database reads the receipts, hashes them and writes the leaves; the leaf
+            # hashes come back for the frontiers, and with them the subtrees to keep.
+            page = await dialect.append_stored(conn, cursor, top, _PAGE)
             if not page:
                 break
-            leaves = []
-            for pk, site_id, receipt_id, recorded_at, record_hash in page:
-                tree = trees.get(site_id)
-                if tree is None:
-                    tree = trees[site_id] = await _open_tree(conn, site_id)
-                hashed = leaf_hash(bytes.fromhex(record_hash))
-                leaves.append((site_id, tree.frontier.size, pk, receipt_id, recorded_at,
-                               hashed.hex()))
-                tree.frontier.append(hashed)
-            await dialect.append_leaves(conn, leaves)
-            cursor = page[-1][0]
+            page.sort()  # by site, then position
+            nodes: list[tuple[int, int, bytes]] = []
+            kept = []
+            site_id = None
+            for site_id_, position, _, hashed in page:
+                if site_id_ != site_id:
+                    if nodes:
+                        kept.extend(tree_store.kept(site_id, nodes))
+                        nodes = []
+                    site_id = site_id_
+                    tree = trees.get(site_id)
+                    if tree is None:
+                        tree = trees[site_id] = await _open_tree(conn, site_id, position)
+                if position != tree.frontier.size:
+                    raise RuntimeError(f"site {site_id}: tree position {tree.frontier.size}"
+                                       f" is missing (the run appended {position})")
+                tree.frontier.append(hashed, nodes)
+            kept.extend(tree_store.kept(site_id, nodes))
+            await dialect.append_nodes(conn, kept)
+            cursor = max(pk for _, _, pk, _ in page)
         if not trees:
             return []
         keys = dict(await Site.filter(id__in=list(trees)).using_db(conn).values_list("id", "key"))
@@ -263,6 +281,6 @@ async def receipt_proof(site: Site, receipt_id: UUID) -> ReceiptProof:
         checkpoint = await latest_checkpoint(site)
     except CheckpointNotFound:
         return ReceiptProof(leaf.position, leaf.leaf_hash, None, ())
-    tree = Tree(await leaf_hashes(site, checkpoint.tree_size))
-    proof = tree.inclusion_proof(leaf.position, checkpoint.tree_size)
+    # The O(log n) stored subtrees the proof is made of, not the whole tree.
+    proof = await tree_store.inclusion_proof(site.id, leaf.position, checkpoint.tree_size)
     return ReceiptProof(leaf.position, leaf.leaf_hash, checkpoint, tuple(h.hex() for h in proof))
