@@ -21,6 +21,7 @@ signer from forking a tree even if the lock were lost.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 from collections.abc import Sequence
@@ -142,23 +143,20 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
             if not page:
                 break
             page.sort()  # by site, then position
-            nodes: list[tuple[int, int, bytes]] = []
             kept = []
-            site_id = None
-            for site_id_, position, _, hashed in page:
-                if site_id_ != site_id:
-                    if nodes:
-                        kept.extend(tree_store.kept(site_id, nodes))
-                        nodes = []
-                    site_id = site_id_
-                    tree = trees.get(site_id)
-                    if tree is None:
-                        tree = trees[site_id] = await _open_tree(conn, site_id, position)
-                if position != tree.frontier.size:
-                    raise RuntimeError(f"site {site_id}: tree position {tree.frontier.size}"
-                                       f" is missing (the run appended {position})")
-                tree.frontier.append(hashed, nodes)
-            kept.extend(tree_store.kept(site_id, nodes))
+            for site_id, leaves in itertools.groupby(page, key=lambda leaf: leaf[0]):
+                first = next(leaves)
+                tree = trees.get(site_id)
+                if tree is None:
+                    tree = trees[site_id] = await _open_tree(conn, site_id, first[1])
+                nodes: list[tuple[int, int, bytes]] = []
+                for _, position, _, hashed in itertools.chain([first], leaves):
+                    if position != tree.frontier.size:
+                        raise RuntimeError(f"site {site_id}: tree position"
+                                           f" {tree.frontier.size} is missing (the run"
+                                           f" appended {position})")
+                    tree.frontier.append(hashed, nodes)
+                kept.extend(tree_store.kept(site_id, nodes))
             await dialect.append_nodes(conn, kept)
             cursor = max(pk for _, _, pk, _ in page)
         if not trees:
