@@ -99,13 +99,18 @@ class Bundle:
 
     def lines(self, name: str) -> Iterator[bytes]:
         """The lines of one of the bundle's files, a line at a time (none over ``_MAX_LINE``)."""
-        with zipfile.ZipFile(self.path) as zf, zf.open(name) as raw:
-            stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[type-var]
-            while line := stream.readline(_MAX_LINE + 1):
-                if len(line) > _MAX_LINE:
-                    raise BundleError(f"{name} has a line longer than {_MAX_LINE} bytes")
-                if line.strip():
-                    yield line
+        if hasattr(self.path, "seek"):
+            self.path.seek(0)
+        try:
+            with zipfile.ZipFile(self.path) as zf, zf.open(name) as raw:
+                stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[type-var]
+                while line := stream.readline(_MAX_LINE + 1):
+                    if len(line) > _MAX_LINE:
+                        raise BundleError(f"{name} has a line longer than {_MAX_LINE} bytes")
+                    if line.strip():
+                        yield line
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:  # a bad CRC, a missing file
+            raise BundleError(f"cannot read {name} from the bundle: {exc}") from None
 
     def _entries(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.lines(RECEIPTS)]

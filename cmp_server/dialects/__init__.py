@@ -41,6 +41,7 @@ __all__ = [
     "KnownReceipt",
     "AppendedLeaf",
     "NodeRow",
+    "SITES_BETWEEN",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
@@ -59,26 +60,23 @@ AppendedLeaf = tuple[int, int, int, bytes]
 # A stored subtree (``models.TreeNode``): site_id, level, node_index, hash (hex).
 NodeRow = tuple[int, int, int, str]
 
-# The leaves of up to {limit} receipts past {after} and up to {top}, by id, each at the next
-# position of its site's tree (one past the greatest stored), its hash SHA-256(0x00 ||
-# record hash) computed by {leaf}: the database reads the receipts and writes the leaves, and
-# only the hashes come back, for the run's frontier. RETURNING gives no order: the caller
-# sorts.
+# The leaves of the receipts with ids past {after} and up to {upto}, each at the next position
+# of its site's tree (from the size {base} gives the site: the run's frontier), its hash
+# SHA-256(0x00 || record hash) computed by {leaf}: the database reads the receipts and writes
+# the leaves, and only the hashes come back, for the run's frontiers. A page is a range of
+# ids, not ORDER BY … LIMIT: a plan made without statistics (a table just loaded) then read
+# every later receipt for each page. RETURNING gives no order: the caller sorts.
 APPEND_STORED = """
-WITH page AS (
-    SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt
-    WHERE id > {after} AND id <= {top} ORDER BY id LIMIT {limit}
-), base AS (
-    SELECT s.site_id, coalesce((SELECT max(l.position) + 1 FROM receipt_leaf l
-                                WHERE l.site_id = s.site_id), 0) AS size
-    FROM (SELECT DISTINCT site_id FROM page) s
-)
+WITH base(site_id, size) AS ({base})
 INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash)
 SELECT p.site_id, b.size + row_number() OVER (PARTITION BY p.site_id ORDER BY p.id) - 1,
        p.id, p.receipt_id, p.recorded_at, {leaf}
-FROM page p JOIN base b ON b.site_id = p.site_id
+FROM consent_receipt p JOIN base b ON b.site_id = p.site_id
+WHERE p.id > {after} AND p.id <= {upto}
 RETURNING site_id, position, receipt_pk, {returned}
 """
+# The sites with receipts in a page (their trees are opened before its leaves are appended).
+SITES_BETWEEN = "SELECT DISTINCT site_id FROM consent_receipt WHERE id > {after} AND id <= {upto}"
 
 
 class RowsRefused(Exception):
@@ -188,12 +186,15 @@ class Dialect(Protocol):
         """In ``conn``'s transaction: become the one process that appends leaves and signs
         checkpoints until it ends; False, at once, if another process is doing so."""
 
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        """The sites with receipts of ids past ``after`` and up to ``upto``."""
+
     async def append_stored(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:
         """In ``conn``'s transaction: append the receipts with ids past ``after`` and up to
-        ``top`` (at most ``limit``, by id) to their sites' trees (``APPEND_STORED``); the
-        leaves appended, in no order."""
+        ``upto`` to their sites' trees, whose sizes are ``sizes`` (every site of those
+        receipts, ``sites_between``): ``APPEND_STORED``. The leaves appended, in no order."""
 
     async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
         """Insert the subtrees, in ``conn``'s transaction."""

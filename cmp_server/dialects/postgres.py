@@ -19,6 +19,7 @@ from . import (
     APPEND_STORED,
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    SITES_BETWEEN,
     AppendedLeaf,
     ChainKey,
     CountRow,
@@ -117,11 +118,16 @@ class Postgres:
         )
         return bool(rows[0]["claimed"])
 
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        _, rows = await conn.execute_query(_SITES_BETWEEN, [after, upto])
+        return [r[0] for r in rows]
+
     async def append_stored(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:
         # Straight from asyncpg: the ORM's model per row cost more than the rest of the run.
-        _, rows = await conn.execute_query(_APPEND_STORED, [after, top, limit])
+        _, rows = await conn.execute_query(
+            _APPEND_STORED, [after, upto, list(sizes), list(sizes.values())])
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
@@ -131,8 +137,9 @@ class Postgres:
 
 POSTGRES = Postgres()
 
+_SITES_BETWEEN = SITES_BETWEEN.format(after="$1", upto="$2")
 _APPEND_STORED = APPEND_STORED.format(
-    after="$1", top="$2", limit="$3",
+    after="$1", upto="$2", base="SELECT * FROM unnest($3::int[], $4::bigint[])",
     leaf=r"encode(sha256('\x00'::bytea || decode(p.record_hash, 'hex')), 'hex')",
     returned="decode(leaf_hash, 'hex')",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from . import (
     APPEND_STORED,
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    SITES_BETWEEN,
     AppendedLeaf,
     ChainKey,
     CountRow,
@@ -112,14 +114,19 @@ class Sqlite:
         # waits for the write lock, and the unique positions and sizes refuse a second tree.
         return True
 
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        rows = await conn.execute_query_dict(_SITES_BETWEEN, [after, upto])
+        return [int(r["site_id"]) for r in rows]
+
     async def append_stored(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:
         # SQLite has no SHA-256 of its own: the leaf hash is a function of this connection.
         # Called in the statement, it spares the run a row object and a write per receipt.
         raw = conn._connection  # the aiosqlite connection under Tortoise's  # noqa: SLF001
         await raw.create_function("cmp_leaf_hash", 1, _leaf_hash, deterministic=True)
-        rows = await conn.execute_query_dict(_APPEND_STORED, [after, top, limit])
+        rows = await conn.execute_query_dict(
+            _APPEND_STORED, [json.dumps(list(sizes.items())), after, upto])
         return [(int(r["site_id"]), int(r["position"]), int(r["receipt_pk"]),
                  bytes.fromhex(r["leaf_hash"])) for r in rows]
 
@@ -130,8 +137,11 @@ class Sqlite:
 
 SQLITE = Sqlite()
 
+_SITES_BETWEEN = SITES_BETWEEN.format(after="?", upto="?")
 _APPEND_STORED = APPEND_STORED.format(
-    after="?", top="?", limit="?", leaf="cmp_leaf_hash(p.record_hash)", returned="leaf_hash")
+    base="SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+    after="?", upto="?",
+    leaf="cmp_leaf_hash(p.record_hash)", returned="leaf_hash")
 _APPEND_NODES = "INSERT INTO tree_node (site_id, level, node_index, hash) VALUES (?, ?, ?, ?)"
 
 

@@ -58,7 +58,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_PAGE = 5000  # receipts read and leaves written per statement
+_PAGE = 5000  # ids of receipts a statement (a range: gaps make pages smaller)
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,14 @@ class _Growing:
         self.last = last
         self.frontier = frontier
 
+    @property
+    def grew(self) -> bool:
+        """Whether the tree holds more than its last checkpoint: one to sign."""
+        return self.frontier.size > (self.last.tree_size if self.last is not None else 0)
 
-async def _open_tree(conn: BaseDBAsyncClient, site_id: int, upto: int) -> _Growing:
-    """The site's tree as its last checkpoint left it, and the leaves after that below
-    position ``upto`` (those the run has just appended are added by the run)."""
+
+async def _open_tree(conn: BaseDBAsyncClient, site_id: int) -> _Growing:
+    """The site's tree as its last checkpoint left it, and the leaves after that."""
     last = await (Checkpoint.filter(site_id=site_id).using_db(conn)
                   .order_by("-tree_size").first())
     frontier = Frontier()
@@ -109,8 +113,7 @@ async def _open_tree(conn: BaseDBAsyncClient, site_id: int, upto: int) -> _Growi
     # Leaves appended after the last checkpoint (none unless a run failed half way before
     # this code kept both in one transaction): the tree goes on from them. Their subtrees
     # were not stored with them: they are now.
-    extra = await (ReceiptLeaf.filter(site_id=site_id, position__gte=frontier.size,
-                                      position__lt=upto)
+    extra = await (ReceiptLeaf.filter(site_id=site_id, position__gte=frontier.size)
                    .using_db(conn).order_by("position").values_list("position", "leaf_hash"))
     nodes: list[tuple[int, int, bytes]] = []
     for position, hashed in extra:
@@ -137,20 +140,21 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
         cursor = int(rows[0]["last"] or 0)
         trees: dict[int, _Growing] = {}
         while cursor < top:
-            # The database reads the receipts, hashes them and writes the leaves; the leaf
-            # hashes come back for the frontiers, and with them the subtrees to keep.
-            page = await dialect.append_stored(conn, cursor, top, _PAGE)
-            if not page:
-                break
+            upto = min(top, cursor + _PAGE)
+            for site_id in await dialect.sites_between(conn, cursor, upto):
+                if site_id not in trees:
+                    trees[site_id] = await _open_tree(conn, site_id)
+            # The database reads the receipts, hashes them and writes the leaves, from each
+            # tree's size; the leaf hashes come back for the frontiers, and with them the
+            # subtrees to keep.
+            page = await dialect.append_stored(
+                conn, cursor, upto, {s: tree.frontier.size for s, tree in trees.items()})
             page.sort()  # by site, then position
             kept = []
             for site_id, leaves in itertools.groupby(page, key=lambda leaf: leaf[0]):
-                first = next(leaves)
-                tree = trees.get(site_id)
-                if tree is None:
-                    tree = trees[site_id] = await _open_tree(conn, site_id, first[1])
+                tree = trees[site_id]
                 nodes: list[tuple[int, int, bytes]] = []
-                for _, position, _, hashed in itertools.chain([first], leaves):
+                for _, position, _, hashed in leaves:
                     if position != tree.frontier.size:
                         raise RuntimeError(f"site {site_id}: tree position"
                                            f" {tree.frontier.size} is missing (the run"
@@ -158,7 +162,8 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
                     tree.frontier.append(hashed, nodes)
                 kept.extend(tree_store.kept(site_id, nodes))
             await dialect.append_nodes(conn, kept)
-            cursor = max(pk for _, _, pk, _ in page)
+            cursor = upto
+        trees = {s: tree for s, tree in trees.items() if tree.grew}
         if not trees:
             return []
         keys = dict(await Site.filter(id__in=list(trees)).using_db(conn).values_list("id", "key"))
