@@ -65,14 +65,18 @@ NodeRow = tuple[int, int, int, str]
 # SHA-256(0x00 || record hash) computed by {leaf}: the database reads the receipts and writes
 # the leaves, and only the hashes come back, for the run's frontiers. A page is a range of
 # ids, not ORDER BY … LIMIT: a plan made without statistics (a table just loaded) then read
-# every later receipt for each page. RETURNING gives no order: the caller sorts.
+# every later receipt for each page; and the page is read first (MATERIALIZED), by its ids,
+# whatever the planner guesses of the sites. RETURNING gives no order: the caller sorts.
 APPEND_STORED = """
-WITH base(site_id, size) AS ({base})
+WITH base(site_id, size) AS ({base}),
+page AS MATERIALIZED (
+    SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt
+    WHERE id > {after} AND id <= {upto}
+)
 INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash)
 SELECT p.site_id, b.size + row_number() OVER (PARTITION BY p.site_id ORDER BY p.id) - 1,
        p.id, p.receipt_id, p.recorded_at, {leaf}
-FROM consent_receipt p JOIN base b ON b.site_id = p.site_id
-WHERE p.id > {after} AND p.id <= {upto}
+FROM page p JOIN base b ON b.site_id = p.site_id
 RETURNING site_id, position, receipt_pk, {returned}
 """
 # The sites with receipts in a page (their trees are opened before its leaves are appended).
