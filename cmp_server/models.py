@@ -637,7 +637,7 @@ class Delivery(Model):
     event_id: int
     # A webhook delivery names its endpoint; a mail (at once, or in the daily digest) its
     # recipient.
-    channel = fields.CharField(max_length=16, default="webhook")  # webhook | mail | digest
+    channel = fields.CharField(max_length=16, default="webhook")  # webhook|mail|digest|witness
     endpoint: fields.ForeignKeyNullableRelation[WebhookEndpoint] = fields.ForeignKeyField(
         "models.WebhookEndpoint", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )
