@@ -12,7 +12,8 @@ on (``make lint`` holds them to it). What differs:
 - the consent counters: their upsert, the count from the raw receipts they are checked and
   recounted against (JSON iteration), and the lock a recount holds the writers off with;
 - the receipt store the writer's lanes insert their batches through (its batch statement);
-- checkpoints: waiting out the receipt inserts in flight, one signer at a time, and the
+- checkpoints: waiting out the receipt inserts in flight (without holding the writers
+  off), one signer at a time, and the
   leaf hash computed in the database (``APPEND_STORED``).
 
 Row locks taken through the ORM (``select_for_update``, the scan queue's ``skip_locked``) are
@@ -181,10 +182,10 @@ class Dialect(Protocol):
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         """A store for one writer lane (closed by the lane when it stops)."""
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        """In ``conn``'s transaction: wait until every receipt insert in flight has ended, so
-        that the receipts then visible are every receipt with an id up to the greatest one
-        (a later insert takes a greater id)."""
+    async def settled_top(self) -> int:
+        """The greatest receipt id such that every receipt with an id up to it has been
+        committed, or never will be: those a checkpoint run may append (a receipt committed
+        later under a smaller id would otherwise be passed over)."""
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         """In ``conn``'s transaction: become the one process that appends leaves and signs

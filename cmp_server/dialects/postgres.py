@@ -14,6 +14,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from . import (
     APPEND_STORED,
@@ -105,10 +106,37 @@ class Postgres:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return PostgresStore(connections.get("default"), table)
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        # SHARE waits for every transaction holding ROW EXCLUSIVE on the table, which an
-        # insert takes before it draws its ids; the writers wait only this short transaction.
-        await conn.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+    async def settled_top(self) -> int:
+        # Every id up to the sequence's last value was drawn by a transaction in flight now
+        # or ended already: once those in flight now have ended, each such receipt is
+        # committed or never will be. Waiting for them holds no writer off (LOCK TABLE ... IN
+        # SHARE MODE did, every run: the writers' loss with checkpointing on). A transaction
+        # that stays open past SETTLE_WAIT (anything in the cluster: the snapshot does not
+        # say what a transaction writes) gets the lock after all.
+        conn = connections.get("default")
+        # The sequence first, then the snapshot: an id drawn before the first read belongs
+        # to a transaction that the snapshot shows in flight, or that has ended.
+        _, rows = await conn.execute_query("SELECT last_value FROM consent_receipt_id_seq")
+        top = int(rows[0][0])
+        _, rows = await conn.execute_query(
+            "SELECT ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) x)")
+        xids = list(rows[0][0])
+        deadline = asyncio.get_running_loop().time() + _SETTLE_WAIT
+        while xids:
+            _, rows = await conn.execute_query(
+                "SELECT x FROM unnest($1::bigint[]) AS x"
+                " WHERE pg_xact_status(x::text::xid8) = 'in progress'", [xids])
+            xids = [r[0] for r in rows]
+            if not xids:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                async with in_transaction() as locked:
+                    await locked.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+                    _, rows = await locked.execute_query(
+                        "SELECT coalesce(max(id), 0) FROM consent_receipt")
+                return int(rows[0][0])
+            await asyncio.sleep(0.01)
+        return top
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         # A transaction-level advisory lock: let go at commit or rollback, and by a backend
@@ -147,6 +175,8 @@ _APPEND_NODES = (
     "INSERT INTO tree_node (site_id, level, node_index, hash)"
     " SELECT * FROM unnest($1::int[], $2::smallint[], $3::bigint[], $4::text[])"
 )
+
+_SETTLE_WAIT = 10.0  # seconds a checkpoint run waits for the transactions in flight
 
 # The advisory lock key of the checkpoint signer (any bigint no other lock of ours uses).
 _SIGNER_LOCK = 0x3A5C_17E2_9B40_6D11

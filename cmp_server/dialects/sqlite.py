@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -106,8 +107,11 @@ class Sqlite:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return OrmStore(self, table)
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        pass  # one writer at a time: an insert has committed or not started
+    async def settled_top(self) -> int:
+        # One writer at a time: an insert has committed or not started.
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT max(id) AS top FROM consent_receipt")
+        return int(rows[0]["top"] or 0)
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         # The transaction holds this process's one connection; another process on the file

@@ -6,9 +6,9 @@ and on demand) does two things in one transaction, by one process at a time
 
 1. It appends the receipts stored since the last run to their site's tree, in the order they
    were stored (by serial id): each gets the next position (``ReceiptLeaf``), once. So that a
-   receipt committed late under a smaller id is not passed over, the run first waits out the
-   inserts in flight (``Dialect.settle_receipts``) and takes only ids up to the greatest one
-   then visible: every later receipt gets a greater id.
+   receipt committed late under a smaller id is not passed over, the run takes only ids up
+   to one below which every insert has ended (``Dialect.settled_top``): every later receipt
+   gets a greater id.
 2. For each site whose tree grew, it signs a checkpoint: site, tree size, root, the time the
    tree's contents were fixed, key id and the previous checkpoint's hash
    (``cmp_verify.checkpoint``). A leaf is a receipt's record hash:
@@ -128,10 +128,7 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
     """Append the receipts stored since the last run and sign a checkpoint of each site whose
     tree grew. [] when there was nothing new, or another process is doing it."""
     dialect = db.dialect()
-    async with in_transaction() as conn:
-        await dialect.settle_receipts(conn)
-        rows = await conn.execute_query_dict("SELECT max(id) AS top FROM consent_receipt")
-        top = int(rows[0]["top"] or 0)
+    top = await dialect.settled_top()
     fixed_at = utcnow()  # every receipt up to ``top`` is in; later ones take greater ids
     async with in_transaction() as conn:
         if not await dialect.claim_signer(conn):
