@@ -30,10 +30,8 @@ __all__ = ["STRIDE", "consistency_proof", "inclusion_proof", "kept", "range_hash
 STRIDE = 4
 
 
-def kept(site_id: int | None, nodes: Sequence[tuple[int, int, bytes]]) -> list[NodeRow]:
+def kept(site_id: int, nodes: Sequence[tuple[int, int, bytes]]) -> list[NodeRow]:
     """Of the subtrees a frontier completed (level, index, hash), those that are stored."""
-    if site_id is None:
-        return []
     return [(site_id, level, index, hashed.hex()) for level, index, hashed in nodes
             if level % STRIDE == 0]
 
