@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 import zipfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from cmp_server.models import ConsentReceipt
 from cmp_server.services import checkpoints, evidence, receipts, signing
 from cmp_server.services.receipt_store import HASHED
 from cmp_verify import records
-from cmp_verify.bundle import read_bundle, verify
+from cmp_verify.bundle import FORMAT_CHECK, read_bundle, verify
 from cmp_verify.cli import main as cmp_verify
 
 from .factories import published_site, send_receipt
@@ -106,3 +107,54 @@ async def test_an_untouched_bundle_verifies_and_says_what_it_proves(
 
     path.write_bytes(b"not a zip")
     assert cmp_verify([str(path)]) == 2
+
+
+def _rewritten(source: Path, target: Path, lines: list[bytes]) -> None:
+    """``source`` with its receipts.jsonl replaced by ``lines``."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            new.writestr(name, b"".join(lines) if name == "receipts.jsonl" else old.read(name))
+
+
+async def test_the_verifier_reads_the_receipts_in_tree_order_in_shards(
+    client: httpx.AsyncClient, signer: signing.Signer, tmp_path: Path
+) -> None:
+    """The receipts are checked a line at a time, each visitor's in one shard: a bundle whose
+    receipts are out of tree order, or whose line names another consent id first, fails by
+    the bundle's format, in one process and in several."""
+    site, _ = await published_site()
+    await _history(client, site.key, 4, 2)
+    await checkpoints.take_checkpoints(signer)
+    path = tmp_path / "site.zip"
+    path.write_bytes(await _zip(site, evidence.Selection()))
+    lines = read_bundle(path).lines("receipts.jsonl")
+    original = list(lines)
+    for jobs in (1, 3):
+        assert verify(read_bundle(path), jobs=jobs).ok
+
+    swapped = tmp_path / "swapped.zip"  # two receipts of one visitor, in the wrong order
+    first = json.loads(original[0])
+    later = next(i for i, line in enumerate(original) if i and json.loads(line)["consent_id"]
+                 == first["consent_id"])
+    reordered = list(original)
+    reordered[0], reordered[later] = reordered[later], reordered[0]
+    _rewritten(path, swapped, reordered)
+    for jobs in (1, 3):
+        report = verify(read_bundle(swapped), jobs=jobs)
+        assert any(p.check == FORMAT_CHECK and p.subject == f"receipt {first['receipt_id']}"
+                   for p in report.problems), report.problems
+
+    # A line that names another visitor's consent id before its own (in a choice's key):
+    # it fails (its record hash, and in shards the shard that takes it by that id says so),
+    # never passes unchecked.
+    moved = json.loads(original[1])
+    other = json.loads(original[0])["consent_id"]
+    moved = {"choices": {"consent_id": other, **moved["choices"]},
+             **{k: v for k, v in moved.items() if k != "choices"}}
+    misrouted = list(original)
+    misrouted[1] = (json.dumps(moved, ensure_ascii=False) + "\n").encode()
+    _rewritten(path, tmp_path / "misrouted.zip", misrouted)
+    for jobs in (1, 3):
+        report = verify(read_bundle(tmp_path / "misrouted.zip"), jobs=jobs)
+        assert not report.ok
+        assert any(p.subject == f"receipt {moved['receipt_id']}" for p in report.problems)
