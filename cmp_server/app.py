@@ -87,9 +87,10 @@ def create_app(
         await writer.start()
         app.state.writer = writer
         purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))
-        # Every server process runs it; one at a time signs (Dialect.claim_signer), the
-        # others find the work done.
-        checkpointing = asyncio.create_task(_checkpoint_periodically(settings))
+        # Each server process that runs it (one at a time signs, Dialect.claim_signer; the
+        # others find the work done), unless `cmp-server worker` processes take it over.
+        checkpointing = (asyncio.create_task(_checkpoint_periodically(settings))
+                         if settings.server_checkpoints else None)
         stop_worker = asyncio.Event()
         worker = None
         if settings.run_worker:
@@ -108,7 +109,8 @@ def create_app(
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(worker, timeout=10)
             purge.cancel()
-            checkpointing.cancel()
+            if checkpointing is not None:
+                checkpointing.cancel()
             await writer.stop()
             await db.close_database()
 

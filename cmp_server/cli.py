@@ -299,8 +299,8 @@ def export_evidence(
     except CmpError as exc:
         out.unlink(missing_ok=True)
         raise click.ClickException(exc.detail) from None
-    pending = sum(1 for r in bundle.receipts if r["tree_position"] is None)
-    click.echo(f"{out}: {len(bundle.receipts)} receipts, {len(bundle.checkpoints)} checkpoints")
+    pending = bundle.pending
+    click.echo(f"{out}: {bundle.receipts} receipts, {bundle.checkpoints} checkpoints")
     if pending:
         click.echo(f"{pending} receipts are newer than the last checkpoint and not proven yet:"
                    " `cmp-server checkpoint` first", err=True)

@@ -99,3 +99,6 @@ def checkpoint() -> None:
     for view in made:
         click.echo(f"{view.site}: tree size {view.tree_size}, root {view.root_hash},"
                    f" signed by {view.key_id} at {view.time}")
+    if made and settings.witness_urls:
+        click.echo(f"queued for {len(settings.witness_urls)} witness(es): the workers' delivery"
+                   " queue sends them (`cmp-server worker`, or `serve` running the worker)")

@@ -40,6 +40,7 @@ __all__ = [
     "Staff",
     "StaffSession",
     "StaffSite",
+    "TreeNode",
     "Vendor",
     "WebhookEndpoint",
 ]
@@ -291,6 +292,27 @@ class ReceiptLeaf(Model):
     class Meta:
         table = "receipt_leaf"
         unique_together = (("site", "position"),)
+
+
+class TreeNode(Model):
+    """A complete subtree of a site's Merkle tree: the hash of the 2**level leaves from
+    position node_index * 2**level (``services/tree_store.py``). Only every ``STRIDE``-th level
+    is kept (4, 8, 12, ...: one row per 15 leaves); any other subtree is a few of these, or
+    of the leaves, hashed together, so a proof reads O(log n) rows. Written with the leaves
+    by the checkpoint run, never changed (migration 0022)."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="tree_nodes", on_delete=fields.RESTRICT
+    )
+    site_id: int
+    level = fields.SmallIntField()
+    node_index = fields.BigIntField()
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "tree_node"
+        unique_together = (("site", "level", "node_index"),)
 
 
 class SigningKey(Model):
@@ -642,7 +664,7 @@ class Delivery(Model):
     event_id: int
     # A webhook delivery names its endpoint; a mail (at once, or in the daily digest) its
     # recipient.
-    channel = fields.CharField(max_length=16, default="webhook")  # webhook | mail | digest
+    channel = fields.CharField(max_length=16, default="webhook")  # webhook|mail|digest|witness
     endpoint: fields.ForeignKeyNullableRelation[WebhookEndpoint] = fields.ForeignKeyField(
         "models.WebhookEndpoint", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )

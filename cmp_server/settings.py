@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # Signed checkpoints (issue 21): how often new receipts are appended to their site's tree
     # and a checkpoint signed; the private key's file (default: signing-key.pem in data_dir).
     checkpoint_interval_seconds: float = Field(default=600, gt=0)
+    # Whether `cmp-server serve` takes the checkpoints itself. By default it does when it runs
+    # the worker too (CMP_RUN_WORKER): with separate `cmp-server worker` processes they take
+    # them, and the server's receipt writer keeps its CPU (BENCHMARKS.md, issue 21).
+    checkpoints_in_server: bool | None = None
     signing_key_file: Path | None = None
     # Where each new checkpoint is POSTed (comma-separated http(s) URLs, or a JSON list), and
     # a file that always holds each site's latest checkpoint (services/witness.py).
@@ -103,6 +107,11 @@ class Settings(BaseSettings):
     # gone) leaves them to another worker this long after it took them. Longer than a batch
     # takes (webhooks 10 s each, ten at a time, 50 a batch).
     delivery_lease_seconds: float = Field(default=600, ge=5, le=86400)
+
+    @property
+    def server_checkpoints(self) -> bool:
+        """Whether ``serve`` takes checkpoints (``checkpoints_in_server``, else ``run_worker``)."""
+        return self.run_worker if self.checkpoints_in_server is None else self.checkpoints_in_server
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

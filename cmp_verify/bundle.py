@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
+import io
+import itertools
 import json
+import multiprocessing
+import os
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from array import array
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .checkpoint import (
     FormatError,
@@ -26,83 +31,97 @@ from .checkpoint import (
     parse_body,
     verify_signature,
 )
-from .merkle import Frontier, leaf_hash, verify_consistency, verify_inclusion
-from .records import record_hash, texts_hash
+from .merkle import Frontier, verify_consistency
+from .receipt_pass import BACKDATE_SLACK, Context, Partial, check_lines
+from .records import texts_hash
+from .report import (
+    BACKDATED,
+    CHAIN,
+    CONSISTENCY,
+    FORMAT_CHECK,
+    INCLUSION,
+    KEY,
+    POSITION,
+    RECORD,
+    SEQUENCE,
+    SIGNATURE,
+    TEXTS,
+    Problem,
+    Report,
+)
 
-__all__ = ["FORMAT", "Bundle", "BundleError", "Problem", "Report", "read_bundle", "verify"]
+__all__ = [
+    "BACKDATED",
+    "BACKDATE_SLACK",
+    "CHAIN",
+    "CONSISTENCY",
+    "FORMAT",
+    "FORMAT_CHECK",
+    "INCLUSION",
+    "KEY",
+    "POSITION",
+    "RECORD",
+    "SEQUENCE",
+    "SIGNATURE",
+    "TEXTS",
+    "Bundle",
+    "BundleError",
+    "Problem",
+    "Report",
+    "read_bundle",
+    "verify",
+]
 
 FORMAT = "cmp-evidence/1"
-# A receipt is stored a moment after its time is taken (a batch, a retry): one recorded this
-# long before the checkpoint preceding its position was put in late, behind the log's back.
-BACKDATE_SLACK = timedelta(seconds=60)
-_MAX_MEMBER = 4 << 30  # bytes of one file of the bundle, unpacked
-
-# The checks, by the names a report gives them.
-RECORD = "record hash"
-CHAIN = "visitor chain"
-INCLUSION = "inclusion proof"
-POSITION = "tree position"
-BACKDATED = "recorded before an earlier checkpoint"
-TEXTS = "texts shown"
-SIGNATURE = "checkpoint signature"
-SEQUENCE = "checkpoint sequence"
-CONSISTENCY = "checkpoint consistency"
-KEY = "signing key"
-FORMAT_CHECK = "bundle format"
-
+_PARALLEL_FROM = 50_000  # receipts from which the checks go to several processes
+_MAX_MEMBER = 64 << 20  # bytes of one of the small files of the bundle, unpacked
+_MAX_LINE = 1 << 20  # bytes of one line of receipts.jsonl or leaves.txt
+RECEIPTS = "receipts.jsonl"
+LEAVES = "leaves.txt"
 
 class BundleError(ValueError):
     """Not a readable bundle of this format."""
 
 
-@dataclass(frozen=True)
-class Problem:
-    subject: str  # "receipt <id>", "checkpoint <size>", "key <id>", "bundle"
-    check: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.subject}: {self.check}: {self.detail}"
-
-
 @dataclass
 class Bundle:
+    """A bundle's small files, read; its receipts and leaves stay in the zip at ``path`` and
+    are read a line at a time by ``verify`` (``receipts`` reads them all, for a few)."""
+
     manifest: dict[str, Any]
-    receipts: list[dict[str, Any]]
     configs: dict[int, dict[str, Any]]
     checkpoints: list[dict[str, Any]]
     keys: list[dict[str, Any]]
-    absent: list[dict[str, Any]] = field(default_factory=list)
-    # Every leaf hash of the tree at the last checkpoint (leaves.txt), when the bundle proves
-    # inclusion by the whole tree instead of a proof per receipt: cheaper for many receipts.
-    leaves: list[bytes] | None = None
+    path: Path | IO[bytes]  # the zip (a file object: read from the start each time)
+    # Whether inclusion is proven by the whole tree (leaves.txt: every leaf hash of the tree
+    # at the last checkpoint) instead of a proof per receipt: cheaper for many receipts.
+    whole_tree: bool = False
 
+    def lines(self, name: str) -> Iterator[bytes]:
+        """The lines of one of the bundle's files, a line at a time (none over ``_MAX_LINE``)."""
+        if hasattr(self.path, "seek"):
+            self.path.seek(0)
+        try:
+            with zipfile.ZipFile(self.path) as zf, zf.open(name) as raw:
+                stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[type-var]
+                while line := stream.readline(_MAX_LINE + 1):
+                    if len(line) > _MAX_LINE:
+                        raise BundleError(f"{name} has a line longer than {_MAX_LINE} bytes")
+                    if line.strip():
+                        yield line
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:  # a bad CRC, a missing file
+            raise BundleError(f"cannot read {name} from the bundle: {exc}") from None
 
-@dataclass
-class Report:
-    site: str
-    receipts: int = 0
-    chains: int = 0
-    proven: int = 0  # receipts with a verified inclusion proof
-    first: str = ""
-    last: str = ""
-    checkpoints: int = 0
-    tree_size: int = 0
-    keys: dict[str, str] = field(default_factory=dict)  # key id -> fingerprint, the signers
-    purged: int = 0
-    pending: int = 0  # receipts stored after the last checkpoint: not proven yet, not wrong
-    problems: list[Problem] = field(default_factory=list)
+    def _entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines(RECEIPTS)]
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
+    def receipts(self) -> list[dict[str, Any]]:
+        return [r for r in self._entries() if "absent" not in r]
 
-    def add(self, subject: str, check: str, detail: str) -> None:
-        self.problems.append(Problem(subject, check, detail))
-
-
-def _lines(zf: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in _text(zf, name).splitlines() if line.strip()]
+    @property
+    def absent(self) -> list[dict[str, Any]]:
+        return [r for r in self._entries() if "absent" in r]
 
 
 def _text(zf: zipfile.ZipFile, name: str) -> str:
@@ -115,28 +134,22 @@ def _text(zf: zipfile.ZipFile, name: str) -> str:
     return zf.read(info).decode()
 
 
-def _leaves(text: str) -> list[bytes]:
-    return [bytes.fromhex(line) for line in text.split()]
-
-
-def read_bundle(path: str | Path) -> Bundle:
+def read_bundle(path: str | Path | IO[bytes]) -> Bundle:
+    """The bundle's small files; its receipts are read as they are checked."""
     try:
         with zipfile.ZipFile(path) as zf:
             manifest = json.loads(_text(zf, "manifest.json"))
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise BundleError(f"manifest.json does not say format {FORMAT!r}")
-            lines = _lines(zf, "receipts.jsonl")
+            if RECEIPTS not in zf.namelist():
+                raise BundleError(f"the bundle has no {RECEIPTS}")
             configs = {int(c["version"]): c for c in json.loads(_text(zf, "configs.json"))}
-            return Bundle(
-                manifest=manifest,
-                receipts=[r for r in lines if "absent" not in r],
-                absent=[r for r in lines if "absent" in r],
-                configs=configs,
-                checkpoints=_lines(zf, "checkpoints.jsonl"),
-                keys=json.loads(_text(zf, "keys.json")),
-                leaves=(_leaves(_text(zf, "leaves.txt")) if "leaves.txt" in zf.namelist()
-                        else None),
-            )
+            checkpoints = [json.loads(line) for line in
+                           _text(zf, "checkpoints.jsonl").splitlines() if line.strip()]
+            return Bundle(manifest=manifest, configs=configs, checkpoints=checkpoints,
+                          keys=json.loads(_text(zf, "keys.json")),
+                          path=Path(path) if isinstance(path, str | Path) else path,
+                          whole_tree=LEAVES in zf.namelist())
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"cannot read {path} as a zip file: {exc}") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -248,164 +261,127 @@ def _check_checkpoints(
     return good
 
 
-def _check_receipt_texts(
-    bundle: Bundle, receipt: dict[str, Any], report: Report,
-    hashes: dict[tuple[int, str], str | None],
-) -> None:
-    subject = f"receipt {receipt.get('receipt_id')}"
-    version = int(receipt.get("config_version", -1))
-    config = bundle.configs.get(version)
-    language = str(receipt.get("language"))
-    if config is None:
-        report.add(subject, TEXTS, f"config version {receipt.get('config_version')} is not"
-                                   " in the bundle")
-        return
-    if (version, language) not in hashes:  # once per version and language, not per receipt
-        texts = config.get("texts", {}).get(language)
-        hashes[version, language] = None if texts is None else texts_hash(texts)
-    shown = hashes[version, language]
-    if shown is None:
-        report.add(subject, TEXTS, f"version {config['version']} has no texts in {language}")
-    elif shown != receipt.get("texts_hash"):
-        report.add(subject, TEXTS, f"the texts of version {config['version']} in {language}"
-                                   " are not the texts this receipt was given on")
+def _texts_hashes(bundle: Bundle) -> dict[tuple[int, str], str | None]:
+    """Each config version's texts hash in each of its languages, worked out once."""
+    out: dict[tuple[int, str], str | None] = {}
+    for version, config in bundle.configs.items():
+        texts = config.get("texts", {})
+        for language, shown in (texts.items() if isinstance(texts, dict) else ()):
+            out[version, str(language)] = None if shown is None else texts_hash(shown)
+    return out
 
 
-def verify(bundle: Bundle, trusted: Iterable[str] = ()) -> Report:
+def _jobs(bundle: Bundle, jobs: int | None) -> int:
+    """Processes for the receipts: by default one per core (at most 8) for a bundle of many."""
+    if jobs is not None:
+        return max(1, jobs)
+    many = int(bundle.manifest.get("receipts") or 0) >= _PARALLEL_FROM
+    return min(os.cpu_count() or 1, 8) if many else 1
+
+
+def verify(bundle: Bundle, trusted: Iterable[str] = (), *, jobs: int | None = None) -> Report:
     """Every check of the bundle; ``trusted``: key fingerprints known from elsewhere (the
-    site's /v1/keys as a witness kept it), which then are the only roots of trust."""
+    site's /v1/keys as a witness kept it), which then are the only roots of trust. ``jobs``:
+    processes checking the receipts side by side (default: one per core for a big bundle)."""
     report = Report(str(bundle.manifest.get("site")))
     keys = _check_keys(bundle, report, frozenset(trusted))
     checkpoints = _check_checkpoints(bundle, report, keys)
     report.checkpoints = len(checkpoints)
     final = checkpoints[-1]["parsed"] if checkpoints else None
     report.tree_size = final.size if final else 0
-    final_root = bytes.fromhex(final.root) if final else b""
     # The time of the checkpoint before each position: a receipt recorded well before it
     # was put in late.
-    bounds = [(cp["parsed"].size, _time(cp["parsed"].time)) for cp in checkpoints]
-    leaves = _check_leaves(bundle, checkpoints, report)
-
-    by_visitor: dict[str, list[dict[str, Any]]] = {}
-    positions: dict[int, str] = {}
-    hashes: dict[tuple[int, str], str | None] = {}
-    sizes = [size for size, _ in bounds]
-    for receipt in bundle.receipts:
-        report.receipts += 1
-        rid = str(receipt.get("receipt_id"))
-        subject = f"receipt {rid}"
-        by_visitor.setdefault(str(receipt.get("consent_id")), []).append(receipt)
-        times = str(receipt.get("recorded_at", ""))
-        report.first = min(report.first or times, times)
-        report.last = max(report.last, times)
-        _check_receipt_texts(bundle, receipt, report, hashes)
-        position = receipt.get("tree_position")
-        if position is None or final is None or position >= final.size:
-            report.pending += 1
-            if final is not None and _time(times) < _time(final.time) - BACKDATE_SLACK:
-                report.add(subject, BACKDATED, f"recorded {times}, before checkpoint"
-                                               f" {final.size} was signed, but not in it")
-            continue
-        if not isinstance(position, int) or position in positions:
-            report.add(subject, POSITION, f"tree position {position} given twice or not a number")
-            continue
-        positions[position] = rid
-        try:
-            leaf = leaf_hash(bytes.fromhex(str(receipt.get("record_hash"))))
-        except ValueError:
-            leaf = b""
-        if leaves is not None:
-            included = position < len(leaves) and leaves[position] == leaf
-        else:
-            proof = _hexes(receipt.get("inclusion_proof", []))
-            included = proof is not None and verify_inclusion(
-                position, final.size, leaf, proof, final_root)
-        if not included:
-            report.add(subject, INCLUSION, f"not the receipt checkpoint {final.size} holds at"
-                                           f" position {position}")
-        else:
-            report.proven += 1
-        preceding = bisect.bisect_right(sizes, position)  # checkpoints of at most that size
-        if preceding and _time(times) < bounds[preceding - 1][1] - BACKDATE_SLACK:
-            report.add(subject, BACKDATED, f"recorded {times}, but put at position {position},"
-                                           f" after a checkpoint of"
-                                           f" {bounds[preceding - 1][1].isoformat()}")
-
-    _check_chains(by_visitor, report)
-    _check_gaps(bundle, positions, report)
+    ctx = Context(
+        final_size=final.size if final else 0,
+        final_root=bytes.fromhex(final.root) if final else b"",
+        final_time=_time(final.time) if final else None,
+        bounds=[(cp["parsed"].size, _time(cp["parsed"].time)) for cp in checkpoints],
+        texts=_texts_hashes(bundle), versions=frozenset(bundle.configs),
+        leaves=_check_leaves(bundle, checkpoints, report),
+    )
+    shards = _jobs(bundle, jobs)
+    if shards == 1:
+        parts = [check_lines(bundle.lines(RECEIPTS), 0, 1, ctx)]
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        with ProcessPoolExecutor(shards, mp_context=multiprocessing.get_context(method)) as pool:
+            parts = list(pool.map(_shard, [(bundle, n, shards, ctx) for n in range(shards)]))
+    positions: array[int] = array("q")
+    absent: list[dict[str, Any]] = []
+    for part in parts:
+        report.receipts += part.receipts
+        report.chains += part.chains
+        report.proven += part.proven
+        report.pending += part.pending
+        report.first = min(p for p in (report.first, part.first) if p) if part.first else (
+            report.first)
+        report.last = max(report.last, part.last)
+        report.problems.extend(part.problems)
+        positions.extend(part.positions)
+        absent.extend(part.absent)
+    ordered = sorted(positions)
+    for before, after in itertools.pairwise(ordered):
+        if before == after:
+            report.add(f"tree position {after}", POSITION, "given to two receipts")
+    _check_gaps(bundle, ordered, absent, report)
     return report
+
+
+def _shard(args: tuple[Bundle, int, int, Context]) -> Partial:
+    bundle, shard, shards, ctx = args
+    return check_lines(bundle.lines(RECEIPTS), shard, shards, ctx)
 
 
 def _check_leaves(
     bundle: Bundle, checkpoints: list[dict[str, Any]], report: Report
-) -> list[bytes] | None:
+) -> bytes | None:
     """With the whole tree given: the root at each checkpoint's size must be that
-    checkpoint's. None (proofs per receipt instead) without it, or when it fails."""
-    if bundle.leaves is None:
+    checkpoint's; the leaves, 32 bytes each. None (proofs per receipt instead) without it;
+    no leaves when it fails."""
+    if not bundle.whole_tree:
         return None
     frontier = Frontier()
     sizes = {cp["parsed"].size: cp["parsed"] for cp in checkpoints}
-    if len(bundle.leaves) != (checkpoints[-1]["parsed"].size if checkpoints else 0):
-        report.add("leaves.txt", INCLUSION, "does not hold the tree of the last checkpoint")
-        return []
+    final = checkpoints[-1]["parsed"].size if checkpoints else 0
+    leaves = bytearray()
     good = True
-    for leaf in bundle.leaves:
+    for line in bundle.lines(LEAVES):
+        try:
+            leaf = bytes.fromhex(line.decode())
+        except (ValueError, UnicodeDecodeError):
+            leaf = b""
+        if len(leaf) != 32 or frontier.size >= final:
+            report.add(LEAVES, INCLUSION, "does not hold the tree of the last checkpoint")
+            return b""
         frontier.append(leaf)
+        leaves += leaf
         body = sizes.get(frontier.size)
         if body is not None and frontier.root().hex() != body.root:
             report.add(f"checkpoint {body.size}", INCLUSION,
                        "the tree's leaves do not give its root")
             good = False
-    return bundle.leaves if good else []
+    if frontier.size != final:
+        report.add(LEAVES, INCLUSION, "does not hold the tree of the last checkpoint")
+        return b""
+    return bytes(leaves) if good else b""
 
 
-def _check_chains(by_visitor: dict[str, list[dict[str, Any]]], report: Report) -> None:
-    for receipts in by_visitor.values():
-        report.chains += 1
-        order = sorted(receipts, key=lambda r: (r.get("tree_position") is None,
-                                                r.get("tree_position") or 0,
-                                                str(r.get("recorded_at"))))
-        previous: dict[str, Any] | None = None
-        for receipt in order:
-            subject = f"receipt {receipt.get('receipt_id')}"
-            link = receipt.get("previous_receipt_id")
-            # Chained across sites before chains were per site: the repair names the receipt
-            # before it on this site, and the hash its record hash was made over.
-            repair = receipt.get("chain_repair")
-            if isinstance(repair, dict):
-                link = repair.get("previous_receipt_id")
-            if previous is None:
-                # The first here: its predecessor is outside the bundle (or purged); its hash
-                # then comes with the receipt.
-                prev_hash = str(receipt.get("previous_record_hash") or "")
-                if link is None and prev_hash and not isinstance(repair, dict):
-                    report.add(subject, CHAIN, "a visitor's first receipt names a predecessor")
-            else:
-                prev_hash = str(previous.get("record_hash"))
-                if link != previous.get("receipt_id"):
-                    report.add(subject, CHAIN, f"links to {link}, but the receipt before it"
-                                               f" is {previous.get('receipt_id')}")
-            if isinstance(repair, dict):
-                prev_hash = str(repair.get("linked_hash") or "")
-            try:
-                ok = record_hash(receipt, prev_hash) == receipt.get("record_hash")
-            except (KeyError, TypeError, ValueError):
-                ok = False
-            if not ok:
-                report.add(subject, RECORD, "its fields do not give its record hash")
-            previous = receipt
-
-
-def _check_gaps(bundle: Bundle, positions: dict[int, str], report: Report) -> None:
+def _check_gaps(
+    bundle: Bundle, positions: list[int], absent_entries: list[dict[str, Any]], report: Report
+) -> None:
     """A bundle of a period holds every position between its first and last: a receipt
     missing there was deleted (a purged one is listed as absent, with its leaf)."""
     if bundle.manifest.get("selection", {}).get("kind") != "period" or not positions:
         return
-    absent = {int(a["tree_position"]): a for a in bundle.absent}
+    absent = {int(a["tree_position"]): a for a in absent_entries}
     report.purged = sum(1 for a in absent.values() if a.get("absent") == "purged")
     # "outside": stored, but recorded just outside the period asked for.
-    for position in range(min(positions), max(positions) + 1):
-        if position in positions:
+    present = iter(positions)
+    following = next(present, None)
+    for position in range(positions[0], positions[-1] + 1):
+        if position == following:
+            while following is not None and following <= position:
+                following = next(present, None)
             continue
         gap = absent.get(position)
         if gap is None or gap.get("absent") not in ("purged", "outside"):

@@ -23,6 +23,10 @@ __all__ = [
     "EMPTY_ROOT",
     "Frontier",
     "Tree",
+    "complete_parts",
+    "consistency_ranges",
+    "fold",
+    "inclusion_ranges",
     "leaf_hash",
     "node_hash",
     "verify_consistency",
@@ -87,43 +91,80 @@ class Tree:
         """RFC 9162 2.1.3.1: the audit path of leaf ``index`` in the tree of ``size`` leaves,
         nearest the leaf first."""
         size = self._check(size)
-        if not 0 <= index < size:
-            raise ValueError(f"leaf {index} is not in a tree of {size}")
-        proof: list[bytes] = []
-        start, end = 0, size
-        while end - start > 1:
-            k = _split(end - start)
-            if index < start + k:
-                proof.append(self._hash(start + k, end))
-                end = start + k
-            else:
-                proof.append(self._hash(start, start + k))
-                start += k
-        proof.reverse()
-        return proof
+        return [self._hash(s, e) for s, e in inclusion_ranges(index, size)]
 
     def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
         """RFC 9162 2.1.4.1: proof that the tree of ``old_size`` leaves is a prefix of the tree
         of ``size`` leaves. Empty when ``old_size`` is 0 or equals ``size``."""
         size = self._check(size)
-        if not 0 <= old_size <= size:
-            raise ValueError(f"tree size {old_size} is not between 0 and {size}")
-        if old_size in (0, size):
-            return []
-        proof: list[bytes] = []
-        start, end, m, whole = 0, size, old_size, True
-        while m != end - start:
-            k = _split(end - start)
-            if m <= k:
-                proof.append(self._hash(start + k, end))
-                end = start + k
-            else:
-                proof.append(self._hash(start, start + k))
-                start, m, whole = start + k, m - k, False
-        if not whole:
-            proof.append(self._hash(start, end))
-        proof.reverse()
-        return proof
+        return [self._hash(s, e) for s, e in consistency_ranges(old_size, size)]
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges (start, end exclusive) whose subtree hashes make the audit path of leaf
+    ``index`` in the tree of ``size`` leaves, nearest the leaf first (RFC 9162 2.1.3.1)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    ranges: list[tuple[int, int]] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old_size: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose subtree hashes make the consistency proof from ``old_size`` to
+    ``size`` (RFC 9162 2.1.4.1); none when ``old_size`` is 0 or ``size``."""
+    if not 0 <= old_size <= size:
+        raise ValueError(f"tree size {old_size} is not between 0 and {size}")
+    if old_size in (0, size):
+        return []
+    ranges: list[tuple[int, int]] = []
+    start, end, m, whole = 0, size, old_size, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start, m, whole = start + k, m - k, False
+    if not whole:
+        ranges.append((start, end))
+    ranges.reverse()
+    return ranges
+
+
+def complete_parts(start: int, end: int) -> list[tuple[int, int]]:
+    """The complete subtrees (start, level: 2**level leaves) whose hashes make the hash of the
+    range, left to right: ``fold`` combines them into it. A range of a tree's proof is one
+    complete subtree, or (on the right edge) a few."""
+    parts: list[tuple[int, int]] = []
+    while end > start:
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            parts.append((start, n.bit_length() - 1))
+            break
+        k = _split(n)
+        parts.append((start, k.bit_length() - 1))  # the left part of a split is complete
+        start += k
+    return parts
+
+
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a range from its ``complete_parts``' hashes: each part is the left child
+    of the rest (the tree splits at the largest power of two)."""
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = node_hash(left, root)
+    return root
 
 
 class Frontier:
@@ -137,11 +178,16 @@ class Frontier:
         self.size = size
         self.hashes = list(hashes)
 
-    def append(self, leaf: bytes) -> None:
-        merged, n = leaf, self.size
+    def append(self, leaf: bytes, nodes: list[tuple[int, int, bytes]] | None = None) -> None:
+        """Add a leaf hash; ``nodes``: gets each complete subtree the leaf completes, as
+        (level, index, hash): the subtree of the 2**level leaves from index * 2**level."""
+        merged, n, level = leaf, self.size, 0
         while n & 1:
             merged = node_hash(self.hashes.pop(), merged)
             n >>= 1
+            level += 1
+            if nodes is not None:
+                nodes.append((level, self.size >> level, merged))
         self.hashes.append(merged)
         self.size += 1
 

@@ -36,6 +36,7 @@ TABLES = (
     "staff",
     "consent_daily",
     "receipt_leaf",
+    "tree_node",
     "checkpoint",
     "signing_key",
     "consent_receipt",

@@ -126,6 +126,51 @@ async def bulk_receipts(
     return [row.receipt_id for row in rows]
 
 
+async def chained_receipts(site: Site, n: int, *, per_visitor: int = 3,
+                           batch: int = 5000) -> None:
+    """``n`` receipts that verify (record hashes chained per visitor, ``per_visitor`` each,
+    the published version 1's texts hash), stored fast: built here and inserted by the
+    receipt writer's own store, ``batch`` a statement, as the writer's batches are."""
+    from cmp_server._utils import utcnow
+    from cmp_server.services.receipt_store import NewReceipt, open_store
+    from cmp_server.services.receipts import record_hash
+
+    version = await ConfigVersion.get(site_id=site.id, number=1)
+    language = sorted(version.text_hashes)[0]
+    start = utcnow()
+    visitors = max(1, n // per_visitor)
+    consent_ids = [uuid.uuid4() for _ in range(visitors)]
+    last: dict[int, tuple[uuid.UUID, str]] = {}
+    store = open_store()
+    try:
+        rows: list[NewReceipt] = []
+        for i in range(n):
+            visitor = i % visitors
+            previous = last.get(visitor)
+            moment = start + timedelta(microseconds=i)
+            row = NewReceipt(
+                receipt_id=uuid.uuid4(), consent_id=consent_ids[visitor],
+                site_id=site.id, config_version=1, texts_hash=version.text_hashes[language],
+                language=language,
+                choices={"necessary": True, "statistics": i % 2 == 0, "marketing": False},
+                method="custom", layer="second", page_url="https://shop.example/",
+                recorded_at=moment, expires_at=moment + timedelta(days=180),
+                user_agent="Mozilla/5.0 (test)", ip_truncated="192.0.2.0",
+                previous_receipt_id=previous[0] if previous else None, content_hash="c" * 64,
+            )
+            row.record_hash = record_hash(row, site.key, previous[1] if previous else "")
+            last[visitor] = (row.receipt_id, row.record_hash)
+            rows.append(row)
+            if len(rows) == batch or i == n - 1:
+                chains: dict[Any, uuid.UUID | None] = {}
+                for r in rows:  # each chain's last stored receipt before this batch
+                    chains.setdefault((r.site_id, r.consent_id), r.previous_receipt_id)
+                assert await store.insert_if_current(rows, [r.receipt_id for r in rows], chains)
+                rows = []
+    finally:
+        await store.close()
+
+
 async def send_receipt(client: Any, site_key: str, **overrides: Any) -> dict[str, Any]:
     """A receipt through the public API (the real writer: chained, hashed); the body sent."""
     import orjson

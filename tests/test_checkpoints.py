@@ -12,12 +12,12 @@ import pytest
 from tortoise.exceptions import BaseORMException
 
 from cmp_server.errors import SigningKeyProblem
-from cmp_server.models import Checkpoint, ConsentReceipt, ReceiptLeaf
-from cmp_server.services import checkpoints, signing
+from cmp_server.models import Checkpoint, ConsentReceipt, ReceiptLeaf, TreeNode
+from cmp_server.services import checkpoints, signing, tree_store
 from cmp_verify.checkpoint import body_hash, key_statement, parse_body, verify_signature
 from cmp_verify.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 
-from .factories import published_site, send_receipt
+from .factories import chained_receipts, published_site, send_receipt
 
 
 @pytest.fixture
@@ -80,6 +80,63 @@ async def test_receipts_become_leaves_in_stored_order_and_each_run_signs_once(
     assert proof.position == 1 and proof.checkpoint is not None
     assert verify_inclusion(1, 7, hashes[1], [bytes.fromhex(h) for h in proof.proof],
                             bytes.fromhex(proof.checkpoint.root_hash))
+
+
+async def test_proofs_read_from_stored_subtrees_are_the_whole_trees(
+    app: object, signer: signing.Signer
+) -> None:
+    """Proofs made from the stored subtrees (every 4th level) and a few leaves are the proofs
+    of the tree built from every leaf, across runs that stop at sizes of every shape."""
+    site, _ = await published_site()
+    sizes = []
+    for count in (1, 16, 20, 219, 300, 1):  # 1, 17, 37, 256, 556, 557
+        await chained_receipts(site, count)
+        made = await checkpoints.take_checkpoints(signer)
+        sizes.append(made[0].tree_size)
+    assert sizes == [1, 17, 37, 256, 556, 557]
+    tree = Tree(await checkpoints.leaf_hashes(site, 557))
+    # One row per 16 leaves and per 256: what the store keeps of a 557-leaf tree.
+    assert await TreeNode.filter(site_id=site.id, level=4).count() == 557 // 16
+    assert await TreeNode.filter(site_id=site.id, level=8).count() == 557 // 256
+    assert await TreeNode.filter(site_id=site.id).exclude(level__in=(4, 8)).count() == 0
+    for size in sizes:
+        assert await tree_store.root(site.id, size) == tree.root(size)
+        for index in {0, size // 3, size // 2, size - 1}:
+            assert (await tree_store.inclusion_proof(site.id, index, size)
+                    == tree.inclusion_proof(index, size)), (index, size)
+        for old in sizes:
+            if old <= size:
+                assert (await tree_store.consistency_proof(site.id, old, size)
+                        == tree.consistency_proof(old, size)), (old, size)
+    receipt = await ConsentReceipt.filter(site_id=site.id).order_by("id").offset(300).first()
+    assert receipt is not None
+    proof = await checkpoints.receipt_proof(site, receipt.receipt_id)
+    assert proof.position == 300 and proof.verifies(receipt.record_hash)
+
+
+async def test_the_migration_stores_the_subtrees_of_existing_trees(
+    app: object, signer: signing.Signer
+) -> None:
+    """0022's backfill, run on trees whose subtrees were never stored, stores what the
+    checkpoint run stores."""
+    import importlib
+    from types import SimpleNamespace
+
+    from tortoise import connections
+
+    site, _ = await published_site()
+    await chained_receipts(site, 300)
+    await checkpoints.take_checkpoints(signer)
+    stored = sorted(await TreeNode.filter(site_id=site.id).values_list("level", "node_index",
+                                                                        "hash"))
+    assert len(stored) == 300 // 16 + 300 // 256
+    await TreeNode.filter(site_id=site.id).delete()
+    migration = importlib.import_module("cmp_server.migrations.0022_tree_nodes")
+    client = connections.get("default")
+    await migration._backward(None, SimpleNamespace(client=client))  # its trigger, then again
+    await migration._forward(None, SimpleNamespace(client=client))
+    assert sorted(await TreeNode.filter(site_id=site.id).values_list(
+        "level", "node_index", "hash")) == stored
 
 
 async def test_leaves_and_checkpoints_cannot_be_updated(

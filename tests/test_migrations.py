@@ -17,7 +17,7 @@ from cmp_server import db
 from cmp_server.models import InventoryItem, Site, Vendor
 
 BEFORE_0006 = "models.0005_one_chain_per_visitor"
-SCRATCH = "cmp_migration_scratch"
+SCRATCH = "cmp_migration_scratch"  # after the test database's own name: one per session
 
 
 @pytest.fixture
@@ -29,14 +29,17 @@ async def scratch_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
 
     parts = urlsplit(database_url)
     dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    # Sessions side by side (each with a test database of its own) must not drop each
+    # other's scratch database.
+    scratch = f"{parts.path.strip('/')}_{SCRATCH}"
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
-        await conn.execute(f"CREATE DATABASE {SCRATCH}")
-        yield urlunsplit(parts._replace(path=f"/{SCRATCH}"))
+        await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        await conn.execute(f'CREATE DATABASE "{scratch}"')
+        yield urlunsplit(parts._replace(path=f"/{scratch}"))
     finally:
         await Tortoise.close_connections()
-        await conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
         await conn.close()
 
 

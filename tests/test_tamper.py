@@ -99,11 +99,13 @@ async def _both(log: Log, tmp_path: Path, whole_tree: bool | None = None) -> lis
     reports = [await audit_site(log.site)]
     for whole in (False, True):
         out = io.BytesIO()
-        bundle = await evidence.collect(log.site, evidence.Selection(), whole_tree=whole)
-        evidence.write_bundle(bundle, out, public_url="https://cmp.example", name="b.zip")
+        await evidence.write_evidence(log.site, evidence.Selection(), out, whole_tree=whole,
+                                      public_url="https://cmp.example", name="b.zip")
         path = tmp_path / f"bundle-{whole}.zip"
         path.write_bytes(out.getvalue())
         reports.append(verify(read_bundle(path)))
+        # The same checks in two processes, each taking half the visitors.
+        reports.append(verify(read_bundle(path), jobs=2))
     return reports
 
 

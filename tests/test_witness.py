@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from cmp_server.services import checkpoints, signing, witness
+from cmp_server._utils import utcnow
+from cmp_server.models import Delivery, DeliveryAttempt
+from cmp_server.services import checkpoints, deliveries, signing
 from cmp_server.settings import Settings
 from cmp_verify.checkpoint import parse_body
 
@@ -62,6 +65,8 @@ def witnesses() -> Iterator[list[Witness]]:
 async def test_each_checkpoint_reaches_every_witness_and_the_file(
     client: httpx.AsyncClient, tmp_path: Path, witnesses: list[Witness]
 ) -> None:
+    """The POSTs are deliveries in the workers' queue: a witness that refuses (503) is tried
+    again after the queue's backoff, and takes them then; every attempt is logged."""
     key_path = tmp_path / "signing-key.pem"
     await signing.create_key(key_path)
     site, _ = await published_site()
@@ -69,37 +74,57 @@ async def test_each_checkpoint_reaches_every_witness_and_the_file(
     await send_receipt(client, site.key)
     await send_receipt(client, other.key)
     latest_file = tmp_path / "archive" / "latest-checkpoints.json"
-    made = await checkpoints.run_checkpoints(key_path, (witnesses[0].url,), latest_file)
-    assert {w["site"] for w in witnesses[0].received} == {site.key, other.key}
-    assert witnesses[0].received == [m.as_json() for m in made]
-    stored = json.loads(latest_file.read_text())
+    made = await checkpoints.run_checkpoints(key_path, [w.url for w in witnesses], latest_file)
+    stored = json.loads(latest_file.read_text())  # the file at once
     assert stored[site.key]["tree_size"] == 1 and stored[other.key]["tree_size"] == 1
+    assert not witnesses[0].received  # nothing sent by the run itself: queued
 
-    # A witness that refuses twice gets it on the third try; the file keeps the other site.
+    now = utcnow()
+    assert await deliveries.deliver_due("w1", allow_private=False, now=now) == 4
+    assert sorted(str(w["site"]) for w in witnesses[0].received) == sorted([site.key, other.key])
+    assert {json.dumps(w, sort_keys=True) for w in witnesses[0].received} == {
+        json.dumps(m.as_json(), sort_keys=True) for m in made}
+    assert witnesses[1].refused == 2 and not witnesses[1].received
+    queued = await Delivery.filter(channel="witness").order_by("id")
+    assert [d.status for d in queued].count("pending") == 2
+    # Not due again before the backoff; then taken.
+    assert await deliveries.deliver_due("w1", allow_private=False, now=now) == 0
+    later = now + deliveries.retry_delay(1) + timedelta(seconds=1)
+    assert await deliveries.deliver_due("w1", allow_private=False, now=later) == 2
+    assert len(witnesses[1].received) == 2
+    assert {d.status for d in await Delivery.filter(channel="witness")} == {"delivered"}
+    tries = await DeliveryAttempt.filter(delivery__channel="witness").order_by("id")
+    assert sorted(t.status_code or 0 for t in tries) == [201, 201, 201, 201, 503, 503]
+
+    # The next checkpoint: the file keeps the other site's.
     await send_receipt(client, site.key)
-    made = await checkpoints.take_checkpoints(await signing.load_signer(key_path))
-    await witness.publish(made, [w.url for w in witnesses], latest_file, pause=0.01)
-    assert witnesses[1].refused == 2
-    assert [w["tree_size"] for w in witnesses[1].received] == [2]
+    await checkpoints.run_checkpoints(key_path, (), latest_file)
     stored = json.loads(latest_file.read_text())
     assert parse_body(stored[site.key]["body"].encode()).size == 2
     assert stored[other.key]["tree_size"] == 1
 
 
 async def test_a_witness_that_stays_down_holds_nothing_up(
-    client: httpx.AsyncClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     key_path = tmp_path / "signing-key.pem"
     await signing.create_key(key_path)
     site, _ = await published_site()
     await send_receipt(client, site.key)
-    made = await checkpoints.take_checkpoints(await signing.load_signer(key_path))
     down = Witness()
     url = down.url
     down.server.server_close()  # nothing listens there
-    assert not await witness.deliver(url, made[0], pause=0.01)
-    assert "did not take checkpoint" in caplog.text
-    assert (await checkpoints.latest_checkpoint(site)).tree_size == 1
+    made = await checkpoints.run_checkpoints(key_path, (url,), None)
+    assert (await checkpoints.latest_checkpoint(site)).tree_size == 1 == made[0].tree_size
+    now = utcnow()
+    assert await deliveries.deliver_due("w1", allow_private=False, now=now) == 1
+    delivery = await Delivery.get(channel="witness")
+    assert delivery.status == "pending" and delivery.attempts == 1
+    attempt = await DeliveryAttempt.get(delivery_id=delivery.id)
+    assert attempt.status_code is None and attempt.error
+    # A day of failures: given up, and logged as such.
+    await deliveries.deliver_due("w1", allow_private=False, now=now + timedelta(hours=25))
+    assert (await Delivery.get(id=delivery.id)).status == "given_up"
 
 
 def test_witness_urls_from_the_environment_form() -> None:

@@ -12,7 +12,9 @@ on (``make lint`` holds them to it). What differs:
 - the consent counters: their upsert, the count from the raw receipts they are checked and
   recounted against (JSON iteration), and the lock a recount holds the writers off with;
 - the receipt store the writer's lanes insert their batches through (its batch statement);
-- checkpoints: waiting out the receipt inserts in flight, and one signer at a time.
+- checkpoints: waiting out the receipt inserts in flight (without holding the writers
+  off), one signer at a time, and the
+  leaf hash computed in the database (``APPEND_STORED``).
 
 Row locks taken through the ORM (``select_for_update``, the scan queue's ``skip_locked``) are
 Tortoise's own per database: ``FOR UPDATE`` on PostgreSQL, nothing on SQLite, which has one
@@ -38,8 +40,9 @@ __all__ = [
     "CountRow",
     "Dialect",
     "KnownReceipt",
-    "LeafRow",
-    "StoredRow",
+    "AppendedLeaf",
+    "NodeRow",
+    "SITES_BETWEEN",
     "ReceiptStore",
     "ReceiptTable",
     "RowsRefused",
@@ -53,10 +56,32 @@ ChainKey = tuple[int, UUID]
 CountRow = tuple[int, date, str, str, int, int]
 
 
-# A receipt as the checkpoint run reads it: id, site_id, receipt_id, recorded_at, record_hash.
-StoredRow = tuple[int, int, UUID, datetime, str]
-# A leaf to append: site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash.
-LeafRow = tuple[int, int, int, UUID, datetime, str]
+# A leaf the checkpoint run appended: site_id, position, receipt_pk, leaf hash (32 bytes).
+AppendedLeaf = tuple[int, int, int, bytes]
+# A stored subtree (``models.TreeNode``): site_id, level, node_index, hash (hex).
+NodeRow = tuple[int, int, int, str]
+
+# The leaves of the receipts with ids past {after} and up to {upto}, each at the next position
+# of its site's tree (from the size {base} gives the site: the run's frontier), its hash
+# SHA-256(0x00 || record hash) computed by {leaf}: the database reads the receipts and writes
+# the leaves, and only the hashes come back, for the run's frontiers. A page is a range of
+# ids, not ORDER BY … LIMIT: a plan made without statistics (a table just loaded) then read
+# every later receipt for each page; and the page is read first (MATERIALIZED), by its ids,
+# whatever the planner guesses of the sites. RETURNING gives no order: the caller sorts.
+APPEND_STORED = """
+WITH base(site_id, size) AS ({base}),
+page AS MATERIALIZED (
+    SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt
+    WHERE id > {after} AND id <= {upto}
+)
+INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at, leaf_hash)
+SELECT p.site_id, b.size + row_number() OVER (PARTITION BY p.site_id ORDER BY p.id) - 1,
+       p.id, p.receipt_id, p.recorded_at, {leaf}
+FROM page p JOIN base b ON b.site_id = p.site_id
+RETURNING site_id, position, receipt_pk, {returned}
+"""
+# The sites with receipts in a page (their trees are opened before its leaves are appended).
+SITES_BETWEEN = "SELECT DISTINCT site_id FROM consent_receipt WHERE id > {after} AND id <= {upto}"
 
 
 class RowsRefused(Exception):
@@ -157,22 +182,27 @@ class Dialect(Protocol):
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         """A store for one writer lane (closed by the lane when it stops)."""
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        """In ``conn``'s transaction: wait until every receipt insert in flight has ended, so
-        that the receipts then visible are every receipt with an id up to the greatest one
-        (a later insert takes a greater id)."""
+    async def settled_top(self) -> int:
+        """The greatest receipt id such that every receipt with an id up to it has been
+        committed, or never will be: those a checkpoint run may append (a receipt committed
+        later under a smaller id would otherwise be passed over)."""
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         """In ``conn``'s transaction: become the one process that appends leaves and signs
         checkpoints until it ends; False, at once, if another process is doing so."""
 
-    async def stored_after(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
-    ) -> list[StoredRow]:
-        """Up to ``limit`` receipts with ids past ``after`` and up to ``top``, by id."""
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        """The sites with receipts of ids past ``after`` and up to ``upto``."""
 
-    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
-        """Insert the leaves, in ``conn``'s transaction."""
+    async def append_stored(
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
+    ) -> list[AppendedLeaf]:
+        """In ``conn``'s transaction: append the receipts with ids past ``after`` and up to
+        ``upto`` to their sites' trees, whose sizes are ``sizes`` (every site of those
+        receipts, ``sites_between``): ``APPEND_STORED``. The leaves appended, in no order."""
+
+    async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
+        """Insert the subtrees, in ``conn``'s transaction."""
 
 
 # The counters' upsert, the same on both but for how the rows come in.

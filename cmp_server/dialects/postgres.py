@@ -14,18 +14,21 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from . import (
+    APPEND_STORED,
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    SITES_BETWEEN,
+    AppendedLeaf,
     ChainKey,
     CountRow,
     KnownReceipt,
-    LeafRow,
+    NodeRow,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
-    StoredRow,
     on_conflict_counts,
 )
 
@@ -103,10 +106,37 @@ class Postgres:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return PostgresStore(connections.get("default"), table)
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        # SHARE waits for every transaction holding ROW EXCLUSIVE on the table, which an
-        # insert takes before it draws its ids; the writers wait only this short transaction.
-        await conn.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+    async def settled_top(self) -> int:
+        # Every id up to the sequence's last value was drawn by a transaction in flight now
+        # or ended already: once those in flight now have ended, each such receipt is
+        # committed or never will be. Waiting for them holds no writer off (LOCK TABLE ... IN
+        # SHARE MODE did, every run: the writers' loss with checkpointing on). A transaction
+        # that stays open past SETTLE_WAIT (anything in the cluster: the snapshot does not
+        # say what a transaction writes) gets the lock after all.
+        conn = connections.get("default")
+        # The sequence first, then the snapshot: an id drawn before the first read belongs
+        # to a transaction that the snapshot shows in flight, or that has ended.
+        _, rows = await conn.execute_query("SELECT last_value FROM consent_receipt_id_seq")
+        top = int(rows[0][0])
+        _, rows = await conn.execute_query(
+            "SELECT ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) x)")
+        xids = list(rows[0][0])
+        deadline = asyncio.get_running_loop().time() + _SETTLE_WAIT
+        while xids:
+            _, rows = await conn.execute_query(
+                "SELECT x FROM unnest($1::bigint[]) AS x"
+                " WHERE pg_xact_status(x::text::xid8) = 'in progress'", [xids])
+            xids = [r[0] for r in rows]
+            if not xids:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                async with in_transaction() as locked:
+                    await locked.execute_script("LOCK TABLE consent_receipt IN SHARE MODE")
+                    _, rows = await locked.execute_query(
+                        "SELECT coalesce(max(id), 0) FROM consent_receipt")
+                return int(rows[0][0])
+            await asyncio.sleep(0.01)
+        return top
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         # A transaction-level advisory lock: let go at commit or rollback, and by a backend
@@ -116,30 +146,37 @@ class Postgres:
         )
         return bool(rows[0]["claimed"])
 
-    async def stored_after(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
-    ) -> list[StoredRow]:
-        # Straight from asyncpg (uuid and timestamptz decoded by the driver): the ORM's model
-        # per row cost more than the rest of the checkpoint run.
-        _, rows = await conn.execute_query(_STORED_AFTER, [after, top, limit])
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]  # asyncpg's uuid, back to it
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        _, rows = await conn.execute_query(_SITES_BETWEEN, [after, upto])
+        return [r[0] for r in rows]
 
-    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
+    async def append_stored(
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
+    ) -> list[AppendedLeaf]:
+        # Straight from asyncpg: the ORM's model per row cost more than the rest of the run.
+        _, rows = await conn.execute_query(
+            _APPEND_STORED, [after, upto, list(sizes), list(sizes.values())])
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
         if rows:
-            await conn.execute_query(_APPEND_LEAVES, [list(col) for col in zip(*rows, strict=True)])
+            await conn.execute_query(_APPEND_NODES, [list(col) for col in zip(*rows, strict=True)])
 
 
 POSTGRES = Postgres()
 
-_STORED_AFTER = (
-    "SELECT id, site_id, receipt_id, recorded_at, record_hash FROM consent_receipt"
-    " WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+_SITES_BETWEEN = SITES_BETWEEN.format(after="$1", upto="$2")
+_APPEND_STORED = APPEND_STORED.format(
+    after="$1", upto="$2", base="SELECT * FROM unnest($3::int[], $4::bigint[])",
+    leaf=r"encode(sha256('\x00'::bytea || decode(p.record_hash, 'hex')), 'hex')",
+    returned="decode(leaf_hash, 'hex')",
 )
-_APPEND_LEAVES = (
-    "INSERT INTO receipt_leaf (site_id, position, receipt_pk, receipt_id, recorded_at,"
-    " leaf_hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::uuid[],"
-    " $5::timestamptz[], $6::text[])"
+_APPEND_NODES = (
+    "INSERT INTO tree_node (site_id, level, node_index, hash)"
+    " SELECT * FROM unnest($1::int[], $2::smallint[], $3::bigint[], $4::text[])"
 )
+
+_SETTLE_WAIT = 10.0  # seconds a checkpoint run waits for the transactions in flight
 
 # The advisory lock key of the checkpoint signer (any bigint no other lock of ours uses).
 _SIGNER_LOCK = 0x3A5C_17E2_9B40_6D11

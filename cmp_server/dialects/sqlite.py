@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -9,23 +11,26 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from ..models import ConsentReceipt, ReceiptLeaf
+from ..models import ConsentReceipt
 from . import (
+    APPEND_STORED,
     COUNTS_COLUMNS,
     COUNTS_TABLE,
+    SITES_BETWEEN,
+    AppendedLeaf,
     ChainKey,
     CountRow,
     KnownReceipt,
-    LeafRow,
+    NodeRow,
     ReceiptStore,
     ReceiptTable,
     RowsRefused,
-    StoredRow,
     add_counts,
     on_conflict_counts,
 )
@@ -102,31 +107,50 @@ class Sqlite:
     def receipt_store(self, table: ReceiptTable) -> ReceiptStore:
         return OrmStore(self, table)
 
-    async def settle_receipts(self, conn: BaseDBAsyncClient) -> None:
-        pass  # one writer at a time: an insert has committed or not started
+    async def settled_top(self) -> int:
+        # One writer at a time: an insert has committed or not started.
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT max(id) AS top FROM consent_receipt")
+        return int(rows[0]["top"] or 0)
 
     async def claim_signer(self, conn: BaseDBAsyncClient) -> bool:
         # The transaction holds this process's one connection; another process on the file
         # waits for the write lock, and the unique positions and sizes refuse a second tree.
         return True
 
-    async def stored_after(
-        self, conn: BaseDBAsyncClient, after: int, top: int, limit: int
-    ) -> list[StoredRow]:
-        rows = await (ConsentReceipt.filter(id__gt=after, id__lte=top).using_db(conn)
-                      .order_by("id").limit(limit)
-                      .values_list("id", "site_id", "receipt_id", "recorded_at", "record_hash"))
-        return [(int(r[0]), int(r[1]), UUID(str(r[2])), r[3], str(r[4])) for r in rows]
+    async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
+        rows = await conn.execute_query_dict(_SITES_BETWEEN, [after, upto])
+        return [int(r["site_id"]) for r in rows]
 
-    async def append_leaves(self, conn: BaseDBAsyncClient, rows: Sequence[LeafRow]) -> None:
-        # The ORM writes the values as the ORM reads them back (SQLite has no uuid or time).
-        await ReceiptLeaf.bulk_create([
-            ReceiptLeaf(site_id=s, position=p, receipt_pk=pk, receipt_id=r, recorded_at=at,
-                        leaf_hash=h) for s, p, pk, r, at, h in rows
-        ], using_db=conn)
+    async def append_stored(
+        self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
+    ) -> list[AppendedLeaf]:
+        # SQLite has no SHA-256 of its own: the leaf hash is a function of this connection.
+        # Called in the statement, it spares the run a row object and a write per receipt.
+        raw = conn._connection  # the aiosqlite connection under Tortoise's  # noqa: SLF001
+        await raw.create_function("cmp_leaf_hash", 1, _leaf_hash, deterministic=True)
+        rows = await conn.execute_query_dict(
+            _APPEND_STORED, [json.dumps(list(sizes.items())), after, upto])
+        return [(int(r["site_id"]), int(r["position"]), int(r["receipt_pk"]),
+                 bytes.fromhex(r["leaf_hash"])) for r in rows]
+
+    async def append_nodes(self, conn: BaseDBAsyncClient, rows: Sequence[NodeRow]) -> None:
+        if rows:
+            await conn.execute_many(_APPEND_NODES, [list(row) for row in rows])
 
 
 SQLITE = Sqlite()
+
+_SITES_BETWEEN = SITES_BETWEEN.format(after="?", upto="?")
+_APPEND_STORED = APPEND_STORED.format(
+    base="SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+    after="?", upto="?",
+    leaf="cmp_leaf_hash(p.record_hash)", returned="leaf_hash")
+_APPEND_NODES = "INSERT INTO tree_node (site_id, level, node_index, hash) VALUES (?, ?, ?, ?)"
+
+
+def _leaf_hash(record_hash: str) -> str:
+    return hashlib.sha256(b"\x00" + bytes.fromhex(record_hash)).hexdigest()
 
 
 class OrmStore:

@@ -6,9 +6,9 @@ and on demand) does two things in one transaction, by one process at a time
 
 1. It appends the receipts stored since the last run to their site's tree, in the order they
    were stored (by serial id): each gets the next position (``ReceiptLeaf``), once. So that a
-   receipt committed late under a smaller id is not passed over, the run first waits out the
-   inserts in flight (``Dialect.settle_receipts``) and takes only ids up to the greatest one
-   then visible: every later receipt gets a greater id.
+   receipt committed late under a smaller id is not passed over, the run takes only ids up
+   to one below which every insert has ended (``Dialect.settled_top``): every later receipt
+   gets a greater id.
 2. For each site whose tree grew, it signs a checkpoint: site, tree size, root, the time the
    tree's contents were fixed, key id and the previous checkpoint's hash
    (``cmp_verify.checkpoint``). A leaf is a receipt's record hash:
@@ -21,6 +21,7 @@ signer from forking a tree even if the lock were lost.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 from collections.abc import Sequence
@@ -34,12 +35,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from cmp_verify.checkpoint import CheckpointBody, body_hash
-from cmp_verify.merkle import Frontier, Tree, leaf_hash, verify_inclusion
+from cmp_verify.merkle import Frontier, leaf_hash, verify_inclusion
 
 from .. import db
 from .._utils import rfc3339, utcnow
 from ..errors import CheckpointNotFound, ConsentNotFound, SigningKeyProblem
 from ..models import Checkpoint, ConsentReceipt, ReceiptLeaf, Site
+from . import tree_store
 from .signing import Signer, load_signer
 
 __all__ = [
@@ -56,7 +58,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_PAGE = 5000  # receipts read and leaves written per statement
+_PAGE = 5000  # ids of receipts a statement (a range: gaps make pages smaller)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,14 @@ class _Growing:
         self.last = last
         self.frontier = frontier
 
+    @property
+    def grew(self) -> bool:
+        """Whether the tree holds more than its last checkpoint: one to sign."""
+        return self.frontier.size > (self.last.tree_size if self.last is not None else 0)
+
 
 async def _open_tree(conn: BaseDBAsyncClient, site_id: int) -> _Growing:
+    """The site's tree as its last checkpoint left it, and the leaves after that."""
     last = await (Checkpoint.filter(site_id=site_id).using_db(conn)
                   .order_by("-tree_size").first())
     frontier = Frontier()
@@ -103,13 +111,16 @@ async def _open_tree(conn: BaseDBAsyncClient, site_id: int) -> _Growing:
             raise RuntimeError(f"site {site_id}: the stored frontier of checkpoint"
                                f" {last.tree_size} does not give its root; run verify-receipts")
     # Leaves appended after the last checkpoint (none unless a run failed half way before
-    # this code kept both in one transaction): the tree goes on from them.
+    # this code kept both in one transaction): the tree goes on from them. Their subtrees
+    # were not stored with them: they are now.
     extra = await (ReceiptLeaf.filter(site_id=site_id, position__gte=frontier.size)
                    .using_db(conn).order_by("position").values_list("position", "leaf_hash"))
+    nodes: list[tuple[int, int, bytes]] = []
     for position, hashed in extra:
         if position != frontier.size:
             raise RuntimeError(f"site {site_id}: tree position {frontier.size} is missing")
-        frontier.append(bytes.fromhex(str(hashed)))
+        frontier.append(bytes.fromhex(str(hashed)), nodes)
+    await db.dialect().append_nodes(conn, tree_store.kept(site_id, nodes))
     return _Growing(site_id, last, frontier)
 
 
@@ -117,10 +128,7 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
     """Append the receipts stored since the last run and sign a checkpoint of each site whose
     tree grew. [] when there was nothing new, or another process is doing it."""
     dialect = db.dialect()
-    async with in_transaction() as conn:
-        await dialect.settle_receipts(conn)
-        rows = await conn.execute_query_dict("SELECT max(id) AS top FROM consent_receipt")
-        top = int(rows[0]["top"] or 0)
+    top = await dialect.settled_top()
     fixed_at = utcnow()  # every receipt up to ``top`` is in; later ones take greater ids
     async with in_transaction() as conn:
         if not await dialect.claim_signer(conn):
@@ -129,20 +137,30 @@ async def take_checkpoints(signer: Signer) -> list[CheckpointView]:
         cursor = int(rows[0]["last"] or 0)
         trees: dict[int, _Growing] = {}
         while cursor < top:
-            page = await dialect.stored_after(conn, cursor, top, _PAGE)
-            if not page:
-                break
-            leaves = []
-            for pk, site_id, receipt_id, recorded_at, record_hash in page:
-                tree = trees.get(site_id)
-                if tree is None:
-                    tree = trees[site_id] = await _open_tree(conn, site_id)
-                hashed = leaf_hash(bytes.fromhex(record_hash))
-                leaves.append((site_id, tree.frontier.size, pk, receipt_id, recorded_at,
-                               hashed.hex()))
-                tree.frontier.append(hashed)
-            await dialect.append_leaves(conn, leaves)
-            cursor = page[-1][0]
+            upto = min(top, cursor + _PAGE)
+            for site_id in await dialect.sites_between(conn, cursor, upto):
+                if site_id not in trees:
+                    trees[site_id] = await _open_tree(conn, site_id)
+            # The database reads the receipts, hashes them and writes the leaves, from each
+            # tree's size; the leaf hashes come back for the frontiers, and with them the
+            # subtrees to keep.
+            page = await dialect.append_stored(
+                conn, cursor, upto, {s: tree.frontier.size for s, tree in trees.items()})
+            page.sort()  # by site, then position
+            kept = []
+            for site_id, leaves in itertools.groupby(page, key=lambda leaf: leaf[0]):
+                tree = trees[site_id]
+                nodes: list[tuple[int, int, bytes]] = []
+                for _, position, _, hashed in leaves:
+                    if position != tree.frontier.size:
+                        raise RuntimeError(f"site {site_id}: tree position"
+                                           f" {tree.frontier.size} is missing (the run"
+                                           f" appended {position})")
+                    tree.frontier.append(hashed, nodes)
+                kept.extend(tree_store.kept(site_id, nodes))
+            await dialect.append_nodes(conn, kept)
+            cursor = upto
+        trees = {s: tree for s, tree in trees.items() if tree.grew}
         if not trees:
             return []
         keys = dict(await Site.filter(id__in=list(trees)).using_db(conn).values_list("id", "key"))
@@ -263,6 +281,6 @@ async def receipt_proof(site: Site, receipt_id: UUID) -> ReceiptProof:
         checkpoint = await latest_checkpoint(site)
     except CheckpointNotFound:
         return ReceiptProof(leaf.position, leaf.leaf_hash, None, ())
-    tree = Tree(await leaf_hashes(site, checkpoint.tree_size))
-    proof = tree.inclusion_proof(leaf.position, checkpoint.tree_size)
+    # The O(log n) stored subtrees the proof is made of, not the whole tree.
+    proof = await tree_store.inclusion_proof(site.id, leaf.position, checkpoint.tree_size)
     return ReceiptProof(leaf.position, leaf.leaf_hash, checkpoint, tuple(h.hex() for h in proof))

@@ -1,6 +1,6 @@
-"""Delivering events to webhook endpoints and by mail: claimed by one worker at a time, tried
-again with exponential backoff for a day, and a day of failures turns an endpoint off (and
-tells the owners by mail).
+"""Delivering events to webhook endpoints, to checkpoint witnesses (``witness.py``) and by
+mail: claimed by one worker at a time, tried again with exponential backoff for a day, and a
+day of failures turns an endpoint off (and tells the owners by mail).
 
 A claim moves the delivery's ``due_at`` a lease ahead in the same statement that takes it
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers never take the same one; SQLite has one
@@ -82,7 +82,7 @@ async def deliver_due(worker_id: str, *, allow_private: bool, mail: MailConfig |
     mails: dict[tuple[int, str, int], list[Delivery]] = {}
     hooks = []
     for delivery in claimed:
-        if delivery.channel == "webhook":
+        if delivery.channel in ("webhook", "witness"):
             hooks.append(delivery)
         else:  # one mail per delivery at once; one per recipient for the digest
             key = (delivery.staff_id or 0, delivery.channel,
@@ -94,7 +94,10 @@ async def deliver_due(worker_id: str, *, allow_private: bool, mail: MailConfig |
 
     async def one(delivery: Delivery) -> None:
         async with gate:
-            await _attempt(delivery, allow_private=allow_private, now=at, timeout=timeout)
+            if delivery.channel == "witness":
+                await _witness(delivery, now=at, timeout=timeout)
+            else:
+                await _attempt(delivery, allow_private=allow_private, now=at, timeout=timeout)
 
     await asyncio.gather(*(one(d) for d in hooks))
     for group in mails.values():
@@ -172,6 +175,20 @@ async def _attempt(delivery: Delivery, *, allow_private: bool, now: datetime,
         await _record([delivery], answer.status, answer.duration_ms, answer.excerpt,
                       answer.error, ok=ok, final=False, now=now)
         await _endpoint_health(endpoint, ok, now)
+
+
+async def _witness(delivery: Delivery, *, now: datetime, timeout: float) -> None:
+    """A checkpoint to a witness (``witness.py``): retried as a webhook is, with no endpoint
+    to turn off (the witnesses are the operator's settings)."""
+    from .witness import post
+
+    answer = await post(await delivery.event, timeout=timeout)
+    ok = answer.status is not None and 200 <= answer.status < 300
+    if not ok:
+        log.warning("witness delivery %s not taken (%s); tried again later", delivery.id,
+                    answer.error or answer.status)
+    await _record([delivery], answer.status, answer.duration_ms, answer.excerpt, answer.error,
+                  ok=ok, final=False, now=now)
 
 
 async def _endpoint_health(endpoint: WebhookEndpoint, ok: bool, now: datetime) -> None:

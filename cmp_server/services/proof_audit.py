@@ -6,17 +6,25 @@ stored behind the log (a receipt without a tree position among receipts that hav
 
 from __future__ import annotations
 
-from cmp_verify.bundle import POSITION, Report, verify
+import tempfile
+import zipfile
+
+from cmp_verify.bundle import POSITION, Report, read_bundle, verify
 
 from ..models import ConsentReceipt, ReceiptLeaf, Site
-from .evidence import Selection, collect
+from .evidence import Selection, write_evidence
 
 __all__ = ["audit_site"]
 
 
 async def audit_site(site: Site) -> Report:
-    bundle = await collect(site, Selection(), whole_tree=True)
-    report = verify(bundle)
+    # The whole site's bundle, written (uncompressed) to a file and read back as the
+    # verifier reads one: a line at a time, so memory holds a page, not the site.
+    with tempfile.NamedTemporaryFile(suffix=".zip") as spool:
+        await write_evidence(site, Selection(), spool, public_url="", name="audit.zip",
+                             whole_tree=True, compression=zipfile.ZIP_STORED)
+        spool.flush()
+        report = verify(read_bundle(spool.name))
     # Receipts the log passed over: stored under an id the sequencer had already gone past,
     # which the writer never does (a row put in by hand, backdated or not).
     rows = await ReceiptLeaf.all().order_by("-receipt_pk").limit(1).values_list("receipt_pk")

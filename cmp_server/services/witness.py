@@ -4,59 +4,33 @@
 from ``GET /v1/sites/{key}/checkpoints``; a witness that missed one fetches it there.
 
 A POST is the checkpoint's JSON (``CheckpointView.as_json``); any 2xx answer is a delivery.
-Each is tried three times with a pause between, with a timeout; a witness that stays down is
-logged, and never holds up the log (the checkpoint is signed and stored already).
+The POSTs are deliveries in the workers' queue, as webhooks are (``deliveries.py``): an event
+``checkpoint.witness`` per checkpoint and witness (the URL and the checkpoint), claimed by one
+worker at a time, tried again with backoff for a day, every attempt logged. A witness that
+stays down never holds up the log: the checkpoint is signed and stored already.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
+from .._utils import utcnow
+from ..models import Delivery, Event
+from . import outbound
 from .checkpoints import CheckpointView
 
-__all__ = ["deliver", "publish", "write_latest"]
+__all__ = ["EVENT", "post", "publish", "queue", "write_latest"]
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3
-PAUSE = 1.0  # seconds before the second try, doubled for the third
-TIMEOUT = 10.0
-
-
-def _post(url: str, body: bytes) -> int:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "cmp-server-witness/1"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 (the operator's URL)
-        return int(answer.status)
-
-
-async def deliver(url: str, checkpoint: CheckpointView, *, pause: float = PAUSE) -> bool:
-    """POST one checkpoint to one witness, with retries; whether it was taken."""
-    body = json.dumps(checkpoint.as_json()).encode()
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            status = await asyncio.to_thread(_post, url, body)
-            if 200 <= status < 300:
-                return True
-            problem = f"answered {status}"
-        except urllib.error.HTTPError as exc:
-            problem = f"answered {exc.code}"
-        except (OSError, ValueError) as exc:
-            problem = str(exc)
-        if attempt < ATTEMPTS:
-            log.warning("witness %s: checkpoint %s/%d not taken (%s); trying again", url,
-                        checkpoint.site, checkpoint.tree_size, problem)
-            await asyncio.sleep(pause * 2 ** (attempt - 1))
-    log.error("witness %s did not take checkpoint %s/%d after %d tries (%s)", url,
-              checkpoint.site, checkpoint.tree_size, ATTEMPTS, problem)
-    return False
+EVENT = "checkpoint.witness"  # not one staff subscribe to: the operator's own channel
+CHANNEL = "witness"
+HEADERS = {"Content-Type": "application/json", "User-Agent": "cmp-server-witness/1"}
 
 
 def write_latest(path: Path, made: Sequence[CheckpointView]) -> None:
@@ -76,10 +50,44 @@ def write_latest(path: Path, made: Sequence[CheckpointView]) -> None:
     os.replace(staged, path)
 
 
+async def queue(
+    made: Sequence[CheckpointView], urls: Sequence[str], *, now: datetime | None = None
+) -> list[Delivery]:
+    """A delivery of each checkpoint to each witness, due now, for the workers to send."""
+    if not made or not urls:
+        return []
+    at = now or utcnow()
+    site_ids = {view.site: site_id for view, site_id in zip(
+        made, await _site_ids([view.site for view in made]), strict=True)}
+    rows = []
+    for view in made:
+        for url in urls:
+            event = await Event.create(site_id=site_ids[view.site], type=EVENT, created_at=at,
+                                       data={"url": url, "checkpoint": view.as_json()})
+            rows.append(Delivery(event_id=event.id, channel=CHANNEL, due_at=at, created_at=at))
+    await Delivery.bulk_create(rows)
+    return rows
+
+
+async def _site_ids(keys: list[str]) -> list[int]:
+    from ..models import Site
+
+    ids = dict(await Site.filter(key__in=keys).values_list("key", "id"))
+    return [int(ids[key]) for key in keys]
+
+
+async def post(event: Event, *, timeout: float) -> outbound.Answer:
+    """One try at a witness delivery (``deliveries`` records it). The URL is the operator's
+    own setting, so it may be on a private network (a witness beside the server)."""
+    url = str(event.data["url"])
+    body = json.dumps(event.data["checkpoint"]).encode()
+    return await outbound.post(url, body, dict(HEADERS), allow_private=True, timeout=timeout)
+
+
 async def publish(
-    made: Sequence[CheckpointView], urls: Sequence[str], latest_file: Path | None,
-    *, pause: float = PAUSE,
+    made: Sequence[CheckpointView], urls: Sequence[str], latest_file: Path | None
 ) -> None:
+    """What a checkpoint run does with what it signed: the file, and the witnesses' queue."""
     if not made:
         return
     if latest_file is not None:
@@ -87,4 +95,4 @@ async def publish(
             write_latest(latest_file, made)
         except OSError as exc:
             log.error("cannot write the latest checkpoints to %s: %s", latest_file, exc)
-    await asyncio.gather(*(deliver(url, view, pause=pause) for url in urls for view in made))
+    await queue(made, urls)

@@ -27,7 +27,7 @@ async def _signed_in(client: httpx.AsyncClient, role: str) -> None:
 
 
 def _bundle(body: bytes) -> Bundle:
-    return read(io.BytesIO(body))  # type: ignore[arg-type]
+    return read(io.BytesIO(body))
 
 
 async def test_the_log_keys_and_a_period_bundle(
