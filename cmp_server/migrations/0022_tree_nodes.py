@@ -83,7 +83,7 @@ async def _backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_checkpoints')]
+    dependencies = [('models', '0021_scan_schedules')]
 
     initial = False
 
