@@ -129,6 +129,8 @@ class Dialect(Protocol):
 
     # Added to the URL's query where it does not set them (``db.tortoise_config``).
     connection_options: Mapping[str, str]
+    # The Tortoise engine (a module's path) used instead of the one the URL's scheme names.
+    engine: str | None
 
     def prepare(self, url: str) -> None:
         """What must exist before the database at ``url`` is opened."""

@@ -67,6 +67,9 @@ class Sqlite:
     connection_options: Mapping[str, str] = {
         "journal_mode": "WAL", "synchronous": "FULL", "busy_timeout": "5000"
     }
+    # Transactions that take the write lock when they begin: the scan worker's process writes
+    # the same file (``_sqlite_client``).
+    engine: str | None = "cmp_server.dialects._sqlite_client"
 
     def prepare(self, url: str) -> None:
         """The file's folder: SQLite creates the file, not the folders above it."""
