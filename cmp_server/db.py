@@ -33,6 +33,7 @@ __all__ = [
     "open_database",
     "pending_migrations",
     "tortoise_config",
+    "worker_url",
 ]
 
 
@@ -71,6 +72,15 @@ def _with_defaults(url: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     for name, value in backend(url).connection_options.items():
+        query.setdefault(name, value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def worker_url(url: str) -> str:
+    """``url`` with the dialect's options for the scan worker's process, where it sets none."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for name, value in backend(url).worker_connection_options.items():
         query.setdefault(name, value)
     return urlunsplit(parts._replace(query=urlencode(query)))
 

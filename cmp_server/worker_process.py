@@ -17,7 +17,9 @@ The child gets the server's settings object as they are (pickled), not the envir
 
 On SQLite the two processes share one file. WAL lets each read while the other writes; a write
 waits for the other's (``busy_timeout``); every transaction begins ``IMMEDIATE``
-(``dialects/_sqlite_client``), so one that read first does not fail when it comes to write.
+(``dialects/_sqlite_client``), so one that read first does not fail when it comes to write;
+and the worker commits without waiting for the disk (``db.worker_url``), so that it holds the
+write lock, which receipts then wait for, as briefly as it can.
 Receipts are written by the server's process alone, in its one writer lane.
 """
 
@@ -131,7 +133,7 @@ async def _work(settings: Settings, grace: float) -> None:
     if parent is not None:
         loop.add_reader(parent.sentinel, stop.set)  # readable (closed) once the server is gone
     # The server migrated it before starting this process.
-    await db.open_database(settings.resolved_database_url, run_migrations=False)
+    await db.open_database(db.worker_url(settings.resolved_database_url), run_migrations=False)
     try:
         # Checkpoints are the server's to take (its own loop does); deliveries are this one's.
         working = asyncio.create_task(ScanWorker(settings).run_forever(stop))

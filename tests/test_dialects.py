@@ -198,3 +198,10 @@ def test_the_dialect_is_the_open_databases(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(db, "_opened", None)
     with pytest.raises(RuntimeError, match="no database is open"):
         db.dialect()
+
+
+def test_the_scan_workers_process_commits_without_waiting_for_the_disk_on_sqlite() -> None:
+    # Its write lock is what the server's receipts wait for; an operator's choice stands.
+    assert db.worker_url("sqlite:///tmp/x.sqlite3") == "sqlite:///tmp/x.sqlite3?synchronous=NORMAL"
+    assert db.worker_url("sqlite:///tmp/x.sqlite3?synchronous=FULL").endswith("=FULL")
+    assert db.worker_url("postgres://u@h/d") == "postgres://u@h/d"

@@ -131,6 +131,9 @@ class Dialect(Protocol):
     connection_options: Mapping[str, str]
     # The Tortoise engine (a module's path) used instead of the one the URL's scheme names.
     engine: str | None
+    # The scan worker's process adds these where the URL does not set them (``db.worker_url``):
+    # what it writes (scans, jobs, deliveries) may be written again, receipts never.
+    worker_connection_options: Mapping[str, str]
 
     def prepare(self, url: str) -> None:
         """What must exist before the database at ``url`` is opened."""
