@@ -3,6 +3,7 @@ HTML pages, keyed by the classes of ``cmp_server.errors`` as ``_http.py``'s is f
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -12,7 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from cmp_server import errors
 from cmp_server._utils import plural
 
-__all__ = ["render", "render_error", "status_for"]
+__all__ = ["render", "render_error", "render_off_loop", "status_for"]
 
 _env = Environment(
     loader=PackageLoader("admin", "templates"),
@@ -50,18 +51,29 @@ def status_for(exc: errors.CmpError) -> int:
     return 500
 
 
-def render(
-    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> Response:
+def _page(request: Request, template: str, context: dict[str, Any] | None) -> str:
     actor = getattr(request.state, "actor", None)
-    page = _env.get_template(template).render(
+    return _env.get_template(template).render(
         request=request,
         actor=actor,
         csrf_token=actor.csrf_token if actor else "",
         url_for=lambda name, **params: request.url_for(name, **params).path,
         **(context or {}),
     )
-    return HTMLResponse(page, status)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    return HTMLResponse(_page(request, template, context), status)
+
+
+async def render_off_loop(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """``render`` in a thread, for a page whose rows a scanned site decides (a scan's page):
+    the event loop answers receipts meanwhile."""
+    return HTMLResponse(await asyncio.to_thread(_page, request, template, context), status)
 
 
 async def render_error(

@@ -25,7 +25,7 @@ from cmp_server.services.scan_findings import PAGED_LISTS, scan_detail
 from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
 
 from ._forms import UNREFUSED, Form, Refusal, one_line, save_form, text_of, whole_number
-from ._pages import render
+from ._pages import render, render_off_loop
 from ._security import requires
 
 __all__ = ["routes"]
@@ -49,14 +49,17 @@ def _inventory_link(request: Request, site: Site) -> Callable[[int | None, str],
     """Where a found item is mapped: its inventory entry, or the inventory searched by its
     name (until the inventory has a page per entry, or when nothing matches yet)."""
 
+    # Each path found once (url_for walks the routes), not once per row of the page.
+    try:
+        item = request.url_for("admin:item", key=site.key, item_id="0").path
+    except NoMatchFound:
+        item = None
+    search = request.url_for("admin:inventory", key=site.key).path + "?"
+
     def link(item_id: int | None, name: str) -> str:
-        if item_id is not None:
-            try:
-                return request.url_for("admin:item", key=site.key, item_id=str(item_id)).path
-            except NoMatchFound:
-                pass
-        return request.url_for("admin:inventory", key=site.key).path + "?" + urlencode(
-            {"q": name})
+        if item_id is not None and item is not None:
+            return item.removesuffix("0") + str(item_id)
+        return search + urlencode({"q": name})
 
     return link
 
@@ -165,7 +168,7 @@ def _page_link(pages: dict[str, int]) -> Callable[[str], Callable[..., str]]:
 async def scan(request: Request, site: Site) -> Response:
     pages = _pages(request)
     detail = await scan_detail(site, request.path_params["scan_id"], pages)
-    return render(request, "admin/scan.html", {
+    return await render_off_loop(request, "admin/scan.html", {
         "site": site, "tab": "scans", "detail": detail, "changes": detail.changes,
         "inventory_link": _inventory_link(request, site), "pass_labels": PASS_LABELS,
         "private_setting": scans.PRIVATE_TARGETS_SETTING, "page_link": _page_link(pages),

@@ -283,6 +283,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/bench_hostile")
+    parser.add_argument("--limits", choices=("default", "raised", "both"), default="both")
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=50.0, help="receipts a second")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds idle first")
@@ -298,7 +299,7 @@ def main() -> int:
     print("| database | limits | phase | receipts | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|---|")
     for label, url in urls:
-        for raised in (False, True):
+        for raised in {"default": (False,), "raised": (True,), "both": (False, True)}[args.limits]:
             result, notes = asyncio.run(run(args, url, raised))
             limits = "raised past the page" if raised else "default"
             for phase in PHASES:

@@ -17,13 +17,15 @@ limits). Behind a reverse proxy, give the proxy the same bounds (README, "Produc
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .settings import Settings
 
-__all__ = ["PROTOCOL", "HeaderDeadline", "configure", "uvicorn_options"]
+__all__ = ["PROTOCOL", "HeaderDeadline", "configure", "log_config", "uvicorn_options"]
 
 # What uvicorn is given as ``http`` (a string: worker processes import it themselves).
 PROTOCOL = "cmp_server._serving:HeaderDeadline"
@@ -160,3 +162,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Only the h11 parser reads it; the same bound as ours, should uvicorn be run with it.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with our own loggers (``cmp_server``, ``scanner``) at info beside
+    it: otherwise only warnings and errors of ours would reach the terminal. The scan worker's
+    process (``worker_process``) logs the same way."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("cmp_server", "scanner"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from importlib.resources import files
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -27,6 +28,7 @@ from .services.retention import purge_receipts
 from .services.writer import ReceiptWriter
 from .settings import Settings
 from .worker import ScanWorker
+from .worker_process import WorkerProcess
 
 __all__ = ["create_app"]
 
@@ -69,12 +71,20 @@ async def _favicon(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings, *, extra_routes: list[Route] | None = None, freeze_gc: bool = False
+    settings: Settings,
+    *,
+    extra_routes: list[Route] | None = None,
+    freeze_gc: bool = False,
+    worker_process: dict[str, Any] | None = None,
 ) -> Starlette:
     """``freeze_gc``: for a server process (not tests, which build many apps in one process),
     move everything alive after start-up out of the garbage collector's reach. The
     collector's full passes then walk only what requests allocate: measured in-process, a full
-    pass went from 61 ms to 7 ms, a pause every request in flight would otherwise wait out."""
+    pass went from 61 ms to 7 ms, a pause every request in flight would otherwise wait out.
+
+    ``worker_process``: run the scan worker (``settings.run_worker``) in a child process
+    (``worker_process.WorkerProcess``, given these keyword arguments) rather than on this
+    process's event loop, as `cmp-server serve` does; in-process, as tests build the app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,9 +104,15 @@ def create_app(
         stop_worker = asyncio.Event()
         worker = None
         if settings.run_worker:
-            # The SQLite default scans inside the server; with PostgreSQL, run separate
-            # `cmp-server worker` processes and set CMP_RUN_WORKER=false.
-            worker = asyncio.create_task(ScanWorker(settings).run_forever(stop_worker))
+            # The default scans beside the server (its own process, from `cmp-server serve`);
+            # with PostgreSQL, run separate `cmp-server worker` processes and set
+            # CMP_RUN_WORKER=false.
+            work = (
+                WorkerProcess(settings, **worker_process).run(stop_worker)
+                if worker_process is not None
+                else ScanWorker(settings).run_forever(stop_worker)
+            )
+            worker = asyncio.create_task(work)
         if freeze_gc:
             gc.collect()
             gc.freeze()
@@ -105,9 +121,10 @@ def create_app(
         finally:
             stop_worker.set()
             if worker is not None:
-                # A scan still running is abandoned; its job is claimed again once stale.
+                # A scan still running is abandoned; its job is claimed again once stale. A
+                # worker process is given its grace, then killed (WorkerProcess).
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(worker, timeout=10)
+                    await asyncio.wait_for(worker, timeout=10 if worker_process is None else 30)
             purge.cancel()
             if checkpointing is not None:
                 checkpointing.cancel()

@@ -85,19 +85,6 @@ def main() -> None:
     """Self-hosted cookie consent platform: banner config, consent receipts, scanner."""
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with our own loggers (``cmp_server``, ``scanner``) at info beside
-    it: otherwise only warnings and errors of ours would reach the terminal."""
-    import copy
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    for name in ("cmp_server", "scanner"):
-        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
-
-
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
     from . import _serving
     from .app import create_app
@@ -117,17 +104,21 @@ def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = 
             workers=workers,
             proxy_headers=False,
             access_log=False,
-            log_config=_log_config(),
+            log_config=_serving.log_config(),
             **bounds,
         )
         return
+    # The scan worker in a process of its own: a scan's Python work (its report, its items'
+    # diff and store) then never holds this process's interpreter while receipts wait.
+    app = create_app(settings, extra_routes=extra, freeze_gc=True,
+                     worker_process={"log_config": _serving.log_config()})
     uvicorn.run(
-        create_app(settings, extra_routes=extra, freeze_gc=True),
+        app,
         host=host,
         port=port,
         proxy_headers=False,
         access_log=False,
-        log_config=_log_config(),
+        log_config=_serving.log_config(),
         **bounds,
     )
 

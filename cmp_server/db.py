@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as migrate_api
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -32,6 +33,7 @@ __all__ = [
     "open_database",
     "pending_migrations",
     "tortoise_config",
+    "worker_url",
 ]
 
 
@@ -74,9 +76,26 @@ def _with_defaults(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def worker_url(url: str) -> str:
+    """``url`` with the dialect's options for the scan worker's process, where it sets none."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for name, value in backend(url).worker_connection_options.items():
+        query.setdefault(name, value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    """The URL with the dialect's options, or, for a dialect with an engine of its own, the
+    connection as Tortoise expands that URL, with the engine."""
+    full = _with_defaults(url)
+    engine = backend(url).engine
+    return full if engine is None else {**expand_db_url(full), "engine": engine}
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": _with_defaults(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             "models": {
                 "models": MODELS,

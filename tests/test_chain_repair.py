@@ -7,7 +7,9 @@ found. On the suite's database (SQLite or PostgreSQL), in a scratch database of 
 from __future__ import annotations
 
 import asyncio
+import csv
 import importlib
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.exceptions import BaseORMException
@@ -25,13 +28,18 @@ from cmp_server._utils import utcnow
 from cmp_server.app import create_app
 from cmp_server.models import ConsentReceipt, ReceiptChainRepair, Site
 from cmp_server.schemas import ReceiptIn
+from cmp_server.services import evidence
 from cmp_server.services.configs import ConfigCache
 from cmp_server.services.consent_log import receipt_proof, visitor_history
+from cmp_server.services.export import CSV_FIELDS, export_receipts, visitor_export
 from cmp_server.services.receipt_store import COLUMNS, SENT, NewReceipt
 from cmp_server.services.receipts import ReceiptDraft, draft_receipt, record_hash
 from cmp_server.services.verify import ALTERED, verify_receipts
 from cmp_server.services.writer import ReceiptWriter
 from cmp_server.settings import Settings
+from cmp_verify import records
+from cmp_verify.bundle import read_bundle
+from cmp_verify.bundle import verify as verify_bundle
 
 from ._server import cli_env, run_cli
 from .admin._client import sign_in
@@ -224,3 +232,76 @@ async def test_interleaved_chains_verify_after_0017_and_a_real_break_is_still_fo
     assert f"BROKEN {consent} {c_a[1]}: {ALTERED}" in broken.stdout
     # The other site's chain is its own: the break on A does not reach it.
     assert run_cli(["verify-receipts", "--site", site_b.key], env).returncode == 0
+
+
+def _chains_verify(lines: list[dict[str, Any]]) -> list[str]:
+    """What ``verify-receipts`` checks, done on an export alone, as its reader would: each
+    visitor's receipts in order, each linked to the one before it and its record hash made
+    over that one's (over the repair's, where the export gives one). The receipts that fail."""
+    failed = []
+    by_visitor: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_visitor.setdefault(line["consent_id"], []).append(line)
+    for receipts in by_visitor.values():
+        before: dict[str, Any] | None = None
+        for receipt in sorted(receipts, key=lambda r: r["recorded_at"]):
+            repair = receipt.get("chain_repair")
+            link = repair["previous_receipt_id"] if repair else receipt["previous_receipt_id"]
+            over = repair["linked_hash"] if repair else (before or {}).get("record_hash", "")
+            if (link != (before or {}).get("receipt_id")
+                    or records.record_hash(receipt, over) != receipt["record_hash"]):
+                failed.append(receipt["receipt_id"])
+            before = receipt
+    return failed
+
+
+async def test_exports_and_bundles_of_repaired_chains_verify(
+    scratch: str, tmp_path: Path
+) -> None:
+    await migrate_to(scratch, BEFORE)
+    await opened(scratch)
+    site_a, site_b, ids = await _seed_the_defect()
+    await Tortoise.close_connections()
+    await migrate_to(scratch, None)
+    await db.open_database(scratch, run_migrations=False)
+    try:
+        repaired = {str(r.receipt_id): r for r in await ReceiptChainRepair.all()}
+        for site, receipts in ((site_a, 6), (site_b, 3)):
+            lines = [orjson.loads(line) for line in
+                     b"".join([c async for c in export_receipts(site, "jsonl")]).splitlines()]
+            assert len(lines) == receipts
+            # The repairs of this site's receipts, and only those, travel with them.
+            assert {r["receipt_id"] for r in lines if "chain_repair" in r} == {
+                i for i, r in repaired.items() if r.site_id == site.id}
+            assert _chains_verify(lines) == []
+            # Without them the interleaved chains do not verify: they are what the export adds.
+            bare = [{k: v for k, v in r.items() if k != "chain_repair"} for r in lines]
+            assert _chains_verify(bare)
+
+            # The CSV says the same in two columns, empty where there is no repair.
+            data = b"".join([c async for c in export_receipts(site, "csv")]).decode()
+            rows = list(csv.DictReader(io.StringIO(data)))
+            assert tuple(rows[0]) == CSV_FIELDS
+            for row, line in zip(rows, lines, strict=True):
+                repair = line.get("chain_repair") or {}
+                assert row["receipt_id"] == line["receipt_id"]
+                assert row["chain_repair_linked_hash"] == (repair.get("linked_hash") or "")
+                assert row["chain_repair_previous_receipt_id"] == (
+                    repair.get("previous_receipt_id") or "")
+
+            # A visitor's access-request export and the evidence bundle carry them too; the
+            # bundle verifies offline (cmp-verify).
+            consent = (await ConsentReceipt.get(receipt_id=ids[f"C@{site.name}"][0])).consent_id
+            mine = orjson.loads(await visitor_export(site, consent, by=None))
+            assert _chains_verify(mine["receipts"]) == []
+            assert [r["verification"] for r in mine["receipts"]] == ["verified"] * len(
+                mine["receipts"])
+            bundle = tmp_path / f"{site.name}.zip"
+            with bundle.open("wb") as out:
+                evidence.write_bundle(await evidence.collect(site, evidence.Selection()), out,
+                                      public_url="https://cmp.example", name=bundle.name)
+            report = verify_bundle(read_bundle(bundle))
+            assert report.ok, report.problems
+            assert (report.receipts, report.chains) == (receipts, 3 if site is site_a else 2)
+    finally:
+        await db.close_database()

@@ -31,9 +31,13 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 def test_each_dialect_adds_its_own_connection_options() -> None:
     sqlite = db.tortoise_config("sqlite:///tmp/x.sqlite3?synchronous=NORMAL")
-    assert sqlite["connections"]["default"] == (
-        "sqlite:///tmp/x.sqlite3?synchronous=NORMAL&journal_mode=WAL&busy_timeout=5000"
-    )
+    # As Tortoise expands the URL, with the engine whose transactions begin IMMEDIATE.
+    assert sqlite["connections"]["default"] == {
+        "engine": "cmp_server.dialects._sqlite_client",
+        "credentials": {"file_path": "/tmp/x.sqlite3", "synchronous": "NORMAL",
+                        "journal_mode": "WAL", "journal_size_limit": 16384,
+                        "busy_timeout": "5000"},
+    }
     postgres = db.tortoise_config("postgres://u@h/d")
     assert postgres["connections"]["default"] == "postgres://u@h/d?maxsize=20"
 
@@ -194,3 +198,10 @@ def test_the_dialect_is_the_open_databases(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(db, "_opened", None)
     with pytest.raises(RuntimeError, match="no database is open"):
         db.dialect()
+
+
+def test_the_scan_workers_process_commits_without_waiting_for_the_disk_on_sqlite() -> None:
+    # Its write lock is what the server's receipts wait for; an operator's choice stands.
+    assert db.worker_url("sqlite:///tmp/x.sqlite3") == "sqlite:///tmp/x.sqlite3?synchronous=NORMAL"
+    assert db.worker_url("sqlite:///tmp/x.sqlite3?synchronous=FULL").endswith("=FULL")
+    assert db.worker_url("postgres://u@h/d") == "postgres://u@h/d"

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from cmp_server._utils import utcnow
 from cmp_server.models import ConsentReceipt, PurgeLog, Site
-from cmp_server.services.export import EXPORT_FIELDS, export_receipts
+from cmp_server.services.export import CSV_FIELDS, EXPORT_FIELDS, export_receipts
 from cmp_server.services.retention import purge_receipts
 from cmp_server.services.sites import update_site
 
@@ -56,7 +56,7 @@ async def test_csv_export_is_streamed_in_pages(app: Starlette) -> None:
     await _receipts(site, 2500)
     data, chunks = await _collect(site, "csv")
     rows = list(csv.reader(io.StringIO(data.decode())))
-    assert tuple(rows[0]) == EXPORT_FIELDS
+    assert tuple(rows[0]) == CSV_FIELDS
     assert len(rows) == 2501
     assert chunks == 1 + 3  # header, then one chunk per page of 1000
     record = dict(zip(rows[0], rows[1], strict=True))

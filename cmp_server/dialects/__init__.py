@@ -154,6 +154,11 @@ class Dialect(Protocol):
 
     # Added to the URL's query where it does not set them (``db.tortoise_config``).
     connection_options: Mapping[str, str]
+    # The Tortoise engine (a module's path) used instead of the one the URL's scheme names.
+    engine: str | None
+    # The scan worker's process adds these where the URL does not set them (``db.worker_url``):
+    # what it writes (scans, jobs, deliveries) may be written again, receipts never.
+    worker_connection_options: Mapping[str, str]
 
     def prepare(self, url: str) -> None:
         """What must exist before the database at ``url`` is opened."""

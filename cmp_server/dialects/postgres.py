@@ -78,6 +78,8 @@ class Postgres:
     concurrent_writers = True
 
     connection_options: Mapping[str, str] = {"maxsize": "20"}
+    engine: str | None = None
+    worker_connection_options: Mapping[str, str] = {}
 
     def prepare(self, url: str) -> None:
         pass  # a server's database: `cmp-server migrate` or the operator makes it

@@ -72,6 +72,14 @@ class Sqlite:
     connection_options: Mapping[str, str] = {
         "journal_mode": "WAL", "synchronous": "FULL", "busy_timeout": "5000"
     }
+    # Transactions that take the write lock when they begin: the scan worker's process writes
+    # the same file (``_sqlite_client``).
+    engine: str | None = "cmp_server.dialects._sqlite_client"
+    # The scan worker's process commits without waiting for the disk (WAL: still safe from
+    # corruption; a power cut may lose its last commits, a scan that is run again), so that
+    # it holds the file's write lock, which the server's receipt writer waits for, for the
+    # write alone. The server's next receipt commit makes them durable too.
+    worker_connection_options: Mapping[str, str] = {"synchronous": "NORMAL"}
 
     def prepare(self, url: str) -> None:
         """The file's folder: SQLite creates the file, not the folders above it."""

@@ -1,6 +1,13 @@
 """Export receipts for a date range and a filter as CSV or JSON Lines, streamed in
 keyset-paginated pages; and one visitor's history as a JSON document for an access request.
 
+A receipt stored before chains were per site (migration 0017) may link to the visitor's receipt
+on another site; its repair (``verify.Repair``) names the receipt before it on its own site and
+the hash its own was chained over. Exports carry it, as the evidence bundle does, so that an
+exported chain verifies as ``verify-receipts`` verifies it: in JSON, ``chain_repair``
+(``{"previous_receipt_id", "linked_hash"}``) on the receipts that have one; in CSV, two columns
+(``REPAIR_FIELDS``), empty for the others.
+
 JSON is written with ``<``, ``>`` and ``&`` escaped (``configs.script_safe_json``): the same
 values to any JSON reader, and inert should a browser ever show a file inline.
 
@@ -28,12 +35,15 @@ from . import audit
 from .configs import script_safe_json
 from .consent_log import Cursor, ReceiptFilter, page_rows, visitor_history
 from .receipt_store import COLUMNS
+from .verify import Repair, repairs
 
 if TYPE_CHECKING:
     from .staff import Actor
 
 __all__ = [
+    "CSV_FIELDS",
     "EXPORT_FIELDS",
+    "REPAIR_FIELDS",
     "ExportFormat",
     "begin_export",
     "csv_safe",
@@ -50,6 +60,10 @@ EXPORT_FIELDS: tuple[str, ...] = tuple(
     "site" if column == "site_id" else column for column in COLUMNS if column != "content_hash"
 )
 
+# A repaired receipt's repair (``chain_repair`` in JSON): empty for the others.
+REPAIR_FIELDS = ("chain_repair_previous_receipt_id", "chain_repair_linked_hash")
+CSV_FIELDS = EXPORT_FIELDS + REPAIR_FIELDS
+
 _COLUMNS = tuple(f for f in EXPORT_FIELDS if f != "site")
 # Excel reads a CSV without it as the machine's ANSI code page ("KursgÃ¥rden").
 BOM = "\ufeff".encode()
@@ -57,19 +71,26 @@ BOM = "\ufeff".encode()
 
 async def _pages(
     site: Site, where: ReceiptFilter, page_size: int
-) -> AsyncIterator[list[dict[str, Any]]]:
+) -> AsyncIterator[tuple[list[dict[str, Any]], dict[UUID, Repair]]]:
+    """Each page of rows, with the repairs of those that have one."""
     after: Cursor | None = None
     while True:
         rows = await page_rows(site, where, _COLUMNS, after=after, limit=page_size)
         if not rows:
             return
         after = Cursor(rows[-1]["recorded_at"], rows[-1]["id"])
-        yield rows
+        yield rows, await repairs(row["receipt_id"] for row in rows)
         if len(rows) < page_size:
             return
 
 
-def _record(site: Site, row: dict[str, Any]) -> dict[str, Any]:
+def _repair_json(repair: Repair) -> dict[str, str | None]:
+    before = repair.previous_receipt_id
+    return {"previous_receipt_id": str(before) if before else None,
+            "linked_hash": repair.linked_hash}
+
+
+def _record(site: Site, row: dict[str, Any], repair: Repair | None = None) -> dict[str, Any]:
     record = {field: row.get(field) for field in EXPORT_FIELDS}
     record["site"] = site.key
     for key in ("receipt_id", "consent_id", "previous_receipt_id"):
@@ -77,7 +98,18 @@ def _record(site: Site, row: dict[str, Any]) -> dict[str, Any]:
             record[key] = str(record[key])
     for key in ("recorded_at", "expires_at"):
         record[key] = rfc3339(row[key])
+    if repair is not None:
+        record["chain_repair"] = _repair_json(repair)
     return record
+
+
+def _csv_row(record: dict[str, Any]) -> list[Any]:
+    repair = record.get("chain_repair") or {}
+    record = {**record, "choices": orjson.dumps(record["choices"],
+                                                option=orjson.OPT_SORT_KEYS).decode(),
+              "chain_repair_previous_receipt_id": repair.get("previous_receipt_id"),
+              "chain_repair_linked_hash": repair.get("linked_hash")}
+    return [csv_safe(record[field]) for field in CSV_FIELDS]
 
 
 async def export_receipts(
@@ -99,22 +131,16 @@ async def export_receipts(
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(EXPORT_FIELDS)
+        writer.writerow(CSV_FIELDS)
         yield (BOM if bom else b"") + buffer.getvalue().encode()
-    async for page in _pages(site, where, page_size):
+    async for page, fixed in _pages(site, where, page_size):
+        records = [_record(site, row, fixed.get(row["receipt_id"])) for row in page]
         if fmt == "jsonl":
-            yield script_safe_json(
-                b"".join(orjson.dumps(_record(site, row)) + b"\n" for row in page)
-            )
+            yield script_safe_json(b"".join(orjson.dumps(r) + b"\n" for r in records))
             continue
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for row in page:
-            record = _record(site, row)
-            record["choices"] = orjson.dumps(
-                record["choices"], option=orjson.OPT_SORT_KEYS
-            ).decode()
-            writer.writerow(csv_safe(record[field]) for field in EXPORT_FIELDS)
+        writer.writerows(_csv_row(record) for record in records)
         yield buffer.getvalue().encode()
 
 
@@ -150,13 +176,15 @@ async def visitor_export(site: Site, consent_id: str | UUID, *, by: Actor | None
     field, whether each receipt verifies, and the texts of each version and language they were
     shown. Written to the audit log."""
     history = await visitor_history(site, consent_id)
+    fixed = await repairs(e.receipt.receipt_id for e in history.entries)
     document = {
         "site": site.key,
         "consent_id": str(history.consent_id),
         "exported_at": rfc3339(utcnow()),
         "receipts": [
             {
-                **_record(site, {c: getattr(e.receipt, c) for c in _COLUMNS}),
+                **_record(site, {c: getattr(e.receipt, c) for c in _COLUMNS},
+                          fixed.get(e.receipt.receipt_id)),
                 "verification": e.check,
                 "texts_hash_matches": e.texts_match,
             }

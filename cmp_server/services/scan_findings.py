@@ -44,6 +44,7 @@ from .scan_results import (
     item_key,
     load_report,
     scan_summary,
+    stored_summary,
 )
 from .scan_truth import Judged, SiteInventory, Verdict, load_inventory, verdict
 
@@ -206,20 +207,28 @@ async def _read(scan: Scan, inventory: SiteInventory) -> _Read:
     return _Read(scan, report, summary)
 
 
-_ROW = ("id", "site_id", "job_id", "started_at", "finished_at", "summary", "diff")
+# The report itself is read through load_report, which keeps it, and the summary through
+# stored_summary, off the event loop: not with the row (nor the stored diff, unused here).
+_ROW = ("id", "site_id", "job_id", "started_at", "finished_at")
+
+
+async def _with_summary(scan: Scan | None) -> Scan | None:
+    if scan is not None:
+        scan.summary = await stored_summary(scan.id)
+    return scan
 
 
 async def _scan_of(site: Site, scan_id: object) -> Scan:
-    # The report itself is read through load_report, which keeps it: not with the row.
     scan = await Scan.filter(id=parse_id(scan_id, "scan"), site=site).only(*_ROW).first()
     if scan is None:
         raise NotFound(f"no scan {scan_id} for this site")
+    await _with_summary(scan)
     return scan
 
 
 async def _previous(scan: Scan) -> Scan | None:
     """The scan stored before it, as ``store_scan`` chose the one to diff against."""
-    return (
+    return await _with_summary(
         await Scan.filter(
             Q(finished_at__lt=scan.finished_at)
             | Q(finished_at=scan.finished_at, id__lt=scan.id),

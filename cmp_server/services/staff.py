@@ -22,6 +22,7 @@ sign-in, failure and lockout is audited as the account itself. What owners do to
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from dataclasses import dataclass
@@ -127,11 +128,12 @@ async def create_staff(
     if _CONTROL.search(name) or len(name) > 200:
         raise InvalidRequest("a name is at most 200 characters, without control characters",
                              field="name")
+    hashed = await _hash(password)  # before the transaction: it holds SQLite's connection
     async with in_transaction():
         if await Staff.exists(email=address):
             raise Conflict(f"there is already an account for {address}", field="email")
         staff = await Staff.create(
-            email=address, name=name.strip(), role=role, password_hash=_hasher.hash(password)
+            email=address, name=name.strip(), role=role, password_hash=hashed
         )
         await audit.record(
             by, "staff.create", "staff", staff.id,
@@ -186,7 +188,10 @@ async def authenticate(email: str, password: str) -> SignIn:
     if staff is not None and is_locked(staff):
         return SignIn("locked")
     try:
-        _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password[:MAX_PASSWORD])
+        # Off the event loop: argon2 takes tens of ms of CPU (more on a loaded machine), and
+        # anyone can post the sign-in form. Receipts go on meanwhile.
+        await asyncio.to_thread(_hasher.verify, staff.password_hash if staff else _DUMMY_HASH,
+                                password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         if staff is None:
             return SignIn("unknown")
@@ -195,7 +200,7 @@ async def authenticate(email: str, password: str) -> SignIn:
     if staff is None:
         return SignIn("unknown")
     if _hasher.check_needs_rehash(staff.password_hash):
-        staff.password_hash = _hasher.hash(password)
+        staff.password_hash = await _hash(password)
         await staff.save(update_fields=["password_hash"])
     if staff.totp_secret is None:
         # With two-factor sign-in, only the code clears them: a known password must not
@@ -210,9 +215,15 @@ async def clear_failures(staff: Staff) -> None:
         await Staff.filter(id=staff.id).update(failed_logins=0, locked_until=None)
 
 
-def verify_password(staff: Staff, password: str) -> bool:
+async def _hash(password: str) -> str:
+    """A new password's hash, made off the event loop (as ``verify_password`` checks)."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(staff: Staff, password: str) -> bool:
     try:
-        return _hasher.verify(staff.password_hash, password[:MAX_PASSWORD])
+        return await asyncio.to_thread(_hasher.verify, staff.password_hash,
+                                       password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return False
 
@@ -301,7 +312,7 @@ async def change_password(
     one included. A wrong current password counts towards the sign-in lock, as at sign-in."""
     _check_password(password)
     account = await Staff.get(id=staff_id)
-    if not verify_password(account, current):
+    if not await verify_password(account, current):
         await count_failure(account)
         raise InvalidRequest("the current password is wrong", field="current")
     async with in_transaction():
@@ -313,7 +324,7 @@ async def set_password(staff: Staff, password: str) -> None:
     """Inside the caller's transaction: the new hash, every session of the account ended, and
     the sign-in lock lifted (whoever set the password knows it)."""
     _check_password(password)
-    staff.password_hash = _hasher.hash(password)
+    staff.password_hash = await _hash(password)
     staff.password_changed_at = utcnow()
     staff.failed_logins = 0
     staff.locked_until = None

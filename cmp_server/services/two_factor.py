@@ -248,7 +248,7 @@ async def turn_off(staff_id: int, password: str, code: str, sealer: Sealer, *,
     row = await get_account(staff_id)
     if row.totp_secret is None:
         raise Conflict("Two-factor sign-in is not on for this account.")
-    if not verify_password(row, password):
+    if not await verify_password(row, password):
         await count_failure(row)
         raise InvalidRequest("The password is wrong.", field="password")
     await _prove(row, code, sealer)

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from cmp_server._utils import utcnow
 from cmp_server.models import AuditEntry, ConsentReceipt, Site
-from cmp_server.services.export import EXPORT_FIELDS
+from cmp_server.services.export import CSV_FIELDS, EXPORT_FIELDS
 from cmp_server.services.retention import purge_receipts
 
 from ..factories import bulk_receipts, published_site, staff_member
@@ -58,7 +58,7 @@ async def test_count_first_then_a_csv_read_back(app: Starlette, client: httpx.As
                         r.headers["content-disposition"])
     assert r.content.startswith(b"\xef\xbb\xbf")  # for spreadsheets
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == EXPORT_FIELDS
+    assert tuple(rows[0]) == CSV_FIELDS
     assert {row["receipt_id"] for row in rows} == {str(m) for m in march}
     assert all(row["page_url"].startswith("'=HYPERLINK") for row in rows)
     assert rows[0]["user_agent"] == "Mozilla/5.0 (Kursgården; å ä ö)"

@@ -134,3 +134,67 @@ def test_public_only_browsers_keep_quic_and_dns_over_https_off(tmp_path: Path) -
     preferences = json.loads((tmp_path / "Default" / "Preferences").read_text())
     assert preferences["webrtc"]["ip_handling_policy"] == "disable_non_proxied_udp"
     assert "--disable-quic" in BASE_ARGS
+
+
+def _frames_page(ports: dict[str, int]) -> str:
+    """WebRTC tried only from frames the page makes itself, each way a script can: an
+    about:blank frame used at once (before anything could load in it), a srcdoc frame and a
+    blob: frame whose own scripts try, and a frame written with document.write."""
+    def ice(label: str) -> str:
+        return f"{{iceServers: [{{urls: 'stun:127.0.0.1:{ports[label]}'}}]}}"
+
+    def attempt(label: str) -> str:
+        return (f"try {{ const pc = new RTCPeerConnection({ice(label)});"
+                " pc.createDataChannel('x'); pc.createOffer().then((o) =>"
+                " pc.setLocalDescription(o)); } catch (e) {}")
+
+    # As JS strings inside the page's own script: "</" escaped, or it would end that script.
+    inner = {label: json.dumps(f"<script>{attempt(label)}</script>").replace("</", "<\\/")
+             for label in ports}
+    return f"""<!doctype html><title>Frames</title><body><script>
+    const blank = document.createElement("iframe");
+    document.body.appendChild(blank);
+    try {{
+      const pc = new blank.contentWindow.RTCPeerConnection({ice("blank")});
+      pc.createDataChannel("x");
+      pc.createOffer().then((o) => pc.setLocalDescription(o));
+    }} catch (e) {{}}
+    const srcdoc = document.createElement("iframe");
+    srcdoc.srcdoc = {inner["srcdoc"]};
+    document.body.appendChild(srcdoc);
+    const blob = document.createElement("iframe");
+    blob.src = URL.createObjectURL(new Blob([{inner["blob"]}],
+                                            {{type: "text/html"}}));
+    document.body.appendChild(blob);
+    const written = document.createElement("iframe");
+    document.body.appendChild(written);
+    written.contentDocument.open();
+    written.contentDocument.write({inner["written"]});
+    written.contentDocument.close();
+    </script>"""
+
+
+async def test_webrtc_from_frames_the_page_makes_is_refused_and_listed(web: FakeWeb) -> None:
+    # The init script runs in every frame, the page's own about:blank, srcdoc, blob: and
+    # document.write frames included, before their first script (and, for a frame used the
+    # moment it is made, before the page can reach into it).
+    listeners = {label: _udp_listener() for label in ("blank", "srcdoc", "blob", "written")}
+    try:
+        ports = {label: udp.getsockname()[1] for label, udp in listeners.items()}
+        web.add(PUBLIC, "/frames", Route(_frames_page(ports)))
+        options = _options(web, "/frames").model_copy(update={"settle": 1.5})
+
+        report = await scan_site(options)
+        assert {label: _received(udp) for label, udp in listeners.items()} == dict.fromkeys(
+            listeners, 0)
+        listed = {label for label, port in ports.items()
+                  if f"webrtc stun:127.0.0.1:{port}" in report.blocked}
+        assert listed == set(ports), report.blocked
+
+        # Without the guard each frame's try does send STUN packets: every one was real.
+        report = await scan_site(options.model_copy(update={"public_only": False}))
+        assert all(_received(udp) > 0 for udp in listeners.values())
+        assert report.blocked == ()
+    finally:
+        for udp in listeners.values():
+            udp.close()
