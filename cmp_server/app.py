@@ -98,9 +98,13 @@ def create_app(
         app.state.writer = writer
         purge = asyncio.create_task(_purge_periodically(settings.purge_interval_seconds))
         # Each server process that runs it (one at a time signs, Dialect.claim_signer; the
-        # others find the work done), unless `cmp-server worker` processes take it over.
+        # others find the work done), unless worker processes take it over: `cmp-server
+        # worker`s, or the worker process `serve` starts (worker_process._work).
+        in_server = settings.server_checkpoints and (
+            worker_process is None or settings.checkpoints_in_server is True
+        )
         checkpointing = (asyncio.create_task(_checkpoint_periodically(settings))
-                         if settings.server_checkpoints else None)
+                         if in_server else None)
         stop_worker = asyncio.Event()
         worker = None
         if settings.run_worker:

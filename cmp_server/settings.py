@@ -70,9 +70,9 @@ class Settings(BaseSettings):
     # Signed checkpoints (issue 21): how often new receipts are appended to their site's tree
     # and a checkpoint signed; the private key's file (default: signing-key.pem in data_dir).
     checkpoint_interval_seconds: float = Field(default=600, gt=0)
-    # Whether `cmp-server serve` takes the checkpoints itself. By default it does when it runs
-    # the worker too (CMP_RUN_WORKER): with separate `cmp-server worker` processes they take
-    # them, and the server's receipt writer keeps its CPU (BENCHMARKS.md, issue 21).
+    # Whether `cmp-server serve` takes the checkpoints itself. By default the worker process
+    # serve starts (CMP_RUN_WORKER) takes them; with separate `cmp-server worker` processes
+    # they do. Either way the server's receipt writer keeps its CPU (BENCHMARKS.md, issue 21).
     checkpoints_in_server: bool | None = None
     signing_key_file: Path | None = None
     # Where each new checkpoint is POSTed (comma-separated http(s) URLs, or a JSON list), and

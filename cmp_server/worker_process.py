@@ -135,8 +135,12 @@ async def _work(settings: Settings, grace: float) -> None:
     # The server migrated it before starting this process.
     await db.open_database(db.worker_url(settings.resolved_database_url), run_migrations=False)
     try:
-        # Checkpoints are the server's to take (its own loop does); deliveries are this one's.
-        working = asyncio.create_task(ScanWorker(settings).run_forever(stop))
+        # Deliveries and, unless the server was told to keep them (CMP_CHECKPOINTS_IN_SERVER
+        # =true), the signed checkpoints are this process's: off the receipts' event loop.
+        checkpointing = settings.server_checkpoints and settings.checkpoints_in_server is not True
+        working = asyncio.create_task(
+            ScanWorker(settings, checkpointing=checkpointing).run_forever(stop)
+        )
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
