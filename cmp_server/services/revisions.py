@@ -1,6 +1,7 @@
 """No lost update: every form that edits a stored thing carries the version it was read at,
 and a save over a newer version is refused (optimistic locking, one mechanism for every
-such form: texts per language, purposes, items, vendors, site settings, staff accounts).
+such form: texts per language, purposes (added, edited, removed), items, vendors, site
+settings, the banner's appearance, staff accounts).
 
 A thing's version is its *stamp*: the id of the audit entry of its last change (0: none
 yet), kept in the ``revision`` table under the thing's ``Subject.key``. Every service that
@@ -34,6 +35,7 @@ __all__ = [
     "Subject",
     "advance",
     "advance_all",
+    "appearance",
     "item",
     "purpose",
     "settings",
@@ -74,6 +76,13 @@ class Subject:
 def texts(site: Site, language: str) -> Subject:
     return Subject(f"texts:{site.id}:{language}", "site", site.key, ("banner.texts",),
                    site.id, language, f"The {language} texts")
+
+
+def appearance(site: Site) -> Subject:
+    """The draft's look (colours, layout, radius, font); the logo is a form of its own that
+    changes only the logo, so it moves no version of the look."""
+    return Subject(f"appearance:{site.id}", "site", site.key, ("banner.appearance",), site.id,
+                   what="The banner's appearance")
 
 
 def settings(site: Site) -> Subject:

@@ -185,6 +185,76 @@ async def test_a_purpose_two_tabs(
     assert stored.description["sv"] == "A:s text"
 
 
+async def test_removing_a_purpose_changed_meanwhile_is_refused(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "privacy")
+    path = f"/admin/sites/{site.key}/banner"
+    await client.post(f"{path}/purposes", data={
+        **form_of((await client.get(path, params={"lang": "sv"})).text, "form-add"),
+        "key": "ads", "name": "Annonser", "description": ""})
+    tab_a = (await client.get(path, params={"lang": "sv"})).text
+    tab_b = (await other.get(path, params={"lang": "sv"})).text
+    assert (await other.post(f"{path}/purposes/ads", data=form_of(
+        tab_b, "form-purpose-ads", description="B förklarar"))).status_code == 303
+    refused = await client.post(f"{path}/purposes/ads/remove",
+                                data=form_of(tab_a, "form-remove-ads"))
+    assert refused.status_code == 409
+    assert await Purpose.exists(site=site, key="ads")  # not removed unseen
+    text = shown(refused.text)
+    assert "someone changed the purpose ads" in text and b_email in text
+    assert "B förklarar" in text and "Remove it anyway" in text
+    again = form_of(refused.text, "form-remove-ads")
+    assert int(again["version"]) > version_in(tab_a, "form-remove-ads")
+    assert (await client.post(f"{path}/purposes/ads/remove", data=again)).status_code == 303
+    assert not await Purpose.exists(site=site, key="ads")
+    # A purpose removed and added again under its key: the edit of the old one is refused.
+    await client.post(f"{path}/purposes", data={
+        **form_of((await client.get(path, params={"lang": "sv"})).text, "form-add"),
+        "key": "ads", "name": "Reklam", "description": ""})
+    refused = await other.post(f"{path}/purposes/ads", data=form_of(
+        tab_b, "form-purpose-ads", description="B igen"))
+    assert refused.status_code == 409
+    assert (await Purpose.get(site=site, key="ads")).description.get("sv", "") == ""
+
+
+async def test_the_appearance_two_tabs(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "privacy")
+    path = f"/admin/sites/{site.key}/appearance"
+    tab_a, tab_b = (await client.get(path)).text, (await other.get(path)).text
+    assert (await other.post(path, data=form_of(tab_b, "form-look", layout="dialog",
+                                                color_primary="#7a1f5c"))).status_code == 303
+    refused = await client.post(path, data=form_of(tab_a, "form-look", radius="12"))
+    assert refused.status_code == 409
+    text = shown(refused.text)
+    assert "someone changed the banner's appearance" in text and b_email in text
+    assert "banner.appearance" in text and "layout: " in text
+    assert "Layout changed meanwhile Saved now: dialog Yours: corner" in text
+    assert "Corner radius Saved now: 8 Yours: 12" in text
+    assert "Colour: Primary button Saved now: #7a1f5c" in text
+    look = (await Site.get(id=site.id)).appearance or {}
+    assert (look["layout"], look["radius"]) == ("dialog", 8)  # B's, not overwritten
+    again = form_of(refused.text, "form-look")
+    assert again["radius"] == "12" and int(again["version"]) > version_in(tab_a, "form-look")
+    # Take theirs for the layout and colour, keep my radius.
+    kept = await client.post(path, data={**again, "layout": "dialog",
+                                         "color_primary": "#7a1f5c"})
+    assert kept.status_code == 303
+    look = (await Site.get(id=site.id)).appearance or {}
+    assert (look["layout"], look["radius"], look["colors"]["primary"]) == (
+        "dialog", 12, "#7a1f5c")
+    # A logo uploaded meanwhile moves no version of the look: the form saves.
+    tab_a = (await client.get(path)).text
+    assert (await other.post(f"{path}/logo/remove", data=form_of(
+        tab_b, "form-look"))).status_code == 303
+    assert (await client.post(path, data=form_of(tab_a, "form-look", font="inherit"))
+            ).status_code == 303
+
+
 async def test_an_item_two_tabs(
     app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
 ) -> None:
