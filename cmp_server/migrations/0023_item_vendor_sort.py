@@ -4,6 +4,10 @@ the vendor's name, or ``"1"`` without a vendor (``models.vendor_sort``), with an
 rows instead of joining and sorting every item of the site. Existing rows get their vendor's
 name here; the services keep it from then on.
 
+It follows 0015 and comes before 0017 (chains per site): 0017's test takes a database back
+to 0015's schema and writes sites and items through today's services, which write this
+column.
+
 Going back drops the index and the column with ``ALTER TABLE … DROP COLUMN`` on both databases
 (tortoise's generic RemoveField rebuilds the table on SQLite; see ``migrations/__init__.py``).
 """
@@ -36,7 +40,7 @@ class _AddVendorSort(ops.AddField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_checkpoints')]
+    dependencies = [('models', '0015_two_factor_site_limits')]
 
     initial = False
 
