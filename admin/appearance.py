@@ -122,12 +122,19 @@ def _form_values(look: Appearance) -> dict[str, Any]:
     }
 
 
-# The look form's fields as a conflict compares them.
+# The look form's fields as a conflict compares them, named as the audit log names them
+# (``colors.primary``), so that the card marks those changed meanwhile.
 LABELS = {
     "layout": "Layout", "radius": "Corner radius", "font": "Font",
-    **{f"color_{k}": f"Colour: {label}" for k, label in COLOURS},
-    **{f"button_{k}": f"Button: {label}" for k, label in BUTTONS},
+    **{f"colors.{k}": f"Colour: {label}" for k, label in COLOURS},
+    **{f"buttons.{k}": f"Button: {label}" for k, label in BUTTONS},
 }
+
+
+def _compared(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values (``color_primary``) under the audit log's names (``colors.primary``)."""
+    return {name.replace("color_", "colors.", 1).replace("button_", "buttons.", 1): value
+            for name, value in values.items()}
 
 
 async def _page(
@@ -140,10 +147,11 @@ async def _page(
 
     async def stored() -> dict[str, str]:
         fresh = await sites.get_site(site.key)
-        return {k: str(v) for k, v in _form_values(appearance.draft_appearance(fresh)).items()}
+        return _compared({k: str(v) for k, v in
+                          _form_values(appearance.draft_appearance(fresh)).items()})
 
     conflict = await meanwhile(
-        refused, subject, read_at, stored=stored, typed=values or {}, labels=LABELS,
+        refused, subject, read_at, stored=stored, typed=_compared(values or {}), labels=LABELS,
         discard=request.url_for("admin:appearance", key=site.key).path, form_id="form-look",
     ) if form == "look" else None
     saved = appearance.draft_appearance(site)

@@ -243,7 +243,7 @@ async def test_the_appearance_two_tabs(
     assert "banner.appearance" in text and "layout: " in text
     assert "Layout changed meanwhile Saved now: dialog Yours: corner" in text
     assert "Corner radius Saved now: 8 Yours: 12" in text
-    assert "Colour: Primary button Saved now: #7a1f5c" in text
+    assert "Colour: Primary button changed meanwhile Saved now: #7a1f5c" in text
     look = (await Site.get(id=site.id)).appearance or {}
     assert (look["layout"], look["radius"]) == ("dialog", 8)  # B's, not overwritten
     again = form_of(refused.text, "form-look")
