@@ -97,6 +97,7 @@ async def meanwhile(
     )
     touched = {c.field.split(".")[0] for *_, found in changes for c in found}
     touched |= {c.field.rsplit(".", 1)[-1] for *_, found in changes for c in found}
+    touched |= {c.field for *_, found in changes for c in found}  # a nested name whole
     fields = tuple(
         Shown(label, _text(now.get(name)), _text(typed.get(name)), name in touched)
         for name, label in labels.items()

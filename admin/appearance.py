@@ -6,6 +6,9 @@ phone's size. As staff change a field, ``admin/js/admin.js`` points the frame at
 with the form's values in its query (``look_from``: the draft's look with them, never saved),
 and htmx asks ``appearance_check`` for the lint's verdict on them. Without JavaScript the
 form saves, and the frame and the checks show the saved draft when the page comes back.
+
+The form carries the version it was read at (``revisions.appearance``): a save over a look
+changed meanwhile is refused with the conflict card (``admin/_conflicts.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from starlette.routing import Route, request_response
 
 from cmp_server.errors import InvalidRequest
 from cmp_server.schemas import LAYOUTS, Appearance
-from cmp_server.services import appearance, lint
+from cmp_server.services import appearance, lint, revisions, sites
 
+from ._conflicts import meanwhile, version_of, without_form_error
+from ._conflicts import read_at as _read_at
 from ._forms import UNREFUSED, Form, Refusal, refusal, save_form
 from ._limits import BodyLimit
 from ._pages import render
@@ -117,10 +122,38 @@ def _form_values(look: Appearance) -> dict[str, Any]:
     }
 
 
+# The look form's fields as a conflict compares them, named as the audit log names them
+# (``colors.primary``), so that the card marks those changed meanwhile.
+LABELS = {
+    "layout": "Layout", "radius": "Corner radius", "font": "Font",
+    **{f"colors.{k}": f"Colour: {label}" for k, label in COLOURS},
+    **{f"buttons.{k}": f"Button: {label}" for k, label in BUTTONS},
+}
+
+
+def _compared(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values (``color_primary``) under the audit log's names (``colors.primary``)."""
+    return {name.replace("color_", "colors.", 1).replace("button_", "buttons.", 1): value
+            for name, value in values.items()}
+
+
 async def _page(
     request: Request, site: Site, *, values: dict[str, Any] | None = None,
-    refused: Refusal = UNREFUSED, form: str = "look",
+    refused: Refusal = UNREFUSED, form: str = "look", read_at: int | None = None,
 ) -> Response:
+    subject = revisions.appearance(site)
+    version = await revisions.stamp(subject)  # before the values: at most as new
+    site = await sites.get_site(site.key)
+
+    async def stored() -> dict[str, str]:
+        fresh = await sites.get_site(site.key)
+        return _compared({k: str(v) for k, v in
+                          _form_values(appearance.draft_appearance(fresh)).items()})
+
+    conflict = await meanwhile(
+        refused, subject, read_at, stored=stored, typed=_compared(values or {}), labels=LABELS,
+        discard=request.url_for("admin:appearance", key=site.key).path, form_id="form-look",
+    ) if form == "look" else None
     saved = appearance.draft_appearance(site)
     shown = {k: str(v) for k, v in _form_values(saved).items()}
     if values:
@@ -130,7 +163,8 @@ async def _page(
         "site": site, "tab": "banner", "part": "appearance", "look": saved, "values": shown,
         "colours": COLOURS, "buttons": BUTTONS, "layouts": LAYOUTS,
         "findings": _findings(site, look),
-        "errors": refused.errors if form == "look" else {},
+        "version": conflict.version if conflict else version, "conflict": conflict,
+        "errors": without_form_error(refused) if form == "look" else {},
         "logo_errors": refused.errors if form == "logo" else {},
         "saved": request.query_params.get("saved", ""),
         "can_edit": request.state.actor.can("privacy"),
@@ -169,9 +203,11 @@ async def save(request: Request, site: Site) -> Response:
     values = _sent(form)
     return await save_form(
         AppearanceForm, values,
-        lambda new: appearance.edit_appearance(site, new.values(), by=request.state.actor),
+        lambda new: appearance.edit_appearance(site, new.values(), by=request.state.actor,
+                                               version=version_of(form)),
         done=lambda _: _back(request, site, "look"),
-        again=lambda refused: _page(request, site, values=values, refused=refused),
+        again=lambda refused: _page(request, site, values=values, refused=refused,
+                                    read_at=_read_at(form)),
         messages=_MESSAGES,
     )
 

@@ -180,15 +180,22 @@ async def _editor(
     versions = {name: stamps[subject.key] for name, subject in subjects.items()}
     site = await sites.get_site(site.key)
     conflict = None
-    if form in subjects:
+    # "remove:<key>": the purpose's removal, refused over a purpose changed meanwhile; its
+    # card offers the removal again (at the version now) or the page afresh.
+    subject = form.replace("remove:", "purpose:", 1)
+    if subject in subjects:
+        removal = form.startswith("remove:")
+        compared = _compared(site, language, subject)
+        if removal:  # nothing typed: what changed meanwhile is the whole story
+            compared["labels"] = {}
         conflict = await meanwhile(
-            refused, subjects[form], read_at, **_compared(site, language, form),
-            typed=values or {},
-            discard=_editor_url(request, site, language, _anchor(form)),
-            form_id=f"form-{_anchor(form)}",
+            refused, subjects[subject], read_at, **compared, typed=values or {},
+            discard=_editor_url(request, site, language, _anchor(subject)),
+            form_id=f"form-{form.replace(':', '-')}" if removal
+            else f"form-{_anchor(form)}",
         )
     if conflict is not None:
-        versions[form] = conflict.version
+        versions[subject] = conflict.version
     summary = await changes.publish_summary(site)
     completeness = await translations.completeness(site)
     return render(request, "admin/banner.html", {
@@ -359,11 +366,13 @@ async def banner_purpose_move(request: Request, site: Site) -> Response:
 @requires("privacy", site=True)
 async def banner_purpose_remove(request: Request, site: Site) -> Response:
     key = request.path_params["purpose"]
-    language = _form_language(site, await request.form())
+    form = await request.form()
+    language = _form_language(site, form)
     return await save_form(
-        Form, {}, lambda _: drafts.remove_purpose(site, key, by=request.state.actor),
+        Form, {}, lambda _: drafts.remove_purpose(site, key, by=request.state.actor,
+                                                  version=version_of(form)),
         done=_back(request, site, language, "purposes", "removed"),
-        again=_again(request, site, language, f"purpose:{key}"),
+        again=_again(request, site, language, f"remove:{key}", read_at=_read_at(form)),
     )
 
 

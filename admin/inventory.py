@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from cmp_server.errors import CmpError, InvalidRequest, NotFound, StaleEdit
 from cmp_server.models import InventoryItem, Site
-from cmp_server.services import audit_view, inventory, items, revisions
+from cmp_server.services import audit_view, inventory, items, revisions, translations
 from cmp_server.services.inventory import (
     ITEM_KINDS,
     PER_PAGE,
@@ -391,6 +391,8 @@ async def item_page(request: Request, site: Site) -> Response:
                                    discard=here, form_id="form-item")
         return render(request, "admin/item.html", {
             **context, "detail": detail, "item": detail.item,
+            "declared": translations.declared_texts(
+                detail.item, site.languages or [site.default_language]),
             "version": conflict.version if conflict else version, "conflict": conflict,
             "errors": without_form_error(refused),
             "saved": "saved" in request.query_params, "history": [

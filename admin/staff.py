@@ -208,15 +208,16 @@ async def _active(
 
 
 async def _unlock(request: Request, staff_id: int, _: Nothing, version: int | None) -> None:
-    """Lifting the lock undoes nobody's edit: the version is not compared."""
-    await staff_lifecycle.unlock(staff_id, by=request.state.actor)
+    """Lifting the lock undoes nobody's edit (it moves no version), but is refused when the
+    account changed since the page was read (``revisions.check``)."""
+    await staff_lifecycle.unlock(staff_id, by=request.state.actor, version=version)
 
 
 async def _two_factor(
     request: Request, staff_id: int, _: Nothing, version: int | None
 ) -> None:
-    """Resetting a lost phone undoes nobody's edit: the version is not compared."""
-    await two_factor.reset(staff_id, by=request.state.actor)
+    """Resetting a lost phone: as the unlock."""
+    await two_factor.reset(staff_id, by=request.state.actor, version=version)
 
 
 @requires("owner")
@@ -227,13 +228,15 @@ async def staff_sites_set(request: Request) -> Response:
 
     async def limit(form: SitesForm) -> None:
         await staff_sites.set_limits(staff_id, form.limited, form.sites,
-                                     by=request.state.actor)
+                                     by=request.state.actor, version=version_of(data))
 
     path = request.url_for("admin:staff_account", staff_id=str(staff_id)).path
     return await save_form(
         SitesForm, {"limited": text_of(data, "limited") == "chosen", "sites": chosen}, limit,
         done=lambda _: RedirectResponse(f"{path}?did=sites", 303),
-        again=lambda refused: _page(request, staff_id, refused, form="sites"),
+        again=lambda refused: _page(
+            request, staff_id, refused, form="sites", read_at=_read_at(data),
+            typed={"limited": text_of(data, "limited"), "sites": ",".join(chosen)}),
         messages=MESSAGES,
     )
 
@@ -265,10 +268,12 @@ async def staff_policy(request: Request) -> Response:
 async def staff_reset(request: Request) -> Response:
     """The link is shown in this very response, once: never put in a URL to redirect to."""
     staff_id = _staff_id(request)
+    data = await request.form()
 
     async def issue(_: Nothing) -> password_reset.IssuedReset:
         return await password_reset.issue(
             staff_id, by=request.state.actor, mailer=request.app.state.mailer,
+            version=version_of(data),
             # The configured public address, not the request's Host header: the link may go
             # out by mail, and a forged Host must not point it elsewhere.
             link=lambda token: request.app.state.settings.public_base_url.rstrip("/")
@@ -280,7 +285,8 @@ async def staff_reset(request: Request) -> Response:
 
     return await save_form(
         Nothing, {}, issue, done=shown,
-        again=lambda refused: _page(request, staff_id, refused, form="reset"),
+        again=lambda refused: _page(request, staff_id, refused, form="reset",
+                                    read_at=_read_at(data)),
     )
 
 
@@ -290,12 +296,14 @@ async def staff_remove(request: Request) -> Response:
     data = await request.form()
 
     async def remove(_: RemoveForm) -> str:
-        return await staff_lifecycle.remove(staff_id, by=request.state.actor)
+        return await staff_lifecycle.remove(staff_id, by=request.state.actor,
+                                            version=version_of(data))
 
     return await save_form(
         RemoveForm, {"confirm": text_of(data, "confirm")}, remove,
         done=lambda _: RedirectResponse(f"{request.url_for('admin:staff').path}?removed=1", 303),
-        again=lambda refused: _page(request, staff_id, refused, form="remove"),
+        again=lambda refused: _page(request, staff_id, refused, form="remove",
+                                    read_at=_read_at(data)),
         messages=MESSAGES,
     )
 

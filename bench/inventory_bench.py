@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cmp_server.app import create_app  # noqa: E402
-from cmp_server.models import InventoryItem, Purpose, Site, Vendor  # noqa: E402
+from cmp_server.models import InventoryItem, Purpose, Site, Vendor, vendor_sort  # noqa: E402
 from cmp_server.services import sites, staff  # noqa: E402
 from cmp_server.settings import Settings  # noqa: E402
 
@@ -93,6 +93,7 @@ async def seed(name: str, items: int) -> Site:
         rows.append(InventoryItem(
             site=site, name=f"{PREFIXES[i % len(PREFIXES)]}{i:05d}", kind="cookie",
             domain=f".{name.lower()}.example", vendor_id=vendors[i % VENDORS],
+            vendor_sort=vendor_sort(f"Vendor {i % VENDORS:03d}"),
             purpose_id=purposes[key] if key else None, duration_days=(i % 400) or None,
             party="third" if i % 3 else "first", description={"en": f"Item {i}."},
             source="scan", review_status="unreviewed" if draw.random() < 0.4 else "reviewed",

@@ -43,6 +43,7 @@ __all__ = [
     "TreeNode",
     "Vendor",
     "WebhookEndpoint",
+    "vendor_sort",
 ]
 
 
@@ -142,11 +143,24 @@ class InventoryItem(Model):
     # The latest scan that saw it saw it in the none or reject pass (before consent).
     before_consent = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The list's vendor order kept on the row (:func:`vendor_sort`), so that sorting by vendor
+    # reads an index instead of joining and sorting every item of the site. Written wherever
+    # an item's vendor or a vendor's name is set.
+    vendor_sort = fields.CharField(max_length=201, default="1", db_default="1")
 
     class Meta:
         table = "inventory_item"
-        # (site_id, name): the inventory list's default order, paged by the database.
-        indexes = (Index(fields=("site_id", "kind", "name")), Index(fields=("site_id", "name")))
+        # (site_id, name): the inventory list's default order, paged by the database;
+        # (site_id, vendor_sort, name, id): its order by vendor, the same way.
+        indexes = (Index(fields=("site_id", "kind", "name")), Index(fields=("site_id", "name")),
+                   Index(fields=("site_id", "vendor_sort", "name", "id")))
+
+
+def vendor_sort(vendor_name: str | None) -> str:
+    """An item's :attr:`InventoryItem.vendor_sort`: ``"0"`` and its vendor's name, or ``"1"``
+    without a vendor, so that items without one come last ascending (first descending) on
+    both databases, in one column an index can hold."""
+    return "1" if vendor_name is None else "0" + vendor_name
 
 
 class BlockingRule(Model):

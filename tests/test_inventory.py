@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from cmp_server.errors import Conflict, InvalidRequest, NotFound
-from cmp_server.models import AuditEntry, InventoryItem, Site
+from cmp_server.models import AuditEntry, InventoryItem, Site, vendor_sort
 from cmp_server.services import inventory, items, publishing, sites, vendors
 from cmp_server.services.inventory import ItemQuery
 from cmp_server.services.items import ItemChange
@@ -111,6 +111,40 @@ async def test_filters_sorting_and_search(app: Starlette) -> None:
     assert await listed(sort="kind") == ["_ga", "_ga_", "cmp_consent", "xga"]
     row = (await inventory.list_items(site, ItemQuery(search="_ga_"))).items[0]
     assert (row.vendor_name, row.purpose_key, row.match) == ("Google", "statistics", "prefix")
+
+
+async def test_the_order_by_vendor_follows_every_way_a_vendor_is_set(app: Starlette) -> None:
+    """The vendor's name is kept on the item for the sort's index (``vendor_sort``): a scan,
+    an item added or changed one at a time or in bulk, and a vendor renamed all keep it."""
+    site, _ = await published_site()  # _ga, _ga_ by Google; cmp_consent without a vendor
+    by = await actor()
+    await store_scan(site, scan(seen("_hjid", "statistics", "hotjar", vendor_name="Hotjar")))
+    zeta = await vendors.create_vendor(site, VendorChange(name="Zeta", key="zeta"), by=by)
+    made = await items.create_item(site, ItemChange(name="aaa", vendor="zeta"), by=by)
+    await inventory.add_item(site, name="bbb", vendor="zeta")
+
+    async def by_vendor(sort: str = "vendor") -> list[tuple[str, str | None]]:
+        return [(row.name, row.vendor_name) for row in
+                (await inventory.list_items(site, ItemQuery(sort=sort))).items]
+
+    order = await by_vendor()
+    assert [n for n, _ in order] == ["_ga", "_ga_", "_hjid", "aaa", "bbb", "cmp_consent"]
+    assert await by_vendor("-vendor") == list(reversed(order))  # no vendor first, descending
+
+    # renamed to come first: both of its items move with it
+    await vendors.update_vendor(site, zeta.id, VendorChange(name="Alpha"), by=by)
+    assert [n for n, _ in await by_vendor()][:2] == ["aaa", "bbb"]
+    await inventory.add_vendor(site, key="zeta", name="Zulu")
+    assert [n for n, _ in await by_vendor()][-3:] == ["aaa", "bbb", "cmp_consent"]
+    # one item changed, then two in bulk
+    await items.update_item(site, made.id, ItemChange(name="aaa", vendor=None), by=by)
+    assert (await by_vendor())[-1] == ("cmp_consent", None)
+    assert (await by_vendor())[-2] == ("aaa", None)
+    ids = [i.id for i in await InventoryItem.filter(site=site, name__in=("aaa", "cmp_consent"))]
+    await items.bulk_update(site, ids, "set_vendor", vendor="google", by=by)
+    assert [n for n, _ in await by_vendor()][:4] == ["_ga", "_ga_", "aaa", "cmp_consent"]
+    for row in await InventoryItem.filter(site=site).prefetch_related("vendor"):
+        assert row.vendor_sort == vendor_sort(row.vendor.name if row.vendor else None)
 
 
 @pytest.mark.parametrize("bad", [

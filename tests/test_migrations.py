@@ -289,3 +289,33 @@ async def test_0021_makes_each_sites_schedule_a_schedule_row_and_back(
     purposes = await conn.execute_query_dict('SELECT COUNT(*) AS n FROM "purpose"')
     assert purposes[0]["n"] == 1
     await Tortoise.close_connections()
+
+
+async def test_0023_fills_the_vendor_order_of_existing_items_both_ways(
+    scratch_url: str,
+) -> None:
+    from cmp_server.services import inventory, sites
+
+    await migrate_to(scratch_url, None)
+    await opened(scratch_url)
+    site = await sites.create_site("Shop", ["shop.example"], force=True)
+    await inventory.add_vendor(site, key="google", name="Google")
+    await inventory.add_item(site, name="_ga", vendor="google")
+    await inventory.add_item(site, name="own")
+    await Tortoise.close_connections()
+
+    # Back before 0023: the column goes, the items stay; a vendor renamed meanwhile
+    before = importlib.import_module("cmp_server.migrations.0023_item_vendor_sort")
+    await migrate_to(scratch_url, ".".join(before.Migration.dependencies[0]))
+    await opened(scratch_url)
+    conn = Tortoise.get_connection("default")
+    rows = await conn.execute_query_dict('SELECT COUNT(*) AS n FROM "inventory_item"')
+    assert rows[0]["n"] == 2
+    await conn.execute_script("UPDATE vendor SET name = 'Alphabet' WHERE key = 'google'")
+    await Tortoise.close_connections()
+
+    await migrate_to(scratch_url, None)
+    await opened(scratch_url)
+    found = dict(await InventoryItem.filter(site_id=site.id).values_list("name", "vendor_sort"))
+    assert found == {"_ga": "0Alphabet", "own": "1"}
+    await Tortoise.close_connections()

@@ -109,7 +109,7 @@ async def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0015_two_factor_site_limits")]
+    dependencies = [("models", "0023_item_vendor_sort")]
 
     initial = False
 

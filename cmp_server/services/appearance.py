@@ -25,9 +25,9 @@ from pydantic import ValidationError
 from tortoise.transactions import in_transaction
 
 from ..errors import InvalidRequest, NotFound
-from ..models import ConfigVersion, Logo, Site
+from ..models import AuditEntry, ConfigVersion, Logo, Site
 from ..schemas import Appearance, BannerLogo
-from . import audit
+from . import audit, revisions
 
 if TYPE_CHECKING:
     from .staff import Actor
@@ -80,21 +80,22 @@ async def _locked(site: Site) -> Site:
 
 async def _save(
     site: Site, fresh: Site, new: Appearance, action: str, by: Actor | None
-) -> Appearance:
+) -> AuditEntry | None:
     """Store ``new`` as the draft's look (``fresh``: the site row locked by the caller's
-    transaction) and audit the leaves that changed."""
+    transaction) and audit the leaves that changed; the entry, None when nothing did."""
     old = draft_appearance(fresh)
+    entry = None
     if new != old:
         before, after = _flat(old.model_dump(mode="json")), _flat(new.model_dump(mode="json"))
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         fresh.appearance = new.model_dump(mode="json")
         await fresh.save(update_fields=["appearance", "updated_at"])
-        await audit.record(
+        entry = await audit.record(
             by, action, "site", site.key, site=fresh,
             before={k: before.get(k) for k in changed}, after={k: after.get(k) for k in changed},
         )
     site.appearance = fresh.appearance
-    return new
+    return entry
 
 
 def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -108,17 +109,20 @@ def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 async def edit_appearance(
-    site: Site, values: dict[str, Any], *, by: Actor | None = None
+    site: Site, values: dict[str, Any], *, by: Actor | None = None, version: int | None = None
 ) -> Appearance:
     """Set the draft's look from ``values`` (``schemas.Appearance``'s fields; the logo is kept:
     it changes only by ``upload_logo`` and ``remove_logo``). Refused (``InvalidRequest``,
-    ``field="appearance.<path>"``) when a value is not one."""
+    ``field="appearance.<path>"``) when a value is not one, and (``StaleEdit``) over a look
+    changed since ``version`` (``revisions.appearance``) when given."""
     values = {k: v for k, v in values.items() if k != "logo"}
     async with in_transaction():
         fresh = await _locked(site)
         logo = draft_appearance(fresh).logo
         new = _checked({**values, "logo": logo.model_dump() if logo else None})
-        return await _save(site, fresh, new, "banner.appearance", by)
+        entry = await _save(site, fresh, new, "banner.appearance", by)
+        await revisions.advance(revisions.appearance(site), entry, version)
+        return new
 
 
 def image_size(data: bytes) -> tuple[str, int, int]:

@@ -33,7 +33,7 @@ from ..errors import InvalidRequest, NotFound
 from ..models import BlockingRule as RuleRow
 from ..models import InventoryItem, Purpose, Scan, Site
 from ..schemas import BlockingRule, ConfigBlocking
-from . import audit
+from . import audit, revisions
 from .scan_inventory import present_items
 from .scan_results import InventoryIndex, load_report
 
@@ -309,9 +309,11 @@ def published_blocking(rules: Sequence[Rule], mode: str) -> ConfigBlocking:
 
 
 async def set_rule(site: Site, target: str, purposes: Sequence[str] | None, *,
-                   enabled: bool = True, by: Actor | None = None) -> Rule:
+                   enabled: bool = True, by: Actor | None = None,
+                   version: int | None = None) -> Rule:
     """Add or change staff's rule for a host or URL prefix: ``purposes`` (None: keep what is
-    derived; empty: never block it), or turn it off. Audited."""
+    derived; empty: never block it), or turn it off. Audited; refused (``StaleEdit``) when
+    the site's rules changed since ``version`` (``revisions.blocking``), when given."""
     host, path = normalise_rule_target(target)
     known = {p.key for p in await Purpose.filter(site=site)}
     if purposes is not None and (unknown := sorted(set(purposes) - known)):
@@ -327,18 +329,23 @@ async def set_rule(site: Site, target: str, purposes: Sequence[str] | None, *,
         elif before != values:
             await RuleRow.filter(id=row.id).update(purposes=chosen, enabled=enabled)
         if before != values:
-            await audit.record(by, "blocking.rule", "blocking_rule", host + path, site=site,
-                               before=before, after=values)
+            entry = await audit.record(by, "blocking.rule", "blocking_rule", host + path,
+                                       site=site, before=before, after=values)
+            await revisions.advance(revisions.blocking(site), entry, version)
     return next(r for r in await derive_rules(site) if (r.host, r.path) == (host, path))
 
 
-async def remove_rule(site: Site, target: str, *, by: Actor | None = None) -> None:
-    """Drop staff's rule: what is derived for that host and path applies again."""
+async def remove_rule(site: Site, target: str, *, by: Actor | None = None,
+                      version: int | None = None) -> None:
+    """Drop staff's rule: what is derived for that host and path applies again. Refused
+    (``StaleEdit``) when the site's rules changed since ``version``, when given."""
     host, path = normalise_rule_target(target)
     async with in_transaction():
         row = await RuleRow.get_or_none(site=site, host=host, path=path)
         if row is None:
             raise NotFound(f"no rule of staff's for {host}{path}", field="target")
-        await audit.record(by, "blocking.rule.remove", "blocking_rule", host + path, site=site,
-                           before={"purposes": row.purposes, "enabled": row.enabled})
+        entry = await audit.record(
+            by, "blocking.rule.remove", "blocking_rule", host + path, site=site,
+            before={"purposes": row.purposes, "enabled": row.enabled})
         await row.delete()
+        await revisions.advance(revisions.blocking(site), entry, version)

@@ -217,7 +217,9 @@ async def add_purpose(
     description: Mapping[str, str] | None = None,
     by: Actor | None = None,
 ) -> DraftPurpose:
-    """A new, optional purpose at the end. Visitors are asked again once it is published."""
+    """A new, optional purpose at the end. Visitors are asked again once it is published.
+    Its version moves (``revisions.purpose``): a form read before a purpose of that key was
+    removed and this one added is refused."""
     names = _checked_i18n(site, name, "name", True) or {}
     descriptions = _checked_i18n(site, description, "description", False) or {}
     if not any(names.values()):
@@ -231,9 +233,10 @@ async def add_purpose(
             name={k: v for k, v in names.items() if v},
             description={k: v for k, v in descriptions.items() if v},
         )
-        await audit.record(
+        entry = await audit.record(
             by, "purpose.add", "purpose", key, site=fresh, after=_purpose_record(purpose)
         )
+        await revisions.advance(revisions.purpose(fresh, key), entry, None)
     return (await _one(site, key))
 
 
@@ -285,10 +288,14 @@ async def edit_purpose(
     return await _one(site, key)
 
 
-async def remove_purpose(site: Site, key: str, *, by: Actor | None = None) -> None:
+async def remove_purpose(
+    site: Site, key: str, *, by: Actor | None = None, version: int | None = None
+) -> None:
     """Drop an optional purpose from the draft; its inventory items become unclassified.
     Required purposes stay, and so does a purpose the banner options name (an empty Consent
-    Mode list means "always granted": dropping the purpose from it would grant the signal)."""
+    Mode list means "always granted": dropping the purpose from it would grant the signal).
+    Refused (``StaleEdit``) when it changed since ``version`` (``revisions.purpose``): staff
+    remove what they saw, not a purpose edited meanwhile."""
     async with in_transaction():
         fresh = await _locked(site)
         purpose = await _purpose(fresh, key)
@@ -303,7 +310,9 @@ async def remove_purpose(site: Site, key: str, *, by: Actor | None = None) -> No
         items = await InventoryItem.filter(site=fresh, purpose_id=purpose.id).count()
         before = {**_purpose_record(purpose), "items": items}
         await sites.remove_purpose(fresh, key)
-        await audit.record(by, "purpose.remove", "purpose", key, site=fresh, before=before)
+        entry = await audit.record(by, "purpose.remove", "purpose", key, site=fresh,
+                                   before=before)
+        await revisions.advance(revisions.purpose(fresh, key), entry, version)
 
 
 async def reorder_purposes(

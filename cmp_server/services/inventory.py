@@ -34,7 +34,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from ..errors import InvalidRequest
-from ..models import InventoryItem, Purpose, Scan, Site, Vendor
+from ..models import InventoryItem, Purpose, Scan, Site, Vendor, vendor_sort
 from ._text import check_text
 from .scan_truth import offered_vendor
 from .sites import check_url
@@ -84,7 +84,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "name": ("name", "kind"),
     "kind": ("kind", "name"),
     "domain": ("domain", "name"),
-    "vendor": ("vendor__name", "name"),
+    "vendor": ("vendor_sort", "name"),  # the vendor's name kept on the row, no vendor last
     "purpose": ("purpose__order", "name"),
     "duration": ("duration_days", "name"),
     "party": ("party", "name"),
@@ -281,7 +281,7 @@ async def _filtered(
 # Sorts on a column that may be empty, and the column that tells: empty rows come last
 # ascending (first descending) on both databases (SQLite puts NULL first, PostgreSQL last).
 _NULLABLE = {
-    "domain": "domain", "vendor": "vendor_id", "purpose": "purpose_id",
+    "domain": "domain", "purpose": "purpose_id",
     "duration": "duration_days", "first_seen": "first_seen", "last_seen": "last_seen",
 }
 
@@ -430,6 +430,7 @@ async def add_vendor(
             "description": description or {},
         },
     )
+    await InventoryItem.filter(vendor_id=vendor.id).update(vendor_sort=vendor_sort(name))
     return vendor
 
 
@@ -473,6 +474,7 @@ async def add_item(
         defaults={
             "match": match,
             "vendor": vendor_row,
+            "vendor_sort": vendor_sort(vendor_row.name if vendor_row else None),
             "purpose": purpose_row,
             "duration_days": duration_days,
             "party": party,

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from scanner.kb import KnowledgeBase
 
 from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
-from ..models import AuditEntry, InventoryItem, Purpose, Site, Vendor
+from ..models import AuditEntry, InventoryItem, Purpose, Site, Vendor, vendor_sort
 from . import audit, revisions
 from ._text import check_text, check_texts
 from .inventory import Choices, Flag, Kind, Status, flag_of
@@ -208,6 +208,7 @@ async def create_item(site: Site, change: ItemChange, *, by: Actor | None = None
         item = await InventoryItem.create(
             site=site, name=change.name, match=change.match, kind=change.kind,
             domain=change.domain, party=change.party, purpose=purpose, vendor=vendor,
+            vendor_sort=vendor_sort(vendor.name if vendor else None),
             duration_days=change.duration_days, description=change.description,
             review_status=change.review_status, source="manual",
         )
@@ -237,6 +238,7 @@ async def update_item(
         item.name, item.match, item.kind = change.name, change.match, change.kind
         item.domain, item.party = change.domain, change.party
         item.purpose, item.vendor = purpose, vendor
+        item.vendor_sort = vendor_sort(vendor.name if vendor else None)
         item.duration_days, item.description = change.duration_days, change.description
         item.review_status = change.review_status
         await item.save()
@@ -287,7 +289,8 @@ async def bulk_update(
         vendor_row = await Vendor.get_or_none(site=site, key=vendor) if vendor else None
         if vendor and vendor_row is None:
             raise InvalidRequest(f"no vendor {vendor!r} on this site", field="vendor")
-        update = {"vendor_id": vendor_row.id if vendor_row else None}
+        update = {"vendor_id": vendor_row.id if vendor_row else None,
+                  "vendor_sort": vendor_sort(vendor_row.name if vendor_row else None)}
         audited, value = "vendor", vendor or None
     else:
         status = "reviewed" if action == "mark_reviewed" else "gone"

@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 from .._utils import sha256_hex, utcnow
 from ..errors import InvalidRequest, NotFound
 from ..models import PasswordReset, Staff
-from . import audit
+from . import audit, revisions
 from .staff import Actor, set_password
 
 __all__ = ["VALID", "IssuedReset", "Mailer", "issue", "redeem", "valid_for"]
@@ -53,16 +53,19 @@ def _hash(token: str) -> str:
 
 
 async def issue(
-    staff_id: int, *, by: Actor | None, link: Callable[[str], str], mailer: Mailer | None = None
+    staff_id: int, *, by: Actor | None, link: Callable[[str], str], mailer: Mailer | None = None,
+    version: int | None = None,
 ) -> IssuedReset:
     """A new link for the account (``link(token)`` makes its address), audited; earlier unused
-    links of the account stop working."""
+    links of the account stop working. Refused (``StaleEdit``) when the account changed since
+    ``version`` (``revisions.staff``), when given: the owner decided on what the page showed."""
     token = secrets.token_urlsafe(32)
     expires = utcnow() + VALID
     async with in_transaction():
-        row = await Staff.get_or_none(id=staff_id)
+        row = await Staff.select_for_update().get_or_none(id=staff_id)
         if row is None:
             raise NotFound(f"there is no staff account {staff_id}")
+        await revisions.check(revisions.staff(row.id), version)
         if not row.active:
             raise InvalidRequest(f"{row.email} is disabled: enable it before sending a "
                                  "reset link.")

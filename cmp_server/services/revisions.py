@@ -1,7 +1,7 @@
 """No lost update: every form that edits a stored thing carries the version it was read at,
 and a save over a newer version is refused (optimistic locking, one mechanism for every
-such form: texts per language, purposes, items, vendors, site settings, staff accounts,
-scan schedules).
+such form: texts per language, purposes (added, edited, removed), items, vendors, site
+settings, the banner's appearance, the blocking rules, staff accounts, scan schedules).
 
 A thing's version is its *stamp*: the id of the audit entry of its last change (0: none
 yet), kept in the ``revision`` table under the thing's ``Subject.key``. Every service that
@@ -35,6 +35,9 @@ __all__ = [
     "Subject",
     "advance",
     "advance_all",
+    "appearance",
+    "blocking",
+    "check",
     "item",
     "purpose",
     "schedule",
@@ -78,6 +81,20 @@ def texts(site: Site, language: str) -> Subject:
                    site.id, language, f"The {language} texts")
 
 
+def appearance(site: Site) -> Subject:
+    """The draft's look (colours, layout, radius, font); the logo is a form of its own that
+    changes only the logo, so it moves no version of the look."""
+    return Subject(f"appearance:{site.id}", "site", site.key, ("banner.appearance",), site.id,
+                   what="The banner's appearance")
+
+
+def blocking(site: Site) -> Subject:
+    """Staff's blocking rules of a site, as one list: the page shows every rule, derived and
+    staff's, and any rule changed since it was read refuses a change made from it."""
+    return Subject(f"blocking:{site.id}", "blocking_rule", "", ("blocking.rule",), site.id,
+                   what="The blocking rules")
+
+
 def settings(site: Site) -> Subject:
     """The site's settings, the retention period among them (two pages edit it)."""
     return Subject(f"site:{site.id}", "site", site.key, ("site.update",), site.id,
@@ -105,8 +122,11 @@ def schedule(site: Site, schedule_id: int) -> Subject:
 
 
 def staff(staff_id: int) -> Subject:
+    """An account's role, state and site limits; its unlock, reset link, two-factor reset
+    and removal are checked against it (``check``) without moving it."""
     return Subject(f"staff:{staff_id}", "staff", str(staff_id),
-                   ("staff.role", "staff.enable", "staff.disable"), what="The account")
+                   ("staff.role", "staff.enable", "staff.disable", "staff.sites"),
+                   what="The account")
 
 
 async def stamp(subject: Subject) -> int:
@@ -142,6 +162,18 @@ async def advance(subject: Subject, entry: AuditEntry | None, expected: int | No
         raise StaleEdit(f"{subject.what} {STALE}.", keys=(subject.key,))
 
 
+async def check(subject: Subject, expected: int | None) -> None:
+    """Inside the transaction of an action that changes no field a form shows (an unlock, a
+    reset link, a removal): refuse it (``StaleEdit``) when the thing changed since the page
+    it was taken on was read at ``expected`` (None: not checked). The stamp does not move:
+    such an action undoes nobody's edit, so forms read before it still save."""
+    if expected is None:
+        return
+    row = await Revision.filter(key=subject.key).select_for_update().first()
+    if (row.stamp if row else 0) != expected:
+        raise StaleEdit(f"{subject.what} {STALE}.", keys=(subject.key,))
+
+
 async def advance_all(expected: Mapping[Subject, int | None], to: int) -> None:
     """``advance`` for many things one change touched (a bulk action), inside its
     transaction: one UPDATE per version read at. One of them no longer as read refuses the
@@ -166,8 +198,9 @@ async def advance_all(expected: Mapping[Subject, int | None], to: int) -> None:
 async def since(subject: Subject, version: int, *, limit: int = 20) -> list[AuditEntry]:
     """The subject's changes after ``version``, oldest first: what a form read at
     ``version`` has not seen."""
-    query = AuditEntry.filter(object_type=subject.object_type, object_id=subject.object_id,
-                              id__gt=version)
+    query = AuditEntry.filter(object_type=subject.object_type, id__gt=version)
+    if subject.object_id:  # else every object of the type on the site (``blocking``)
+        query = query.filter(object_id=subject.object_id)
     if subject.site_id is not None:
         query = query.filter(site_id=subject.site_id)
     found = await query.order_by("id").limit(limit * 5)

@@ -27,7 +27,7 @@ from scanner import ReportItem, ScanReport
 from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
-from ..models import InventoryItem, Purpose, Site, Vendor
+from ..models import InventoryItem, Purpose, Site, Vendor, vendor_sort
 from . import translations
 
 __all__ = ["BATCH_ROWS", "InventoryCounts", "batches", "present_items", "update_inventory"]
@@ -271,12 +271,14 @@ async def update_inventory(
 
     def created(n: _New) -> InventoryItem:
         item = n.item
+        vendor = vendors.get(item.vendor) if item.vendor else None
         return InventoryItem(
             site=site,
             name=item.name,
             kind=item.kind,
             domain=item.domain,
-            vendor=vendors.get(item.vendor) if item.vendor else None,
+            vendor=vendor,
+            vendor_sort=vendor_sort(vendor.name if vendor else None),
             # An unclassified item gets no purpose: it waits for a reviewer, never a guess.
             purpose=purposes.get(item.category) if item.category != "unclassified" else None,
             duration_days=round(item.expires_days) if item.expires_days is not None else None,

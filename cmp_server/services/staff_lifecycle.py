@@ -143,20 +143,24 @@ async def set_active(
         await revisions.advance(revisions.staff(row.id), entry, version)
 
 
-async def remove(staff_id: int, *, by: Actor | None) -> str:
-    """Delete the account (its sessions and reset links with it); returns its email."""
+async def remove(staff_id: int, *, by: Actor | None, version: int | None = None) -> str:
+    """Delete the account (its sessions and reset links with it); returns its email. Refused
+    (``StaleEdit``) when it changed since ``version`` (``revisions.staff``), when given."""
     async with in_transaction():
         row = await get_account(staff_id, lock=True)
+        await revisions.check(revisions.staff(row.id), version)
         await _guard(by, row, keeps_owner=False, what="remove")
         await audit.record(by, "staff.remove", "staff", row.id, before=_summary(row))
         await row.delete()
     return row.email
 
 
-async def unlock(staff_id: int, *, by: Actor | None) -> None:
-    """Lift the sign-in lock and forget the failures counted towards it."""
+async def unlock(staff_id: int, *, by: Actor | None, version: int | None = None) -> None:
+    """Lift the sign-in lock and forget the failures counted towards it; refused
+    (``StaleEdit``) when the account changed since ``version``, when given."""
     async with in_transaction():
         row = await get_account(staff_id, lock=True)
+        await revisions.check(revisions.staff(row.id), version)
         if not row.failed_logins and row.locked_until is None:
             return
         before = {"email": row.email, "failures": row.failed_logins,

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from ..errors import Conflict, InvalidRequest
 from ..models import Site, Staff, StaffSite
-from . import audit
+from . import audit, revisions
 from .staff import Actor, get_account
 
 __all__ = ["grants", "set_limits", "site_names"]
@@ -46,9 +46,11 @@ async def site_names(staff_ids: Iterable[int]) -> dict[int, list[str]]:
 
 
 async def set_limits(
-    staff_id: int, limited: bool, site_ids: Iterable[int], *, by: Actor | None
+    staff_id: int, limited: bool, site_ids: Iterable[int], *, by: Actor | None,
+    version: int | None = None,
 ) -> None:
-    """Limit the account to ``site_ids`` (or, ``limited=False``, to none: every site)."""
+    """Limit the account to ``site_ids`` (or, ``limited=False``, to none: every site), over
+    ``version`` (``revisions.staff``) when given."""
     wanted = frozenset(site_ids) if limited else frozenset()
     async with in_transaction():
         row = await get_account(staff_id, lock=True)
@@ -72,7 +74,8 @@ async def set_limits(
         await StaffSite.bulk_create([StaffSite(staff_id=row.id, site_id=i) for i in wanted])
         keys_before = "all" if before is None else sorted(
             await Site.filter(id__in=before).values_list("key", flat=True))
-        await audit.record(by, "staff.sites", "staff", row.id,
-                           before={"email": row.email, "sites": keys_before},
-                           after={"email": row.email,
-                                  "sites": sorted(found.values()) if limited else "all"})
+        entry = await audit.record(
+            by, "staff.sites", "staff", row.id,
+            before={"email": row.email, "sites": keys_before},
+            after={"email": row.email, "sites": sorted(found.values()) if limited else "all"})
+        await revisions.advance(revisions.staff(row.id), entry, version)

@@ -30,10 +30,12 @@ from ..defaults import DEFAULT_TEXTS
 from ..models import InventoryItem, Purpose, Site
 
 __all__ = [
+    "DeclaredText",
     "LanguageStatus",
     "MissingPurpose",
     "completed",
     "completeness",
+    "declared_texts",
     "item_description",
     "kb_match",
     "kb_texts",
@@ -88,6 +90,41 @@ def item_description(item: InventoryItem, kb: KnowledgeBase | None = None) -> di
     """An item's description per language, completed from the knowledge base."""
     found = kb_match(kb or KnowledgeBase.builtin(), item.kind, item.name, item.match, item.domain)
     return completed(item.description or {}, found)
+
+
+@dataclass(frozen=True)
+class DeclaredText:
+    """What the declaration's row of an item says in one of the site's languages, and whose
+    words they are: ``staff`` (the item's own description), ``knowledge base`` (its text,
+    or the item's own where staff kept the knowledge base's words) or ``missing`` (the row
+    shows no description in that language: ``text`` is empty)."""
+
+    language: str
+    text: str
+    source: str
+
+    @property
+    def name(self) -> str:
+        return language_name(self.language)
+
+
+def declared_texts(
+    item: InventoryItem, languages: Iterable[str], kb: KnowledgeBase | None = None
+) -> list[DeclaredText]:
+    """Per language of the site, what the published declaration will say of ``item``
+    (``item_description``, as ``publishing.build_config`` takes it) and where it comes from."""
+    found = kb_match(kb or KnowledgeBase.builtin(), item.kind, item.name, item.match, item.domain)
+    own = {lang: text for lang, text in (item.description or {}).items() if text}
+    theirs = kb_texts(found)
+    shown = completed(own, found)
+    out = []
+    for lang in languages:
+        text = shown.get(lang, "")
+        source = ("missing" if not text else
+                  "staff" if own.get(lang) and own[lang] != theirs.get(lang) else
+                  "knowledge base")
+        out.append(DeclaredText(lang, text, source))
+    return out
 
 
 def untranslated_texts(site: Site, language: str) -> list[str]:

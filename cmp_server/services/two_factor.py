@@ -43,7 +43,7 @@ from tortoise.transactions import in_transaction
 from .._utils import sha256_hex, utcnow
 from ..errors import Conflict, InvalidRequest
 from ..models import RecoveryCode, Staff
-from . import audit
+from . import audit, revisions
 from .staff import Actor, count_failure, get_account, verify_password
 
 __all__ = [
@@ -280,11 +280,13 @@ async def _clear(row: Staff) -> None:
     await RecoveryCode.filter(staff_id=row.id).delete()
 
 
-async def reset(staff_id: int, *, by: Actor | None) -> None:
+async def reset(staff_id: int, *, by: Actor | None, version: int | None = None) -> None:
     """An owner turns another account's two-factor sign-in off (its phone is lost): it signs
-    in with its password alone until it enrols again."""
+    in with its password alone until it enrols again. Refused (``StaleEdit``) when the
+    account changed since ``version`` (``revisions.staff``), when given."""
     async with in_transaction():
         row = await get_account(staff_id, lock=True)
+        await revisions.check(revisions.staff(row.id), version)
         if by is not None and by.id == row.id:
             raise InvalidRequest("Turn your own two-factor sign-in off on your account page.")
         if row.totp_secret is None and row.totp_pending is None:

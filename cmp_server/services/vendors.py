@@ -19,7 +19,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from ..errors import Conflict, InvalidRequest, NotFound, as_value_error
-from ..models import AuditEntry, InventoryItem, Site, Vendor
+from ..models import AuditEntry, InventoryItem, Site, Vendor, vendor_sort
 from . import audit, revisions
 from ._text import check_text, check_texts
 from .sites import check_url
@@ -243,6 +243,9 @@ async def update_vendor(
         before = _snapshot(vendor)
         _apply(vendor, change)
         await vendor.save()
+        if vendor.name != before["name"]:  # the items' order by vendor follows its name
+            await InventoryItem.filter(site_id=site.id, vendor_id=vendor.id).update(
+                vendor_sort=vendor_sort(vendor.name))
         after = _snapshot(vendor)
         if after != before:
             entry = await audit.record(by, "vendor.update", "vendor", vendor.id, site=site,

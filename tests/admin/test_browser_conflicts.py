@@ -191,6 +191,53 @@ async def test_two_tabs_on_an_item_without_javascript(
     await context.close()
 
 
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+async def test_two_tabs_on_the_appearance(
+    server: CmpServer, browser: Browser, viewport: str, shots: Path
+) -> None:
+    """B makes the banner a centred dialog; A, from the page read before, rounds its
+    corners: refused, with B's layout named, A's radius kept in the form and the live
+    preview still following the form."""
+    from cmp_server.models import Site
+
+    ids = await make_site(server)
+    base, size = f"http://127.0.0.1:{server.port}", VIEWPORTS[viewport]
+    context, tab_a, tab_b, errors = await signed_in(browser, base, size)
+    url = f"{base}/admin/sites/{ids['key']}/appearance"
+    await tab_a.goto(url)
+    await tab_b.goto(url)
+    await tab_b.get_by_label("Centred dialog").check()
+    await tab_b.get_by_role("button", name="Save the appearance").click()
+    await tab_b.get_by_text("The appearance is saved in the draft").wait_for()
+    await tab_a.get_by_label("Corner radius (pixels, 0 to 24)").fill("12")
+    await tab_a.get_by_role("button", name="Save the appearance").click()
+    await tab_a.get_by_role(
+        "heading", name="Not saved: someone changed the banner's appearance while you were "
+        "editing").wait_for()
+    card = tab_a.locator(".conflict")
+    text = await card.inner_text()
+    assert "privacy@kursgarden.example" in text and "layout: corner → dialog" in text
+    assert re.search(r"Saved now:\s*dialog\s*Yours:\s*corner", text), text
+    assert await tab_a.get_by_label("Corner radius (pixels, 0 to 24)").input_value() == "12"
+    await fits(tab_a, size["width"], "appearance conflict")
+    await tab_a.screenshot(path=shots / f"admin-conflict-appearance-{viewport}.png",
+                           full_page=True)
+
+    async def look() -> dict[str, Any]:
+        async def read() -> dict[str, Any]:
+            return dict((await Site.get(key=ids["key"])).appearance or {})
+        return await server.call(read())
+
+    assert ((await look())["layout"], (await look())["radius"]) == ("dialog", 8)
+    # Take B's layout in the form, keep the radius: both saved.
+    await tab_a.get_by_label("Centred dialog").check()
+    await card.get_by_role("button", name="Save mine over theirs").click()
+    await tab_a.get_by_text("The appearance is saved in the draft").wait_for()
+    assert ((await look())["layout"], (await look())["radius"]) == ("dialog", 12)
+    assert errors == [], errors
+    await context.close()
+
+
 async def test_screenshots_of_the_conflict_pages(
     server: CmpServer, browser: Browser, shots: Path
 ) -> None:

@@ -15,7 +15,15 @@ import pytest
 from markupsafe import escape
 from starlette.applications import Starlette
 
-from cmp_server.models import AuditEntry, InventoryItem, Purpose, Site, Staff, Vendor
+from cmp_server.models import (
+    AuditEntry,
+    BlockingRule,
+    InventoryItem,
+    Purpose,
+    Site,
+    Staff,
+    Vendor,
+)
 from cmp_server.services import inventory
 
 from ..factories import published_site, staff_member
@@ -185,6 +193,127 @@ async def test_a_purpose_two_tabs(
     assert stored.description["sv"] == "A:s text"
 
 
+async def test_removing_a_purpose_changed_meanwhile_is_refused(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "privacy")
+    path = f"/admin/sites/{site.key}/banner"
+    await client.post(f"{path}/purposes", data={
+        **form_of((await client.get(path, params={"lang": "sv"})).text, "form-add"),
+        "key": "ads", "name": "Annonser", "description": ""})
+    tab_a = (await client.get(path, params={"lang": "sv"})).text
+    tab_b = (await other.get(path, params={"lang": "sv"})).text
+    assert (await other.post(f"{path}/purposes/ads", data=form_of(
+        tab_b, "form-purpose-ads", description="B förklarar"))).status_code == 303
+    refused = await client.post(f"{path}/purposes/ads/remove",
+                                data=form_of(tab_a, "form-remove-ads"))
+    assert refused.status_code == 409
+    assert await Purpose.exists(site=site, key="ads")  # not removed unseen
+    text = shown(refused.text)
+    assert "someone changed the purpose ads" in text and b_email in text
+    assert "B förklarar" in text and "Remove it anyway" in text
+    again = form_of(refused.text, "form-remove-ads")
+    assert int(again["version"]) > version_in(tab_a, "form-remove-ads")
+    assert (await client.post(f"{path}/purposes/ads/remove", data=again)).status_code == 303
+    assert not await Purpose.exists(site=site, key="ads")
+    # A purpose removed and added again under its key: the edit of the old one is refused.
+    await client.post(f"{path}/purposes", data={
+        **form_of((await client.get(path, params={"lang": "sv"})).text, "form-add"),
+        "key": "ads", "name": "Reklam", "description": ""})
+    refused = await other.post(f"{path}/purposes/ads", data=form_of(
+        tab_b, "form-purpose-ads", description="B igen"))
+    assert refused.status_code == 409
+    assert (await Purpose.get(site=site, key="ads")).description.get("sv", "") == ""
+
+
+async def test_the_appearance_two_tabs(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "privacy")
+    path = f"/admin/sites/{site.key}/appearance"
+    tab_a, tab_b = (await client.get(path)).text, (await other.get(path)).text
+    assert (await other.post(path, data=form_of(tab_b, "form-look", layout="dialog",
+                                                color_primary="#7a1f5c"))).status_code == 303
+    refused = await client.post(path, data=form_of(tab_a, "form-look", radius="12"))
+    assert refused.status_code == 409
+    text = shown(refused.text)
+    assert "someone changed the banner's appearance" in text and b_email in text
+    assert "banner.appearance" in text and "layout: " in text
+    assert "Layout changed meanwhile Saved now: dialog Yours: corner" in text
+    assert "Corner radius Saved now: 8 Yours: 12" in text
+    assert "Colour: Primary button changed meanwhile Saved now: #7a1f5c" in text
+    look = (await Site.get(id=site.id)).appearance or {}
+    assert (look["layout"], look["radius"]) == ("dialog", 8)  # B's, not overwritten
+    again = form_of(refused.text, "form-look")
+    assert again["radius"] == "12" and int(again["version"]) > version_in(tab_a, "form-look")
+    # Take theirs for the layout and colour, keep my radius.
+    kept = await client.post(path, data={**again, "layout": "dialog",
+                                         "color_primary": "#7a1f5c"})
+    assert kept.status_code == 303
+    look = (await Site.get(id=site.id)).appearance or {}
+    assert (look["layout"], look["radius"], look["colors"]["primary"]) == (
+        "dialog", 12, "#7a1f5c")
+    # A logo uploaded meanwhile moves no version of the look: the form saves.
+    tab_a = (await client.get(path)).text
+    assert (await other.post(f"{path}/logo/remove", data=form_of(
+        tab_b, "form-look"))).status_code == 303
+    assert (await client.post(path, data=form_of(tab_a, "form-look", font="inherit"))
+            ).status_code == 303
+
+
+async def test_blocking_rules_and_mode_two_tabs(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "owner")  # the owner changes site settings
+    path = f"/admin/sites/{site.key}/blocking"
+    target = "widgets.example.net"
+    await client.post(f"{path}/rules", data={
+        **form_of((await client.get(path)).text, "form-rule"),
+        "target": target, "purposes": "statistics"})
+    tab_a, tab_b = (await client.get(path)).text, (await other.get(path)).text
+    # B changes the rule to wait for marketing; A, from the old page, turns it off.
+    assert (await other.post(f"{path}/rules", data={
+        **form_of(tab_b, "form-rule"), "target": target, "purposes": "marketing"})
+    ).status_code == 303
+    refused = await client.post(f"{path}/toggle", data=form_of(tab_a, f"form-toggle-{target}"))
+    assert refused.status_code == 409
+    rule = await BlockingRule.get(site=site, host="widgets.example.net", path="")
+    assert (rule.purposes, rule.enabled) == (["marketing"], True)  # B's, and still on
+    text = shown(refused.text)
+    assert "someone changed the blocking rules" in text and b_email in text
+    assert "purposes: statistics → marketing" in text and "Do it anyway" in text
+    again = form_of(refused.text, f"form-toggle-{target}")
+    assert int(again["version"]) > version_in(tab_a, f"form-toggle-{target}")
+    assert (await client.post(f"{path}/toggle", data=again)).status_code == 303
+    assert not (await BlockingRule.get(id=rule.id)).enabled
+    # Removing it and adding a rule from the old page: refused the same way.
+    for action, form in (("remove", form_of(tab_a, f"form-remove-{target}")),
+                         ("rules", {**form_of(tab_a, "form-rule"), "target": "cdn.example.org",
+                                    "purposes": "marketing"})):
+        refused = await client.post(f"{path}/{action}", data=form)
+        assert refused.status_code == 409, action
+    assert await BlockingRule.filter(site=site).count() == 1
+    assert form_of(refused.text, "form-rule")["target"] == "cdn.example.org"  # what A typed
+    # The mode carries the site settings' version: B's settings change refuses A's mode.
+    tab_a = (await client.get(path)).text
+    settings = f"/admin/sites/{site.key}"
+    assert (await other.post(settings, data=form_of((await other.get(settings)).text,
+                                                    "form-site", name="B:s namn"))
+            ).status_code == 303
+    refused = await client.post(f"{path}/mode", data={**form_of(tab_a, "form-mode"),
+                                                      "mode": "report"})
+    assert refused.status_code == 409
+    assert "name: Shop → B:s namn" in shown(refused.text)
+    assert (await Site.get(id=site.id)).options.get("auto_blocking", "enforce") == "enforce"
+    again = form_of(refused.text, "form-mode")
+    assert again["mode"] == "report"
+    assert (await client.post(f"{path}/mode", data=again)).status_code == 303
+    assert (await Site.get(id=site.id)).options["auto_blocking"] == "report"
+
+
 async def test_an_item_two_tabs(
     app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
 ) -> None:
@@ -328,6 +457,63 @@ async def test_staff_role_two_tabs(
     again = form_of(refused.text, "form-active")
     assert (await client.post(f"{path}/active", data=again)).status_code == 303
     assert not (await Staff.get(id=target.id)).active
+
+
+async def test_staff_unlock_reset_links_two_factor_sites_and_removal_two_tabs(
+    app: Starlette, client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    """An action on an account taken from a page read before someone changed it is refused
+    and offered again; an action that changes no field (unlock, reset link, two-factor
+    reset) moves no version, so the other tab's forms still save."""
+    site, _ = await published_site()
+    _, b_email = await two_tabs(client, other, "owner")
+    target = await staff_member("viewer")
+    await Staff.filter(id=target.id).update(failed_logins=5, totp_secret="JBSWY3DPEHPK3PXP")
+    path = f"/admin/staff/{target.id}"
+    tab_a, tab_b = (await client.get(path)).text, (await other.get(path)).text
+    assert (await other.post(f"{path}/role", data=form_of(tab_b, "form-role",
+                                                          role="privacy"))).status_code == 303
+    for action, form_id, anyway in (
+        ("unlock", "form-unlock", "Unlock it anyway"),
+        ("two-factor", "form-two_factor", "Reset it anyway"),
+        ("reset", "form-reset", "Make the link anyway"),
+        ("sites", "form-sites", "Save my sites anyway"),
+        ("remove", "form-remove", "Remove it anyway"),
+    ):
+        sent = form_of(tab_a, form_id)
+        if action == "remove":
+            sent["confirm"] = "yes"
+        if action == "sites":
+            sent = {**sent, "limited": "chosen", "sites": str(site.id)}
+        refused = await client.post(f"{path}/{action}", data=sent)
+        assert refused.status_code == 409, action
+        text = shown(refused.text)
+        assert b_email in text and "role: viewer → privacy" in text and anyway in text, action
+    account = await Staff.get(id=target.id)
+    assert (account.failed_logins, account.totp_secret is not None) == (5, True)
+    assert not account.site_limited
+    # Each again from the conflict page, at the version now.
+    tab_b = (await other.get(path)).text
+    page = (await client.post(f"{path}/unlock", data=form_of(tab_a, "form-unlock"))).text
+    assert (await client.post(f"{path}/unlock", data=form_of(page, "form-unlock"))
+            ).status_code == 303
+    assert (await Staff.get(id=target.id)).failed_logins == 0
+    # The unlock moved no version: B's tab, read before it, still changes the role.
+    assert (await other.post(f"{path}/role", data=form_of(tab_b, "form-role", role="owner"))
+            ).status_code == 303
+    page = (await client.post(f"{path}/sites", data={**form_of(tab_a, "form-sites"),
+                                                     "limited": "chosen",
+                                                     "sites": str(site.id)})).text
+    again = form_of(page, "form-sites")
+    assert (again["limited"], again["sites"]) == ("chosen", str(site.id))  # as A chose
+    assert (await client.post(f"{path}/sites", data=again)).status_code == 303
+    assert (await Staff.get(id=target.id)).site_limited
+    page = (await client.post(f"{path}/remove", data={**form_of(tab_a, "form-remove"),
+                                                      "confirm": "yes"})).text
+    again = form_of(page, "form-remove")
+    assert again["confirm"] == "yes"
+    assert (await client.post(f"{path}/remove", data=again)).status_code == 303
+    assert not await Staff.exists(id=target.id)
 
 
 async def test_a_viewer_still_cannot_save_and_a_form_without_its_token_is_refused(

@@ -4,6 +4,7 @@ roles, bad input beside its field with a 422, hostile names inert."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +15,7 @@ from markupsafe import escape
 from starlette.applications import Starlette
 
 from cmp_server.models import AuditEntry, InventoryItem, Site
-from cmp_server.services import inventory
+from cmp_server.services import inventory, translations
 
 from ..factories import published_site, staff_member
 from ._client import sign_in, token_of
@@ -338,3 +339,43 @@ async def test_the_sites_own_host_is_never_a_vendor_suggestion(
     assert f"Knowledge base: {escape(host)}" not in page.text
     listed = await client.get(f"/admin/sites/{site.key}/inventory")
     assert f"KB: {escape(host)}" not in listed.text
+
+
+async def test_the_item_page_says_per_language_what_the_declaration_will_say(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """A Swedish and Danish site: a cookie the knowledge base describes is filled in Swedish
+    and Danish from it (and said so); one staff described in Swedish only shows their words
+    and names Danish and English as missing (issue 19, 6)."""
+    from cmp_server.services import publishing, sites
+    from scanner.kb import KnowledgeBase
+
+    site = await sites.create_site("Kursgården", ["kursgarden.example"], force=True,
+                                   languages=["sv", "da", "en"], default_language="sv")
+    kb = translations.kb_texts(translations.kb_match(KnowledgeBase.builtin(), "cookie", "_ga"))
+    ga = await inventory.add_item(site, name="_ga", purpose="statistics",
+                                  description={"en": kb["en"]})
+    own = await inventory.add_item(site, name="kg_session", purpose="necessary",
+                                   description={"sv": "Håller dig inloggad <b>hos oss</b>."})
+    await _as(client, "viewer")
+
+    def declared(page: str) -> str:
+        card = re.search(r'<section class="card declared".*?</section>', page, re.S)
+        assert card is not None
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", card.group(0))).split())
+
+    text = declared((await client.get(f"/admin/sites/{site.key}/inventory/{ga.id}")).text)
+    assert f"Swedish knowledge base {kb['sv']}" in text
+    assert f"Danish knowledge base {kb['da']}" in text
+    assert f"English knowledge base {kb['en']}" in text and "missing" not in text
+    page = (await client.get(f"/admin/sites/{site.key}/inventory/{own.id}")).text
+    text = declared(page)
+    assert "Swedish your words Håller dig inloggad <b>hos oss</b>." in text
+    assert "&lt;b&gt;hos oss" in page  # escaped, as typed
+    assert "Danish missing No Danish description" in text
+    assert "English missing No English description" in text
+    # What the page says is what the published declaration carries.
+    config = await publishing.build_config(site, 1)
+    cookies = {c.name: c.description for c in config.cookies}
+    assert cookies["_ga"] == {"sv": kb["sv"], "da": kb["da"], "en": kb["en"]}
+    assert cookies["kg_session"] == {"sv": "Håller dig inloggad <b>hos oss</b>."}

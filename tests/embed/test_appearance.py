@@ -93,10 +93,22 @@ async def measure(p: Page) -> dict[str, Any]:
     return found
 
 
+async def hit(p: Page, rect: dict[str, float]) -> str | None:
+    """The text of the banner's element under the middle of ``rect``: what a tap there hits."""
+    found: str | None = await shadow_eval(p, """
+        const el = root.elementFromPoint(a[0], a[1]);
+        return el ? el.textContent : null;""",
+        [(rect["left"] + rect["right"]) / 2, (rect["top"] + rect["bottom"]) / 2])
+    return found
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 async def test_a_long_swedish_first_layer_is_readable_to_the_top_on_a_phone(
-    phone: Visit, cmp: CmpServer, host: HostServer, path: str, layout: str
+    phone: Visit, cmp: CmpServer, host: HostServer, path: str, shots: Path, layout: str
 ) -> None:
+    """600 characters of Swedish on a 320×568 phone: the title at the top of the box and the
+    three buttons pinned at its bottom, all in sight at once without scrolling anything; the
+    text scrolls between them, and its last words come into view above the buttons."""
     site = await cmp.call(styled_site(layout, description=SWEDISH_600))
     tag = Tag(cmp.origin, site.key)
     await phone.page.goto(host.add(path, page(tag, lang="sv", head=VIEWPORT)))
@@ -104,24 +116,36 @@ async def test_a_long_swedish_first_layer_is_readable_to_the_top_on_a_phone(
     await region.wait_for()
     await phone.page.wait_for_timeout(400)  # the slide-in animation
     shown = await measure(phone.page)
+    await phone.page.screenshot(path=shots / f"banner-{layout}-320-long-top.png")
     # The box stays on the screen and scrolls inside itself: the text is longer than it.
     assert within(shown["box"], 320, 568), shown["box"]
     assert shown["scrollHeight"] > shown["clientHeight"] + 50
     # The title is on the screen, at the top of the box.
     assert within(shown["title"], 320, 568) and shown["title"]["top"] >= shown["box"]["top"]
     assert await phone.page.get_by_role("heading", name="Ditt val om kakor").is_visible()
-    # Every button can be brought into view by scrolling the banner, and is then the
-    # element under its own centre (nothing covers it); the title comes back after.
-    for name in ("Godkänn alla", "Avvisa alla", "Anpassa"):
-        button = region.get_by_role("button", name=name)
-        await button.scroll_into_view_if_needed()
-        box = await button.bounding_box()
-        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 568, name
-        hit = await shadow_eval(phone.page, """
-            const el = root.elementFromPoint(a[0], a[1]);
-            return el ? el.textContent : null;""",
-            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
-        assert hit == name
+    # Every button is on the screen inside the box, and is what a tap on it hits (no text
+    # over it), with neither the page nor the box scrolled.
+    names = ("Godkänn alla", "Avvisa alla", "Anpassa")
+    for name, rect in zip(names, shown["buttons"], strict=True):
+        assert within(rect, 320, 568) and rect["bottom"] <= shown["box"]["bottom"], name
+        assert await hit(phone.page, rect) == name
+    assert await phone.page.evaluate("window.scrollY") == 0
+    # Scrolled to its end, the text's last line is above the buttons, which have not moved.
+    end = await shadow_eval(phone.page, """
+        const b = root.querySelector('.b'); b.scrollTop = b.scrollHeight;
+        const d = root.querySelector('#cmp-d').getBoundingClientRect();
+        const k = root.querySelector('.k').getBoundingClientRect();
+        return {text: d.bottom, buttons: k.top, scrolled: b.scrollTop};""")
+    assert end["scrolled"] > 50 and end["text"] <= end["buttons"] + 1, end
+    # The policy link after the buttons comes into view at the end, and is what a tap hits.
+    link = await shadow_eval(phone.page, """
+        const r = root.querySelector('.b > a').getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right};""")
+    assert within(link, 320, 568) and await hit(phone.page, link) == "Kakpolicy", link
+    await phone.page.screenshot(path=shots / f"banner-{layout}-320-long-end.png")
+    after = await measure(phone.page)
+    for name, rect in zip(names, after["buttons"], strict=True):
+        assert within(rect, 320, 568) and await hit(phone.page, rect) == name, name
     await shadow_eval(phone.page, "root.querySelector('.b').scrollTop = 0;")
     assert within((await measure(phone.page))["title"], 320, 568)
     # The keyboard reaches the buttons too, and choosing works.

@@ -12,9 +12,11 @@ from .factories import published_site
 from .servers import CmpServer
 
 # docs: issue 3, "Speed and size"; issue 18 (automatic blocking) raised both by 1.5 KB, issue
-# 19 (the banner's appearance: colours, layouts, logo, a first layer that scrolls) by 400 B.
+# 19 (the banner's appearance: colours, layouts, logo, a first layer that scrolls) by 400 B;
+# the served script's by 50 B more for the first layer's buttons pinned in sight while a long
+# text scrolls (+74 B gzipped; the bundle alone stays within its budget).
 BUDGET_WITHOUT_TEXTS = 10 * 1024 + 1536 + 400
-BUDGET_SERVED = 12 * 1024 + 1536 + 400
+BUDGET_SERVED = 12 * 1024 + 1536 + 400 + 50
 
 
 def test_bundle_has_the_placeholder_once_and_fits_the_budget() -> None:
