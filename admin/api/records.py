@@ -110,6 +110,7 @@ async def audit_log(request: Request, actor: Actor) -> Response:
                                limit=AUDIT_PAGE)
     return json({"entries": [{
         "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+        "site": e.site.key if e.site else None,
         "object_type": e.object_type, "object_id": e.object_id, "before": e.before,
         "after": e.after, "changes": audit_view.changes(e.before, e.after),
     } for e in rows], "older": rows[-1].id if len(rows) == AUDIT_PAGE else None})
