@@ -59,6 +59,11 @@ def summary_lines(summary: Summary) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Show the summary and the lint; publish nothing.")
 def publish(site_key: str, yes: bool, dry_run: bool) -> None:
     """Show what publishing the draft changes, then publish it as a new config version."""
+    from . import cli_api
+
+    if (remote := cli_api.remote()) is not None:
+        cli_api.publish(remote, site_key, yes, dry_run)
+        return
     from .errors import CmpError
     from .services import changes, sites
 
