@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["REMOTE", "Remote", "remote"]
 
 # The commands --api runs remotely (the others need the server's own database or files).
-REMOTE = frozenset({"request-scan", "scans", "cancel-scan", "publish", "export-receipts"})
+REMOTE = frozenset({"request-scan", "scans", "cancel-scan", "publish", "export-receipts",
+                    "inventory"})
 TIMEOUT = 30.0  # seconds to connect, and between bytes
 
 
@@ -138,6 +140,23 @@ def publish(r: Remote, site_key: str, yes: bool, dry_run: bool) -> None:
     done = r.call("POST", f"/sites/{site_key}/publish",
                   json={"fingerprint": summary["fingerprint"]})
     click.echo(f"published version {done['number']}")
+
+
+def inventory_rows(r: Remote, site_key: str, unreviewed: bool,
+                   flag: str | None) -> Iterator[SimpleNamespace]:
+    """The items, a page of 200 at a time, in the local command's order (by name)."""
+    params: dict[str, Any] = {"per_page": 200, "sort": "name"}
+    if unreviewed:
+        params["status"] = "unreviewed"
+    if flag:
+        params["flag"] = flag
+    page = 1
+    while True:
+        found = r.call("GET", f"/sites/{site_key}/inventory", params={**params, "page": page})
+        yield from (SimpleNamespace(**row) for row in found["items"])
+        if page >= found["pages"]:
+            return
+        page += 1
 
 
 def _day(moment: datetime | None, option: str, *, end: bool = False) -> str | None:

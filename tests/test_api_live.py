@@ -5,6 +5,8 @@ document with a valid write token (no input may produce a 5xx)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,24 @@ from schemathesis.checks import not_a_server_error
 from ._server import cli_env, free_port, run_cli, serving
 
 OWNER = "owner@example.org"
+# Items for the site (run in a process of its own, as the server's database is the CLI's).
+SEED = """
+import asyncio, sys
+from cmp_server import db
+from cmp_server.services import inventory, sites
+from cmp_server.settings import Settings
+
+async def main():
+    await db.open_database(Settings().resolved_database_url, run_migrations=True)
+    site = await sites.get_site(sys.argv[1])
+    for i in range(230):
+        await inventory.add_item(site, name=f"c{i:03d}", purpose="statistics",
+                                 review_status="unreviewed" if i % 3 else "reviewed",
+                                 duration_days=i or None)
+    await db.close_database()
+
+asyncio.run(main())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +53,9 @@ def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     input="a long enough password\n")
     assert admin.returncode == 0 or "already" in admin.stderr, admin.stderr
     key = created.stdout.strip()
+    seeded = subprocess.run([sys.executable, "-c", SEED, key], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert seeded.returncode == 0, seeded.stderr
     tokens = {}
     for scope, sites in (("write", []), ("read", ["--site", key])):
         made = run_cli(["create-token", "--owner", OWNER, "--name", f"{scope}-{key}",
@@ -66,6 +89,11 @@ def test_the_command_line_drives_a_remote_server(live: dict[str, Any]) -> None:
     exported = _remote(live, "export-receipts", "--site", key, "--format", "jsonl",
                        "--from", "2026-01-01", "--to", "2026-02-01")
     assert exported.returncode == 0 and exported.stdout == "", exported.stderr
+    for args in (("--format", "json"), ("--unreviewed", "--format", "csv")):
+        here = run_cli(["inventory", "--site", key, *args], live["env"])
+        there = _remote(live, "inventory", "--site", key, *args, token="read")
+        assert there.returncode == 0, there.stderr
+        assert there.stdout == here.stdout and len(there.stdout.splitlines()) > 150
     # What the server recorded: the token's name, as staff read it in the audit log.
     audit = _remote(live, "scans", "--site", key)
     assert "by token:write-" in audit.stdout, audit.stdout
