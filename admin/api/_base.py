@@ -148,12 +148,15 @@ async def body(request: Request, model: type[M], *, context: dict[str, Any] | No
     return model.model_validate({**data, **(extra or {})}, context=context)
 
 
-def query_int(request: Request, name: str, digits: int = 18) -> int | None:
+def query_int(request: Request, name: str, maximum: int = 2**31 - 1) -> int | None:
+    """A whole number from the query string, at most ``maximum`` (an id's column is 32-bit
+    unless it says otherwise); a 422 naming it else."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if not (value.isascii() and value.isdigit() and len(value) <= digits):
-        raise InvalidRequest(f"{name} must be a whole number", field=name)
+    if not (value.isascii() and value.isdigit() and len(value) <= 19
+            and int(value) <= maximum):
+        raise InvalidRequest(f"{name} must be a whole number up to {maximum}", field=name)
     return int(value)
 
 

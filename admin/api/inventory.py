@@ -4,7 +4,7 @@ query-string parser for the list (``inventory.parse_query``), whose errors are a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from cmp_server.services.items import MAX_BULK, ItemChange
 from cmp_server.services.staff import Actor
 from cmp_server.services.vendors import VendorChange
 
-from ..inventory import BulkForm, parse_id, parse_query
+from ..inventory import MAX_ID, BulkForm, parse_id, parse_query
 from ._base import body, endpoint, json, plain, query_int
 
 __all__ = ["routes"]
@@ -115,14 +115,18 @@ async def item_put(request: Request, actor: Actor, site: Site) -> Response:
     return json(await _item(site, item_id))
 
 
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class BulkBody(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    items: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    items: list[Id] = Field(min_length=1, max_length=MAX_BULK)
     action: str = Field(max_length=32)
     purpose: str = Field(default="", max_length=40)
     vendor: str = Field(default="", max_length=64)
-    versions: dict[int, int] = Field(default_factory=dict, max_length=MAX_BULK)
+    versions: dict[Id, Annotated[int, Field(ge=0, le=10**18)]] = Field(
+        default_factory=dict, max_length=MAX_BULK)
 
 
 @endpoint("privacy")
@@ -161,7 +165,7 @@ async def _vendor(site: Site, vendor_id: int) -> dict[str, Any]:
 async def vendor_list(request: Request, actor: Actor, site: Site) -> Response:
     page = await vendors.list_vendors(
         site, search=request.query_params.get("q", ""),
-        page=query_int(request, "page", 7) or 1)
+        page=query_int(request, "page", 1_000_000) or 1)
     return json(plain(page, "pages"))
 
 

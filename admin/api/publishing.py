@@ -124,7 +124,7 @@ async def scan_start(request: Request, actor: Actor, site: Site) -> Response:
 
 @endpoint("viewer")
 async def scan_list(request: Request, actor: Actor, site: Site) -> Response:
-    page = await scan_history(site, before=query_int(request, "before", 12))
+    page = await scan_history(site, before=query_int(request, "before"))
     return json({"runs": [_run(r) for r in page.runs], "older": page.older})
 
 
@@ -145,7 +145,7 @@ async def scan_report(request: Request, actor: Actor, site: Site) -> Response:
     """One scan's findings, each list a page at a time (``?items=2``), without the raw
     report."""
     pages = {name: n for name in PAGED_LISTS
-             if (n := query_int(request, name, 6)) is not None and n >= 1}
+             if (n := query_int(request, name, 999_999)) is not None and n >= 1}
     detail = await scan_detail(site, request.path_params["scan_id"], pages)
     out = plain(detail)
     out.pop("report", None)

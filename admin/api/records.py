@@ -106,7 +106,7 @@ async def audit_log(request: Request, actor: Actor) -> Response:
     """The audit log, newest first, ``AUDIT_PAGE`` entries a page (``before``: ``older``)."""
     form = AuditQuery.model_validate(_params(request, AUDIT_FIELDS))
     where = replace(form.where(), visible=actor.sites)
-    rows = await audit.entries(where, before_id=query_int(request, "before"),
+    rows = await audit.entries(where, before_id=query_int(request, "before", 2**63 - 1),
                                limit=AUDIT_PAGE)
     return json({"entries": [{
         "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
