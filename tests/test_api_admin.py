@@ -336,3 +336,11 @@ async def test_the_html_admin_takes_ids_past_32_bits_as_no_such_thing(
                          (f"/admin/sites/{w['key']}/scans/{big}", 404),
                          (f"/admin/audit?site={big}", 422), (f"/admin/audit?staff={big}", 422)):
         assert (await client.get(path)).status_code == status, path
+
+
+async def test_a_body_past_the_admins_limit_is_a_json_413(client: httpx.AsyncClient) -> None:
+    w = await _world()
+    token = await make_token("write")
+    r = await client.post(_path("/sites/{key}/inventory/bulk", w), headers={
+        **bearer(token), "content-type": "application/json"}, content=b" " * (2 << 20))
+    assert _is_error(r, 413)["code"] == "body_too_large"
