@@ -344,3 +344,25 @@ async def test_a_body_past_the_admins_limit_is_a_json_413(client: httpx.AsyncCli
     r = await client.post(_path("/sites/{key}/inventory/bulk", w), headers={
         **bearer(token), "content-type": "application/json"}, content=b" " * (2 << 20))
     assert _is_error(r, 413)["code"] == "body_too_large"
+
+
+def test_the_openapi_document_describes_every_route_and_its_scope() -> None:
+    """Every route of the API is in the document, with the scope its endpoint checks."""
+    from starlette.routing import Route
+
+    from admin.api import inventory, publishing, records
+    from cmp_server.openapi import openapi_document
+
+    paths = openapi_document()["paths"]
+    routes = [r for m in (inventory, publishing, records) for r in m.routes
+              if isinstance(r, Route)]
+    described = {(p, m.upper()) for p, ops in paths.items() if p.startswith(API)
+                 for m in ops}
+    served = {(API + r.path, m) for r in routes for m in (r.methods or ()) if m != "HEAD"}
+    assert described == served
+    for route in routes:
+        for method in route.methods or ():
+            if method != "HEAD":
+                operation = paths[API + route.path][method.lower()]
+                assert operation["x-required-scope"] == route.endpoint.required_scope
+                assert operation["tags"] == ["admin"]
