@@ -108,9 +108,9 @@ async def item_get(request: Request, actor: Actor, site: Site) -> Response:
 @endpoint("privacy")
 async def item_put(request: Request, actor: Actor, site: Site) -> Response:
     item_id = parse_id(request.path_params["item_id"], "inventory item")
-    edit = await body(request, ItemEdit, context={"choices": await inventory.choices(site)})
-    change = ItemChange.model_validate(edit.model_dump(exclude={"version"}),
-                                       context={"choices": await inventory.choices(site)})
+    known = {"choices": await inventory.choices(site)}
+    edit = await body(request, ItemEdit, context=known)
+    change = ItemChange.model_validate(edit.model_dump(exclude={"version"}), context=known)
     await items.update_item(site, item_id, change, by=actor, version=edit.version)
     return json(await _item(site, item_id))
 
