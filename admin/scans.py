@@ -1,9 +1,10 @@
-"""Scans of one site: start one (page budget, passes), the schedule, the history, a running
-scan's progress, and one scan's findings with what changed since the scan before it.
+"""Scans of one site: start one (page budget, passes), its schedules (listed here, edited in
+``schedules``), the history, a running scan's progress, and one scan's findings with what
+changed since the scan before it.
 
-Everyone signed in reads them; starting a scan and changing the schedule need the privacy
-role. The progress page works without JavaScript (it reloads itself inside ``<noscript>``,
-and has a Refresh link); with htmx it polls its own progress box instead.
+Everyone signed in reads them; starting a scan needs the privacy role. The progress page
+works without JavaScript (it reloads itself inside ``<noscript>``, and has a Refresh link);
+with htmx it polls its own progress box instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.routing import NoMatchFound, Route
 
 from cmp_server.errors import Conflict
 from cmp_server.models import Site
-from cmp_server.services import scans
+from cmp_server.services import scans, schedules
 from cmp_server.services.scan_findings import PAGED_LISTS, scan_detail
 from cmp_server.services.scan_history import parse_id, scan_history, scan_overview, scan_run
 
@@ -29,9 +30,6 @@ from ._security import requires
 
 __all__ = ["routes"]
 
-# The schedule's choices; a value set elsewhere (the command line) is shown beside them.
-INTERVALS = ((6, "Every 6 hours"), (12, "Every 12 hours"), (24, "Daily"), (168, "Weekly"),
-             (720, "Every 30 days"))
 PASS_LABELS = {
     "none": ("No choice", "what the site sets before the visitor answers the banner"),
     "accept": ("Accept all", "everything the site sets once a visitor accepts"),
@@ -45,18 +43,6 @@ class StartScan(Form):
     passes: tuple[Literal["none", "accept", "reject"], ...] = Field(min_length=1, max_length=3)
 
     _url = field_validator("start_url")(one_line)
-
-
-class Schedule(Form):
-    interval_hours: int | None = Field(default=None, ge=1, le=scans.MAX_INTERVAL_HOURS)
-    scan_url: str = Field(default="", max_length=2000)
-
-    _url = field_validator("scan_url")(one_line)
-
-    @field_validator("interval_hours", mode="before")
-    @classmethod
-    def _off(cls, value: object) -> object:
-        return None if value == "" else value
 
 
 def _inventory_link(request: Request, site: Site) -> Callable[[int | None, str], str]:
@@ -77,7 +63,7 @@ def _inventory_link(request: Request, site: Site) -> Callable[[int | None, str],
 
 async def _history_page(
     request: Request, site: Site, *, start: dict[str, object] | None = None,
-    schedule: dict[str, object] | None = None, refused: Refusal = UNREFUSED,
+    refused: Refusal = UNREFUSED,
 ) -> Response:
     before = request.query_params.get("before", "")
     history = await scan_history(site, before=parse_id(before, "page") if before else None)
@@ -89,9 +75,9 @@ async def _history_page(
         "history": history,
         "start": start or {"start_url": await scans.suggested_start_url(site), "max_pages": 30,
                            "passes": list(scans.PASSES)},
-        "schedule": schedule or {"interval_hours": site.scan_interval_hours or "",
-                                 "scan_url": site.scan_url or ""},
-        "intervals": INTERVALS,
+        "schedules": await schedules.list_schedules(site),
+        "describe": schedules.describe,
+        "job_urls": lambda schedule: schedules.job_urls(site, schedule),
         "pass_labels": PASS_LABELS,
         "private_allowed": settings.allow_private_scan_targets,
         "private_setting": scans.PRIVATE_TARGETS_SETTING,
@@ -137,26 +123,6 @@ async def cancel(request: Request, site: Site) -> Response:
     except Conflict:
         pass  # it ended meanwhile: the page says how
     return RedirectResponse(here, 303)
-
-
-@requires("privacy", site=True)
-async def schedule(request: Request, site: Site) -> Response:
-    form = await request.form()
-    values: dict[str, object] = {
-        "interval_hours": text_of(form, "interval_hours").strip(),
-        "scan_url": text_of(form, "scan_url"),
-    }
-
-    return await save_form(
-        Schedule, values,
-        lambda new: scans.set_schedule(
-            site, interval_hours=new.interval_hours, scan_url=new.scan_url or None,
-            by=request.state.actor,
-            allow_private=request.app.state.settings.allow_private_scan_targets,
-        ),
-        done=lambda _: RedirectResponse(request.url_for("admin:scans", key=site.key).path, 303),
-        again=lambda refused: _history_page(request, site, schedule=values, refused=refused),
-    )
 
 
 @requires("viewer", site=True)
@@ -209,7 +175,6 @@ async def scan(request: Request, site: Site) -> Response:
 routes = [
     Route("/sites/{key}/scans", history, methods=["GET"], name="scans"),
     Route("/sites/{key}/scans", start, methods=["POST"], name="scan_start"),
-    Route("/sites/{key}/scans/schedule", schedule, methods=["POST"], name="scan_schedule"),
     Route("/sites/{key}/scans/jobs/{job_id}", job, methods=["GET"], name="scan_job"),
     Route("/sites/{key}/scans/jobs/{job_id}/cancel", cancel, methods=["POST"],
           name="scan_cancel"),

@@ -37,21 +37,27 @@ class HeaderDeadline(HttpToolsProtocol):
     header_timeout: float = Settings.model_fields["header_timeout_seconds"].default
     max_header_bytes: int = Settings.model_fields["max_header_bytes"].default
 
-    _deadline: asyncio.TimerHandle | None = None
+    # When the head in progress began (the loop's clock), None between requests. One sweep
+    # per process closes the late ones (``_Sweep``): no timer per request, which cost more
+    # than the rest of this class on the consents route.
+    _head_since: float | None = None
     _head_bytes = 0
-    _in_head = False
     _too_large = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _Sweep.of(self.loop, self.header_timeout).connections.add(self)
         self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_head()
+        sweep = _Sweep.running
+        if sweep is not None:
+            sweep.connections.discard(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_head and self._deadline is None and self._idle():
+        if self._head_since is None and self._idle():
             self._start_head()  # the first byte of a later request on this connection
         super().data_received(data)
 
@@ -67,7 +73,7 @@ class HeaderDeadline(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._end_head()
+        self._head_since = None
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -94,23 +100,49 @@ class HeaderDeadline(HttpToolsProtocol):
         return self.cycle is None or self.cycle.response_complete
 
     def _start_head(self) -> None:
-        self._in_head, self._head_bytes = True, 0
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = self.loop.call_later(self.header_timeout, self._head_too_slow)
+        self._head_since, self._head_bytes = self.loop.time(), 0
 
     def _end_head(self) -> None:
-        self._in_head = False
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._head_since = None
 
     def _head_too_slow(self) -> None:
-        self._deadline = None
-        if self._in_head and not self.transport.is_closing():
+        self._head_since = None
+        if not self.transport.is_closing():
             self.logger.info("closed a connection whose request head did not arrive in %gs",
                              self.header_timeout)
             self.transport.close()
+
+
+class _Sweep:
+    """The process's open connections, looked over a few times per ``header_timeout``: a
+    connection whose head began longer ago than that is closed (so within a quarter of the
+    timeout after its deadline, at most a second)."""
+
+    running: _Sweep | None = None
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop, self.timeout = loop, timeout
+        self.every = min(max(timeout / 4, 0.05), 1.0)
+        self.connections: set[HeaderDeadline] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop, timeout: float) -> _Sweep:
+        sweep = cls.running
+        if sweep is None or sweep.loop is not loop or sweep.timeout != timeout:
+            sweep = cls.running = cls(loop, timeout)
+        if sweep.handle is None:
+            sweep.handle = loop.call_later(sweep.every, sweep.run)
+        return sweep
+
+    def run(self) -> None:
+        self.handle = None
+        late = self.loop.time() - self.timeout
+        for connection in [c for c in self.connections
+                           if c._head_since is not None and c._head_since <= late]:
+            connection._head_too_slow()
+        if self.connections and _Sweep.running is self:
+            self.handle = self.loop.call_later(self.every, self.run)
 
 
 def configure(settings: Settings) -> None:

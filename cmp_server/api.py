@@ -157,21 +157,38 @@ async def script(request: Request) -> Response:
 
 
 class PublishedFastPath:
-    """``GET /v1/sites/{key}/config`` and ``…/cmp.js`` answered straight from the config
-    cache when it holds the site's version fresh: the same answer as the routes above
-    (``_config_answer``, ``_script_answer``), without building a Request, routing or the
-    exception layer for what is a static byte string per published version. Anything else
-    (another path or method, a miss, an expired entry, an error to report) goes on to the
-    app unchanged, where the routes and the one error table answer it."""
+    """The two public routes taken on every page view and every choice, without the router
+    and the exception layer in front of them:
+
+    - ``GET /v1/sites/{key}/config`` and ``…/cmp.js`` answered straight from the config
+      cache when it holds the site's version fresh: the same answer as the routes above
+      (``_config_answer``, ``_script_answer``) for what is a static byte string per
+      published version;
+    - ``POST /v1/sites/{key}/consents`` (``_record_consent``), its errors answered by the
+      app's own handlers (``_answer_error``), the same table the routed requests use.
+
+    Anything else (another path or method, a miss, an expired entry) goes on to the app
+    unchanged, where the routes and the one error table answer it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and scope["method"] == "GET" and path.startswith(_PREFIX):
+        if scope["type"] == "http" and path.startswith(_PREFIX):
             key, _, leaf = path[len(_PREFIX):].partition("/")
-            if leaf in ("config", "cmp.js"):
+            method = scope["method"]
+            if method == "POST" and leaf == "consents" and key:
+                scope["path_params"] = {"site_key": key}
+                try:
+                    status, raw, payload = await _record_consent(scope, receive)
+                except Exception as exc:
+                    await _answer_error(scope, receive, send, exc)
+                    return
+                await send({"type": "http.response.start", "status": status, "headers": raw})
+                await send({"type": "http.response.body", "body": payload})
+                return
+            if method == "GET" and leaf in ("config", "cmp.js"):
                 cache: ConfigCache = scope["app"].state.configs
                 published = cache.fresh(key)
                 if published is not None:
@@ -188,6 +205,22 @@ class PublishedFastPath:
 
 
 _PREFIX = "/v1/sites/"
+
+
+async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer ``exc`` with the app's handler for its nearest class, as the exception layer
+    would; what only the catch-all would answer (a bug: a 500) goes up to the server-error
+    layer unchanged, which logs it with its traceback."""
+    handlers = scope["app"].exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            break
+        handler = handlers.get(cls)
+        if handler is not None:
+            response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return
+    raise exc
 
 
 def _headers(scope: Scope, encoding: bool) -> tuple[str | None, str | None]:
@@ -274,18 +307,25 @@ class RecordConsent:
     Starlette wraps a plain function in a ``Request``): the one route that takes a body on
     every visitor's choice, so it reads the five headers it needs in one pass and sends its
     answer itself, without a ``Request`` or a ``Response`` per receipt. Errors go up to the
-    app's one error table as from any route (``_http.STATUS``)."""
+    app's one error table as from any route (``_http.STATUS``). ``PublishedFastPath`` takes
+    these requests before the router in the app; the route stays for an app without it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _record_consent(scope, receive, send)
+        status, raw, payload = await _record_consent(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
 
 
-async def _record_consent(scope: Scope, receive: Receive, send: Send) -> None:
+async def _record_consent(
+    scope: Scope, receive: Receive
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     state = scope["app"].state
     settings: Settings = state.settings
     configs: ConfigCache = state.configs
     headers = first_headers(scope, _CONSENT_HEADERS)
-    latest = await configs.latest(scope["path_params"]["site_key"])
+    site_key = scope["path_params"]["site_key"]
+    # A fresh cache hit needs no coroutine (two of them cost as much as reading the body).
+    latest = configs.fresh(site_key) or await configs.latest(site_key)
     origin = headers.get(b"origin")
     allowed = _required_origin(scope, origin.decode("latin-1") if origin else None, latest)
     content_type = headers.get(b"content-type", b"").decode("latin-1")
@@ -299,7 +339,10 @@ async def _record_consent(scope: Scope, receive: Receive, send: Send) -> None:
         settings.body_timeout_seconds,
     )
     receipt = ReceiptIn.model_validate(_receipt_json(body))
-    published = await configs.version(latest.site.key, receipt.config_version)
+    published = (
+        latest if latest.number == receipt.config_version
+        else await configs.version(latest.site.key, receipt.config_version)
+    )
     forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
     draft = draft_receipt(
         receipt,
@@ -317,9 +360,7 @@ async def _record_consent(scope: Scope, receive: Receive, send: Send) -> None:
         "recorded_at": stored.recorded_at,
         "expires_at": stored.expires_at,
     }
-    status, raw, payload = cors_json_answer(out, 201, allowed)
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+    return cors_json_answer(out, 201, allowed)
 
 
 async def consent_history(request: Request) -> Response:

@@ -14,7 +14,7 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from . import cli_api, cli_scan, cli_site, db
+from . import cli_api, cli_proof, cli_scan, cli_site, cli_staff, db
 from .settings import Settings
 
 T = TypeVar("T")
@@ -224,54 +224,6 @@ def create_site(
     )
 
 
-@main.command("create-admin")
-@click.option("--email", required=True, help="The staff member's email: their sign-in name.")
-@click.option(
-    "--role", type=click.Choice(["owner", "privacy", "viewer"]), default="owner",
-    show_default=True,
-)
-@click.option("--name", default="", help="Their name, as other staff see it.")
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
-)
-def create_admin(email: str, role: str, name: str, password_stdin: bool) -> None:
-    """Create a staff account for the admin view (asks for the password)."""
-    from .errors import CmpError
-    from .services import staff
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings()
-    try:
-        account = _with_db(settings, lambda: staff.create_staff(email, password, role, name=name))
-    except CmpError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"{account.email} can sign in at {settings.public_base_url}/admin/ as {role}")
-
-
-@main.command("reset-two-factor")
-@click.option("--email", required=True, help="The staff member's email.")
-def reset_two_factor(email: str) -> None:
-    """Turn a staff account's two-factor sign-in off (its phone and recovery codes are lost,
-    and no other owner can reset it in the admin); audited as the system."""
-    from .errors import CmpError
-    from .services import staff, two_factor
-
-    async def reset() -> str:
-        row = await staff.account_by_email(email)
-        await two_factor.reset(row.id, by=None)
-        return row.email
-
-    try:
-        address = _with_db(_settings(), reset)
-    except CmpError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"{address} signs in with the password alone until it sets up two-factor "
-               "sign-in again")
-
-
 @main.command("export-receipts")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
 @click.option(
@@ -460,88 +412,6 @@ def verify_receipts(site_key: str) -> None:
         sys.exit(1)
 
 
-@main.group()
-def keys() -> None:
-    """Checkpoint signing keys (Ed25519): the private key stays in its file (CMP_SIGNING_KEY_FILE,
-    default signing-key.pem in the data directory); the public keys are at /v1/keys."""
-
-
-def _show_key(key: Any) -> str:
-    from ._utils import rfc3339
-
-    state = f"retired {rfc3339(key.retired_at)}" if key.retired_at else "current"
-    return (f"{key.key_id}  {state:<38} created {rfc3339(key.created_at)}\n"
-            f"    fingerprint SHA-256:{key.fingerprint}")
-
-
-def _key_command(action: Callable[[Path], Awaitable[Any]], done: str) -> None:
-    from .errors import CmpError
-
-    settings = _settings()
-    try:
-        key = _with_db(settings, lambda: action(settings.signing_key_path))
-    except CmpError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"{done} {settings.signing_key_path} (mode 600)")
-    click.echo(_show_key(key))
-
-
-@keys.command("create")
-def keys_create() -> None:
-    """Create the first signing key."""
-    from .services.signing import create_key
-
-    _key_command(create_key, "signing key written to")
-
-
-@keys.command("rotate")
-def keys_rotate() -> None:
-    """Replace the current key with a new one it signs for; the old one is retired and keeps
-    verifying what it signed."""
-    from .services.signing import rotate_key
-
-    _key_command(rotate_key, "new signing key written to")
-
-
-@keys.command("list")
-def keys_list() -> None:
-    """Every signing key, current and retired, with its fingerprint."""
-    from .services.signing import list_keys
-
-    found = _with_db(_settings(), list_keys)
-    if not found:
-        click.echo("no signing keys: `cmp-server keys create` makes one")
-    for key in found:
-        click.echo(_show_key(key))
-
-
-@main.command()
-def checkpoint() -> None:
-    """Append the receipts stored since the last checkpoint to their sites' trees and sign a
-    checkpoint of each (the server does this every CMP_CHECKPOINT_INTERVAL_SECONDS)."""
-    from .errors import CmpError
-    from .services.checkpoints import take_checkpoints
-    from .services.signing import load_signer
-    from .services.witness import publish
-
-    settings = _settings()
-
-    async def work() -> Any:
-        made = await take_checkpoints(await load_signer(settings.signing_key_path))
-        await publish(made, settings.witness_urls, settings.checkpoint_file)
-        return made
-
-    try:
-        made = _with_db(settings, work)
-    except CmpError as exc:
-        raise click.ClickException(exc.detail) from None
-    if not made:
-        click.echo("no new receipts since the last checkpoint (or another process is signing)")
-    for view in made:
-        click.echo(f"{view.site}: tree size {view.tree_size}, root {view.root_hash},"
-                   f" signed by {view.key_id} at {view.time}")
-
-
 @main.command()
 def worker() -> None:
     """Claim and run queued scan jobs until stopped (run several, on several hosts, with
@@ -565,7 +435,7 @@ def worker() -> None:
 
 @main.command("request-scan")
 @click.option("--site", "site_key", required=True, help="The site's public key.")
-@click.option("--url", default=None, help="Start URL (default: the site's scan URL or domain).")
+@click.option("--url", default=None, help="Start URL (default: https://FIRST-DOMAIN/).")
 @click.option("--max-pages", default=30, show_default=True, type=int)
 def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
     """Queue a scan of a site for the workers; print the job id."""
@@ -669,8 +539,13 @@ def kb_import(csv_file: Path) -> None:
     click.echo(f"imported {len(rules.rules)} rules from {csv_file.name} into {target}")
 
 
+main.add_command(cli_staff.create_admin, "create-admin")
+main.add_command(cli_staff.reset_two_factor, "reset-two-factor")
+main.add_command(cli_proof.keys, "keys")
+main.add_command(cli_proof.checkpoint, "checkpoint")
 main.add_command(cli_scan.scan, "scan")
 main.add_command(cli_scan.cancel_scan, "cancel-scan")
+main.add_command(cli_scan.schedules, "schedules")
 main.add_command(cli_api.create_token, "create-token")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")

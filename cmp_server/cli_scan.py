@@ -1,6 +1,7 @@
 """``cmp-server scan URL [--site KEY]``: the scanner's own command, and with ``--site`` the scan
 stored as that site's, as a queued scan's is (inventory, history, diff), but run now, in this
-process, as the operator's own scan."""
+process, as the operator's own scan. ``cancel-scan`` stops one; ``schedules list/add/remove``
+keeps a site's scan schedules (``services/schedules.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.console import Console
 from scanner import ScanReport
 from scanner.cli import ScanArgs, run_scan, scan_parameters
 
-__all__ = ["cancel_scan", "scan"]
+__all__ = ["cancel_scan", "scan", "schedules"]
 
 
 @click.command("scan")
@@ -61,7 +62,9 @@ def scan(site_key: str | None, **given: Any) -> None:
                 site, report, max_pages=options.max_pages, passes=options.passes,
                 run_by=run_by, kb=KnowledgeBase.load(files), limits=options.limits,
                 extra={"concurrency": options.concurrency, "timeout": options.timeout,
-                       "settle": options.settle},
+                       "settle": options.settle,
+                       **({"extra_urls": list(options.extra_urls)} if options.extra_urls
+                          else {})},
             )
             return stored.id, stored.job_id, dict(stored.diff)  # type: ignore[attr-defined]
 
@@ -115,3 +118,116 @@ def cancel_scan(site_key: str, job_id: int | None) -> None:
         click.echo(f"scan job {job.id} cancelled before it started")
     else:
         click.echo(f"scan job {job.id} is stopping: its worker stops the browser within seconds")
+
+
+@click.group("schedules")
+def schedules() -> None:
+    """A site's scan schedules: list, add, remove (the admin's Scans page edits them too)."""
+
+
+def _schedule_line(schedule: Any, urls: list[str]) -> str:
+    from .services.schedules import describe
+
+    state = "" if schedule.enabled else " (off)"
+    nxt = schedule.next_run_at.strftime("%Y-%m-%d %H:%M UTC") if schedule.next_run_at else "-"
+    more = f" + {len(urls) - 1} more" if len(urls) > 1 else ""
+    return (f"{schedule.id}\t{describe(schedule)}{state}\tnext {nxt}\t{urls[0]}{more}\t"
+            f"{schedule.max_pages} pages\t{','.join(schedule.passes)}")
+
+
+@schedules.command("list")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+def list_schedules(site_key: str) -> None:
+    """One line per schedule: id, when, next run, pages, budget, passes."""
+    from . import cli
+    from .errors import CmpError
+    from .services import schedules as service
+    from .services import sites
+
+    async def work() -> list[str]:
+        site = await sites.get_site(site_key)
+        return [_schedule_line(s, service.job_urls(site, s))
+                for s in await service.list_schedules(site)]
+
+    try:
+        lines = cli._with_db(cli._settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo("\n".join(lines) if lines else f"{site_key} has no scan schedule")
+
+
+@schedules.command("add")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.option("--url", default=None, help="Start URL (default: https://FIRST-DOMAIN/).")
+@click.option("--page", "pages", multiple=True, metavar="URL",
+              help="Also crawl this page, linked or not (repeatable).")
+@click.option("--all-domains", is_flag=True, help="Every domain's start page as well.")
+@click.option("--max-pages", default=30, show_default=True, type=int, help="Page budget.")
+@click.option("--passes", default="none,accept,reject", show_default=True,
+              help="Comma-separated passes.")
+@click.option("--frequency", default="daily", show_default=True,
+              type=click.Choice(["every_6_hours", "every_12_hours", "daily", "weekly",
+                                 "monthly"]))
+@click.option("--at", "time_of_day", default="03:00", show_default=True,
+              help="Time of day, HH:MM UTC.")
+@click.option("--weekday", default=0, show_default=True, type=click.IntRange(0, 6),
+              help="Weekly: 0 Monday … 6 Sunday.")
+@click.option("--day", "day_of_month", default=1, show_default=True,
+              type=click.IntRange(1, 28), help="Monthly: the day, 1-28.")
+@click.option("--off", is_flag=True, help="Keep it turned off.")
+def add_schedule(site_key: str, url: str | None, pages: tuple[str, ...], all_domains: bool,
+                 max_pages: int, passes: str, frequency: str, time_of_day: str, weekday: int,
+                 day_of_month: int, off: bool) -> None:
+    """Add a scan schedule (audited); print its line."""
+    from pydantic import ValidationError
+
+    from . import cli
+    from .errors import CmpError
+    from .services import schedules as service
+    from .services import sites
+    from .validation import plain_message
+
+    settings = cli._settings()
+    try:
+        change = service.ScheduleChange.model_validate({
+            "start_url": url, "extra_urls": pages, "all_domains": all_domains,
+            "max_pages": max_pages,
+            "passes": tuple(p.strip() for p in passes.split(",") if p.strip()),
+            "frequency": frequency, "time_of_day": time_of_day, "weekday": weekday,
+            "day_of_month": day_of_month, "enabled": not off,
+        })
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise click.ClickException(f"{where}: {plain_message(first)}") from None
+
+    async def work() -> str:
+        site = await sites.get_site(site_key)
+        made = await service.create_schedule(
+            site, change, allow_private=settings.allow_private_scan_targets)
+        return _schedule_line(made, service.job_urls(site, made))
+
+    try:
+        click.echo(cli._with_db(settings, work))
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@schedules.command("remove")
+@click.option("--site", "site_key", required=True, help="The site's public key.")
+@click.argument("schedule_id", type=int)
+def remove_schedule(site_key: str, schedule_id: int) -> None:
+    """Remove a schedule (audited); the scans it queued stay."""
+    from . import cli
+    from .errors import CmpError
+    from .services import schedules as service
+    from .services import sites
+
+    async def work() -> None:
+        await service.delete_schedule(await sites.get_site(site_key), schedule_id)
+
+    try:
+        cli._with_db(cli._settings(), work)
+    except CmpError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"schedule {schedule_id} removed")

@@ -167,7 +167,6 @@ async def ensure_demo_site(
     )
     await publishing.publish(site, published_by="demo")
     if page_url is not None:
-        await sites.update_site(site, scan_url=page_url)
         await scans.request_scan(site, start_url=page_url, max_pages=5,
                                  requested_by="demo", allow_private=True)
     return site, login

@@ -36,6 +36,7 @@ __all__ = [
     "Revision",
     "Scan",
     "ScanJob",
+    "ScanSchedule",
     "SigningKey",
     "Site",
     "Staff",
@@ -62,9 +63,6 @@ class Site(Model):
     options: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     # The draft banner's look (``schemas.Appearance`` as JSON; null: the default look).
     appearance: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
-    # Recurring scans: where to start, and every how many hours (null: only on request).
-    scan_url = fields.CharField(max_length=2000, null=True)
-    scan_interval_hours = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -399,6 +397,35 @@ class ScanJob(Model):
     class Meta:
         table = "scan_job"
         indexes = (Index(fields=("status", "requested_at")),)
+
+
+class ScanSchedule(Model):
+    """A recurring scan of a site: its pages, budget, passes and when it runs."""
+
+    id = fields.IntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="scan_schedules", on_delete=fields.CASCADE
+    )
+    site_id: int
+    start_url = fields.CharField(max_length=2000, null=True)  # null: the first domain's
+    extra_urls: fields.Field[list[str]] = fields.JSONField(default=list)
+    all_domains = fields.BooleanField(default=False)  # each domain's start page as well
+    max_pages = fields.IntField(default=30)
+    passes: fields.Field[list[str]] = fields.JSONField(default=list)
+    # daily | weekly | monthly | every_6_hours | every_12_hours, at time_of_day (HH:MM, UTC);
+    # weekly on weekday (0: Monday), monthly on day_of_month (1-28).
+    frequency = fields.CharField(max_length=16, default="daily")
+    time_of_day = fields.CharField(max_length=5, default="03:00")
+    weekday = fields.IntField(default=0)
+    day_of_month = fields.IntField(default=1)
+    enabled = fields.BooleanField(default=True)
+    next_run_at = fields.DatetimeField(null=True)  # null: disabled
+    last_queued_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "scan_schedule"
+        indexes = (Index(fields=("enabled", "next_run_at")),)
 
 
 class Scan(Model):

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "cmp-server@localhost"
     smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    # How long a worker holds the deliveries it claimed: one that dies (killed, its host
+    # gone) leaves them to another worker this long after it took them. Longer than a batch
+    # takes (webhooks 10 s each, ten at a time, 50 a batch).
+    delivery_lease_seconds: float = Field(default=600, ge=5, le=86400)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from scanner import (
 from scanner.kb import KnowledgeBase
 
 from .models import ScanJob, Site
-from .services import deliveries, report, scans
+from .services import deliveries, report, scans, schedules
 from .services.checkpoints import run_checkpoints
 from .services.mail import MailConfig
 from .services.scan_results import store_scan
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # Job options a request may carry through to ScanOptions (tests shorten the waits).
 _PASS_THROUGH = (
     "max_pages",
+    "extra_urls",
     "passes",
     "concurrency",
     "timeout",
@@ -151,7 +153,8 @@ class ScanWorker:
             try:
                 tried = await deliveries.deliver_due(
                     self.worker_id, allow_private=self.settings.allow_private_scan_targets,
-                    mail=mail_config(self.settings))
+                    mail=mail_config(self.settings),
+                    lease=timedelta(seconds=self.settings.delivery_lease_seconds))
             except Exception:  # a database blip: try again at the next look
                 log.exception("webhook delivery cycle failed")
                 tried = 0
@@ -164,7 +167,7 @@ class ScanWorker:
             try:
                 if time.monotonic() - self._schedule_checked > 60:
                     self._schedule_checked = time.monotonic()
-                    await scans.enqueue_due_scans(
+                    await schedules.enqueue_due(
                         allow_private=self.settings.allow_private_scan_targets
                     )
                 worked = await self.run_once()
@@ -236,8 +239,11 @@ class ScanWorker:
     async def _scan(self, job: ScanJob) -> Any:
         options = dict(job.options)
         url = str(options["start_url"])
-        # Checked again at run time: the name may resolve elsewhere now (DNS rebinding).
-        await asyncio.to_thread(check_public_target, url, self.settings.allow_private_scan_targets)
+        # Checked again at run time: a name may resolve elsewhere now (DNS rebinding).
+        extra = options.get("extra_urls")
+        for target in [url, *(str(u) for u in (extra if isinstance(extra, list) else []))]:
+            await asyncio.to_thread(check_public_target, target,
+                                    self.settings.allow_private_scan_targets)
         scan_options = ScanOptions.model_validate(
             {
                 "start_url": url,

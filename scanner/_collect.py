@@ -1,7 +1,8 @@
 """Collect: run one pass (none, accept or reject) over the site in a fresh browser.
 
-The first pass discovers the pages (start URL, robots.txt ``Sitemap:`` lines, sitemap.xml and
-sitemap indexes, then same-site links breadth-first up to the page budget); later passes visit
+The first pass discovers the pages (start URL and the extra pages asked for, robots.txt
+``Sitemap:`` lines, sitemap.xml and sitemap indexes, then same-site links breadth-first up to
+the page budget); later passes visit
 the same pages, so the passes compare like with like. Accept and reject passes answer the
 banner on the first page, alone, before the other pages open: consent then holds for the
 rest of the context, as for a visitor who clicks once.
@@ -118,7 +119,8 @@ class _Pass:
             spare = await self._sitemap_urls(start) if self.options.use_sitemap else []
             # Discovery fetches must not count as the visitor's first request.
             await self.context.clear_cookies()
-            await self._crawl([start], spare, discover=True)
+            extra = [u for u in map(normalize_url, self.options.extra_urls) if u]
+            await self._crawl([start, *extra], spare, discover=True)
         else:
             self.total = len(pages)
             await self._crawl(pages, [], discover=False)
@@ -193,8 +195,9 @@ class _Pass:
         budget = self.options.max_pages if discover else len(seeds)
         # Sitemaps can list thousands of pages: give them at most half the budget up front,
         # keep the rest for when the links run out.
-        head = max(0, budget // 2 - 1)
-        ordered = list(dict.fromkeys([*seeds[:1], *(spare[:head] if discover else seeds[1:])]))
+        # The seeds (the start page and the extra pages asked for) come first, all of them.
+        head = max(0, budget // 2 - len(seeds))
+        ordered = list(dict.fromkeys([*seeds, *(spare[:head] if discover else ())]))
         queue: deque[str] = deque(ordered)
         spare_left = deque(spare[head:])
         scheduled = set(queue)

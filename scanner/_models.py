@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, IPvAnyNetwork
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 # The knowledge base's vocabulary is the report's: one definition of each.
 from .kb._model import Category, Party
@@ -101,6 +101,10 @@ class ScanOptions(_Frozen):
 
     start_url: str
     max_pages: int = Field(default=30, ge=1)
+    # Pages visited besides those the links and sitemaps lead to, right after the start page
+    # and within the page budget; their sites count as the scanned site's (a site on
+    # several domains).
+    extra_urls: tuple[str, ...] = Field(default=(), max_length=1000)
     passes: tuple[PassName, ...] = ALL_PASSES
     concurrency: int = Field(default=2, ge=1, le=16)
     timeout: float = Field(default=30.0, gt=0, description="per-page navigation timeout")
@@ -122,6 +126,13 @@ class ScanOptions(_Frozen):
         default=(), description="with public_only, networks to treat as public all the same"
     )
     limits: ScanLimits = Field(default_factory=ScanLimits)
+
+    @model_validator(mode="after")
+    def _extra_within_budget(self) -> ScanOptions:
+        if len(self.extra_urls) >= self.max_pages:
+            raise ValueError(f"{len(self.extra_urls)} extra pages and the start page need a "
+                             f"page budget of {len(self.extra_urls) + 1}, not {self.max_pages}")
+        return self
 
 
 class ScanProgress(_Frozen):

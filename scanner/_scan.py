@@ -71,9 +71,12 @@ async def scan_site(
     start = normalize_url(options.start_url)
     if start is None:
         raise InvalidTargetError(f"not an http(s) page URL: {options.start_url!r}")
+    extra = [normalize_url(url) for url in options.extra_urls]
+    if None in extra:
+        raise InvalidTargetError("the extra pages must be http(s) page URLs")
     kb = load_knowledge_base(options)
     # Grows when the start page redirects to another registrable domain (example.se → .com).
-    sites = {registrable_domain(host_of(start))}
+    sites = {registrable_domain(host_of(url)) for url in [start, *extra] if url}
     captures: list[PassCapture] = []
     pages: list[str] | None = None
     async with contextlib.AsyncExitStack() as stack:

@@ -74,6 +74,9 @@ def scan_parameters(command: Callable[..., None]) -> Callable[..., None]:
         click.argument("url"),
         click.option("--max-pages", type=click.IntRange(1), default=30, show_default=True,
                      help="Page budget per pass."),
+        click.option("--page", "pages", multiple=True, metavar="URL",
+                     help="Also visit this page, linked or not (repeatable; counts against "
+                     "the page budget)."),
         click.option("--passes", default="none,accept,reject", show_default=True,
                      callback=_parse_passes, help="Comma-separated passes to run."),
         click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True,
@@ -109,6 +112,7 @@ class ScanArgs:
 
     url: str
     max_pages: int
+    pages: tuple[str, ...]
     passes: tuple[PassName, ...]
     concurrency: int
     timeout: float
@@ -122,9 +126,14 @@ class ScanArgs:
     fail_on_violations: bool
 
     def options(self, **overrides: Any) -> ScanOptions:
+        if len(self.pages) >= self.max_pages:
+            raise click.BadParameter(
+                f"{len(self.pages)} pages and the start page need --max-pages "
+                f"{len(self.pages) + 1} or more", param_hint="--page")
         return ScanOptions.model_validate({
             "start_url": self.url,
             "max_pages": self.max_pages,
+            "extra_urls": self.pages,
             "passes": self.passes,
             "concurrency": self.concurrency,
             "timeout": self.timeout,

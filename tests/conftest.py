@@ -44,6 +44,7 @@ TABLES = (
     "purge_log",
     "scan",
     "scan_job",
+    "scan_schedule",
     "blocking_rule",
     "inventory_item",
     "vendor",

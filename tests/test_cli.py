@@ -30,6 +30,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "demo",
         "verify-receipts",
         "cancel-scan",
+        "schedules",
         "worker",
         "request-scan",
         "scans",
@@ -181,6 +182,33 @@ def test_request_scan_and_list_jobs(env: dict[str, str]) -> None:
     assert queued.returncode == 0, queued.stderr
     listed = run_cli(["scans", "--site", key], env)
     assert f"job {queued.stdout.strip()}  queued" in listed.stdout
+
+
+def test_schedules_add_list_remove(env: dict[str, str]) -> None:
+    created = run_cli(["create-site", "--name", "Sched", "--domain", "127.0.0.1", "--force"],
+                      env)
+    key = created.stdout.strip()
+    allowed = {**env, "CMP_ALLOW_PRIVATE_SCAN_TARGETS": "true"}
+    assert "has no scan schedule" in run_cli(["schedules", "list", "--site", key], env).stdout
+    off_site = run_cli(["schedules", "add", "--site", key, "--url", "https://else.example/"],
+                       allowed)
+    assert off_site.returncode != 0 and "not on the site's domains" in off_site.stderr
+    bad_time = run_cli(["schedules", "add", "--site", key, "--at", "25:00"], allowed)
+    assert bad_time.returncode != 0 and "time_of_day" in bad_time.stderr
+    added = run_cli(["schedules", "add", "--site", key, "--url", "http://127.0.0.1:9/",
+                     "--page", "http://127.0.0.1:9/checkout", "--max-pages", "5",
+                     "--passes", "none,reject", "--frequency", "weekly", "--weekday", "4",
+                     "--at", "02:15"], allowed)
+    assert added.returncode == 0, added.stderr
+    schedule_id = added.stdout.split("\t")[0]
+    listed = run_cli(["schedules", "list", "--site", key], env).stdout
+    assert "Weekly on Friday at 02:15 UTC" in listed and "http://127.0.0.1:9/ + 1 more" in listed
+    assert "5 pages\tnone,reject" in listed
+    removed = run_cli(["schedules", "remove", "--site", key, schedule_id], env)
+    assert removed.returncode == 0, removed.stderr
+    assert "has no scan schedule" in run_cli(["schedules", "list", "--site", key], env).stdout
+    again = run_cli(["schedules", "remove", "--site", key, schedule_id], env)
+    assert again.returncode != 0 and "no schedule" in again.stderr
 
 
 def test_scan_for_a_site_that_is_not_there_stops_before_scanning(env: dict[str, str]) -> None:

@@ -213,3 +213,76 @@ async def test_0013_adds_the_look_and_going_back_keeps_every_sites_rows(
     assert again.appearance is None and await Purpose.filter(site=again).count() == 4
     assert await Logo.all().count() == 0
     await Tortoise.close_connections()
+
+
+async def test_0021_makes_each_sites_schedule_a_schedule_row_and_back(
+    scratch_url: str,
+) -> None:
+    from cmp_server.models import ScanSchedule
+
+    before = importlib.import_module("cmp_server.migrations.0021_scan_schedules")
+    at_0018 = ".".join(before.Migration.dependencies[0])
+    await migrate_to(scratch_url, at_0018)
+    await opened(scratch_url)
+    conn = Tortoise.get_connection("default")
+    when = "'2026-01-01 00:00:00'"
+    # Three sites in the old form: a weekly schedule that ran on Friday 2 Jan 2026 at 05:20,
+    # a 6-hourly one that never ran, a start URL without a schedule, and one with neither.
+    await conn.execute_script(f"""
+        INSERT INTO site (key, name, domains, languages, default_language,
+            consent_lifetime_days, receipt_retention_days, texts, options, created_at,
+            updated_at, scan_url, scan_interval_hours)
+        VALUES ('weekly', 'W', '["w.example"]', '["en"]', 'en', 180, 1095, '{{}}', '{{}}',
+                {when}, {when}, 'https://w.example/start', 168),
+               ('often', 'O', '["o.example"]', '["en"]', 'en', 180, 1095, '{{}}', '{{}}',
+                {when}, {when}, NULL, 6),
+               ('urlonly', 'U', '["u.example"]', '["en"]', 'en', 180, 1095, '{{}}', '{{}}',
+                {when}, {when}, 'https://u.example/shop', NULL),
+               ('none', 'N', '["n.example"]', '["en"]', 'en', 180, 1095, '{{}}', '{{}}',
+                {when}, {when}, NULL, NULL);
+        INSERT INTO purpose (site_id, key, required, "order", name, description)
+        VALUES ((SELECT id FROM site WHERE key = 'weekly'), 'necessary', true, 0, '{{}}', '{{}}');
+        INSERT INTO scan_job (site_id, status, options, requested_by, requested_at, attempts,
+            progress)
+        VALUES ((SELECT id FROM site WHERE key = 'weekly'), 'done', '{{}}', 'schedule',
+                '2026-01-02 05:20:00', 1, '{{}}');
+    """)
+    await Tortoise.close_connections()
+
+    await migrate_to(scratch_url, None)
+    await opened(scratch_url)
+    rows = {s.site.key: s for s in await ScanSchedule.all().prefetch_related("site")}
+    assert sorted(rows) == ["often", "urlonly", "weekly"]
+    weekly = rows["weekly"]
+    assert (weekly.start_url, weekly.frequency, weekly.enabled, weekly.max_pages) == (
+        "https://w.example/start", "weekly", True, 30)
+    assert weekly.passes == ["none", "accept", "reject"] and weekly.extra_urls == []
+    # Next when the old schedule would have run: a week after the last scan, and on that
+    # weekday and time from then on.
+    assert weekly.next_run_at == datetime(2026, 1, 9, 5, 20, tzinfo=UTC)
+    assert (weekly.time_of_day, weekly.weekday) == ("05:20", 4)
+    often = rows["often"]
+    assert (often.start_url, often.frequency, often.enabled) == (None, "every_6_hours", True)
+    assert often.next_run_at is not None  # never ran: due at once
+    assert (rows["urlonly"].start_url, rows["urlonly"].enabled) == ("https://u.example/shop",
+                                                                     False)
+    assert rows["urlonly"].next_run_at is None
+    columns = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT * FROM site WHERE key = 'weekly'")
+    assert "scan_url" not in columns[0] and "scan_interval_hours" not in columns[0]
+    assert (await Site.get(key="weekly")).name == "W"
+    await Tortoise.close_connections()
+
+    # Back: the columns again, from each site's first schedule; the sites' rows all kept
+    # (a rebuild of `site` on SQLite would have deleted their purposes).
+    await migrate_to(scratch_url, at_0018)
+    await opened(scratch_url)
+    conn = Tortoise.get_connection("default")
+    back = await conn.execute_query_dict(
+        "SELECT key, scan_url, scan_interval_hours FROM site ORDER BY key")
+    assert [tuple(r.values()) for r in back] == [
+        ("none", None, None), ("often", None, 6), ("urlonly", "https://u.example/shop", None),
+        ("weekly", "https://w.example/start", 168)]
+    purposes = await conn.execute_query_dict('SELECT COUNT(*) AS n FROM "purpose"')
+    assert purposes[0]["n"] == 1
+    await Tortoise.close_connections()

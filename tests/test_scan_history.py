@@ -9,8 +9,8 @@ import pytest
 from starlette.applications import Starlette
 
 from cmp_server.errors import InvalidRequest, NotFound
-from cmp_server.models import AuditEntry, InventoryItem, Scan, ScanJob, Site
-from cmp_server.services import scans
+from cmp_server.models import AuditEntry, InventoryItem, Scan, ScanJob, ScanSchedule, Site
+from cmp_server.services import scans, schedules
 from cmp_server.services.scan_findings import latest_changes, scan_changes, scan_detail
 from cmp_server.services.scan_history import scan_history, scan_overview, scan_run
 from cmp_server.services.scan_results import store_scan
@@ -135,48 +135,17 @@ async def test_requests_and_schedules_are_audited_scheduled_scans_are_not(
     assert (entry.actor, entry.object_id, entry.site_id) == (staff.email, str(job.id), site.id)  # type: ignore[attr-defined]
     assert entry.after is not None and entry.after["max_pages"] == 7
 
-    await scans.set_schedule(site, interval_hours=24, scan_url=LOCAL, by=staff,
-                             allow_private=True)
-    fresh = await Site.get(id=site.id)
-    assert (fresh.scan_url, fresh.scan_interval_hours) == (LOCAL, 24)
-    schedule = await AuditEntry.get(action="scan.schedule")
-    assert schedule.before == {"scan_url": None, "scan_interval_hours": None}
-    assert schedule.after == {"scan_url": LOCAL, "scan_interval_hours": 24}
-    # The same schedule again changes nothing and writes nothing.
-    await scans.set_schedule(site, interval_hours=24, scan_url=LOCAL, by=staff,
-                             allow_private=True)
-    assert await AuditEntry.filter(action="scan.schedule").count() == 1
-
-    await ScanJob.filter(id=job.id).update(requested_at=datetime.now(UTC) - timedelta(days=2))
+    # A schedule's change is audited (tests/test_schedules.py); the scans it queues are not.
+    await Site.filter(id=site.id).update(domains=["127.0.0.1"])
+    site = await Site.get(id=site.id)
+    await schedules.create_schedule(site, schedules.ScheduleChange(start_url=LOCAL), by=staff,
+                                    allow_private=True)
+    assert await AuditEntry.filter(action="scan.schedule.create").count() == 1
     await ScanJob.filter(id=job.id).update(status="done")
-    queued = await scans.enqueue_due_scans(allow_private=True)
+    queued = await schedules.enqueue_due(allow_private=True,
+                                         now=datetime.now(UTC) + timedelta(days=2))
     assert [j.requested_by for j in queued] == ["schedule"]
     assert await AuditEntry.filter(action="scan.request").count() == 1
-
-    for hours in (0, -1, 24 * 367):
-        with pytest.raises(InvalidRequest):
-            await scans.set_schedule(site, interval_hours=hours, scan_url=None, by=staff)
-    with pytest.raises(InvalidRequest) as private:
-        await scans.set_schedule(site, interval_hours=6, scan_url="http://192.168.1.1/", by=staff)
-    assert "CMP_ALLOW_PRIVATE_SCAN_TARGETS" in private.value.detail
-    with pytest.raises(InvalidRequest):
-        await scans.set_schedule(site, interval_hours=6, scan_url="javascript:alert(1)", by=staff)
-    await scans.set_schedule(site, interval_hours=None, scan_url=None, by=staff)
-    fresh = await Site.get(id=site.id)
-    assert (fresh.scan_url, fresh.scan_interval_hours) == (None, None)
-    assert await AuditEntry.filter(action="scan.schedule").count() == 2
-
-
-async def test_a_refused_scheduled_scan_is_a_failed_job_saying_why(app: Starlette) -> None:
-    site, _ = await published_site()
-    # Set behind the schedule form's back (the check there refuses it): the site's settings.
-    await Site.filter(id=site.id).update(scan_url="http://127.0.0.1:9/", scan_interval_hours=6)
-    assert await scans.enqueue_due_scans(allow_private=False) == []
-    (failed,) = await ScanJob.filter(site=site)
-    assert failed.status == "failed" and failed.requested_by == "schedule"
-    assert failed.error is not None and "CMP_ALLOW_PRIVATE_SCAN_TARGETS" in failed.error
-    assert await scans.enqueue_due_scans(allow_private=False) == []  # not again until due
-    assert await ScanJob.filter(site=site).count() == 1
 
 
 async def test_overview_for_the_dashboard(app: Starlette) -> None:
@@ -193,12 +162,16 @@ async def test_overview_for_the_dashboard(app: Starlette) -> None:
         review=(finding(PossibleViolation, "mystery", "unclassified"),),
     ), job=claimed)
     await scans.finish_job(claimed)
-    await Site.filter(id=site.id).update(scan_interval_hours=24)
+    assert job.status == "queued"
+    # The next scan is the soonest run of the schedules that are on.
+    later = await ScanSchedule.create(site=site, passes=["none"], frequency="weekly",
+                                      next_run_at=datetime(2030, 1, 7, 3, tzinfo=UTC))
+    await ScanSchedule.create(site=site, passes=["none"], enabled=False,
+                              next_run_at=datetime(2029, 1, 1, tzinfo=UTC))
     overview = await scan_overview(await Site.get(id=site.id))
     assert (overview.last_scan_id, overview.violations, overview.review) == (stored.id, 1, 1)
     assert overview.last_scan_at == stored.finished_at
-    assert overview.next_scan_at == job.requested_at + timedelta(hours=24)
-    assert overview.interval_hours == 24 and overview.active is None
+    assert overview.next_scan_at == later.next_run_at and overview.active is None
     await queue(site)
     assert (await scan_overview(site)).active is not None
     # A report stored before "review" existed: its unclassified violations are possible ones.
@@ -312,6 +285,6 @@ async def test_the_start_form_offers_where_the_last_scan_that_ran_started(
     await scans.request_scan(site, start_url="http://127.0.0.2:9/typo", allow_private=True)
     await ScanJob.filter(site=site, status="queued").update(status="failed")
     assert await scans.suggested_start_url(site) == LOCAL
-    await Site.filter(id=site.id).update(scan_url="https://www.shop.example/start")
-    assert await scans.suggested_start_url(await Site.get(id=site.id)) == (
-        "https://www.shop.example/start")
+    await ScanSchedule.create(site=site, start_url="https://www.shop.example/start",
+                              passes=["none"])
+    assert await scans.suggested_start_url(site) == "https://www.shop.example/start"

@@ -281,21 +281,3 @@ async def test_worker_runs_a_real_scan_and_stores_it(
     session = await InventoryItem.get(site=site, name="sessionid")
     assert session.source == "scan" and session.review_status == "unreviewed"
     assert await worker.run_once() is False
-
-
-async def test_scheduled_scans_are_queued_when_due(app: Starlette) -> None:
-    site, _ = await published_site()
-    other, _ = await published_site("Other", ("other.example",))
-    await site.__class__.filter(id=site.id).update(
-        scan_url="http://127.0.0.1:9/", scan_interval_hours=24
-    )
-    queued = await scans.enqueue_due_scans(allow_private=True)
-    assert [j.site_id for j in queued] == [site.id]  # the other site has no schedule
-    assert await scans.enqueue_due_scans(allow_private=True) == []  # one is already queued
-    job = await scans.claim_job("w")
-    assert job is not None
-    await scans.finish_job(job)
-    assert await scans.enqueue_due_scans(allow_private=True) == []  # not due for 24 hours
-    await ScanJob.filter(id=job.id).update(requested_at=datetime.now(UTC) - timedelta(hours=25))
-    assert len(await scans.enqueue_due_scans(allow_private=True)) == 1
-    assert other.id != site.id

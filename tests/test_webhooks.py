@@ -226,8 +226,8 @@ async def test_the_worker_delivers_while_it_waits_for_scans(
 async def test_events_come_from_where_things_happen(app: Starlette) -> None:
     """Publishing, a scan with something new, a scheduled scan that fails and a purge that
     deleted receipts each keep their event (and so reach the endpoints that want it)."""
-    from cmp_server.models import Event, ScanJob
-    from cmp_server.services import publishing, retention, scans, sites
+    from cmp_server.models import Event, ScanJob, ScanSchedule
+    from cmp_server.services import publishing, retention, schedules, sites
     from cmp_server.services.scan_results import store_scan
 
     from .factories import bulk_receipts
@@ -248,9 +248,9 @@ async def test_events_come_from_where_things_happen(app: Starlette) -> None:
     assert await Event.filter(site=site, type="scan.findings").count() == 1
 
     # A schedule whose target is refused (a private address): a failed job and its event.
-    await scans.set_schedule(site, interval_hours=24, scan_url="http://127.0.0.1:9/",
-                             allow_private=True)
-    await scans.enqueue_due_scans(allow_private=False)
+    await ScanSchedule.create(site=site, start_url="http://127.0.0.1:9/", passes=["none"],
+                              next_run_at=utcnow())
+    await schedules.enqueue_due(allow_private=False)
     [failed] = await Event.filter(site=site, type="scan.failed")
     job = await ScanJob.get(id=failed.data["job"])
     assert job.status == "failed" and job.requested_by == "schedule"

@@ -30,7 +30,6 @@ def site_json(site: Site) -> dict[str, Any]:
             "consent_lifetime_days": site.consent_lifetime_days,
             "receipt_retention_days": site.receipt_retention_days,
             "cookie_domain": site.cookie_domain, "policy_url": site.policy_url,
-            "scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours,
             "created_at": site.created_at, "updated_at": site.updated_at}
 
 

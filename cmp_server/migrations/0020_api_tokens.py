@@ -8,7 +8,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_checkpoints')]
+    dependencies = [('models', '0021_scan_schedules')]
 
     initial = False
 

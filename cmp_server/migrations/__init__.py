@@ -11,5 +11,6 @@ operation that changes only what it must.
 The numbers are names; the order is the chain of ``dependencies``, and since five were
 written side by side it is not the numbers' after 0011: 0019 (webhooks), 0012 (revisions),
 0013 (appearance), 0015 (two-factor, site limits), 0017 (chains per site), 0018
-(checkpoints). A new migration depends on the last of the chain.
+(checkpoints), 0021 (scan schedules), 0020 (API tokens). A new migration depends on the last
+of the chain.
 """

@@ -56,7 +56,8 @@ def retry_delay(attempts: int) -> timedelta:
     return min(wait, MAX_BACKOFF)
 
 
-async def claim(worker_id: str, now: datetime, limit: int = BATCH) -> list[Delivery]:
+async def claim(worker_id: str, now: datetime, limit: int = BATCH,
+                lease: timedelta = LEASE) -> list[Delivery]:
     async with in_transaction():
         due = await (
             Delivery.filter(status="pending", due_at__lte=now)
@@ -65,18 +66,19 @@ async def claim(worker_id: str, now: datetime, limit: int = BATCH) -> list[Deliv
         )
         if due:
             await Delivery.filter(id__in=[d.id for d in due]).update(
-                due_at=now + LEASE, claimed_by=worker_id
+                due_at=now + lease, claimed_by=worker_id
             )
     return list(due)
 
 
 async def deliver_due(worker_id: str, *, allow_private: bool, mail: MailConfig | None = None,
-                      now: datetime | None = None, timeout: float = 10.0) -> int:
+                      now: datetime | None = None, timeout: float = 10.0,
+                      lease: timedelta = LEASE) -> int:
     """Claim what is due and try each once (a recipient's digest deliveries as one mail);
     the number tried. Without ``mail`` (no SMTP configured), mail is given up at once, saying
     why, rather than kept waiting for ever."""
     at = now or utcnow()
-    claimed = await claim(worker_id, at)
+    claimed = await claim(worker_id, at, lease=lease)
     mails: dict[tuple[int, str, int], list[Delivery]] = {}
     hooks = []
     for delivery in claimed:

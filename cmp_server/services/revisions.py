@@ -1,6 +1,7 @@
 """No lost update: every form that edits a stored thing carries the version it was read at,
 and a save over a newer version is refused (optimistic locking, one mechanism for every
-such form: texts per language, purposes, items, vendors, site settings, staff accounts).
+such form: texts per language, purposes, items, vendors, site settings, staff accounts,
+scan schedules).
 
 A thing's version is its *stamp*: the id of the audit entry of its last change (0: none
 yet), kept in the ``revision`` table under the thing's ``Subject.key``. Every service that
@@ -36,6 +37,7 @@ __all__ = [
     "advance_all",
     "item",
     "purpose",
+    "schedule",
     "settings",
     "since",
     "stamp",
@@ -95,6 +97,11 @@ def item(site: Site, item_id: int) -> Subject:
 def vendor(site: Site, vendor_id: int) -> Subject:
     return Subject(f"vendor:{vendor_id}", "vendor", str(vendor_id), ("vendor.",), site.id,
                    what="The vendor")
+
+
+def schedule(site: Site, schedule_id: int) -> Subject:
+    return Subject(f"schedule:{schedule_id}", "scan_schedule", str(schedule_id),
+                   ("scan.schedule.",), site.id, what="The schedule")
 
 
 def staff(staff_id: int) -> Subject:

@@ -21,7 +21,8 @@ from ..errors import NotFound
 from ..models import Scan, ScanJob, Site
 from .scan_results import load_report, scan_summary
 from .scan_truth import SiteInventory, count_findings, judge, load_inventory, stored_sightings
-from .scans import PASSES, PRIVATE_TARGETS_SETTING, next_scan_at
+from .scans import PASSES, PRIVATE_TARGETS_SETTING
+from .schedules import next_scan_at
 
 __all__ = [
     "HistoryPage",
@@ -262,8 +263,7 @@ class ScanOverview:
     last_scan_at: datetime | None
     violations: int  # in the last scan: a known non-necessary purpose before consent/reject
     review: int  # possible violations in it: unclassified, seen then
-    next_scan_at: datetime | None  # None: no schedule
-    interval_hours: int | None
+    next_scan_at: datetime | None  # None: no schedule on
     active: ScanRun | None  # a scan queued or running now
 
     @property
@@ -295,6 +295,5 @@ async def scan_overview(site: Site) -> ScanOverview:
         violations=violations,
         review=review,
         next_scan_at=await next_scan_at(site),
-        interval_hours=site.scan_interval_hours,
         active=_run(job, None, SiteInventory(())) if job is not None else None,
     )

@@ -1,12 +1,12 @@
-"""Scan jobs: request, claim, heartbeat, finish, and the schedule. The queue lives in the
-database.
+"""Scan jobs: request, claim, heartbeat, cancel, finish. The queue lives in the database;
+schedules that queue scans are ``schedules``.
 
 On PostgreSQL several ``cmp-server worker`` processes on several hosts claim jobs with
 ``SELECT … FOR UPDATE SKIP LOCKED``, so no two take the same job. A running job whose worker
 stops sending heartbeats is claimed again, up to ``MAX_ATTEMPTS``.
 
-A scan staff request and a schedule they set are audited with the job or the site, in the
-same transaction; the scans the schedule queues are not (they are no one's change). A scan the
+A scan staff request is audited with the job, in the same transaction; the scans a schedule
+queues are not (they are no one's change). A scan the
 operator runs in their own process (``cmp-server scan URL --site KEY``) is stored by
 :func:`store_run` as the worker stores a job's: a job row, done, and the scan through
 ``store_scan`` (inventory, history, diff), audited as a request.
@@ -15,7 +15,7 @@ operator runs in their own process (``cmp-server scan URL --site KEY``) is store
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
@@ -32,31 +32,30 @@ from scanner.kb import KnowledgeBase
 
 from .._utils import utcnow
 from ..errors import Conflict, InvalidRequest, NotFound
-from ..models import Scan, ScanJob, Site
+from ..models import Scan, ScanJob, ScanSchedule, Site
 from . import audit, events
 from .scan_results import store_scan
-from .sites import check_url
 
 if TYPE_CHECKING:
     from .staff import Actor
 
 __all__ = [
+    "ACTIVE_RUNNING",
     "MAX_ATTEMPTS",
-    "MAX_INTERVAL_HOURS",
     "MAX_PAGES",
     "PASSES",
     "PRIVATE_TARGETS_SETTING",
+    "SCHEDULE",
     "STALE_AFTER",
     "cancel_job",
     "check_target",
+    "checked_passes",
     "claim_job",
     "default_start_url",
-    "enqueue_due_scans",
     "finish_job",
     "heartbeat",
-    "next_scan_at",
     "request_scan",
-    "set_schedule",
+    "scheduled_scan_failed",
     "store_run",
     "suggested_start_url",
 ]
@@ -68,21 +67,22 @@ ACTIVE_RUNNING = ("running", "cancelling")
 PASSES = ("none", "accept", "reject")
 SCHEDULE = "schedule"  # requested_by of the jobs a schedule queued
 MAX_PAGES = 2000
-MAX_INTERVAL_HOURS = 24 * 366
 PRIVATE_TARGETS_SETTING = "CMP_ALLOW_PRIVATE_SCAN_TARGETS"
 
 
 def default_start_url(site: Site) -> str:
     """Where a scan of the site starts unless told otherwise."""
-    return site.scan_url or f"https://{site.domains[0]}/"
+    return f"https://{site.domains[0]}/"
 
 
 async def suggested_start_url(site: Site) -> str:
-    """What the start form offers: the schedule's URL, else where the last scan that ran
-    started (a failed one may have been a typo)."""
-    if site.scan_url:
-        return site.scan_url
-    last = await ScanJob.filter(site=site, status="done").order_by("-id").first()
+    """What the start form offers: where the site's first schedule starts, else where the
+    last scan that ran (or is to run) started (a failed one may have been a typo)."""
+    schedule = await ScanSchedule.filter(site=site, start_url__isnull=False).order_by("id").first()
+    if schedule is not None and schedule.start_url:
+        return schedule.start_url
+    last = await ScanJob.filter(site=site, status__in=("done", "queued", *ACTIVE_RUNNING)
+                                ).order_by("-id").first()
     url = last.options.get("start_url") if last is not None else None
     return url if isinstance(url, str) and url else default_start_url(site)
 
@@ -106,7 +106,7 @@ async def check_target(url: str, allow_private: bool, *, field: str = "start_url
         raise InvalidRequest(str(exc), field=field) from None
 
 
-def _checked_passes(passes: tuple[str, ...] | list[str]) -> list[str]:
+def checked_passes(passes: tuple[str, ...] | list[str]) -> list[str]:
     unknown = set(passes) - set(PASSES)
     if unknown or not passes:
         raise InvalidRequest("passes must be among none, accept, reject", field="passes")
@@ -190,38 +190,10 @@ def _new_job(
     if not 1 <= max_pages <= MAX_PAGES:
         raise InvalidRequest(f"max_pages must be between 1 and {MAX_PAGES}", field="max_pages")
     options: dict[str, Any] = {
-        "start_url": url, "max_pages": max_pages, "passes": _checked_passes(passes),
+        "start_url": url, "max_pages": max_pages, "passes": checked_passes(passes),
     }
     options.update(extra or {})
     return ScanJob(site=site, options=options, requested_by=requested_by)
-
-
-async def set_schedule(
-    site: Site,
-    *,
-    interval_hours: int | None,
-    scan_url: str | None,
-    by: Actor | None = None,
-    allow_private: bool = False,
-) -> Site:
-    """Scan the site every ``interval_hours`` (None: only on request), starting at
-    ``scan_url`` (None: the site's first domain). The URL is checked as a requested scan's
-    is, now, rather than refused silently at every due time. Audited as ``scan.schedule``."""
-    if interval_hours is not None and not 1 <= interval_hours <= MAX_INTERVAL_HOURS:
-        raise InvalidRequest(f"the interval must be between 1 and {MAX_INTERVAL_HOURS} hours",
-                             field="interval_hours")
-    url = check_url(scan_url, "the scan URL", path_ok=False, field="scan_url")
-    if url is not None or interval_hours is not None:
-        await check_target(url or default_start_url(site), allow_private, field="scan_url")
-    async with in_transaction():
-        before = {"scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours}
-        site.scan_url, site.scan_interval_hours = url, interval_hours
-        await site.save(update_fields=["scan_url", "scan_interval_hours"])
-        after = {"scan_url": site.scan_url, "scan_interval_hours": site.scan_interval_hours}
-        if before != after:
-            await audit.record(by, "scan.schedule", "site", site.key, site=site,
-                               before=before, after=after)
-    return site
 
 
 async def claim_job(worker_id: str) -> ScanJob | None:
@@ -303,53 +275,10 @@ async def finish_job(job: ScanJob, *, error: str | None = None,
     async with in_transaction():
         await ScanJob.filter(id=job.id).update(status=status, error=error, finished_at=utcnow())
         if error and job.requested_by == SCHEDULE:
-            await _scheduled_scan_failed(await job.site, job.id, error)
+            await scheduled_scan_failed(await job.site, job.id, error)
 
 
-async def _scheduled_scan_failed(site: Site, job_id: int, error: str) -> None:
+async def scheduled_scan_failed(site: Site, job_id: int, error: str) -> None:
     await events.emit(site, "scan.failed", {
         "job": job_id, "error": error, "admin_path": f"/admin/sites/{site.key}/scans",
     })
-
-
-def _due_at(site: Site, last: ScanJob | None, now: datetime) -> datetime | None:
-    if site.scan_interval_hours is None:
-        return None
-    if last is None:
-        return now
-    return last.requested_at + timedelta(hours=site.scan_interval_hours)
-
-
-async def next_scan_at(site: Site) -> datetime | None:
-    """When the schedule queues the site's next scan (None: no schedule). A time already
-    past means at the worker's next look (once a minute), after any scan still running."""
-    last = await ScanJob.filter(site=site).order_by("-requested_at", "-id").first()
-    return _due_at(site, last, utcnow())
-
-
-async def enqueue_due_scans(*, allow_private: bool = False) -> list[ScanJob]:
-    """Queue a scan for each site whose schedule is due and that has none queued or running.
-    A due scan whose target is refused is recorded as a failed job with the reason, so the
-    site's history says why its schedule did not run (and it is tried again an interval on)."""
-    queued = []
-    now = utcnow()
-    for site in await Site.filter(scan_interval_hours__isnull=False):
-        busy = await ScanJob.filter(site=site, status__in=("queued", *ACTIVE_RUNNING)).exists()
-        if busy:
-            continue
-        last = await ScanJob.filter(site=site).order_by("-requested_at", "-id").first()
-        due = _due_at(site, last, now)
-        if due is None or due > now:
-            continue
-        try:
-            job = _new_job(site, None, 30, PASSES, SCHEDULE, None)
-            await check_target(str(job.options["start_url"]), allow_private)
-            await job.save()
-            queued.append(job)
-        except InvalidRequest as exc:
-            failed = await ScanJob.create(
-                site=site, options={"start_url": default_start_url(site)},
-                requested_by=SCHEDULE, status="failed", error=exc.detail, finished_at=now,
-            )
-            await _scheduled_scan_failed(site, failed.id, exc.detail)
-    return queued

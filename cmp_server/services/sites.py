@@ -55,8 +55,7 @@ MAX_RETENTION_DAYS = 3650
 # What the audit log keeps of a site before and after an edit (texts are the banner's).
 _AUDITED = (
     "name", "domains", "languages", "default_language", "consent_lifetime_days",
-    "receipt_retention_days", "cookie_domain", "policy_url", "options", "scan_url",
-    "scan_interval_hours",
+    "receipt_retention_days", "cookie_domain", "policy_url", "options",
 )
 _SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _PURPOSE_KEY = re.compile(r"[a-z0-9_-]{1,40}")
@@ -181,8 +180,6 @@ async def update_site(
     receipt_retention_days: int | None = None,
     cookie_domain: str | None = None,
     options: dict[str, Any] | None = None,
-    scan_url: str | None = None,
-    scan_interval_hours: int | None = None,
     force: bool = False,
     by: Actor | None = None,
     version: int | None = None,
@@ -196,8 +193,7 @@ async def update_site(
                      texts=texts, domains=domains, policy_url=policy_url,
                      consent_lifetime_days=consent_lifetime_days,
                      receipt_retention_days=receipt_retention_days,
-                     cookie_domain=cookie_domain, options=options, scan_url=scan_url,
-                     scan_interval_hours=scan_interval_hours, force=force)
+                     cookie_domain=cookie_domain, options=options, force=force)
         await site.save()
         after = _snapshot(site)
         changed = [k for k in _AUDITED if before[k] != after[k]]
@@ -223,8 +219,6 @@ async def _apply(
     receipt_retention_days: int | None,
     cookie_domain: str | None,
     options: dict[str, Any] | None,
-    scan_url: str | None,
-    scan_interval_hours: int | None,
     force: bool,
 ) -> None:
     if name is not None:
@@ -264,10 +258,6 @@ async def _apply(
             raise InvalidRequest(f"options name unknown purposes: {', '.join(sorted(unknown))}",
                                  field="options")
         site.options = checked.model_dump(mode="json")
-    if scan_url is not None:
-        site.scan_url = check_url(scan_url, "the scan URL", path_ok=False, field="scan_url")
-    if scan_interval_hours is not None:
-        site.scan_interval_hours = scan_interval_hours or None
     if domains is not None:
         hosts = [normalise_domain(d) for d in domains]
         if not hosts:

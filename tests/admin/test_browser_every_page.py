@@ -70,7 +70,7 @@ def _report(now: datetime) -> Any:
 
 @pytest.fixture(scope="module")
 async def seeded(server: CmpServer) -> Seeded:
-    from cmp_server.models import InventoryItem, Staff, Vendor
+    from cmp_server.models import InventoryItem, ScanSchedule, Staff, Vendor
     from cmp_server.services import drafts, password_reset, publishing, scans, staff, webhooks
 
     async def make() -> dict[str, str]:
@@ -85,6 +85,10 @@ async def seeded(server: CmpServer) -> Seeded:
         hook = await webhooks.add_endpoint(site, "http://127.0.0.1:9/consent-events",
                                            ["version.published"], actor=None,
                                            allow_private=True, description="Our CRM")
+        schedule = await ScanSchedule.create(
+            site=site, start_url="https://shop.example/", passes=["none", "reject"],
+            extra_urls=["https://shop.example/checkout"], frequency="weekly", weekday=4,
+            next_run_at=datetime(2030, 1, 4, 3, tzinfo=UTC))
         item = await InventoryItem.filter(site=site, name="_ga").first()
         vendor = await Vendor.filter(site=site).first()
         other = await Staff.get(email="viewer@kurs.example")
@@ -93,6 +97,7 @@ async def seeded(server: CmpServer) -> Seeded:
             "key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
             "number": "2", "scan_id": str(scan.id), "job_id": str(scan.job_id),
             "staff_id": str(other.id), "token": reset.url, "endpoint_id": str(hook.id),
+            "schedule_id": str(schedule.id),
         }
 
     params = await server.call(make())

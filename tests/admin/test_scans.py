@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cmp_server.models import AuditEntry, InventoryItem, ScanJob, Site
+from cmp_server.models import AuditEntry, InventoryItem, ScanJob, ScanSchedule, Site
 from cmp_server.services import scans
 from cmp_server.services.scan_results import store_scan
 from scanner import Violation
@@ -154,48 +154,14 @@ async def test_viewers_read_but_start_nothing(app: Starlette, client: httpx.Asyn
     token = await _signed_in(client, "viewer", site)
     page = await client.get(f"/admin/sites/{site.key}/scans")
     assert page.status_code == 200
-    assert "Start a scan" not in page.text and "Save schedule" not in page.text
+    assert "Start a scan" not in page.text and "Add a schedule" not in page.text
     for path, form in ((f"/admin/sites/{site.key}/scans", _start(token)),
-                       (f"/admin/sites/{site.key}/scans/schedule",
-                        {"csrf_token": token, "interval_hours": "24"})):
+                       (f"/admin/sites/{site.key}/scans/schedules/new",
+                        {"csrf_token": token, "passes": "none"})):
         r = await client.post(path, data=form)
         assert r.status_code == 403 and "needs the privacy role" in r.text
     assert not await ScanJob.exists(site=site)
-    assert (await Site.get(id=site.id)).scan_interval_hours is None
-
-
-async def test_the_schedule(app: Starlette, client: httpx.AsyncClient, allow_private: None) -> None:
-    site, _ = await published_site()
-    token = await _signed_in(client, "privacy", site)
-    path = f"/admin/sites/{site.key}/scans/schedule"
-    saved = await client.post(path, data={"csrf_token": token, "interval_hours": "168",
-                                          "scan_url": "http://127.0.0.1:9/shop"})
-    assert saved.status_code == 303
-    fresh = await Site.get(id=site.id)
-    assert (fresh.scan_interval_hours, fresh.scan_url) == (168, "http://127.0.0.1:9/shop")
-    assert await AuditEntry.filter(action="scan.schedule").count() == 1
-    page = await client.get(f"/admin/sites/{site.key}/scans")
-    assert '<option value="168" selected>Weekly</option>' in page.text
-    assert "Not scheduled" not in page.text  # the next one is due now
-    # The start form starts where the schedule does.
-    assert ('id="f-start_url" name="start_url" type="url" value="http://127.0.0.1:9/shop"'
-            in page.text)
-    for form, field in [
-        ({"interval_hours": "0"}, "interval_hours"),
-        ({"interval_hours": "weekly"}, "interval_hours"),
-        ({"interval_hours": "9" * 30}, "interval_hours"),
-        ({"interval_hours": "24", "scan_url": "ftp://x.example/"}, "scan_url"),
-        ({"interval_hours": "24", "scan_url": "http://a\x00b.example/"}, "scan_url"),
-    ]:
-        r = await client.post(path, data={"csrf_token": token, **form})
-        assert r.status_code == 422, (form, r.status_code)
-        assert f'id="e-{field}"' in r.text, form
-    off = await client.post(path, data={"csrf_token": token, "interval_hours": "",
-                                        "scan_url": ""})
-    assert off.status_code == 303
-    fresh = await Site.get(id=site.id)
-    assert (fresh.scan_interval_hours, fresh.scan_url) == (None, None)
-    assert await AuditEntry.filter(action="scan.schedule").count() == 2
+    assert not await ScanSchedule.exists(site=site)
 
 
 async def test_findings_and_changes(app: Starlette, client: httpx.AsyncClient) -> None:

@@ -58,7 +58,14 @@ async def _hostile_site() -> dict[str, str]:
     reset = await password_reset.issue(member.id, by=None, link=lambda token: token)
     endpoint = await _hostile_webhook(site)
     token = await _hostile_token(site)
-    return {"key": site.key, "item_id": str(item.id), "vendor_id": str(vendor.id),
+    from cmp_server.models import ScanSchedule
+
+    # Stored as it is (the service refuses such URLs): the pages must escape it all the same.
+    schedule = await ScanSchedule.create(
+        site=site, start_url=f"https://www.shop.example/?q={PAYLOAD}",
+        extra_urls=[f"https://kurs.example/{PAYLOAD}"], passes=["none"])
+    return {"schedule_id": str(schedule.id), "key": site.key, "item_id": str(item.id),
+            "vendor_id": str(vendor.id),
             "purpose": "statistics", "number": "1", "scan_id": str(scan.id),
             "job_id": str(scan.job_id),  # type: ignore[attr-defined]
             "staff_id": str(member.id), "token": reset.url, "endpoint_id": str(endpoint),

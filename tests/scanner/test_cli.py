@@ -52,3 +52,9 @@ def test_summary_shows_violations_and_possible_violations_apart(web: FakeWeb) ->
     assert out.index("butik_sess", review) > review  # the site's session cookie: for review
     assert "butik_sess" not in out[violations:review]
     assert "cookie writes refused by the browser" in out and "_ga (.se)" in out
+
+
+def test_more_pages_than_the_budget_holds_are_refused() -> None:
+    result = CliRunner().invoke(cli, ["scan", "https://x.test/", "--max-pages", "2",
+                                      "--page", "https://x.test/a", "--page", "https://x.test/b"])
+    assert result.exit_code == 2 and "--max-pages 3" in result.output
