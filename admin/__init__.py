@@ -34,12 +34,14 @@ from . import (
     schedules,
     sites,
     staff,
+    tokens,
     two_factor,
     vendors,
 )
 from ._limits import BodyLimit
 from ._pages import cmp_error_page
 from ._security import SecurityHeaders
+from .api import create_api
 from .authentication import LoginLimiter, SessionCookies
 
 __all__ = ["create_admin"]
@@ -48,6 +50,7 @@ __all__ = ["create_admin"]
 def create_admin(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
+            Mount("/api/v1", app=create_api(settings), name="api"),
             *accounts.routes,
             *two_factor.routes,
             *staff.routes,
@@ -68,6 +71,7 @@ def create_admin(settings: Settings) -> Starlette:
             *evidence.routes,
             *notifications.routes,
             *reports.routes,
+            *tokens.routes,
             Mount("/static", StaticFiles(packages=[("admin", "static")]), name="static"),
         ],
         exception_handlers={CmpError: cmp_error_page},

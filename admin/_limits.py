@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimit"]
@@ -60,5 +60,10 @@ class BodyLimit:
         text = (f"The form is larger than this admin takes ({self.limit // 1024} KB)."
                 if status == 413 else "The form did not arrive in time.")
         # Closed after answering: the rest of the body is not read.
-        response = PlainTextResponse(text, status, headers={"Connection": "close"})
+        headers = {"Connection": "close"}
+        response: Response = PlainTextResponse(text, status, headers=headers)
+        if "/api/v1/" in scope.get("path", ""):  # the JSON admin API answers in JSON
+            code = "body_too_large" if status == 413 else "body_timeout"
+            response = JSONResponse({"error": {"code": code, "message": text.replace(
+                "form", "body"), "field": None}}, status, headers=headers)
         await response(scope, receive, send)

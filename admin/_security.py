@@ -24,7 +24,7 @@ from ._pages import render_error
 if TYPE_CHECKING:
     from cmp_server.models import Site
 
-__all__ = ["SecurityHeaders", "csrf_ok", "requires"]
+__all__ = ["SecurityHeaders", "csrf_ok", "requires", "site_for"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 SiteEndpoint = Callable[[Request, "Site"], Awaitable[Response]]
@@ -80,6 +80,17 @@ async def csrf_ok(request: Request, expected: str) -> bool:
     return bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+async def site_for(actor: Actor, key: str) -> Site:
+    """The site ``key`` names, if ``actor`` may see it; else ``SiteNotFound``, the same answer
+    as for a key that names no site (a site-limited account, or an API token for other sites,
+    learns nothing of the sites it may not see). The HTML admin and the JSON API both ask
+    here."""
+    loaded = await sites.get_site(key)
+    if not actor.sees(loaded.id):
+        raise SiteNotFound(f"no site with key {key!r}")
+    return loaded
+
+
 @overload
 def requires(
     role: str, *, site: Literal[False] = False, post: str | None = None,
@@ -128,10 +139,7 @@ def requires(
                 )
             loaded = None
             if site:
-                key = request.path_params["key"]
-                loaded = await sites.get_site(key)
-                if not actor.sees(loaded.id):
-                    raise SiteNotFound(f"no site with key {key!r}")
+                loaded = await site_for(actor, request.path_params["key"])
             needed = post if post and request.method in UNSAFE else role
             if not actor.can(needed):
                 return await render_error(

@@ -38,8 +38,8 @@ MESSAGES = {
 def _id(value: Any) -> Any:
     if value is None:
         return None
-    number = whole_number(value, 18)
-    if number is None:
+    number = whole_number(value, 10)
+    if number is None or number >= 2**31:  # the ids are 32-bit: PostgreSQL refuses more
         raise ValueError("not an id")
     return number
 

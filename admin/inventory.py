@@ -58,6 +58,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "kind": ITEM_KINDS,
 }
 DEFAULT = ItemQuery()
+MAX_ID = 2**31 - 1  # the ids' columns are 32-bit integers
 DONE = {
     "set_purpose": "purpose set, and marked reviewed", "set_vendor": "vendor set",
     "mark_reviewed": "marked reviewed", "mark_gone": "marked gone",
@@ -65,9 +66,10 @@ DONE = {
 
 
 def parse_id(value: str, what: str) -> int:
-    """An id from the path, or NotFound (``/inventory/x`` is a 404, never a 500)."""
+    """An id from the path, or NotFound (``/inventory/x`` is a 404, never a 500; nor is an
+    id past the column's 32 bits, which PostgreSQL's driver refuses to send)."""
     found = whole_number(value, 12)
-    if found is None:
+    if found is None or found > MAX_ID:
         raise NotFound(f"no {what} {value[:40]!r} on this site")
     return found
 

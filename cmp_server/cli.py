@@ -14,7 +14,7 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from . import cli_proof, cli_scan, cli_site, cli_staff, db
+from . import cli_api, cli_proof, cli_scan, cli_site, cli_staff, db
 from .settings import Settings
 
 T = TypeVar("T")
@@ -81,8 +81,22 @@ def _check_schema(settings: Settings) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("--api", "api_url", envvar="CMP_API_URL", default=None, metavar="URL",
+              help="Run the command against this remote server's JSON admin API "
+                   f"({', '.join(sorted(cli_api.REMOTE))}).")
+@click.option("--token", envvar="CMP_API_TOKEN", default=None,
+              help="The API token for --api (or CMP_API_TOKEN).")
+@click.pass_context
+def main(ctx: click.Context, api_url: str | None, token: str | None) -> None:
     """Self-hosted cookie consent platform: banner config, consent receipts, scanner."""
+    if api_url is None:
+        return
+    if not token:
+        raise click.UsageError("--api needs --token (or CMP_API_TOKEN)")
+    if ctx.invoked_subcommand not in cli_api.REMOTE:
+        raise click.UsageError(f"{ctx.invoked_subcommand} has no API equivalent: run it on "
+                               "the server, without --api")
+    ctx.obj = cli_api.Remote(api_url, token)
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int, extra: Any = None) -> None:
@@ -227,6 +241,9 @@ def export_receipts(
             f"--from ({start:%Y-%m-%d %H:%M}) is later than --to ({end:%Y-%m-%d %H:%M})",
             param_hint="--from/--to",
         )
+    if (remote := cli_api.remote()) is not None:
+        cli_api.export_receipts(remote, site_key, fmt, start, end, out)
+        return
     settings = _settings()
 
     async def work() -> None:
@@ -413,6 +430,9 @@ def worker() -> None:
 @click.option("--max-pages", default=30, show_default=True, type=int)
 def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
     """Queue a scan of a site for the workers; print the job id."""
+    if (remote := cli_api.remote()) is not None:
+        cli_api.request_scan(remote, site_key, url, max_pages)
+        return
     from .errors import CmpError
     from .services.scans import request_scan as request
     from .services.sites import get_site
@@ -441,6 +461,9 @@ def request_scan(site_key: str, url: str | None, max_pages: int) -> None:
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 500))
 def list_scans(site_key: str, limit: int) -> None:
     """Show a site's recent scans, their progress, and what the last scan changed."""
+    if (remote := cli_api.remote()) is not None:
+        cli_api.list_scans(remote, site_key, limit)
+        return
     from .errors import CmpError
     from .services.scan_findings import ItemChange, latest_changes
     from .services.scan_history import scan_history
@@ -514,6 +537,7 @@ main.add_command(cli_proof.checkpoint, "checkpoint")
 main.add_command(cli_scan.scan, "scan")
 main.add_command(cli_scan.cancel_scan, "cancel-scan")
 main.add_command(cli_scan.schedules, "schedules")
+main.add_command(cli_api.create_token, "create-token")
 main.add_command(cli_site.publish, "publish")
 main.add_command(cli_site.inventory, "inventory")
 main.add_command(cli_site.recount_consents, "recount-consents")

@@ -89,6 +89,11 @@ def scan(site_key: str | None, **given: Any) -> None:
               help="The scan job's number (default: the site's queued or running one).")
 def cancel_scan(site_key: str, job_id: int | None) -> None:
     """Cancel a queued scan, or stop a running one within seconds (audited)."""
+    from . import cli_api
+
+    if (remote := cli_api.remote()) is not None:
+        cli_api.cancel_scan(remote, site_key, job_id)
+        return
     from . import cli
     from .errors import CmpError
     from .models import ScanJob

@@ -59,6 +59,11 @@ def summary_lines(summary: Summary) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Show the summary and the lint; publish nothing.")
 def publish(site_key: str, yes: bool, dry_run: bool) -> None:
     """Show what publishing the draft changes, then publish it as a new config version."""
+    from . import cli_api
+
+    if (remote := cli_api.remote()) is not None:
+        cli_api.publish(remote, site_key, yes, dry_run)
+        return
     from .errors import CmpError
     from .services import changes, sites
 
@@ -102,6 +107,10 @@ TABLE = (("name", 32), ("kind", 14), ("domain", 24), ("vendor", 20), ("purpose",
 
 
 def item_record(row: Any) -> dict[str, Any]:
+    """An item as the command prints it, from a list row (or, with ``--api``, the API's
+    JSON of one, its times as text)."""
+    from datetime import datetime
+
     from ._utils import rfc3339
 
     record: dict[str, Any] = {
@@ -113,6 +122,8 @@ def item_record(row: Any) -> dict[str, Any]:
     }
     for name in ("first_seen", "last_seen", "missing_since"):
         value = getattr(row, name)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
         record[name] = rfc3339(value) if value else None
     return record
 
@@ -120,6 +131,41 @@ def item_record(row: Any) -> dict[str, Any]:
 def _cell(value: Any, width: int) -> str:
     text = "" if value is None else str(value)
     return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+
+class _Printer:
+    """Writes the items as a table, JSON or CSV, one at a time."""
+
+    def __init__(self, fmt: str, out: Any) -> None:
+        import csv
+
+        self.fmt, self.out, self.count = fmt, out, 0
+        self.writer = csv.writer(out, lineterminator="\n")
+        if fmt == "csv":
+            self.writer.writerow(COLUMNS)
+        elif fmt == "table":
+            out.write("  ".join(_cell(name, width) for name, width in TABLE).rstrip() + "\n")
+        elif fmt == "json":
+            out.write("[")
+
+    def row(self, row: Any) -> None:
+        import orjson
+
+        from .services.export import csv_safe
+
+        record = item_record(row)
+        if self.fmt == "csv":
+            self.writer.writerow(csv_safe(record[c]) for c in COLUMNS)
+        elif self.fmt == "json":
+            self.out.write(("," if self.count else "") + "\n  " + orjson.dumps(record).decode())
+        else:
+            self.out.write("  ".join(_cell(record[n], w) for n, w in TABLE).rstrip() + "\n")
+        self.count += 1
+
+    def end(self) -> int:
+        if self.fmt == "json":
+            self.out.write("\n]\n" if self.count else "]\n")
+        return self.count
 
 
 @click.command()
@@ -131,47 +177,33 @@ def _cell(value: Any, width: int) -> str:
               show_default=True)
 def inventory(site_key: str, unreviewed: bool, flag: str | None, fmt: str) -> None:
     """List a site's cookie inventory (read in batches: any size in flat memory)."""
-    import csv
     import sys
 
-    import orjson
-
+    from . import cli_api
     from .errors import CmpError
     from .services import sites
-    from .services.export import csv_safe
     from .services.inventory import ItemQuery, iter_items
 
-    cli = _db()
-    query = ItemQuery(status="unreviewed" if unreviewed else None, flag=flag)  # type: ignore[arg-type]
-    out = sys.stdout
+    if (remote := cli_api.remote()) is not None:
+        printer = _Printer(fmt, sys.stdout)
+        for row in cli_api.inventory_rows(remote, site_key, unreviewed, flag):
+            printer.row(row)
+        count = printer.end()
+    else:
+        cli = _db()
+        query = ItemQuery(status="unreviewed" if unreviewed else None, flag=flag)  # type: ignore[arg-type]
 
-    async def work() -> int:
-        site = await sites.get_site(site_key)
-        count = 0
-        writer = csv.writer(out, lineterminator="\n")
-        if fmt == "csv":
-            writer.writerow(COLUMNS)
-        elif fmt == "table":
-            out.write("  ".join(_cell(name, width) for name, width in TABLE).rstrip() + "\n")
-        elif fmt == "json":
-            out.write("[")
-        async for row in iter_items(site, query):
-            record = item_record(row)
-            if fmt == "csv":
-                writer.writerow(csv_safe(record[c]) for c in COLUMNS)
-            elif fmt == "json":
-                out.write(("," if count else "") + "\n  " + orjson.dumps(record).decode())
-            else:
-                out.write("  ".join(_cell(record[n], w) for n, w in TABLE).rstrip() + "\n")
-            count += 1
-        if fmt == "json":
-            out.write("\n]\n" if count else "]\n")
-        return count
+        async def work() -> int:
+            site = await sites.get_site(site_key)
+            printer = _Printer(fmt, sys.stdout)
+            async for row in iter_items(site, query):
+                printer.row(row)
+            return printer.end()
 
-    try:
-        count = cli._with_db(cli._settings(), work)
-    except CmpError as exc:
-        raise click.ClickException(exc.detail) from None
+        try:
+            count = cli._with_db(cli._settings(), work)
+        except CmpError as exc:
+            raise click.ClickException(exc.detail) from None
     if fmt == "table":
         click.echo(f"{count} item{'' if count == 1 else 's'}", err=True)
 

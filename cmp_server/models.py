@@ -11,6 +11,8 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 __all__ = [
+    "ApiToken",
+    "ApiTokenSite",
     "AuditEntry",
     "BlockingRule",
     "Checkpoint",
@@ -763,3 +765,46 @@ class Revision(Model):
 
     class Meta:
         table = "revision"
+
+
+class ApiToken(Model):
+    """A bearer token for the JSON admin API (``services/api_tokens.py``): scoped to read or
+    write and to chosen sites (or all), with an expiry. Only the SHA-256 of the secret is kept;
+    ``public_id`` is the part of the token shown in lists and logs (``cmp_<public_id>_…``)."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=16, unique=True)
+    name = fields.CharField(max_length=80)
+    secret_hash = fields.CharField(max_length=64)
+    scope = fields.CharField(max_length=8)  # read or write
+    all_sites = fields.BooleanField(default=False)
+    created_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="api_tokens", null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
+    created_by_email = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class ApiTokenSite(Model):
+    """A site an API token may reach (unless ``ApiToken.all_sites``)."""
+
+    id = fields.IntField(primary_key=True)
+    token: fields.ForeignKeyRelation[ApiToken] = fields.ForeignKeyField(
+        "models.ApiToken", related_name="site_grants", on_delete=fields.CASCADE
+    )
+    token_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "models.Site", related_name="api_token_grants", on_delete=fields.CASCADE
+    )
+    site_id: int
+
+    class Meta:
+        table = "api_token_site"
+        unique_together = (("token", "site"),)

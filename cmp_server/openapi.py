@@ -1,6 +1,7 @@
-"""The OpenAPI description of the public API, built from the same pydantic models the routes use.
+"""The OpenAPI description of the public API, built from the same pydantic models the routes use,
+and of the JSON admin API (``openapi_admin.py``: tag ``admin``, bearer tokens).
 
-Served at ``/v1/openapi.json``; the fuzz test (schemathesis) is driven by it.
+Served at ``/v1/openapi.json``; the fuzz tests (schemathesis) are driven by it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from .openapi_admin import admin_components, admin_paths
 from .schemas import ErrorOut, PublishedConfig, ReceiptHistoryOut, ReceiptIn, ReceiptOut
 
 __all__ = ["openapi_document"]
@@ -33,9 +35,13 @@ def openapi_document() -> dict[str, Any]:
     origin = {"name": "Origin", "in": "header", "required": False, "schema": {"type": "string"}}
     receipt_body = {"$ref": "#/components/schemas/ReceiptIn"}
     json_ok = {"application/json": {"schema": {"type": "object"}}}
-    return {
+    admin_schemas, security = admin_components()
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "cmp-server public API", "version": "1"},
+        "tags": [{"name": "public", "description": "What the embed and visitors use"},
+                 {"name": "admin", "description": "The JSON admin API: the admin's services "
+                  "behind API tokens (Authorization: Bearer)"}],
         "paths": {
             "/v1/sites/{site_key}/config": {
                 "get": {
@@ -187,6 +193,12 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **admin_paths(),
         },
-        "components": {"schemas": components},
+        "components": {"schemas": {**components, **admin_schemas},
+                       "securitySchemes": security},
     }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation.setdefault("tags", ["public"])
+    return document

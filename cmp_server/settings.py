@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     run_worker: bool = True
     # A staff session ends after this long without a request.
     admin_session_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Requests per API token and minute (the JSON admin API, per server process).
+    api_requests_per_minute: int = Field(default=600, ge=1)
     allow_private_scan_targets: bool = False
     # Bounds on what a scanned site controls (scanner.ScanLimits); a scan's report says which
     # it reached and how much each left out. Cookies and storage names kept per pass,

@@ -32,6 +32,8 @@ TABLES = (
     "password_reset",
     "recovery_code",
     "staff_site",
+    "api_token_site",
+    "api_token",
     "installation_setting",
     "staff",
     "consent_daily",

@@ -44,7 +44,8 @@ _SUMMARY_FIELDS = ("id", "job_id", "started_at", "finished_at", "summary", "diff
 def parse_id(value: object, what: str) -> int:
     """An id from a URL or a form, or ``NotFound`` (never a 500 for ``/scans/x``)."""
     text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+    # Past 32 bits is no id either: PostgreSQL's driver refuses to send it (a 500).
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) >= 2**31:
         raise NotFound(f"no {what} {text[:40]!r}")
     return int(text)
 

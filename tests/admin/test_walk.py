@@ -57,6 +57,7 @@ async def _hostile_site() -> dict[str, str]:
                                       "privacy", name=PAYLOAD)
     reset = await password_reset.issue(member.id, by=None, link=lambda token: token)
     endpoint = await _hostile_webhook(site)
+    token = await _hostile_token(site)
     from cmp_server.models import ScanSchedule
 
     # Stored as it is (the service refuses such URLs): the pages must escape it all the same.
@@ -67,7 +68,23 @@ async def _hostile_site() -> dict[str, str]:
             "vendor_id": str(vendor.id),
             "purpose": "statistics", "number": "1", "scan_id": str(scan.id),
             "job_id": str(scan.job_id),  # type: ignore[attr-defined]
-            "staff_id": str(member.id), "token": reset.url, "endpoint_id": str(endpoint)}
+            "staff_id": str(member.id), "token": reset.url, "endpoint_id": str(endpoint),
+            "token_id": str(token)}
+
+
+async def _hostile_token(site: Site) -> int:
+    """An API token named by the payload, for the site."""
+    from datetime import timedelta
+
+    from cmp_server._utils import utcnow
+    from cmp_server.services import api_tokens
+
+    owner = await staff.create_staff(f"{uuid.uuid4().hex[:8]}@example.org", PASSWORD, "owner")
+    issued = await api_tokens.create_token(
+        PAYLOAD[:80], "write", [site.id], utcnow() + timedelta(days=1),
+        by=staff.Actor(id=owner.id, email=owner.email, name="", role="owner", session_id="",
+                       csrf_token=""))
+    return issued.row.id
 
 
 async def _hostile_webhook(site: Site) -> int:
