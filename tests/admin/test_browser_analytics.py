@@ -5,7 +5,6 @@ chart's table and in the SVG's bars, by day and by week; screenshots, desktop an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import orjson
 import pytest
 from playwright.async_api import Browser, Page
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import ORIGIN, PASSWORD, published_site, receipt_body
 
 pytestmark = pytest.mark.browser
@@ -25,13 +24,6 @@ NONE = {"necessary": True, "preferences": False, "statistics": False, "marketing
 SOME = {"necessary": True, "preferences": False, "statistics": True, "marketing": False}
 # Today, through the public API: (method, choices, how many).
 POSTED = [("accept_all", ALL, 5), ("reject_all", NONE, 3), ("custom", SOME, 2), ("gpc", SOME, 1)]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("analytics-db"))
-    with running(s):
-        yield s
 
 
 async def _earlier_days(site_id: int) -> None:

@@ -5,19 +5,18 @@ finds nothing on the editor; screenshots at 320, 768 and 1366 px."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, FrameLocator, Page, async_playwright
+from playwright.async_api import Browser, FrameLocator, Page
 
 from cmp_server.models import Site
 from cmp_server.services import appearance, staff
-from scanner.browser import launch_chromium
 
 from ..embed.conftest import AXE
 from ..embed.factories import published_site
-from ..embed.servers import RESOLVER_RULES, CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 from .test_browser_banner import fits, sign_in, watch
 
@@ -26,21 +25,6 @@ pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 320, "height": 568}
 BANNER = "Your choice about cookies"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("appearance-db"))
-    with running(s):
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
 
 
 async def site_and_officer(server: CmpServer, email: str) -> str:

@@ -5,16 +5,14 @@ desktop and mobile, of the editor, the preview, the summary and the version diff
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, Page, Request
 
 from ..embed.factories import Tag, page, published_site
-from ..embed.servers import RESOLVER_RULES, CmpServer, HostServer, running
+from ..embed.servers import CmpServer, HostServer, running
 from ..factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -25,25 +23,10 @@ PAYLOAD = '<img src=x onerror="window.pwned=1"></script><script>window.pwned=1</
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("banner-db"))
-    with running(s):
-        yield s
-
-
-@pytest.fixture(scope="module")
 def host() -> Iterator[HostServer]:
     s = HostServer()
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
 
 
 async def site_and_officer(server: CmpServer, email: str) -> str:

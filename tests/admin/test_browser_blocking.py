@@ -5,37 +5,18 @@ admin's CSP refuses a released sample). Screenshots for someone to look at."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser, Page
 
 from ..embed.factories import published_site
-from ..embed.servers import RESOLVER_RULES, CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 from .test_browser_banner import VIEWPORTS, fits, sign_in, watch
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    # The admin's host name resolves; no third-party one does (none may be asked for anyway).
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("blocking-db"))
-    with running(s):
-        yield s
 
 
 async def _site_and_officer(server: CmpServer, email: str) -> str:

@@ -7,14 +7,13 @@ changed meanwhile; staff take theirs or keep their own, knowingly. On a desktop 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -25,13 +24,6 @@ SHOTS = {"320": {"width": 320, "height": 568}, "768": {"width": 768, "height": 1
 PAYLOAD = '<img src=x onerror="window.pwned=1">'
 DESCRIPTION = ("Vi använder kakor för att webbplatsen ska fungera och, om du vill, för "
                "statistik och marknadsföring. Du kan ändra dig när som helst.")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("conflicts-db"))
-    with running(s):
-        yield s
 
 
 async def make_site(server: CmpServer) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,13 @@ import orjson
 import pytest
 from playwright.async_api import Browser, Page
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import ORIGIN, PASSWORD, bulk_receipts, published_site, receipt_body
 
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
 REJECT = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("consents-db"))
-    with running(s):
-        yield s
 
 
 async def _data(server: CmpServer) -> dict[str, Any]:

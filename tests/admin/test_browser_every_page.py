@@ -9,7 +9,6 @@ know fails the test, asking for it). Screenshots go to ``CMP_TEST_SCREENSHOTS`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 from starlette.routing import Route
 
 from ..embed.conftest import AXE
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD, published_site, send_receipt
 
 pytestmark = pytest.mark.browser
@@ -39,12 +38,7 @@ class Seeded:
     params: dict[str, str]  # path parameter -> value
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("every-page-db"))
-    s.settings = s.settings.model_copy(update={"run_worker": False})
-    with running(s):
-        yield s
+SERVER_SETTINGS = {"run_worker": False}
 
 
 def _report(now: datetime) -> Any:

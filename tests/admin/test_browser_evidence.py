@@ -6,7 +6,6 @@ to ``CMP_TEST_SCREENSHOTS`` when set."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,19 +15,12 @@ from playwright.async_api import Browser, Page
 
 from cmp_verify.bundle import read_bundle, verify
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import ORIGIN, PASSWORD, published_site, receipt_body
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = (320, 768, 1366)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("evidence-db"))
-    with running(s):
-        yield s
 
 
 async def _look(page: Page, shots: Path, name: str, width: int) -> None:

@@ -23,13 +23,8 @@ NEW_TITLE = "Kakor och integritet hos Fixturbutiken"
 OFFICER, VIEWER = "privacy@fixture.example", "viewer@fixture.example"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("flow-db"))
-    # The fixture site is on this machine: the server refuses it unless the operator allows.
-    s.settings = s.settings.model_copy(update={"allow_private_scan_targets": True})
-    with running(s):
-        yield s
+# The fixture site is on this machine: the server refuses it unless the operator allows.
+SERVER_SETTINGS = {"allow_private_scan_targets": True}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ an item and a vendor, desktop and mobile (to ``CMP_TEST_SCREENSHOTS`` when set).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,13 @@ from playwright.async_api import Browser, ConsoleMessage, Page
 
 from scanner import ReportItem, ScanReport
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 390, "height": 844}}
 PAYLOAD = '<img src=x onerror="window.pwned=1">'
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("inventory-db"))
-    with running(s):
-        yield s
 
 
 def found(name: str, category: str, vendor: str | None, passes: tuple[str, ...],

@@ -13,12 +13,12 @@ admin's completeness view, each at 320, 768 and 1366 px wide."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,11 +26,10 @@ from starlette.routing import Route
 from cmp_server.defaults import DEFAULT_TEXTS
 from cmp_server.models import Site
 from cmp_server.services import drafts, inventory, publishing, sites, staff
-from scanner.browser import launch_chromium
 from scanner.kb import KnowledgeBase
 
 from ..embed.factories import Tag, page
-from ..embed.servers import CMP_HOST, HOST, RESOLVER_RULES, CmpServer, HostServer, running
+from ..embed.servers import CMP_HOST, HOST, CmpServer, HostServer, running
 from ..factories import PASSWORD
 from .test_browser_banner import fits, sign_in
 
@@ -82,14 +81,6 @@ def host() -> Iterator[HostServer]:
     s = HostServer()
     with running(s):
         yield s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
 
 
 async def scanned_site(name: str = "Kursusgården") -> Site:

@@ -5,17 +5,14 @@ receiver, signed; both pages fit the screen. Screenshots for someone to look at.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from standardwebhooks import Webhook
 
-from scanner.browser import launch_chromium
-
 from ..embed.factories import published_site
-from ..embed.servers import RESOLVER_RULES, CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 from ..test_webhooks import Receiver, receiver  # noqa: F401 - the receiver fixture
 from .test_browser_banner import VIEWPORTS, fits, sign_in, watch
@@ -23,22 +20,8 @@ from .test_browser_banner import VIEWPORTS, fits, sign_in, watch
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("notifications-db"))
-    # The receiver listens on 127.0.0.1, which only this setting lets a webhook reach.
-    s.settings = s.settings.model_copy(update={"allow_private_scan_targets": True,
-                                               "run_worker": True})
-    with running(s):
-        yield s
+# The receiver listens on 127.0.0.1, which only this setting lets a webhook reach.
+SERVER_SETTINGS = {"allow_private_scan_targets": True, "run_worker": True}
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "mobile"])

@@ -5,13 +5,12 @@ behind each finding; nothing wider than the screen. Screenshots go to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD, published_site
 from ..test_scan_blocking import _with_rules, tagged_report
 from .test_browser_scans import VIEWPORTS, sign_in, text_of
@@ -19,13 +18,6 @@ from .test_browser_scans import VIEWPORTS, sign_in, text_of
 pytestmark = pytest.mark.browser
 
 PAYLOAD = '<img src=x onerror="window.pwned=1">'
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("blocking-db"))
-    with running(s):
-        yield s
 
 
 async def test_the_scan_page_says_what_waited_and_what_fired(

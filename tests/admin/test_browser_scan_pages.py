@@ -5,7 +5,6 @@ screen. Screenshots go to ``CMP_TEST_SCREENSHOTS`` when set."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from playwright.async_api import Browser
 
 from scanner import LimitHit, ScanLimits
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD, published_site
 from ..faults.test_hostile_scan import _hostile_report
 from .test_browser_scans import sign_in
@@ -21,13 +20,6 @@ from .test_browser_scans import sign_in
 pytestmark = pytest.mark.browser
 
 WIDTHS = (320, 768, 1366)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("scan-pages-db"))
-    with running(s):
-        yield s
 
 
 async def test_a_hostile_scan_page_shows_its_limits_and_a_page_of_each_list(

@@ -6,13 +6,12 @@ run, and opens it again to change it. Nothing wider than the screen. Screenshots
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD, published_site
 from .test_browser_scans import sign_in
 
@@ -21,12 +20,7 @@ pytestmark = pytest.mark.browser
 WIDTHS = (1366, 320)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("schedules-db"))
-    s.settings = s.settings.model_copy(update={"allow_private_scan_targets": True})
-    with running(s):
-        yield s
+SERVER_SETTINGS = {"allow_private_scan_targets": True}
 
 
 async def test_add_a_schedule_see_it_listed_and_change_it(

@@ -5,13 +5,12 @@ sign-in lock, issues a reset link that works once; then filters the audit log, o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.browser
 OWNER, OFFICER = "owner@kursgarden.example", "integritet@kursgarden.example"
 NEW_PASSWORD = "ett nytt långt lösenord"
 VIEWPORTS = {"mobile": {"width": 320, "height": 568}, "desktop": {"width": 1366, "height": 768}}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("staff-db"))
-    with running(s):
-        yield s
 
 
 async def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:

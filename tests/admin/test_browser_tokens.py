@@ -4,37 +4,19 @@ it; the page fits the screen. Screenshots for someone to look at."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
-
-from scanner.browser import launch_chromium
+from playwright.async_api import Browser
 
 from ..embed.factories import published_site
-from ..embed.servers import RESOLVER_RULES, CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 from .test_browser_banner import fits, sign_in, watch
 
 pytestmark = pytest.mark.browser
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 320, "height": 568}}
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await launch_chromium(p, args=[f"--host-resolver-rules={RESOLVER_RULES}"])
-        yield b
-        await b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("tokens-db"))
-    with running(s):
-        yield s
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])

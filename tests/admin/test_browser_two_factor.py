@@ -9,14 +9,13 @@ enrolment page, the code step and the staff pages with site limits at 320, 768 a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page
 
-from ..embed.servers import CmpServer, running
+from ..embed.servers import CmpServer
 from ..factories import PASSWORD
 from .test_browser_staff import no_overflow, sign_in
 
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"mobile": {"width": 320, "height": 568}, "desktop": {"width": 1366, "height": 768}}
 WIDTHS = (320, 768, 1366)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpServer]:
-    s = CmpServer(tmp_path_factory.mktemp("two-factor-db"))
-    with running(s):
-        yield s
 
 
 async def shoot(page: Page, shots: Path, name: str, what: str) -> None:
