@@ -146,7 +146,11 @@ def verdict(
     inventory: SiteInventory, kind: str, name: str, category: str, vendor: str | None = None,
     vendor_name: str | None = None,
 ) -> Verdict:
-    """Judge an item (``category``, ``vendor``: what the scanner's knowledge base said)."""
+    """Judge an item (``category``, ``vendor``: what the scanner's knowledge base said). The
+    scanner keys the site's own items by its host (``127.0.0.1``): no vendor, so a cookie
+    staff left without one reads as the site's own, not as the host's."""
+    if offered_vendor(vendor) is None:
+        vendor = vendor_name = None
     entry = inventory.entry(kind, name)
     if entry is None:
         return Verdict(category, category == "necessary", vendor, vendor_name, "knowledge base")
