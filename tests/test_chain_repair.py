@@ -298,8 +298,8 @@ async def test_exports_and_bundles_of_repaired_chains_verify(
                 mine["receipts"])
             bundle = tmp_path / f"{site.name}.zip"
             with bundle.open("wb") as out:
-                evidence.write_bundle(await evidence.collect(site, evidence.Selection()), out,
-                                      public_url="https://cmp.example", name=bundle.name)
+                await evidence.write_evidence(site, evidence.Selection(), out,
+                                              public_url="https://cmp.example", name=bundle.name)
             report = verify_bundle(read_bundle(bundle))
             assert report.ok, report.problems
             assert (report.receipts, report.chains) == (receipts, 3 if site is site_a else 2)
