@@ -80,6 +80,7 @@ class Finding:
     inventory_id: int | None
     rule: RuleCheck | None = None  # the blocking rule that failed, or that none exists
     passes: tuple[str, ...] = ()  # every pass it was seen in (none, reject): one row per item
+    by: str | None = None  # "inventory": staff classified it (no vendor: the site's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +319,7 @@ def _findings(
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
             inventory_id=f.inventory_id, rule=check_rule(f, report, live, items), passes=passes,
+            by=f.by,
         ))
     return tuple(out)
 

@@ -129,10 +129,10 @@ async def test_map_rescan_and_every_place_says_the_same(
     assert len(mine) == 1, names
     assert "statistics cookie set before consent (purpose set in the inventory)" in mine[0]
     assert "unclassified" not in mine[0]
-    # No vendor: the site's own ("unknown" in the column), not the host "127.0.0.1".
+    # No vendor: the site's own (so says the column), not the host "127.0.0.1".
     vendor = await rows.filter(has_text="fixture_pref").locator(
         "td[data-label=Vendor]").inner_text()
-    assert vendor.strip() == "unknown", vendor
+    assert vendor.strip() == "the site's own", vendor
     assert "_ga" in " ".join(names)  # the tracker still fires before consent
     # Anything else still unclassified is the same number everywhere too; fixture_pref is
     # not among it.
@@ -144,7 +144,8 @@ async def test_map_rescan_and_every_place_says_the_same(
     in_items = await text_of(page, listed_row)
     assert "violation" in in_items and "statistics (reviewed)" in in_items
     assert "possible violation" not in in_items
-    assert (await listed_row.locator("td[data-label=Vendor]").inner_text()).strip() == "unknown"
+    listed_vendor = await listed_row.locator("td[data-label=Vendor]").inner_text()
+    assert listed_vendor.strip() == "the site's own"
     violations = await rows.count()
     assert await stat(page, "Violations") == violations
     assert await stat(page, "Possible violations") == possible
