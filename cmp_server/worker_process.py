@@ -79,11 +79,16 @@ class WorkerProcess:
             if not await _ended(child, stop):
                 await asyncio.to_thread(self._stop, child)
                 return
+            # The sentinel closes as the child's files do, a moment before it can be reaped:
+            # wait for that, or exitcode is still None and close() refuses a running process
+            # (which ended this loop, and no worker was started again).
+            await asyncio.to_thread(child.join, 5)
             if time.monotonic() - started > 10 * self.max_restart_pause:
                 pause = self.restart_pause  # it ran a good while: a new trouble
             log.warning("scan worker (pid %s) exited with %s; starting it again in %gs",
                         child.pid, child.exitcode, pause)
-            child.close()
+            if child.exitcode is not None:
+                child.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
             pause = min(pause * 2, self.max_restart_pause)
