@@ -120,6 +120,11 @@ def create_app(
         if freeze_gc:
             gc.collect()
             gc.freeze()
+            # Fewer, not longer, collections: a page that reads thousands of rows (a big
+            # scan's, the inventory's) made a full collection per view at the default 700,
+            # each holding the interpreter 25-100 ms while receipts waited (bench/
+            # hostile_bench.py); at 10,000 none came in ten views of a 10,000-item scan.
+            gc.set_threshold(10_000, 10, 10)
         try:
             yield
         finally:

@@ -16,7 +16,7 @@ A scanned site decides how long these lists are: the page shows each a page at a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -46,7 +46,15 @@ from .scan_results import (
     scan_summary,
     stored_summary,
 )
-from .scan_truth import Judged, SiteInventory, Verdict, load_inventory, verdict
+from .scan_truth import (
+    Judged,
+    Kept,
+    Same,
+    SiteInventory,
+    Verdict,
+    load_inventory,
+    verdict,
+)
 
 __all__ = [
     "FieldChange",
@@ -133,6 +141,7 @@ class ScanChanges:
 
 PAGE_SIZE = 50
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +155,19 @@ class Paged(Generic[T]):
 
     @classmethod
     def of(cls, rows: Sequence[T], number: int, size: int = PAGE_SIZE) -> Paged[T]:
+        return cls.built(rows, number, lambda row: row, size)
+
+    @classmethod
+    def built(
+        cls, rows: Sequence[S], number: int, make: Callable[[S], T], size: int = PAGE_SIZE
+    ) -> Paged[T]:
+        """Page ``number`` of ``rows``, only that page's rows made into what it shows (a
+        10,000-item scan judges and builds 50 of them, not 10,000)."""
         pages = max(1, -(-len(rows) // size))
         number = min(max(number, 1), pages)
         start = (number - 1) * size
-        return cls(tuple(rows[start:start + size]), len(rows), number, pages)
+        return cls(tuple(make(row) for row in rows[start:start + size]), len(rows), number,
+                   pages)
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -250,9 +268,27 @@ def _key(item: ReportItem) -> str:
     return item_key(item.kind, item.name, item.domain)
 
 
+# What changed between two stored reports, through an inventory: kept for the next view.
+_CHANGES: Kept[tuple[int, int | None, Same], ScanChanges] = Kept(4)
+
+
 def _changes(current: _Read, previous: _Read | None, inventory: SiteInventory) -> ScanChanges:
     before = previous.report if previous else None
-    diff = diff_reports(before, current.report, inventory)
+    key = (id(current.report), id(before) if before else None, inventory.entries)
+    anchors = (current.report, before)
+    kept = _CHANGES.get(key, anchors)
+    if kept is None:
+        kept = _CHANGES.put(key, anchors, _changed(current, previous, inventory))
+    return kept
+
+
+def _changed(current: _Read, previous: _Read | None, inventory: SiteInventory) -> ScanChanges:
+    before = previous.report if previous else None
+    old = previous.summary if previous else None
+    # Both reports were judged through this inventory already (their summaries).
+    diff = diff_reports(before, current.report, inventory, judged=(
+        (old.violations, old.review) if old else ((), ()),
+        (current.summary.violations, current.summary.review)))
     changed = changed_items(before, current.report)
     now = {_key(i): i for i in current.report.items}
     then = {_key(i): i for i in previous.report.items} if previous else {}
@@ -272,7 +308,6 @@ def _changes(current: _Read, previous: _Read | None, inventory: SiteInventory) -
         by_key = {finding_key(f): f for f in found}
         return tuple(by_key[k] for k in keys if k in by_key)
 
-    old = previous.summary if previous else None
     return ScanChanges(
         scan_id=current.scan.id,
         previous_scan_id=previous.scan.id if previous else None,
@@ -290,38 +325,39 @@ def _changes(current: _Read, previous: _Read | None, inventory: SiteInventory) -
 
 
 def _findings(
-    found: Iterable[Judged], report: ScanReport, live: LiveRules
-) -> tuple[Finding, ...]:
-    """One finding per item or tracker host (as the counts and the inventory count them),
-    with the passes it was seen in; the first pass's page and reason."""
-    items = {_key(i): i for i in report.items}
+    found: Iterable[Judged], report: ScanReport, live: LiveRules,
+    items: Mapping[str, ReportItem], number: int,
+) -> Paged[Finding]:
+    """Page ``number`` of the findings: one per item or tracker host (as the counts and the
+    inventory count them), with the passes it was seen in; the first pass's page and
+    reason."""
     hosts = {r.host: r for r in report.requests}
     grouped: dict[tuple[str, str, str], list[Judged]] = {}
     for f in found:
         grouped.setdefault((f.kind, f.name, f.domain), []).append(f)
-    out = []
-    for group in grouped.values():
+
+    def finding(group: list[Judged]) -> Finding:
         f = group[0]
         passes = tuple(dict.fromkeys(g.pass_ for g in group))
         if f.kind == "request":
             req = hosts.get(f.name)
-            out.append(Finding(
+            return Finding(
                 f.pass_, f.kind, f.name, f.domain,
                 f.vendor_name or (req.vendor_name if req else None) or f.vendor, f.category,
                 f.reason, page=req.first_seen_url if req else None, set_by=None, source=f.url,
                 inventory_id=None, rule=check_rule(f, report, live, items), passes=passes,
-            ))
-            continue
+            )
         item = items.get(item_key(f.kind, f.name, f.domain))
-        out.append(Finding(
+        return Finding(
             f.pass_, f.kind, f.name, f.domain, f.vendor_name or f.vendor, f.category, f.reason,
             page=f.url or (item.first_seen_url if item else None),
             set_by=item.set_by if item else None,
             source=item.initiator if item else None,
             inventory_id=f.inventory_id, rule=check_rule(f, report, live, items), passes=passes,
             by=f.by,
-        ))
-    return tuple(out)
+        )
+
+    return Paged.built(list(grouped.values()), number, finding)
 
 
 def _found(item: ReportItem, summary: ScanSummary, inventory: SiteInventory) -> FoundItem:
@@ -369,6 +405,7 @@ async def scan_detail(
         report = current.report
         changes = _changes(current, before, inventory)
         proof = blocking_proof(report, current.summary.violations, live)
+        by_key = {_key(i): i for i in report.items}
         return ScanDetail(
             scan_id=scan.id,
             job_id=job.id if job else None,
@@ -376,11 +413,11 @@ async def scan_detail(
             max_pages=budget if isinstance(budget, int) else None,
             report=report,
             summary=current.summary,
-            violations=Paged.of(_findings(current.summary.violations, report, live),
-                                page("violations")),
-            review=Paged.of(_findings(current.summary.review, report, live), page("review")),
-            items=Paged.of([_found(i, current.summary, inventory) for i in report.items],
-                           page("items")),
+            violations=_findings(current.summary.violations, report, live, by_key,
+                                 page("violations")),
+            review=_findings(current.summary.review, report, live, by_key, page("review")),
+            items=Paged.built(report.items, page("items"),
+                              lambda i: _found(i, current.summary, inventory)),
             requests=Paged.of(report.requests, page("requests")),
             failed_pages=Paged.of([p for p in report.pages if p.error], page("failed")),
             blocked=Paged.of(report.blocked, page("blocked")),

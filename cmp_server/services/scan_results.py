@@ -33,10 +33,14 @@ from . import events
 from .scan_inventory import InventoryCounts, update_inventory
 from .scan_truth import (
     Judged,
+    Judgement,
+    Kept,
     Keyed,
+    Same,
     SiteInventory,
     count_findings,
     judge,
+    judge_report,
     load_inventory,
     sightings_of,
 )
@@ -161,11 +165,14 @@ class ReportDiff(BaseModel):
 
 
 def diff_reports(
-    previous: ScanReport | None, current: ScanReport, inventory: SiteInventory | None = None
+    previous: ScanReport | None, current: ScanReport, inventory: SiteInventory | None = None,
+    *, judged: tuple[Judgement, Judgement] | None = None,
 ) -> ReportDiff:
     """``previous`` None: the site's first scan. Both as :func:`read_report` reads them; their
     findings judged through ``inventory`` (None: the knowledge base's word alone), both alike,
-    so a finding changes only when what the site does changed."""
+    so a finding changes only when what the site does changed (``judged``: the previous
+    report's and the current one's violations and possible violations, when the caller
+    judged them through the same inventory already)."""
 
     def delta(before: Iterable[str], after: Iterable[str]) -> tuple[list[str], list[str]]:
         a, b = set(before), set(after)
@@ -176,9 +183,10 @@ def diff_reports(
     })
     items = delta(map(_item_key, old.items), map(_item_key, current.items))
     requests = delta((r.host for r in old.requests), (r.host for r in current.requests))
-    known = inventory or SiteInventory(())
-    old_violations, old_review = judge(sightings_of(old), known)
-    new_violations, new_review = judge(sightings_of(current), known)
+    if judged is None:
+        known = inventory or SiteInventory(())
+        judged = judge_report(old, known), judge_report(current, known)
+    (old_violations, old_review), (new_violations, new_review) = judged
     violations = delta(map(finding_key, old_violations), map(finding_key, new_violations))
     review = delta(map(finding_key, old_review), map(finding_key, new_review))
     return ReportDiff(
@@ -317,7 +325,11 @@ def scan_summary(
     already read). ``counts``: the stored summary, its violations and possible violations
     as judged now (distinct items and tracker hosts)."""
     report = report or read_report(scan)
-    violations, review = judge(sightings_of(report), inventory)
+    key = (scan.id, id(report), inventory.entries)
+    kept = _SUMMARIES.get(key, (report,))
+    if kept is not None:
+        return kept
+    violations, review = judge_report(report, inventory)
     findings: dict[str, Finding] = {}
     for possible in review:
         findings[item_key(possible.kind, possible.name, possible.domain)] = "review"
@@ -325,7 +337,13 @@ def scan_summary(
         findings[item_key(violation.kind, violation.name, violation.domain)] = "violation"
     counts = {k: v for k, v in (scan.summary or {}).items() if k != "sightings"}
     counts["violations"], counts["review"] = count_findings(violations), count_findings(review)
-    return ScanSummary(scan.id, scan.finished_at, counts, violations, review, findings)
+    return _SUMMARIES.put(
+        key, (report,), ScanSummary(scan.id, scan.finished_at, counts, violations, review,
+                                    findings))
+
+
+# A stored scan's summary never changes: a summary is its report judged through an inventory.
+_SUMMARIES: Kept[tuple[int, int, Same], ScanSummary] = Kept(4)
 
 
 async def latest_scan_summary(site: Site) -> ScanSummary | None:

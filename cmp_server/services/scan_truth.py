@@ -22,9 +22,11 @@ the dashboard count without reading the whole report.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from scanner import PossibleViolation, ScanReport, Violation
 
@@ -33,18 +35,25 @@ from ..models import InventoryItem
 __all__ = [
     "Entry",
     "Judged",
+    "Judgement",
     "Keyed",
+    "Kept",
+    "Same",
     "SiteInventory",
     "Sighting",
     "Verdict",
     "count_findings",
     "judge",
+    "judge_report",
     "load_inventory",
     "offered_vendor",
     "sightings_of",
     "stored_sightings",
     "verdict",
 ]
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 BEFORE = {"none": "before consent", "reject": "after the visitor rejected"}
 
@@ -55,14 +64,15 @@ def offered_vendor(key: str | None) -> str | None:
     offered as a vendor (scans stored before ``store_scan`` left those out kept them as
     suggestions). Knowledge-base keys are words (``google-analytics``): a dot, a colon or a
     bracket is a host, and so is any ``localhost``."""
-    if not key or any(c in key for c in ".:[]") or key.lower().removesuffix(".") == "localhost":
+    if (not key or "." in key or ":" in key or "[" in key or "]" in key
+            or key.lower() == "localhost"):
         return None
     return key
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One inventory row, as much of it as judging an item needs."""
+class Entry(NamedTuple):
+    """One inventory row, as much of it as judging an item needs (a tuple: an inventory's
+    entries are compared and hashed whole, :func:`judge_report`)."""
 
     id: int
     kind: str
@@ -75,11 +85,33 @@ class Entry:
     vendor_name: str | None
 
 
+class Same:
+    """A tuple of entries, its hash computed once: the key a judgement is kept under."""
+
+    __slots__ = ("_hash", "entries")
+
+    def __init__(self, entries: tuple[Entry, ...]) -> None:
+        self.entries = entries
+        self._hash = hash(entries)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Same) and self._hash == other._hash
+                                 and self.entries == other.entries)
+
+
 class SiteInventory:
     def __init__(self, entries: Iterable[Entry]) -> None:
+        # What it was built of, hashed once: equal entries judge alike (judge_report).
+        self.entries = Same(tuple(entries))
         self.exact: dict[tuple[str, str], Entry] = {}
         self.prefixes: list[Entry] = []
-        for e in entries:
+        # What :func:`verdict` said of an item, kept: an item is judged in each pass it was
+        # seen in, in each report of a page (the scan and the one before), and listed.
+        self.verdicts: dict[tuple[str, str, str, str | None, str | None], Verdict] = {}
+        for e in self.entries.entries:
             if e.match == "prefix":
                 self.prefixes.append(e)
             else:
@@ -149,23 +181,30 @@ def verdict(
     """Judge an item (``category``, ``vendor``: what the scanner's knowledge base said). The
     scanner keys the site's own items by its host (``127.0.0.1``): no vendor, so a cookie
     staff left without one reads as the site's own, not as the host's."""
+    said = (kind, name, category, vendor, vendor_name)
+    found = inventory.verdicts.get(said)
+    if found is not None:
+        return found
     if offered_vendor(vendor) is None:
         vendor = vendor_name = None
     entry = inventory.entry(kind, name)
     if entry is None:
-        return Verdict(category, category == "necessary", vendor, vendor_name, "knowledge base")
-    return Verdict(
-        entry.purpose or "unclassified", entry.required if entry.purpose else False,
-        entry.vendor if entry.vendor else vendor,
-        entry.vendor_name if entry.vendor else vendor_name,
-        "inventory", entry.id, entry.review_status,
-    )
+        found = Verdict(category, category == "necessary", vendor, vendor_name,
+                        "knowledge base")
+    else:
+        found = Verdict(
+            entry.purpose or "unclassified", entry.required if entry.purpose else False,
+            entry.vendor if entry.vendor else vendor,
+            entry.vendor_name if entry.vendor else vendor_name,
+            "inventory", entry.id, entry.review_status,
+        )
+    inventory.verdicts[said] = found
+    return found
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
+class Sighting(NamedTuple):
     """An item or tracker host seen in the ``none`` or ``reject`` pass, as the scanner
-    classified it."""
+    classified it (a named tuple: a 10,000-item report makes 20,000 of them per view)."""
 
     pass_: str
     kind: str  # cookie | localStorage | sessionStorage | indexedDB | request
@@ -181,8 +220,7 @@ class Sighting:
         return [self.pass_, self.kind, self.name, self.domain, self.category]
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
+class Judged(NamedTuple):
     """A violation or possible violation as the server reads it (:func:`judge`)."""
 
     pass_: str
@@ -228,11 +266,14 @@ def _sighting(f: _Found, vendor_name: str | None = None) -> Sighting:
                     f.url, f.reason)
 
 
-def sightings_of(report: ScanReport) -> list[Sighting]:
+def sightings_of(report: ScanReport) -> tuple[Sighting, ...]:
     """What the report saw before consent or after reject: every item seen in those passes
     (also one the knowledge base calls necessary: staff may know better), and every finding
     of the scanner's besides (tracker requests, and an item in a pass its entry does not
     list)."""
+    kept = _SIGHTINGS.get(id(report), (report,))
+    if kept is not None:
+        return kept
     out: list[Sighting] = []
     seen: set[tuple[str, str, str, str]] = set()
     for item in report.items:
@@ -247,7 +288,7 @@ def sightings_of(report: ScanReport) -> list[Sighting]:
         if (f.pass_, f.kind, f.name, f.domain) not in seen:
             seen.add((f.pass_, f.kind, f.name, f.domain))
             out.append(_sighting(f, names.get(f.name) if f.kind == "request" else None))
-    return out
+    return _SIGHTINGS.put(id(report), (report,), tuple(out))
 
 
 def stored_sightings(summary: Mapping[str, Any]) -> list[Sighting] | None:
@@ -259,9 +300,56 @@ def stored_sightings(summary: Mapping[str, Any]) -> list[Sighting] | None:
             if isinstance(row, list) and len(row) >= 5]
 
 
-def judge(
-    sightings: Iterable[Sighting], inventory: SiteInventory
-) -> tuple[tuple[Judged, ...], tuple[Judged, ...]]:
+# The violations and the possible violations of one report (:func:`judge`).
+Judgement = tuple[tuple[Judged, ...], tuple[Judged, ...]]
+
+
+class Kept(Generic[K, V]):
+    """The last few results of a pure function of stored reports (and the inventory they
+    were judged through), shared by the event loop and the threads that judge. Each result
+    is kept with the reports it was made of (``anchors``), so that their ``id``s, part of
+    its key, stay theirs while it is kept: a kept result is found only for the very same
+    reports."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: OrderedDict[K, tuple[tuple[object, ...], V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, anchors: tuple[object, ...]) -> V | None:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or len(kept[0]) != len(anchors) or any(
+                    a is not b for a, b in zip(kept[0], anchors, strict=True)):
+                return None
+            self._kept.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: K, anchors: tuple[object, ...], value: V) -> V:
+        with self._lock:
+            self._kept[key] = (anchors, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return value
+
+
+_SIGHTINGS: Kept[int, tuple[Sighting, ...]] = Kept(4)
+_JUDGED: Kept[tuple[int, Same], Judgement] = Kept(4)
+
+
+def judge_report(report: ScanReport, inventory: SiteInventory) -> Judgement:
+    """``judge(sightings_of(report), inventory)``, kept for the next view of the same
+    report through an equal inventory (a stored report never changes; a page of a
+    10,000-item scan would judge 20,000 sightings per view, twice)."""
+    key = (id(report), inventory.entries)
+    judged = _JUDGED.get(key, (report,))
+    if judged is None:
+        judged = _JUDGED.put(key, (report,), judge(sightings_of(report), inventory))
+    return judged
+
+
+def judge(sightings: Iterable[Sighting], inventory: SiteInventory) -> Judgement:
     """The violations and the possible violations, each sighting read through the inventory
     first (a request as the scanner classified it)."""
     violations: list[Judged] = []
