@@ -53,6 +53,7 @@ TABLES = (
     "config_version",
     "logo",
     "site",
+    "inventory_tally",
 )
 
 

@@ -199,6 +199,10 @@ class Dialect(Protocol):
     async def sites_between(self, conn: BaseDBAsyncClient, after: int, upto: int) -> list[int]:
         """The sites with receipts of ids past ``after`` and up to ``upto``."""
 
+    async def fold_tally(self, conn: BaseDBAsyncClient, site_id: int) -> None:
+        """Fold the site's ``inventory_tally`` rows into one per group (migration 0024):
+        PostgreSQL's triggers append a row per statement; SQLite's keep one per group."""
+
     async def append_stored(
         self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:

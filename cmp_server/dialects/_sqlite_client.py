@@ -13,6 +13,11 @@ Tortoise's own context would keep its lock and leave the connection set when ``B
 (it never fails deferred; ``IMMEDIATE`` can, after ``busy_timeout``, or on a read-only file):
 this one lets go of both, so that the failure is the caller's alone.
 
+It also counts a statement's rows as SQLite does (``sqlite3_changes``: the statement's own),
+where Tortoise counts every change the statement caused, its triggers' too: an UPDATE of one
+item, which the inventory's tally triggers follow with two writes of their own (migration
+0024), would otherwise say it changed three rows.
+
 Used as the Tortoise engine of ``sqlite://`` URLs (``db.tortoise_config``).
 """
 
@@ -26,6 +31,7 @@ from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
+    translate_exceptions,
 )
 from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
@@ -33,7 +39,24 @@ from tortoise.exceptions import OperationalError
 __all__ = ["ImmediateSqliteClient", "client_class"]
 
 
-class _ImmediateTransaction(SqliteTransactionWrapper):
+class _OwnRows(SqliteClient):
+    @translate_exceptions
+    async def execute_query(
+        self, query: str, values: list[Any] | None = None
+    ) -> tuple[int, list[Any]]:
+        query = query.replace("\x00", "'||CHAR(0)||'")  # as Tortoise's own
+        async with self.acquire_connection() as connection:
+            self.log.debug("%s: %s", query, values)
+            cursor = await connection.execute(query, values)
+            try:
+                rows = list(await cursor.fetchall())
+                changed = cursor.rowcount  # the statement's own rows; -1 for a SELECT
+            finally:
+                await cursor.close()
+            return max(changed, 0) or len(rows), rows
+
+
+class _ImmediateTransaction(_OwnRows, SqliteTransactionWrapper):
     async def begin(self) -> None:
         try:
             await self._connection.commit()
@@ -60,7 +83,7 @@ class _Context(SqliteTransactionContext):
         return connection
 
 
-class ImmediateSqliteClient(SqliteClient):
+class ImmediateSqliteClient(_OwnRows):
     def _in_transaction(self) -> TransactionContext:
         return _Context(_ImmediateTransaction(self), self._lock)
 

@@ -152,6 +152,11 @@ class Postgres:
         _, rows = await conn.execute_query(_SITES_BETWEEN, [after, upto])
         return [r[0] for r in rows]
 
+    async def fold_tally(self, conn: BaseDBAsyncClient, site_id: int) -> None:
+        # One statement: it sums exactly the rows it deleted, so a statement appending rows
+        # meanwhile, or another fold, is never counted twice nor lost.
+        await conn.execute_query(_FOLD_TALLY, [site_id])
+
     async def append_stored(
         self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:
@@ -168,6 +173,12 @@ class Postgres:
 POSTGRES = Postgres()
 
 _SITES_BETWEEN = SITES_BETWEEN.format(after="$1", upto="$2")
+_TALLY_GROUP = "site_id, purpose, review_status, seen_before, missing"
+_FOLD_TALLY = f"""
+WITH gone AS (DELETE FROM inventory_tally WHERE site_id = $1 RETURNING {_TALLY_GROUP}, n)
+INSERT INTO inventory_tally ({_TALLY_GROUP}, n)
+SELECT {_TALLY_GROUP}, sum(n) FROM gone GROUP BY {_TALLY_GROUP} HAVING sum(n) <> 0
+"""
 _APPEND_STORED = APPEND_STORED.format(
     after="$1", upto="$2", base="SELECT * FROM unnest($3::int[], $4::bigint[])",
     leaf=r"encode(sha256('\x00'::bytea || decode(p.record_hash, 'hex')), 'hex')",

@@ -130,6 +130,9 @@ class Sqlite:
         rows = await conn.execute_query_dict(_SITES_BETWEEN, [after, upto])
         return [int(r["site_id"]) for r in rows]
 
+    async def fold_tally(self, conn: BaseDBAsyncClient, site_id: int) -> None:
+        pass  # one row per group already, kept in place by the triggers (one writer)
+
     async def append_stored(
         self, conn: BaseDBAsyncClient, after: int, upto: int, sizes: Mapping[int, int]
     ) -> list[AppendedLeaf]:

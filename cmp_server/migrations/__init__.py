@@ -12,7 +12,8 @@ The numbers are names; the order is the chain of ``dependencies``, and since fiv
 written side by side it is not the numbers' after 0011: 0019 (webhooks), 0012 (revisions),
 0013 (appearance), 0015 (two-factor, site limits), 0023 (the items' vendor order), 0017
 (chains per site), 0018 (checkpoints), 0021 (scan schedules), 0022 (tree nodes), 0020 (API
-tokens). A new migration depends on the last of the chain, and goes before the migrations
+tokens), 0024 (the inventory's tally). A new migration depends on the last of the chain,
+and goes before the migrations
 whose tests take a database back to an older schema and write it through today's services
 (0017's test writes inventory items at 0015's schema).
 """

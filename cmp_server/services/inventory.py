@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from tortoise import connections
 from tortoise.expressions import Q, RawSQL
-from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
+from .. import db
 from ..errors import InvalidRequest
 from ..models import InventoryItem, Purpose, Scan, Site, Vendor, vendor_sort
 from ._text import check_text
@@ -381,23 +382,35 @@ async def iter_items(
         offset += batch
 
 
+# PostgreSQL's tally appends a row per statement (migration 0024): past this many of a
+# site's rows, the reader folds them into one per group.
+_FOLD_PAST = 64
+
+
 async def counts(site: Site) -> Counts:
-    """How many items there are, unreviewed, flagged and no longer seen: one query."""
-    optional = await _ids(Purpose.filter(site=site, required=False))
-    row = await (
-        InventoryItem.filter(site_id=site.id)
-        .annotate(
-            total=Count("id"),
-            unreviewed=Count("id", _filter=Q(review_status="unreviewed")),
-            violations=Count("id", _filter=_flagged("violation", optional)),
-            review=Count("id", _filter=_flagged("review", optional)),
-            missing=Count("id", _filter=Q(missing_since__isnull=False)),
-        )
-        .values("total", "unreviewed", "violations", "review", "missing")
-    )
-    found = row[0] if row else {}
-    return Counts(*(int(found.get(k) or 0) for k in ("total", "unreviewed", "violations",
-                                                       "review", "missing")))
+    """How many items there are, unreviewed, flagged and no longer seen: read from the
+    tally the database keeps per site (migration 0024), a few rows whatever the site's
+    size, so that the list's quick filters cost the same at 20,000 items as at 2,000."""
+    optional = set(await _ids(Purpose.filter(site=site, required=False)))
+    conn = connections.get("default")
+    mark = db.dialect().placeholder(1)
+    rows = await conn.execute_query_dict(
+        "SELECT purpose, review_status, seen_before, missing, sum(n) AS n, count(*) AS kept"
+        f" FROM inventory_tally WHERE site_id = {mark}"
+        " GROUP BY purpose, review_status, seen_before, missing", [site.id])
+    if sum(int(r["kept"]) for r in rows) > _FOLD_PAST:
+        await db.dialect().fold_tally(conn, site.id)
+    total = unreviewed = violations = review = missing = 0
+    for r in rows:
+        n = int(r["n"])
+        total += n
+        unreviewed += n if r["review_status"] == "unreviewed" else 0
+        missing += n if r["missing"] else 0
+        if r["seen_before"] and not r["missing"] and r["review_status"] != "gone":
+            # _flagged's rule
+            violations += n if r["purpose"] in optional else 0
+            review += n if r["purpose"] == 0 else 0
+    return Counts(total, unreviewed, violations, review, missing)
 
 
 # -- kept for the command line, the demo and tests ---------------------------------------
