@@ -28,9 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
+from tortoise import connections
+
 from scanner import PossibleViolation, ScanReport, Violation
 
-from ..models import InventoryItem
+from .. import db
 
 __all__ = [
     "Entry",
@@ -126,27 +128,32 @@ class SiteInventory:
                     None)
 
 
+_INVENTORY = """
+SELECT i.id, i.kind, i.name, i.match, i.review_status, p.key, p.required, v.key, v.name
+  FROM inventory_item i
+  LEFT JOIN purpose p ON p.id = i.purpose_id
+  LEFT JOIN vendor v ON v.id = i.vendor_id
+ WHERE i.site_id = {site} AND i.id > {after}
+ ORDER BY i.id LIMIT 2000"""
+
+
 async def load_inventory(site_id: int) -> SiteInventory:
     # A scanned site can fill the inventory with thousands of rows: read 2,000 a query, so
-    # that no one read holds the database (SQLite's one connection) or the event loop long.
-    rows: list[dict[str, Any]] = []
+    # that no one read holds the database (SQLite's one connection) or the event loop long;
+    # as the driver's rows, not the ORM's dicts (a third of a 10,000-item scan's view).
+    dialect = db.dialect()
+    sql = _INVENTORY.format(site=dialect.placeholder(1), after=dialect.placeholder(2))
+    conn = connections.get("default")
+    rows: list[Any] = []
     while True:
-        query = InventoryItem.filter(site_id=site_id).order_by("id").limit(2000)
-        if rows:
-            query = query.filter(id__gt=rows[-1]["id"])
-        chunk = await query.values(
-            "id", "kind", "name", "match", "review_status", "purpose__key",
-            "purpose__required", "vendor__key", "vendor__name",
-        )
+        _, chunk = await conn.execute_query(sql, [site_id, rows[-1][0] if rows else 0])
         rows.extend(chunk)
         if len(chunk) < 2000:
             break
 
     def build() -> SiteInventory:
         return SiteInventory(
-            Entry(int(r["id"]), r["kind"], r["name"], r["match"], r["review_status"],
-                  r["purpose__key"], bool(r["purpose__required"]), r["vendor__key"],
-                  r["vendor__name"])
+            Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
             for r in rows
         )
 
