@@ -281,3 +281,28 @@ async def test_worker_runs_a_real_scan_and_stores_it(
     session = await InventoryItem.get(site=site, name="sessionid")
     assert session.source == "scan" and session.review_status == "unreviewed"
     assert await worker.run_once() is False
+
+
+def test_a_big_stored_report_reads_back_as_it_was_stored() -> None:
+    """Past 500 items (and 200 kB) a stored report's items are validated a slice at a time,
+    so that one C call does not hold the interpreter for the whole report: the report read
+    is the report stored, item for item, findings and all."""
+    from cmp_server.services.scan_results import _parse_report, read_report
+
+    items = tuple(
+        item(f"c{i}", "unclassified" if i % 3 else "statistics", None if i % 3 else "ga",
+             passes=("none", "accept", "reject") if i % 2 else ("accept",),
+             expires_days=i / 7 if i % 5 else None)
+        for i in range(1_200)
+    )
+    stored = report(*items, review=tuple(
+        PossibleViolation.model_validate({
+            "pass": "none", "kind": "cookie", "name": f"c{i}", "domain": "shop.example",
+            "vendor": None, "category": "unclassified", "reason": "unclassified cookie"})
+        for i in range(1, 1_200, 2) if i % 3))
+    text = stored.model_dump_json()
+    assert len(text) > 200_000 and len(stored.items) > 500
+    parsed = _parse_report(text)
+    assert parsed == ScanReport.model_validate_json(text) == stored
+    assert parsed.items[-1].name == "c1199" and len(parsed.items) == 1_200
+    assert read_report(Scan(id=1, report=text)) == stored
