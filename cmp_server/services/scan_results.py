@@ -12,8 +12,6 @@ inventory key's finding, so a list can show "violation" and "classify it" side b
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -239,39 +237,17 @@ def read_report(scan: Scan) -> ScanReport:
     })
 
 
-class _ReportCache:
-    """The last few reports read, by scan id: a stored report never changes, and reading a
-    big one (parsing megabytes of JSON into models) costs more than a page view should.
-    Shared by the event loop and the threads it reads in."""
-
-    def __init__(self, size: int = 4) -> None:
-        self._size = size
-        self._reports: OrderedDict[int, ScanReport] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, scan_id: int) -> ScanReport | None:
-        with self._lock:
-            report = self._reports.get(scan_id)
-            if report is not None:
-                self._reports.move_to_end(scan_id)
-            return report
-
-    def put(self, scan_id: int, report: ScanReport) -> None:
-        with self._lock:
-            self._reports[scan_id] = report
-            self._reports.move_to_end(scan_id)
-            while len(self._reports) > self._size:
-                self._reports.popitem(last=False)
-
-
-_REPORTS = _ReportCache()
+# The last few reports read, by scan id: a stored report never changes, and reading a big one
+# (parsing megabytes of JSON into models) costs more than a page view should. Shared by the
+# event loop and the threads it reads in.
+_REPORTS: Kept[int, ScanReport] = Kept(4)
 
 
 async def load_report(scan: Scan) -> ScanReport:
     """A stored scan's report as :func:`read_report` reads it, parsed off the event loop
     and kept for the next read. ``scan`` may be loaded without its ``report`` column
     (``.only("id", ...)``): it is fetched only when the report is not kept already."""
-    cached = _REPORTS.get(scan.id)
+    cached = _REPORTS.get(scan.id, ())
     if cached is not None:
         return cached
     text = await Scan.filter(id=scan.id).values_list("report", flat=True)
@@ -279,7 +255,7 @@ async def load_report(scan: Scan) -> ScanReport:
         raise LookupError(f"no scan {scan.id}")
     row = Scan(id=scan.id, report=text[0])
     report = await asyncio.to_thread(read_report, row)
-    _REPORTS.put(scan.id, report)
+    _REPORTS.put(scan.id, (), report)
     return report
 
 
@@ -423,7 +399,7 @@ async def store_scan(
         await _announce(site, scan, diff, counts)
     if on_batch is not None:
         on_batch()
-    _REPORTS.put(scan.id, report)
+    _REPORTS.put(scan.id, (), report)
     return scan
 
 

@@ -332,6 +332,10 @@ class Kept(Generic[K, V]):
             self._kept.move_to_end(key)
             return kept[1]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
     def put(self, key: K, anchors: tuple[object, ...], value: V) -> V:
         with self._lock:
             self._kept[key] = (anchors, value)
